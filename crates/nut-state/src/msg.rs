@@ -1,0 +1,363 @@
+//! Driver socket messages in both directions, parsed from tokenizer words and formatted as
+//! lines (without the trailing newline). Values are always sent quoted and escaped.
+
+use nut_proto::quote;
+
+use crate::tree::{parse_aux, parse_range};
+
+/// A message from a driver to upsd (or any socket client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverMsg {
+    SetInfo {
+        var: String,
+        value: String,
+    },
+    DelInfo {
+        var: String,
+    },
+    AddEnum {
+        var: String,
+        value: String,
+    },
+    DelEnum {
+        var: String,
+        value: String,
+    },
+    AddRange {
+        var: String,
+        min: i32,
+        max: i32,
+    },
+    DelRange {
+        var: String,
+        min: i32,
+        max: i32,
+    },
+    SetAux {
+        var: String,
+        aux: i64,
+    },
+    SetFlags {
+        var: String,
+        flags: Vec<String>,
+    },
+    AddCmd {
+        cmd: String,
+    },
+    DelCmd {
+        cmd: String,
+    },
+    DataOk,
+    DataStale,
+    DumpDone,
+    Pong,
+    /// Result of a tracked SET/INSTCMD: `status` as `atoi` reads it (0 success, 1 unknown
+    /// error, 2 invalid argument, 3 failed, 4 conversion failed).
+    Tracking {
+        id: String,
+        status: i32,
+    },
+}
+
+impl DriverMsg {
+    /// Recognise a line the way upsd 2.8.0 does (`server/sstate.c`): keywords ignore case,
+    /// each needs a minimum number of words, extra words are ignored. `None` means "not
+    /// recognised", which upsd ignores silently and which does not count as a sign of life.
+    pub fn parse<S: AsRef<str>>(words: &[S]) -> Option<DriverMsg> {
+        let w = |i: usize| words.get(i).map(AsRef::as_ref);
+        let kw = w(0)?.to_ascii_uppercase();
+        let n = words.len();
+        let msg = match (kw.as_str(), n) {
+            ("PONG", _) => DriverMsg::Pong,
+            ("DUMPDONE", _) => DriverMsg::DumpDone,
+            ("DATASTALE", _) => DriverMsg::DataStale,
+            ("DATAOK", _) => DriverMsg::DataOk,
+            ("ADDCMD", 2..) => DriverMsg::AddCmd { cmd: w(1)?.into() },
+            ("DELCMD", 2..) => DriverMsg::DelCmd { cmd: w(1)?.into() },
+            ("DELINFO", 2..) => DriverMsg::DelInfo { var: w(1)?.into() },
+            ("SETFLAGS", 3..) => DriverMsg::SetFlags {
+                var: w(1)?.into(),
+                flags: words[2..].iter().map(|s| s.as_ref().to_string()).collect(),
+            },
+            ("SETINFO", 3..) => DriverMsg::SetInfo {
+                var: w(1)?.into(),
+                value: w(2)?.into(),
+            },
+            ("ADDENUM", 3..) => DriverMsg::AddEnum {
+                var: w(1)?.into(),
+                value: w(2)?.into(),
+            },
+            ("DELENUM", 3..) => DriverMsg::DelEnum {
+                var: w(1)?.into(),
+                value: w(2)?.into(),
+            },
+            ("SETAUX", 3..) => DriverMsg::SetAux {
+                var: w(1)?.into(),
+                aux: parse_aux(w(2)?),
+            },
+            ("TRACKING", 3..) => DriverMsg::Tracking {
+                id: w(1)?.into(),
+                status: crate::num::atoi(w(2)?),
+            },
+            ("ADDRANGE", 4..) => {
+                let (min, max) = parse_range(w(2)?, w(3)?);
+                DriverMsg::AddRange {
+                    var: w(1)?.into(),
+                    min,
+                    max,
+                }
+            }
+            ("DELRANGE", 4..) => {
+                let (min, max) = parse_range(w(2)?, w(3)?);
+                DriverMsg::DelRange {
+                    var: w(1)?.into(),
+                    min,
+                    max,
+                }
+            }
+            _ => return None,
+        };
+        Some(msg)
+    }
+
+    /// The line a driver sends for this message.
+    pub fn to_line(&self) -> String {
+        match self {
+            DriverMsg::SetInfo { var, value } => format!("SETINFO {var} {}", quote(value)),
+            DriverMsg::DelInfo { var } => format!("DELINFO {var}"),
+            DriverMsg::AddEnum { var, value } => format!("ADDENUM {var} {}", quote(value)),
+            DriverMsg::DelEnum { var, value } => format!("DELENUM {var} {}", quote(value)),
+            DriverMsg::AddRange { var, min, max } => format!("ADDRANGE {var} {min} {max}"),
+            DriverMsg::DelRange { var, min, max } => format!("DELRANGE {var} {min} {max}"),
+            DriverMsg::SetAux { var, aux } => format!("SETAUX {var} {aux}"),
+            DriverMsg::SetFlags { var, flags } => format!("SETFLAGS {var} {}", flags.join(" ")),
+            DriverMsg::AddCmd { cmd } => format!("ADDCMD {cmd}"),
+            DriverMsg::DelCmd { cmd } => format!("DELCMD {cmd}"),
+            DriverMsg::DataOk => "DATAOK".into(),
+            DriverMsg::DataStale => "DATASTALE".into(),
+            DriverMsg::DumpDone => "DUMPDONE".into(),
+            DriverMsg::Pong => "PONG".into(),
+            DriverMsg::Tracking { id, status } => format!("TRACKING {id} {status}"),
+        }
+    }
+}
+
+/// A message from upsd (or a tool like upsdrvctl) to a driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsdMsg {
+    DumpAll,
+    Ping,
+    Set {
+        var: String,
+        value: String,
+        tracking: Option<String>,
+    },
+    InstCmd {
+        cmd: String,
+        param: Option<String>,
+        tracking: Option<String>,
+    },
+    Logout,
+    GetPid,
+    NoBroadcast,
+    Broadcast(Option<i32>),
+    DumpValue(String),
+    DumpStatus,
+}
+
+impl UpsdMsg {
+    /// Parse a request on the driver side, with the word-count rules of a NUT driver:
+    /// INSTCMD takes 2, 3, 4 (`cmd TRACKING id`) or 5 words; SET takes 3 or 5 with TRACKING
+    /// (a 4- or 6+-word SET runs, ignoring extra words, as 2.8.0 does).
+    pub fn parse<S: AsRef<str>>(words: &[S]) -> Option<UpsdMsg> {
+        let w = |i: usize| words.get(i).map(AsRef::as_ref);
+        let kw = w(0)?.to_ascii_uppercase();
+        let n = words.len();
+        let is_tracking = |i: usize| w(i).is_some_and(|s| s.eq_ignore_ascii_case("TRACKING"));
+        Some(match (kw.as_str(), n) {
+            ("DUMPALL", _) => UpsdMsg::DumpAll,
+            ("PING", _) => UpsdMsg::Ping,
+            ("LOGOUT", _) => UpsdMsg::Logout,
+            ("GETPID", _) => UpsdMsg::GetPid,
+            ("NOBROADCAST", _) => UpsdMsg::NoBroadcast,
+            ("BROADCAST", _) => UpsdMsg::Broadcast(w(1).map(crate::num::atoi)),
+            ("DUMPSTATUS", _) => UpsdMsg::DumpStatus,
+            ("DUMPVALUE", 2..) => UpsdMsg::DumpValue(w(1)?.into()),
+            ("INSTCMD", 2) => UpsdMsg::InstCmd {
+                cmd: w(1)?.into(),
+                param: None,
+                tracking: None,
+            },
+            ("INSTCMD", 3) => UpsdMsg::InstCmd {
+                cmd: w(1)?.into(),
+                param: Some(w(2)?.into()),
+                tracking: None,
+            },
+            ("INSTCMD", 4) if is_tracking(2) => UpsdMsg::InstCmd {
+                cmd: w(1)?.into(),
+                param: None,
+                tracking: Some(w(3)?.into()),
+            },
+            ("INSTCMD", 5) if is_tracking(3) => UpsdMsg::InstCmd {
+                cmd: w(1)?.into(),
+                param: Some(w(2)?.into()),
+                tracking: Some(w(4)?.into()),
+            },
+            ("SET", 5) if !is_tracking(3) => return None,
+            ("SET", 3..) => UpsdMsg::Set {
+                var: w(1)?.into(),
+                value: w(2)?.into(),
+                tracking: if n == 5 { Some(w(4)?.into()) } else { None },
+            },
+            _ => return None,
+        })
+    }
+
+    /// The line upsd sends. Like stock upsd, an INSTCMD parameter is escaped but not quoted.
+    pub fn to_line(&self) -> String {
+        let track = |t: &Option<String>| match t {
+            Some(id) => format!(" TRACKING {id}"),
+            None => String::new(),
+        };
+        match self {
+            UpsdMsg::DumpAll => "DUMPALL".into(),
+            UpsdMsg::Ping => "PING".into(),
+            UpsdMsg::Logout => "LOGOUT".into(),
+            UpsdMsg::GetPid => "GETPID".into(),
+            UpsdMsg::NoBroadcast => "NOBROADCAST".into(),
+            UpsdMsg::Broadcast(None) => "BROADCAST".into(),
+            UpsdMsg::Broadcast(Some(n)) => format!("BROADCAST {n}"),
+            UpsdMsg::DumpValue(v) => format!("DUMPVALUE {v}"),
+            UpsdMsg::DumpStatus => "DUMPSTATUS".into(),
+            UpsdMsg::Set {
+                var,
+                value,
+                tracking,
+            } => format!("SET {var} {}{}", quote(value), track(tracking)),
+            UpsdMsg::InstCmd {
+                cmd,
+                param,
+                tracking,
+            } => {
+                let p = match param {
+                    Some(p) => format!(" {}", nut_proto::escape(p)),
+                    None => String::new(),
+                };
+                format!("INSTCMD {cmd}{p}{}", track(tracking))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nut_proto::split_line;
+
+    fn parse_driver(line: &str) -> Option<DriverMsg> {
+        DriverMsg::parse(&split_line(line).ok()?)
+    }
+
+    #[test]
+    fn minimum_word_counts_as_upsd_2_8_0() {
+        assert_eq!(parse_driver("pong"), Some(DriverMsg::Pong));
+        assert_eq!(parse_driver("DUMPDONE extra"), Some(DriverMsg::DumpDone));
+        assert_eq!(parse_driver("SETINFO ups.status"), None);
+        assert_eq!(parse_driver("SETFLAGS ups.id"), None, "no flags: ignored");
+        assert_eq!(parse_driver("ADDRANGE x 1"), None);
+        assert_eq!(parse_driver("PID 1234"), None);
+        assert_eq!(parse_driver("OK Goodbye"), None);
+        assert_eq!(
+            parse_driver("SETINFO ups.status \"OL CHRG\" junk"),
+            Some(DriverMsg::SetInfo {
+                var: "ups.status".into(),
+                value: "OL CHRG".into()
+            })
+        );
+        assert_eq!(
+            parse_driver("TRACKING 1BD31808-CB49-4AEC-9D75-D056E6F018D2 3"),
+            Some(DriverMsg::Tracking {
+                id: "1BD31808-CB49-4AEC-9D75-D056E6F018D2".into(),
+                status: 3
+            })
+        );
+        assert_eq!(
+            parse_driver("ADDRANGE x 10abc -5"),
+            Some(DriverMsg::AddRange {
+                var: "x".into(),
+                min: 10,
+                max: -5
+            })
+        );
+    }
+
+    #[test]
+    fn driver_lines_round_trip_through_the_tokenizer() {
+        let msgs = [
+            DriverMsg::SetInfo {
+                var: "ups.id".into(),
+                value: r#"a "b" \c #d"#.into(),
+            },
+            DriverMsg::SetFlags {
+                var: "ups.id".into(),
+                flags: vec!["RW".into(), "STRING".into()],
+            },
+            DriverMsg::SetAux {
+                var: "ups.id".into(),
+                aux: 8,
+            },
+            DriverMsg::DelEnum {
+                var: "x".into(),
+                value: "".into(),
+            },
+            DriverMsg::DataStale,
+        ];
+        for m in msgs {
+            assert_eq!(parse_driver(&m.to_line()), Some(m));
+        }
+    }
+
+    #[test]
+    fn upsd_messages_format_like_stock() {
+        let set = UpsdMsg::Set {
+            var: "ups.delay.shutdown".into(),
+            value: "30".into(),
+            tracking: Some("ID".into()),
+        };
+        assert_eq!(set.to_line(), "SET ups.delay.shutdown \"30\" TRACKING ID");
+        let cmd = UpsdMsg::InstCmd {
+            cmd: "load.off".into(),
+            param: Some("a#b".into()),
+            tracking: None,
+        };
+        assert_eq!(cmd.to_line(), "INSTCMD load.off a\\#b");
+    }
+
+    #[test]
+    fn driver_side_word_count_rules() {
+        let p = |l: &str| UpsdMsg::parse(&split_line(l).unwrap_or_default());
+        assert!(p("INSTCMD a b c d e f").is_none());
+        assert!(matches!(
+            p("INSTCMD a TRACKING id"),
+            Some(UpsdMsg::InstCmd {
+                param: None,
+                tracking: Some(_),
+                ..
+            })
+        ));
+        assert!(p("INSTCMD a b c d").is_none());
+        assert!(p("SET v \"1\" x y").is_none());
+        assert!(matches!(
+            p("SET v \"1\" x"),
+            Some(UpsdMsg::Set { tracking: None, .. })
+        ));
+        assert!(matches!(
+            p("SET v \"1\" TRACKING id"),
+            Some(UpsdMsg::Set {
+                tracking: Some(_),
+                ..
+            })
+        ));
+        assert_eq!(p("dumpall"), Some(UpsdMsg::DumpAll));
+    }
+}
