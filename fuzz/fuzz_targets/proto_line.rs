@@ -56,15 +56,26 @@ fuzz_target!(|data: &[u8]| {
     let full = escape(&s);
     let capped = escape_capped(&s, max);
     assert!(capped.len() <= max, "{} > {max}", capped.len());
-    assert!(full.starts_with(&capped), "{capped:?} is not a prefix of {full:?}");
+    assert!(
+        full.starts_with(&capped),
+        "{capped:?} is not a prefix of {full:?}"
+    );
     // The cut falls between whole characters: unescaping the capped text gives a prefix of s.
     let unescaped = split_line(&format!("\"{capped}\"")).expect("capped text is well formed");
     assert_eq!(unescaped.len(), 1);
-    assert!(s.starts_with(&unescaped[0]), "{:?} not a prefix of {s:?}", unescaped[0]);
+    assert!(
+        s.starts_with(&unescaped[0]),
+        "{:?} not a prefix of {s:?}",
+        unescaped[0]
+    );
     if capped.len() < full.len() {
         // It stopped only because the next character (with its backslash) did not fit.
         let next = &full[capped.len()..];
         let need = if next.starts_with('\\') { 2 } else { 1 };
-        assert!(capped.len() + need > max, "stopped early at {} of {max}", capped.len());
+        assert!(
+            capped.len() + need > max,
+            "stopped early at {} of {max}",
+            capped.len()
+        );
     }
 });
