@@ -1,0 +1,48 @@
+//! Differential test: the corpus (tests/corpus/requests.txt) replayed against stock upsd 2.8.0
+//! and against our upsd, each fed by its own freshly started stock dummy-ups with identical
+//! configuration and data. Replies must be byte-identical (see corpus header for the
+//! normalisations).
+
+use nut_rs_tests::corpus::{self, Exchange, Session};
+use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, StockNut};
+
+fn replay_on(stock: &StockNut, which: Impl, sessions: &[Session]) -> Vec<Exchange> {
+    let rig = Rig::start(stock, which, NutDirOptions::default());
+    let ex = corpus::replay(rig.port(), sessions);
+    drop(rig);
+    ex
+}
+
+/// Replay on two implementations in parallel and fail with a full diff on any mismatch.
+fn differential(left: Impl, right: Impl) {
+    let Some(stock) = stock_nut() else { return };
+    let sessions = corpus::load();
+    assert!(corpus::request_count(&sessions) >= 200);
+    // Start (and check) the right-hand side first: when ours is missing this panics at once.
+    let (a, b) = std::thread::scope(|s| {
+        let sr = s.spawn(|| replay_on(&stock, right, &sessions));
+        let sl = s.spawn(|| replay_on(&stock, left, &sessions));
+        (
+            sl.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            sr.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        )
+    });
+    if std::env::var_os("NUT_RS_TRANSCRIPT").is_some() {
+        eprintln!("{}", corpus::transcript(&a));
+    }
+    let report = corpus::diff(&format!("{left:?}"), &a, &format!("{right:?}"), &b);
+    assert!(report.is_empty(), "{report}");
+}
+
+/// The real test: stock upsd vs ours.
+#[test]
+fn stock_vs_ours() {
+    differential(Impl::Stock, Impl::Ours);
+}
+
+/// Self-check of the harness and the corpus: two stock upsd must agree with each other, so
+/// every reply of the corpus is deterministic and the comparison above is meaningful.
+#[test]
+fn stock_vs_stock() {
+    differential(Impl::Stock, Impl::Stock);
+}
