@@ -1,0 +1,464 @@
+//! `upsd.conf`: one directive per line, no sections.
+//!
+//! Keywords are case-sensitive except `DEBUG_MIN`, as in NUT. Unlike stock upsd, which logs
+//! a bad line and carries on, an unknown directive, a wrong number of arguments or a bad value
+//! is an error. Obsolete `ACCEPT`, `REJECT` and `ACL` are accepted with a warning.
+
+use std::path::{Path, PathBuf};
+
+use crate::{lines, parse_bool, parse_unsigned, warning, ConfError, Error};
+
+/// NUT's registered TCP port, used when `LISTEN` gives none.
+pub const DEFAULT_PORT: u16 = 3493;
+
+/// One `LISTEN <addr> [<port>]` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// Host name or address as written (resolved by upsd, not here).
+    pub addr: String,
+    /// TCP port, [`DEFAULT_PORT`] if omitted.
+    pub port: u16,
+}
+
+/// `CERTREQUEST`: what upsd asks of client certificates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CertRequest {
+    /// `0` / `NO`: no client certificate.
+    #[default]
+    No,
+    /// `1` / `REQUEST`: ask, accept without.
+    Request,
+    /// `2` / `REQUIRE`: ask and refuse clients without a valid one.
+    Require,
+}
+
+/// A parsed `upsd.conf`, with NUT's defaults for what it does not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsdConf {
+    /// `LISTEN` lines in file order; empty means upsd's default (`127.0.0.1` and `::1`).
+    pub listen: Vec<Listen>,
+    /// `MAXAGE`: seconds of driver silence before data is stale (default 15).
+    pub maxage: u64,
+    /// `TRACKINGDELAY`: seconds a tracking result is kept (default 3600).
+    pub trackingdelay: u64,
+    /// `MAXCONN`: connection limit; `None` means the open-files limit.
+    pub maxconn: Option<usize>,
+    /// `STATEPATH`: driver socket directory.
+    pub statepath: Option<PathBuf>,
+    /// `DATAPATH`: where `cmdvartab` lives.
+    pub datapath: Option<PathBuf>,
+    /// `CERTFILE`: PEM with certificate chain and key; enables STARTTLS.
+    pub certfile: Option<PathBuf>,
+    /// `CERTPATH`: CA directory or bundle.
+    pub certpath: Option<PathBuf>,
+    /// `CERTIDENT <name> <password>`.
+    pub certident: Option<(String, String)>,
+    /// `CERTREQUEST` (default [`CertRequest::No`]).
+    pub certrequest: CertRequest,
+    /// `DISABLE_WEAK_SSL` (default false).
+    pub disable_weak_ssl: bool,
+    /// `ALLOW_NO_DEVICE` (default false).
+    pub allow_no_device: bool,
+    /// `ALLOW_NOT_ALL_LISTENERS` (default false).
+    pub allow_not_all_listeners: bool,
+    /// `DEBUG_MIN`: minimum debug level.
+    pub debug_min: Option<u32>,
+    /// Accepted lines that have no effect (`file:line: ...`).
+    pub warnings: Vec<String>,
+}
+
+impl Default for UpsdConf {
+    fn default() -> Self {
+        UpsdConf {
+            listen: Vec::new(),
+            maxage: 15,
+            trackingdelay: 3600,
+            maxconn: None,
+            statepath: None,
+            datapath: None,
+            certfile: None,
+            certpath: None,
+            certident: None,
+            certrequest: CertRequest::No,
+            disable_weak_ssl: false,
+            allow_no_device: false,
+            allow_not_all_listeners: false,
+            debug_min: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+const KEYWORDS: [&str; 17] = [
+    "LISTEN",
+    "MAXAGE",
+    "TRACKINGDELAY",
+    "MAXCONN",
+    "STATEPATH",
+    "DATAPATH",
+    "CERTFILE",
+    "CERTPATH",
+    "CERTIDENT",
+    "CERTREQUEST",
+    "DISABLE_WEAK_SSL",
+    "ALLOW_NO_DEVICE",
+    "ALLOW_NOT_ALL_LISTENERS",
+    "DEBUG_MIN",
+    "ACCEPT",
+    "REJECT",
+    "ACL",
+];
+
+/// Message for a keyword nobody knows, with a hint when only its case is wrong.
+pub(crate) fn unknown_directive(word: &str, keywords: &[&str]) -> String {
+    if let Some(k) = keywords.iter().find(|k| k.eq_ignore_ascii_case(word)) {
+        format!("unknown directive \"{word}\"; directives are case-sensitive, did you mean {k}?")
+    } else {
+        format!(
+            "unknown directive \"{word}\"; expected one of {}",
+            keywords.join(", ")
+        )
+    }
+}
+
+/// Check the argument count of `words[0]`; `what` describes the arguments for the message.
+pub(crate) fn arity(words: &[String], min: usize, max: usize, what: &str) -> Result<(), String> {
+    let got = words.len() - 1;
+    if (min..=max).contains(&got) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} takes {what}, got {got} {}",
+            words[0],
+            plural(got)
+        ))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "word"
+    } else {
+        "words"
+    }
+}
+
+pub(crate) fn non_empty_path(key: &str, v: &str) -> Result<PathBuf, String> {
+    if v.is_empty() {
+        Err(format!("{key} expects a path, got an empty value"))
+    } else {
+        Ok(PathBuf::from(v))
+    }
+}
+
+pub(crate) fn seconds(key: &str, v: &str) -> Result<u64, String> {
+    parse_unsigned(v).ok_or_else(|| format!("{key} expects a whole number of seconds, got {v:?}"))
+}
+
+pub(crate) fn debug_level(key: &str, v: &str) -> Result<u32, String> {
+    parse_unsigned(v)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{key} expects a whole number >= 0, got {v:?}"))
+}
+
+pub(crate) fn boolean(key: &str, v: &str) -> Result<bool, String> {
+    parse_bool(v).ok_or_else(|| {
+        format!("{key} expects a boolean (true, on, yes, 1 or false, off, no, 0), got {v:?}")
+    })
+}
+
+/// `ALLOW_NO_DEVICE` style: a boolean, or a number where non-zero means true.
+fn flag_or_number(key: &str, v: &str) -> Result<bool, String> {
+    if let Some(n) = parse_unsigned(v) {
+        return Ok(n != 0);
+    }
+    parse_bool(v).ok_or_else(|| {
+        format!("{key} expects a boolean (true, on, yes, 1 or false, off, no, 0) or a number, got {v:?}")
+    })
+}
+
+fn port(v: &str) -> Result<u16, String> {
+    parse_unsigned(v)
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|&p| p != 0)
+        .ok_or_else(|| format!("LISTEN port must be a number from 1 to 65535, got {v:?}"))
+}
+
+fn cert_request(v: &str) -> Result<CertRequest, String> {
+    match v.to_ascii_uppercase().as_str() {
+        "0" | "NO" => Ok(CertRequest::No),
+        "1" | "REQUEST" => Ok(CertRequest::Request),
+        "2" | "REQUIRE" => Ok(CertRequest::Require),
+        _ => Err(format!(
+            "CERTREQUEST expects 0/NO, 1/REQUEST or 2/REQUIRE, got {v:?}"
+        )),
+    }
+}
+
+/// Apply one line; `Err` carries the message for `file:line`.
+fn apply(
+    conf: &mut UpsdConf,
+    words: &[String],
+    warn: &mut dyn FnMut(String),
+) -> Result<(), String> {
+    let key = words[0].as_str();
+    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
+    if key.eq_ignore_ascii_case("DEBUG_MIN") {
+        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+        return Ok(());
+    }
+    match key {
+        "LISTEN" => {
+            arity(words, 1, 2, "an address and an optional port")?;
+            if words[1].is_empty() {
+                return Err("LISTEN expects an address, got an empty value".into());
+            }
+            let port = match words.get(2) {
+                Some(p) => port(p)?,
+                None => DEFAULT_PORT,
+            };
+            conf.listen.push(Listen {
+                addr: words[1].clone(),
+                port,
+            });
+        }
+        "MAXAGE" => conf.maxage = seconds(key, &one(words)?)?,
+        "TRACKINGDELAY" => conf.trackingdelay = seconds(key, &one(words)?)?,
+        "MAXCONN" => {
+            let v = one(words)?;
+            let n = parse_unsigned(&v)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    format!("MAXCONN expects a whole number of connections >= 1, got {v:?}")
+                })?;
+            conf.maxconn = Some(n);
+        }
+        "STATEPATH" => conf.statepath = Some(non_empty_path(key, &one(words)?)?),
+        "DATAPATH" => conf.datapath = Some(non_empty_path(key, &one(words)?)?),
+        "CERTFILE" => conf.certfile = Some(non_empty_path(key, &one(words)?)?),
+        "CERTPATH" => conf.certpath = Some(non_empty_path(key, &one(words)?)?),
+        "CERTIDENT" => {
+            arity(words, 2, 2, "a certificate name and a password")?;
+            conf.certident = Some((words[1].clone(), words[2].clone()));
+        }
+        "CERTREQUEST" => conf.certrequest = cert_request(&one(words)?)?,
+        "DISABLE_WEAK_SSL" => conf.disable_weak_ssl = boolean(key, &one(words)?)?,
+        "ALLOW_NO_DEVICE" => conf.allow_no_device = flag_or_number(key, &one(words)?)?,
+        "ALLOW_NOT_ALL_LISTENERS" => {
+            conf.allow_not_all_listeners = flag_or_number(key, &one(words)?)?
+        }
+        "ACCEPT" | "REJECT" | "ACL" => {
+            warn(format!("{key} is obsolete and ignored; use LISTEN"));
+        }
+        _ => return Err(unknown_directive(key, &KEYWORDS)),
+    }
+    Ok(())
+}
+
+/// Parse the bytes of an `upsd.conf`; `file` is only used in messages.
+pub fn parse(text: &[u8], file: &Path) -> Result<UpsdConf, ConfError> {
+    let mut conf = UpsdConf::default();
+    let mut warnings = Vec::new();
+    for line in lines(text, file)? {
+        let n = line.number;
+        apply(&mut conf, &line.words, &mut |m| {
+            warnings.push(warning(file, n, m))
+        })
+        .map_err(|m| ConfError::new(file, n, m))?;
+    }
+    conf.warnings = warnings;
+    Ok(conf)
+}
+
+/// Read and parse an `upsd.conf`.
+pub fn load(path: &Path) -> Result<UpsdConf, Error> {
+    crate::load_with(path, parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> UpsdConf {
+        parse(text.as_bytes(), Path::new("upsd.conf")).expect("parses")
+    }
+
+    fn fail(text: &str) -> String {
+        parse(text.as_bytes(), Path::new("upsd.conf"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let conf = ok("# nothing\n");
+        assert_eq!(conf, UpsdConf::default());
+        assert_eq!(conf.maxage, 15);
+        assert_eq!(conf.trackingdelay, 3600);
+        assert_eq!(conf.maxconn, None);
+        assert_eq!(conf.certrequest, CertRequest::No);
+        assert!(conf.listen.is_empty());
+    }
+
+    #[test]
+    fn every_directive() {
+        let conf = ok(r#"LISTEN 0.0.0.0
+LISTEN ::1 3494
+LISTEN "localhost" 13493
+MAXAGE 30
+TRACKINGDELAY 60
+MAXCONN 100
+STATEPATH /run/nut
+DATAPATH "/usr/share/nut"
+CERTFILE /etc/nut/upsd.pem
+CERTPATH /etc/ssl/certs
+CERTIDENT "my cert" s3cret
+CERTREQUEST REQUIRE
+DISABLE_WEAK_SSL yes
+ALLOW_NO_DEVICE 2
+ALLOW_NOT_ALL_LISTENERS On
+debug_min 3
+"#);
+        assert_eq!(
+            conf.listen,
+            vec![
+                Listen {
+                    addr: "0.0.0.0".into(),
+                    port: 3493
+                },
+                Listen {
+                    addr: "::1".into(),
+                    port: 3494
+                },
+                Listen {
+                    addr: "localhost".into(),
+                    port: 13493
+                },
+            ]
+        );
+        assert_eq!(conf.maxage, 30);
+        assert_eq!(conf.trackingdelay, 60);
+        assert_eq!(conf.maxconn, Some(100));
+        assert_eq!(conf.statepath, Some(PathBuf::from("/run/nut")));
+        assert_eq!(conf.datapath, Some(PathBuf::from("/usr/share/nut")));
+        assert_eq!(conf.certfile, Some(PathBuf::from("/etc/nut/upsd.pem")));
+        assert_eq!(conf.certpath, Some(PathBuf::from("/etc/ssl/certs")));
+        assert_eq!(conf.certident, Some(("my cert".into(), "s3cret".into())));
+        assert_eq!(conf.certrequest, CertRequest::Require);
+        assert!(conf.disable_weak_ssl);
+        assert!(conf.allow_no_device);
+        assert!(conf.allow_not_all_listeners);
+        assert_eq!(conf.debug_min, Some(3));
+        assert!(conf.warnings.is_empty());
+    }
+
+    #[test]
+    fn certrequest_and_boolean_forms() {
+        for (v, want) in [
+            ("0", CertRequest::No),
+            ("no", CertRequest::No),
+            ("1", CertRequest::Request),
+            ("Request", CertRequest::Request),
+            ("2", CertRequest::Require),
+        ] {
+            assert_eq!(ok(&format!("CERTREQUEST {v}")).certrequest, want, "{v}");
+        }
+        for v in ["true", "ON", "yes", "1"] {
+            assert!(ok(&format!("DISABLE_WEAK_SSL {v}")).disable_weak_ssl, "{v}");
+        }
+        for v in ["false", "off", "NO", "0"] {
+            assert!(
+                !ok(&format!("DISABLE_WEAK_SSL {v}\n")).disable_weak_ssl,
+                "{v}"
+            );
+        }
+        assert!(!ok("ALLOW_NO_DEVICE 0").allow_no_device);
+        assert!(ok("ALLOW_NO_DEVICE true").allow_no_device);
+    }
+
+    #[test]
+    fn obsolete_directives_warn() {
+        let conf = ok("ACCEPT all\n\nREJECT x\nACL all 0.0.0.0/0\n");
+        assert_eq!(
+            conf.warnings,
+            vec![
+                "upsd.conf:1: ACCEPT is obsolete and ignored; use LISTEN",
+                "upsd.conf:3: REJECT is obsolete and ignored; use LISTEN",
+                "upsd.conf:4: ACL is obsolete and ignored; use LISTEN",
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        assert_eq!(
+            fail("MAXAGE 15\nMAXAGE abc\n"),
+            "upsd.conf:2: MAXAGE expects a whole number of seconds, got \"abc\""
+        );
+        assert_eq!(
+            fail("TRACKINGDELAY -5"),
+            "upsd.conf:1: TRACKINGDELAY expects a whole number of seconds, got \"-5\""
+        );
+        assert_eq!(
+            fail("MAXAGE\n"),
+            "upsd.conf:1: MAXAGE takes exactly one value, got 0 words"
+        );
+        assert_eq!(
+            fail("STATEPATH /a /b\n"),
+            "upsd.conf:1: STATEPATH takes exactly one value, got 2 words"
+        );
+        assert_eq!(
+            fail("STATEPATH \"\"\n"),
+            "upsd.conf:1: STATEPATH expects a path, got an empty value"
+        );
+        assert_eq!(
+            fail("MAXCONN 0"),
+            "upsd.conf:1: MAXCONN expects a whole number of connections >= 1, got \"0\""
+        );
+        assert_eq!(
+            fail("LISTEN 127.0.0.1 http"),
+            "upsd.conf:1: LISTEN port must be a number from 1 to 65535, got \"http\""
+        );
+        assert_eq!(
+            fail("LISTEN 127.0.0.1 65536"),
+            "upsd.conf:1: LISTEN port must be a number from 1 to 65535, got \"65536\""
+        );
+        assert_eq!(
+            fail("LISTEN"),
+            "upsd.conf:1: LISTEN takes an address and an optional port, got 0 words"
+        );
+        assert_eq!(
+            fail("LISTEN \"\""),
+            "upsd.conf:1: LISTEN expects an address, got an empty value"
+        );
+        assert_eq!(
+            fail("CERTIDENT name"),
+            "upsd.conf:1: CERTIDENT takes a certificate name and a password, got 1 word"
+        );
+        assert_eq!(
+            fail("DISABLE_WEAK_SSL maybe"),
+            "upsd.conf:1: DISABLE_WEAK_SSL expects a boolean (true, on, yes, 1 or false, off, no, 0), got \"maybe\""
+        );
+        assert_eq!(
+            fail("ALLOW_NO_DEVICE maybe"),
+            "upsd.conf:1: ALLOW_NO_DEVICE expects a boolean (true, on, yes, 1 or false, off, no, 0) or a number, got \"maybe\""
+        );
+        assert_eq!(
+            fail("CERTREQUEST 3"),
+            "upsd.conf:1: CERTREQUEST expects 0/NO, 1/REQUEST or 2/REQUIRE, got \"3\""
+        );
+        assert_eq!(
+            fail("DEBUG_MIN -1"),
+            "upsd.conf:1: DEBUG_MIN expects a whole number >= 0, got \"-1\""
+        );
+        assert_eq!(
+            fail("\n\nmaxage 10"),
+            "upsd.conf:3: unknown directive \"maxage\"; directives are case-sensitive, did you mean MAXAGE?"
+        );
+        assert_eq!(
+            fail("LISTNE 1.2.3.4"),
+            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ACCEPT, REJECT, ACL"
+        );
+    }
+}

@@ -1,0 +1,916 @@
+//! `upsmon.conf`: what upsmon watches, how it notifies, and when it shuts the host down.
+//!
+//! Keywords are case-sensitive except `DEBUG_MIN`, as in NUT. Unlike stock upsmon, which logs
+//! an unknown or malformed line and carries on, such lines are errors: a typo here decides
+//! whether a machine powers off in time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::upsd_conf::{arity, boolean, debug_level, non_empty_path, seconds, unknown_directive};
+use crate::{lines, parse_bool, parse_signed, parse_unsigned, warning, ConfError, Error};
+
+/// Every notify event name any NUT release knows (2.8.0 knows the first eleven and `CAL`).
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "ONLINE",
+    "ONBATT",
+    "LOWBATT",
+    "FSD",
+    "COMMOK",
+    "COMMBAD",
+    "SHUTDOWN",
+    "REPLBATT",
+    "NOCOMM",
+    "NOPARENT",
+    "CAL",
+    "NOTCAL",
+    "OFF",
+    "NOTOFF",
+    "BYPASS",
+    "NOTBYPASS",
+    "ECO",
+    "NOTECO",
+    "ALARM",
+    "NOTALARM",
+    "OVER",
+    "NOTOVER",
+    "TRIM",
+    "NOTTRIM",
+    "BOOST",
+    "NOTBOOST",
+    "OTHER",
+    "NOTOTHER",
+    "SHUTDOWN_HOSTSYNC",
+    "SUSPEND_STARTING",
+    "SUSPEND_FINISHED",
+    "SUSPEND_TIMEJUMP_UNEXPECTED",
+];
+
+/// The upsd port used when a system string names none.
+pub const DEFAULT_PORT: u16 = 3493;
+
+/// The role upsmon plays for one UPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `primary` (or `master`): this host sets FSD and waits for the others.
+    Primary,
+    /// `secondary` (or `slave`): this host shuts down when told.
+    Secondary,
+}
+
+/// A system string `<ups>[@<host>[:<port>]]`, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemName {
+    /// The UPS name on the server.
+    pub ups: String,
+    /// Host name or address, without brackets (`localhost` if omitted).
+    pub host: String,
+    /// TCP port ([`DEFAULT_PORT`] if omitted).
+    pub port: u16,
+}
+
+/// Why a system string could not be split.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SystemNameError {
+    /// Nothing before `@`.
+    #[error("no UPS name before \"@\"")]
+    EmptyUps,
+    /// Nothing after `@`.
+    #[error("no host after \"@\"")]
+    EmptyHost,
+    /// `[` without `]`.
+    #[error("missing \"]\" after the IPv6 address")]
+    MissingBracket,
+    /// A bare IPv6 address, which cannot be told from `host:port`.
+    #[error("IPv6 addresses need brackets, e.g. ups@[::1]:3493")]
+    Ipv6NeedsBrackets,
+    /// Something other than `:port` after `]`.
+    #[error("unexpected {0:?} after \"]\"; expected \":port\" or nothing")]
+    AfterBracket(String),
+    /// The port is not a number from 1 to 65535.
+    #[error("port must be a number from 1 to 65535, got {0:?}")]
+    BadPort(String),
+}
+
+impl SystemName {
+    /// Split `ups`, `ups@host`, `ups@host:port`, `ups@[v6addr]` or `ups@[v6addr]:port`.
+    pub fn parse(s: &str) -> Result<SystemName, SystemNameError> {
+        let (ups, rest) = match s.split_once('@') {
+            None => (s, None),
+            Some((u, r)) => (u, Some(r)),
+        };
+        if ups.is_empty() {
+            return Err(SystemNameError::EmptyUps);
+        }
+        let Some(rest) = rest else {
+            return Ok(SystemName {
+                ups: ups.to_string(),
+                host: "localhost".to_string(),
+                port: DEFAULT_PORT,
+            });
+        };
+        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or(SystemNameError::MissingBracket)?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| SystemNameError::AfterBracket(after.to_string()))?,
+                ),
+            };
+            (host, port)
+        } else {
+            match rest.split_once(':') {
+                Some((_, p)) if p.contains(':') => return Err(SystemNameError::Ipv6NeedsBrackets),
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(SystemNameError::EmptyHost);
+        }
+        let port = match port {
+            None => DEFAULT_PORT,
+            Some(p) => parse_unsigned(p)
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|&n| n != 0)
+                .ok_or_else(|| SystemNameError::BadPort(p.to_string()))?,
+        };
+        Ok(SystemName {
+            ups: ups.to_string(),
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// One `MONITOR` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitor {
+    /// The system string as written (it is what `UPSNAME` and `%s` show).
+    pub system: String,
+    /// UPS name part of `system`.
+    pub ups: String,
+    /// Host part of `system` (`localhost` if omitted).
+    pub host: String,
+    /// Port part of `system` (3493 if omitted).
+    pub port: u16,
+    /// How many power supplies of this host the UPS feeds (0 = monitor only).
+    pub power_value: u32,
+    /// upsd user name.
+    pub user: String,
+    /// upsd password.
+    pub password: String,
+    /// Primary or secondary.
+    pub role: Role,
+    /// Line number of the `MONITOR` line.
+    pub line: usize,
+}
+
+/// Where a notification goes: `NOTIFYFLAG` words joined by `+`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotifyFlags {
+    /// `SYSLOG`: log it.
+    pub syslog: bool,
+    /// `WALL`: broadcast it to logged-in users.
+    pub wall: bool,
+    /// `EXEC`: run `NOTIFYCMD` with it.
+    pub exec: bool,
+    /// `IGNORE`: do nothing at all.
+    pub ignore: bool,
+}
+
+impl NotifyFlags {
+    /// Stock flags for `event` in NUT 2.8.0: `SYSLOG+WALL`, but only `SYSLOG` for `CAL`.
+    pub fn default_for(event: &str) -> NotifyFlags {
+        NotifyFlags {
+            syslog: true,
+            wall: !event.eq_ignore_ascii_case("CAL"),
+            exec: false,
+            ignore: false,
+        }
+    }
+
+    /// Parse `SYSLOG+WALL+EXEC` (flag names are case-sensitive, as in NUT).
+    pub fn parse(s: &str) -> Result<NotifyFlags, String> {
+        let mut flags = NotifyFlags::default();
+        for part in s.split('+') {
+            match part {
+                "SYSLOG" => flags.syslog = true,
+                "WALL" => flags.wall = true,
+                "EXEC" => flags.exec = true,
+                "IGNORE" => flags.ignore = true,
+                _ => {
+                    return Err(format!(
+                        "unknown notify flag {part:?} in {s:?}; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
+                    ))
+                }
+            }
+        }
+        Ok(flags)
+    }
+}
+
+impl fmt::Display for NotifyFlags {
+    /// `SYSLOG+WALL` style; `IGNORE` alone when nothing is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.syslog, "SYSLOG"),
+            (self.wall, "WALL"),
+            (self.exec, "EXEC"),
+            (self.ignore, "IGNORE"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if names.is_empty() {
+            f.write_str("IGNORE")
+        } else {
+            f.write_str(&names.join("+"))
+        }
+    }
+}
+
+/// `SHUTDOWNEXIT`: whether upsmon exits after starting the shutdown (2.8.1+).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShutdownExit {
+    /// `yes` / `on` / `true` / `0`: exit at once (the default, and 2.8.0's only behaviour).
+    #[default]
+    Yes,
+    /// `no` / `off` / `false` / a negative number: keep running until killed.
+    No,
+    /// A number of seconds to keep running before exiting.
+    After(u64),
+}
+
+/// One `CERTHOST <host> <certname> <verify> <forcessl>` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertHost {
+    /// Host the rule applies to.
+    pub host: String,
+    /// Expected certificate name.
+    pub certname: String,
+    /// Verify the server certificate.
+    pub verify: bool,
+    /// Refuse to talk without TLS.
+    pub forcessl: bool,
+}
+
+/// A parsed `upsmon.conf`, with NUT's defaults for what it does not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsmonConf {
+    /// `MONITOR` lines, duplicates of a system string dropped.
+    pub monitors: Vec<Monitor>,
+    /// `MINSUPPLIES` (default 1).
+    pub minsupplies: u32,
+    /// `SHUTDOWNCMD`, one word (quote a command with arguments).
+    pub shutdowncmd: Option<String>,
+    /// `NOTIFYCMD`, one word.
+    pub notifycmd: Option<String>,
+    /// `NOTIFYMSG` texts by uppercased event name.
+    pub notify_msgs: BTreeMap<String, String>,
+    /// `NOTIFYFLAG` flags by uppercased event name (the last line for an event wins).
+    pub notify_flags: BTreeMap<String, NotifyFlags>,
+    /// `POLLFREQ` seconds (default 5).
+    pub pollfreq: u64,
+    /// `POLLFREQALERT` seconds (default 5).
+    pub pollfreqalert: u64,
+    /// `HOSTSYNC` seconds (default 15).
+    pub hostsync: u64,
+    /// `DEADTIME` seconds (default 15).
+    pub deadtime: u64,
+    /// `POWERDOWNFLAG` file (no default).
+    pub powerdownflag: Option<PathBuf>,
+    /// `FINALDELAY` seconds (default 5).
+    pub finaldelay: u64,
+    /// `RBWARNTIME` seconds (default 43200).
+    pub rbwarntime: u64,
+    /// `NOCOMMWARNTIME` seconds (default 300).
+    pub nocommwarntime: u64,
+    /// `OFFDURATION` seconds; < 0 never, 0 at once (default 30).
+    pub offduration: i64,
+    /// `OVERDURATION` seconds (default -1).
+    pub overduration: i64,
+    /// `OBLBDURATION` seconds; <= 0 at once (default 0).
+    pub oblbduration: i64,
+    /// `ALARMCRITICAL` (default true).
+    pub alarmcritical: bool,
+    /// `SHUTDOWNEXIT` (default [`ShutdownExit::Yes`]).
+    pub shutdownexit: ShutdownExit,
+    /// `RUN_AS_USER`.
+    pub run_as_user: Option<String>,
+    /// `CERTPATH`.
+    pub certpath: Option<PathBuf>,
+    /// `CERTFILE`.
+    pub certfile: Option<PathBuf>,
+    /// `CERTIDENT <name> <password>`.
+    pub certident: Option<(String, String)>,
+    /// `CERTHOST` lines.
+    pub certhosts: Vec<CertHost>,
+    /// `CERTVERIFY` (default false).
+    pub certverify: bool,
+    /// `FORCESSL` (default false).
+    pub forcessl: bool,
+    /// `DEBUG_MIN`.
+    pub debug_min: Option<u32>,
+    /// `POLLFAIL_LOG_THROTTLE_MAX` (default -1).
+    pub pollfail_log_throttle_max: i64,
+    /// Accepted lines with no effect (`file:line: ...`).
+    pub warnings: Vec<String>,
+}
+
+impl Default for UpsmonConf {
+    fn default() -> Self {
+        UpsmonConf {
+            monitors: Vec::new(),
+            minsupplies: 1,
+            shutdowncmd: None,
+            notifycmd: None,
+            notify_msgs: BTreeMap::new(),
+            notify_flags: BTreeMap::new(),
+            pollfreq: 5,
+            pollfreqalert: 5,
+            hostsync: 15,
+            deadtime: 15,
+            powerdownflag: None,
+            finaldelay: 5,
+            rbwarntime: 43200,
+            nocommwarntime: 300,
+            offduration: 30,
+            overduration: -1,
+            oblbduration: 0,
+            alarmcritical: true,
+            shutdownexit: ShutdownExit::Yes,
+            run_as_user: None,
+            certpath: None,
+            certfile: None,
+            certident: None,
+            certhosts: Vec::new(),
+            certverify: false,
+            forcessl: false,
+            debug_min: None,
+            pollfail_log_throttle_max: -1,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl UpsmonConf {
+    /// Flags in effect for `event`: the configured ones, else NUT 2.8.0's defaults.
+    pub fn notify_flags_for(&self, event: &str) -> NotifyFlags {
+        self.notify_flags
+            .get(&event.to_ascii_uppercase())
+            .copied()
+            .unwrap_or_else(|| NotifyFlags::default_for(event))
+    }
+
+    /// The configured message for `event`, if any (else upsmon uses its stock text).
+    pub fn notify_msg_for(&self, event: &str) -> Option<&str> {
+        self.notify_msgs
+            .get(&event.to_ascii_uppercase())
+            .map(String::as_str)
+    }
+
+    /// Sum of all power values; upsmon refuses to run if it is below `minsupplies`.
+    pub fn total_power_value(&self) -> u64 {
+        self.monitors.iter().map(|m| u64::from(m.power_value)).sum()
+    }
+}
+
+const KEYWORDS: &[&str] = &[
+    "MONITOR",
+    "MINSUPPLIES",
+    "SHUTDOWNCMD",
+    "NOTIFYCMD",
+    "NOTIFYMSG",
+    "NOTIFYFLAG",
+    "POLLFREQ",
+    "POLLFREQALERT",
+    "HOSTSYNC",
+    "DEADTIME",
+    "POWERDOWNFLAG",
+    "FINALDELAY",
+    "RBWARNTIME",
+    "NOCOMMWARNTIME",
+    "OFFDURATION",
+    "OVERDURATION",
+    "OBLBDURATION",
+    "ALARMCRITICAL",
+    "SHUTDOWNEXIT",
+    "RUN_AS_USER",
+    "CERTPATH",
+    "CERTFILE",
+    "CERTIDENT",
+    "CERTHOST",
+    "CERTVERIFY",
+    "FORCESSL",
+    "DEBUG_MIN",
+    "POLLFAIL_LOG_THROTTLE_MAX",
+];
+
+/// Uppercased event name, or a message listing the known ones.
+pub(crate) fn notify_event(v: &str) -> Result<String, String> {
+    let up = v.to_ascii_uppercase();
+    if NOTIFY_EVENTS.contains(&up.as_str()) {
+        Ok(up)
+    } else {
+        Err(format!(
+            "unknown notify event {v:?}; expected one of {}",
+            NOTIFY_EVENTS.join(", ")
+        ))
+    }
+}
+
+fn signed(key: &str, v: &str) -> Result<i64, String> {
+    parse_signed(v).ok_or_else(|| format!("{key} expects a whole number, got {v:?}"))
+}
+
+fn positive_seconds(key: &str, v: &str) -> Result<u64, String> {
+    match parse_unsigned(v) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{key} expects a whole number of seconds >= 1, got {v:?}"
+        )),
+    }
+}
+
+fn command(key: &str, words: &[String]) -> Result<String, String> {
+    if words.len() > 2 {
+        return Err(format!(
+            "{key} takes one word; quote a command with arguments, e.g. {key} \"{}\"",
+            words[1..].join(" ")
+        ));
+    }
+    arity(words, 1, 1, "exactly one value")?;
+    if words[1].is_empty() {
+        return Err(format!("{key} expects a command, got an empty value"));
+    }
+    Ok(words[1].clone())
+}
+
+fn shutdown_exit(v: &str) -> Result<ShutdownExit, String> {
+    if let Some(n) = parse_signed(v) {
+        return Ok(match u64::try_from(n) {
+            Ok(0) => ShutdownExit::Yes,
+            Ok(secs) => ShutdownExit::After(secs),
+            Err(_) => ShutdownExit::No,
+        });
+    }
+    match parse_bool(v) {
+        Some(true) => Ok(ShutdownExit::Yes),
+        Some(false) => Ok(ShutdownExit::No),
+        None => Err(format!(
+            "SHUTDOWNEXIT expects yes, no or a number of seconds, got {v:?}"
+        )),
+    }
+}
+
+fn monitor(words: &[String], line: usize) -> Result<Monitor, String> {
+    if words.len() == 5 {
+        return Err("MONITOR takes 5 values: <system> <powervalue> <user> <password> <role>; the old form without a user name is no longer supported".into());
+    }
+    arity(
+        words,
+        5,
+        5,
+        "5 values: <system> <powervalue> <user> <password> <role>",
+    )?;
+    let system = &words[1];
+    let name = SystemName::parse(system).map_err(|e| format!("MONITOR system {system:?}: {e}"))?;
+    let pv = &words[2];
+    let power_value = parse_unsigned(pv)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("MONITOR power value must be a whole number >= 0, got {pv:?}"))?;
+    let r = &words[5];
+    let role = if r.eq_ignore_ascii_case("primary") || r.eq_ignore_ascii_case("master") {
+        Role::Primary
+    } else if r.eq_ignore_ascii_case("secondary") || r.eq_ignore_ascii_case("slave") {
+        Role::Secondary
+    } else {
+        return Err(format!(
+            "MONITOR role must be primary (or master) or secondary (or slave), got {r:?}"
+        ));
+    };
+    Ok(Monitor {
+        system: system.clone(),
+        ups: name.ups,
+        host: name.host,
+        port: name.port,
+        power_value,
+        user: words[3].clone(),
+        password: words[4].clone(),
+        role,
+        line,
+    })
+}
+
+fn apply(
+    conf: &mut UpsmonConf,
+    words: &[String],
+    line: usize,
+    warn: &mut dyn FnMut(String),
+) -> Result<(), String> {
+    let key = words[0].as_str();
+    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
+    if key.eq_ignore_ascii_case("DEBUG_MIN") {
+        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+        return Ok(());
+    }
+    match key {
+        "MONITOR" => {
+            let m = monitor(words, line)?;
+            if let Some(prev) = conf.monitors.iter().find(|p| p.system == m.system) {
+                warn(format!(
+                    "duplicate MONITOR {} ignored; first defined at line {}",
+                    m.system, prev.line
+                ));
+            } else {
+                conf.monitors.push(m);
+            }
+        }
+        "MINSUPPLIES" => {
+            let v = one(words)?;
+            conf.minsupplies = parse_unsigned(&v)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| format!("MINSUPPLIES expects a whole number >= 0, got {v:?}"))?;
+        }
+        "SHUTDOWNCMD" => conf.shutdowncmd = Some(command(key, words)?),
+        "NOTIFYCMD" => conf.notifycmd = Some(command(key, words)?),
+        "NOTIFYMSG" => {
+            arity(words, 2, 2, "an event and a quoted message")?;
+            conf.notify_msgs
+                .insert(notify_event(&words[1])?, words[2].clone());
+        }
+        "NOTIFYFLAG" => {
+            arity(words, 2, 2, "an event and flags like SYSLOG+WALL+EXEC")?;
+            let event = notify_event(&words[1])?;
+            conf.notify_flags
+                .insert(event, NotifyFlags::parse(&words[2])?);
+        }
+        "POLLFREQ" => conf.pollfreq = positive_seconds(key, &one(words)?)?,
+        "POLLFREQALERT" => conf.pollfreqalert = positive_seconds(key, &one(words)?)?,
+        "HOSTSYNC" => conf.hostsync = seconds(key, &one(words)?)?,
+        "DEADTIME" => conf.deadtime = seconds(key, &one(words)?)?,
+        "POWERDOWNFLAG" => conf.powerdownflag = Some(non_empty_path(key, &one(words)?)?),
+        "FINALDELAY" => conf.finaldelay = seconds(key, &one(words)?)?,
+        "RBWARNTIME" => conf.rbwarntime = seconds(key, &one(words)?)?,
+        "NOCOMMWARNTIME" => conf.nocommwarntime = seconds(key, &one(words)?)?,
+        "OFFDURATION" => conf.offduration = signed(key, &one(words)?)?,
+        "OVERDURATION" => conf.overduration = signed(key, &one(words)?)?,
+        "OBLBDURATION" => conf.oblbduration = signed(key, &one(words)?)?,
+        "POLLFAIL_LOG_THROTTLE_MAX" => conf.pollfail_log_throttle_max = signed(key, &one(words)?)?,
+        "ALARMCRITICAL" => conf.alarmcritical = boolean(key, &one(words)?)?,
+        "SHUTDOWNEXIT" => conf.shutdownexit = shutdown_exit(&one(words)?)?,
+        "RUN_AS_USER" => {
+            let v = one(words)?;
+            if v.is_empty() {
+                return Err("RUN_AS_USER expects a user name, got an empty value".into());
+            }
+            conf.run_as_user = Some(v);
+        }
+        "CERTPATH" => conf.certpath = Some(non_empty_path(key, &one(words)?)?),
+        "CERTFILE" => conf.certfile = Some(non_empty_path(key, &one(words)?)?),
+        "CERTIDENT" => {
+            arity(words, 2, 2, "a certificate name and a password")?;
+            conf.certident = Some((words[1].clone(), words[2].clone()));
+        }
+        "CERTHOST" => {
+            arity(
+                words,
+                4,
+                4,
+                "4 values: <host> <certname> <verify 0|1> <forcessl 0|1>",
+            )?;
+            conf.certhosts.push(CertHost {
+                host: words[1].clone(),
+                certname: words[2].clone(),
+                verify: boolean("CERTHOST verify", &words[3])?,
+                forcessl: boolean("CERTHOST forcessl", &words[4])?,
+            });
+        }
+        "CERTVERIFY" => conf.certverify = boolean(key, &one(words)?)?,
+        "FORCESSL" => conf.forcessl = boolean(key, &one(words)?)?,
+        _ => return Err(unknown_directive(key, KEYWORDS)),
+    }
+    Ok(())
+}
+
+/// Parse the bytes of an `upsmon.conf`; `file` is only used in messages.
+pub fn parse(text: &[u8], file: &Path) -> Result<UpsmonConf, ConfError> {
+    let mut conf = UpsmonConf::default();
+    let mut warnings = Vec::new();
+    for line in lines(text, file)? {
+        let n = line.number;
+        apply(&mut conf, &line.words, n, &mut |m| {
+            warnings.push(warning(file, n, m))
+        })
+        .map_err(|m| ConfError::new(file, n, m))?;
+    }
+    conf.warnings = warnings;
+    Ok(conf)
+}
+
+/// Read and parse an `upsmon.conf`.
+pub fn load(path: &Path) -> Result<UpsmonConf, Error> {
+    crate::load_with(path, parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> UpsmonConf {
+        parse(text.as_bytes(), Path::new("upsmon.conf")).expect("parses")
+    }
+
+    fn fail(text: &str) -> String {
+        parse(text.as_bytes(), Path::new("upsmon.conf"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = ok("");
+        assert_eq!(c, UpsmonConf::default());
+        assert_eq!(c.minsupplies, 1);
+        assert_eq!((c.pollfreq, c.pollfreqalert), (5, 5));
+        assert_eq!((c.hostsync, c.deadtime), (15, 15));
+        assert_eq!(c.finaldelay, 5);
+        assert_eq!((c.rbwarntime, c.nocommwarntime), (43200, 300));
+        assert_eq!((c.offduration, c.overduration, c.oblbduration), (30, -1, 0));
+        assert!(c.alarmcritical);
+        assert_eq!(c.shutdownexit, ShutdownExit::Yes);
+        assert_eq!(c.pollfail_log_throttle_max, -1);
+        assert!(!c.certverify && !c.forcessl);
+        assert_eq!(c.powerdownflag, None);
+        assert_eq!(c.notify_flags_for("onbatt").to_string(), "SYSLOG+WALL");
+        assert_eq!(c.notify_flags_for("CAL").to_string(), "SYSLOG");
+        assert_eq!(c.notify_msg_for("ONBATT"), None);
+    }
+
+    #[test]
+    fn typical_file() {
+        let c = ok(r#"RUN_AS_USER nut
+MONITOR apc@localhost 1 upsmon "s3cret" primary
+MONITOR other@[::1]:3494 0 mon pw slave
+MONITOR bare 2 u p Secondary
+MINSUPPLIES 1
+SHUTDOWNCMD "/sbin/shutdown -h +0"
+NOTIFYCMD /usr/sbin/upssched
+POLLFREQ 5
+POLLFREQALERT 2
+HOSTSYNC 20
+DEADTIME 25
+POWERDOWNFLAG /etc/killpower
+NOTIFYMSG ONBATT "UPS %s on battery!"
+NOTIFYFLAG onbatt SYSLOG+WALL+EXEC
+NOTIFYFLAG ONLINE IGNORE
+RBWARNTIME 3600
+NOCOMMWARNTIME 600
+FINALDELAY 0
+OFFDURATION -1
+OVERDURATION 10
+OBLBDURATION 3
+ALARMCRITICAL 0
+SHUTDOWNEXIT 120
+CERTPATH /etc/ssl/certs
+CERTFILE /etc/nut/client.pem
+CERTIDENT "my cert" pw
+CERTHOST ups.example.com srv 1 0
+CERTVERIFY 1
+FORCESSL on
+debug_min 2
+POLLFAIL_LOG_THROTTLE_MAX 100
+"#);
+        assert_eq!(c.monitors.len(), 3);
+        assert_eq!(
+            c.monitors[0],
+            Monitor {
+                system: "apc@localhost".into(),
+                ups: "apc".into(),
+                host: "localhost".into(),
+                port: 3493,
+                power_value: 1,
+                user: "upsmon".into(),
+                password: "s3cret".into(),
+                role: Role::Primary,
+                line: 2,
+            }
+        );
+        assert_eq!(
+            (
+                c.monitors[1].host.as_str(),
+                c.monitors[1].port,
+                c.monitors[1].role
+            ),
+            ("::1", 3494, Role::Secondary)
+        );
+        assert_eq!(c.monitors[1].power_value, 0);
+        assert_eq!(
+            (
+                c.monitors[2].ups.as_str(),
+                c.monitors[2].host.as_str(),
+                c.monitors[2].role
+            ),
+            ("bare", "localhost", Role::Secondary)
+        );
+        assert_eq!(c.total_power_value(), 3);
+        assert_eq!(c.shutdowncmd.as_deref(), Some("/sbin/shutdown -h +0"));
+        assert_eq!(c.notifycmd.as_deref(), Some("/usr/sbin/upssched"));
+        assert_eq!(
+            (c.pollfreq, c.pollfreqalert, c.hostsync, c.deadtime),
+            (5, 2, 20, 25)
+        );
+        assert_eq!(c.powerdownflag, Some(PathBuf::from("/etc/killpower")));
+        assert_eq!(c.notify_msg_for("onbatt"), Some("UPS %s on battery!"));
+        assert_eq!(c.notify_flags_for("ONBATT").to_string(), "SYSLOG+WALL+EXEC");
+        assert_eq!(
+            c.notify_flags_for("online"),
+            NotifyFlags {
+                ignore: true,
+                ..NotifyFlags::default()
+            }
+        );
+        assert_eq!(
+            (c.rbwarntime, c.nocommwarntime, c.finaldelay),
+            (3600, 600, 0)
+        );
+        assert_eq!((c.offduration, c.overduration, c.oblbduration), (-1, 10, 3));
+        assert!(!c.alarmcritical);
+        assert_eq!(c.shutdownexit, ShutdownExit::After(120));
+        assert_eq!(c.certpath, Some(PathBuf::from("/etc/ssl/certs")));
+        assert_eq!(c.certfile, Some(PathBuf::from("/etc/nut/client.pem")));
+        assert_eq!(c.certident, Some(("my cert".into(), "pw".into())));
+        assert_eq!(
+            c.certhosts,
+            vec![CertHost {
+                host: "ups.example.com".into(),
+                certname: "srv".into(),
+                verify: true,
+                forcessl: false
+            }]
+        );
+        assert!(c.certverify && c.forcessl);
+        assert_eq!(c.debug_min, Some(2));
+        assert_eq!(c.run_as_user.as_deref(), Some("nut"));
+        assert_eq!(c.pollfail_log_throttle_max, 100);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn shutdownexit_forms() {
+        for (v, want) in [
+            ("yes", ShutdownExit::Yes),
+            ("TRUE", ShutdownExit::Yes),
+            ("0", ShutdownExit::Yes),
+            ("off", ShutdownExit::No),
+            ("-1", ShutdownExit::No),
+            ("5", ShutdownExit::After(5)),
+        ] {
+            assert_eq!(ok(&format!("SHUTDOWNEXIT {v}")).shutdownexit, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn system_names() {
+        let p = |s: &str| SystemName::parse(s);
+        let sn = |u: &str, h: &str, port| SystemName {
+            ups: u.into(),
+            host: h.into(),
+            port,
+        };
+        assert_eq!(p("ups"), Ok(sn("ups", "localhost", 3493)));
+        assert_eq!(p("ups@host"), Ok(sn("ups", "host", 3493)));
+        assert_eq!(p("ups@10.0.0.1:1234"), Ok(sn("ups", "10.0.0.1", 1234)));
+        assert_eq!(p("ups@[fe80::1]"), Ok(sn("ups", "fe80::1", 3493)));
+        assert_eq!(p("ups@[::1]:3494"), Ok(sn("ups", "::1", 3494)));
+        assert_eq!(p("@host"), Err(SystemNameError::EmptyUps));
+        assert_eq!(p("ups@"), Err(SystemNameError::EmptyHost));
+        assert_eq!(p("ups@:1"), Err(SystemNameError::EmptyHost));
+        assert_eq!(p("ups@[::1"), Err(SystemNameError::MissingBracket));
+        assert_eq!(p("ups@::1"), Err(SystemNameError::Ipv6NeedsBrackets));
+        assert_eq!(
+            p("ups@[::1]x"),
+            Err(SystemNameError::AfterBracket("x".into()))
+        );
+        assert_eq!(p("ups@h:"), Err(SystemNameError::BadPort("".into())));
+        assert_eq!(p("ups@h:0"), Err(SystemNameError::BadPort("0".into())));
+        assert_eq!(
+            p("ups@h:70000"),
+            Err(SystemNameError::BadPort("70000".into()))
+        );
+    }
+
+    #[test]
+    fn duplicate_monitor_warns() {
+        let c = ok("MONITOR a@h 1 u p primary\nMONITOR a@h 0 u p secondary\n");
+        assert_eq!(c.monitors.len(), 1);
+        assert_eq!(c.monitors[0].power_value, 1);
+        assert_eq!(
+            c.warnings,
+            vec!["upsmon.conf:2: duplicate MONITOR a@h ignored; first defined at line 1"]
+        );
+    }
+
+    #[test]
+    fn notifyflag_replaces_previous_flags() {
+        let c = ok("NOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONBATT WALL\n");
+        assert_eq!(c.notify_flags_for("ONBATT").to_string(), "WALL");
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        assert_eq!(
+            fail("MONITOR ups@localhost 1 pass primary\n"),
+            "upsmon.conf:1: MONITOR takes 5 values: <system> <powervalue> <user> <password> <role>; the old form without a user name is no longer supported"
+        );
+        assert_eq!(
+            fail("MONITOR ups 1 u\n"),
+            "upsmon.conf:1: MONITOR takes 5 values: <system> <powervalue> <user> <password> <role>, got 3 words"
+        );
+        assert_eq!(
+            fail("MONITOR ups 1 u p primary extra\n"),
+            "upsmon.conf:1: MONITOR takes 5 values: <system> <powervalue> <user> <password> <role>, got 6 words"
+        );
+        assert_eq!(
+            fail("MONITOR ups@::1 1 u p primary"),
+            "upsmon.conf:1: MONITOR system \"ups@::1\": IPv6 addresses need brackets, e.g. ups@[::1]:3493"
+        );
+        assert_eq!(
+            fail("MONITOR ups -1 u p primary"),
+            "upsmon.conf:1: MONITOR power value must be a whole number >= 0, got \"-1\""
+        );
+        assert_eq!(
+            fail("MONITOR ups 1 u p primry"),
+            "upsmon.conf:1: MONITOR role must be primary (or master) or secondary (or slave), got \"primry\""
+        );
+        assert_eq!(
+            fail("SHUTDOWNCMD /sbin/shutdown -h now"),
+            "upsmon.conf:1: SHUTDOWNCMD takes one word; quote a command with arguments, e.g. SHUTDOWNCMD \"/sbin/shutdown -h now\""
+        );
+        assert_eq!(
+            fail("NOTIFYCMD \"\""),
+            "upsmon.conf:1: NOTIFYCMD expects a command, got an empty value"
+        );
+        assert_eq!(
+            fail("NOTIFYFLAG ONBATT SYSLOG+EMAIL"),
+            "upsmon.conf:1: unknown notify flag \"EMAIL\" in \"SYSLOG+EMAIL\"; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
+        );
+        assert_eq!(
+            fail("NOTIFYFLAG ONBATT syslog"),
+            "upsmon.conf:1: unknown notify flag \"syslog\" in \"syslog\"; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
+        );
+        assert_eq!(
+            fail("NOTIFYFLAG ONBATT"),
+            "upsmon.conf:1: NOTIFYFLAG takes an event and flags like SYSLOG+WALL+EXEC, got 1 word"
+        );
+        assert!(fail("NOTIFYMSG ONBAT \"x\"").starts_with(
+            "upsmon.conf:1: unknown notify event \"ONBAT\"; expected one of ONLINE, ONBATT, LOWBATT,"
+        ));
+        assert_eq!(
+            fail("NOTIFYMSG ONBATT UPS on battery"),
+            "upsmon.conf:1: NOTIFYMSG takes an event and a quoted message, got 4 words"
+        );
+        assert_eq!(
+            fail("POLLFREQ 0"),
+            "upsmon.conf:1: POLLFREQ expects a whole number of seconds >= 1, got \"0\""
+        );
+        assert_eq!(
+            fail("DEADTIME 15s"),
+            "upsmon.conf:1: DEADTIME expects a whole number of seconds, got \"15s\""
+        );
+        assert_eq!(
+            fail("OFFDURATION x"),
+            "upsmon.conf:1: OFFDURATION expects a whole number, got \"x\""
+        );
+        assert_eq!(
+            fail("MINSUPPLIES -1"),
+            "upsmon.conf:1: MINSUPPLIES expects a whole number >= 0, got \"-1\""
+        );
+        assert_eq!(
+            fail("SHUTDOWNEXIT later"),
+            "upsmon.conf:1: SHUTDOWNEXIT expects yes, no or a number of seconds, got \"later\""
+        );
+        assert_eq!(
+            fail("CERTHOST h n 2 0"),
+            "upsmon.conf:1: CERTHOST verify expects a boolean (true, on, yes, 1 or false, off, no, 0), got \"2\""
+        );
+        assert_eq!(
+            fail("\nfinaldelay 5"),
+            "upsmon.conf:2: unknown directive \"finaldelay\"; directives are case-sensitive, did you mean FINALDELAY?"
+        );
+        assert!(fail("EMAIL me").starts_with(
+            "upsmon.conf:1: unknown directive \"EMAIL\"; expected one of MONITOR, MINSUPPLIES,"
+        ));
+        assert_eq!(
+            fail("MONITOR ups 1 u \"p#w\" primary"),
+            "upsmon.conf:1: Unbalanced word due to unescaped # in quotes; write \\# for a literal # inside quotes"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! `upssched.conf`: timers started and cancelled by upsmon notifications.
+//!
+//! upssched reads the file top to bottom, so `CMDSCRIPT`, `PIPEFN` and `LOCKFN` must come
+//! before the first `AT`. Keywords and AT commands are case-sensitive; `DEBUG_MIN` is not.
+//! Unknown directives or commands, bad timer lengths and unknown event names are errors here
+//! (stock upssched only logs some of them, and then never fires the timer).
+
+use std::path::{Path, PathBuf};
+
+use crate::upsd_conf::{arity, debug_level, non_empty_path, unknown_directive};
+use crate::upsmon_conf::notify_event;
+use crate::{lines, parse_unsigned, ConfError, Error};
+
+/// What an `AT` line does when it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtCommand {
+    /// `START-TIMER <name> <secs>`: start an independent timer.
+    StartTimer {
+        /// Timer name, passed to CMDSCRIPT on expiry.
+        name: String,
+        /// Seconds until it fires.
+        secs: u64,
+    },
+    /// `START-TIMER-SHARED <name> <secs>`: start unless already running (not in 2.8.0).
+    StartTimerShared {
+        /// Timer name.
+        name: String,
+        /// Seconds until it fires.
+        secs: u64,
+    },
+    /// `CANCEL-TIMER <name> [<cmd>]`: cancel; run `<cmd>` if no such timer was running.
+    CancelTimer {
+        /// Timer name.
+        name: String,
+        /// Command for CMDSCRIPT when nothing was cancelled.
+        cmd: Option<String>,
+    },
+    /// `CANCEL-TIMER-MATCHED <name> [<cmd>]`: as above, only for the same UPS and event
+    /// (not in 2.8.0).
+    CancelTimerMatched {
+        /// Timer name.
+        name: String,
+        /// Command for CMDSCRIPT when nothing was cancelled.
+        cmd: Option<String>,
+    },
+    /// `EXECUTE <name>`: run CMDSCRIPT `<name>` now.
+    Execute {
+        /// Argument for CMDSCRIPT.
+        name: String,
+    },
+}
+
+/// One `AT <notifytype> <upsname|*> <command> <args>` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// Notify event, uppercased.
+    pub notifytype: String,
+    /// Exact `UPSNAME` (the MONITOR system string) or `*`.
+    pub upsname: String,
+    /// What to do.
+    pub command: AtCommand,
+    /// Line number.
+    pub line: usize,
+}
+
+impl At {
+    /// Does this line apply to env `UPSNAME` and `NOTIFYTYPE`? The UPS name is compared
+    /// exactly (or `*`), the type case-insensitively, as upssched does.
+    pub fn matches(&self, upsname: &str, notifytype: &str) -> bool {
+        (self.upsname == "*" || self.upsname == upsname)
+            && self.notifytype.eq_ignore_ascii_case(notifytype)
+    }
+}
+
+/// A parsed `upssched.conf`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsschedConf {
+    /// `CMDSCRIPT`: the script run with a timer or command name.
+    pub cmdscript: Option<String>,
+    /// `PIPEFN`: the timer daemon's socket.
+    pub pipefn: Option<PathBuf>,
+    /// `LOCKFN`: lock file against start races.
+    pub lockfn: Option<PathBuf>,
+    /// `DEBUG_MIN`.
+    pub debug_min: Option<u32>,
+    /// `AT` lines in file order.
+    pub ats: Vec<At>,
+    /// Accepted lines with no effect (`file:line: ...`); none are produced today.
+    pub warnings: Vec<String>,
+}
+
+impl UpsschedConf {
+    /// The `AT` lines to run, in order, for env `UPSNAME` and `NOTIFYTYPE`.
+    pub fn matching<'a>(
+        &'a self,
+        upsname: &'a str,
+        notifytype: &'a str,
+    ) -> impl Iterator<Item = &'a At> + 'a {
+        self.ats
+            .iter()
+            .filter(move |a| a.matches(upsname, notifytype))
+    }
+}
+
+const KEYWORDS: &[&str] = &["CMDSCRIPT", "PIPEFN", "LOCKFN", "DEBUG_MIN", "AT"];
+const COMMANDS: &[&str] = &[
+    "START-TIMER",
+    "START-TIMER-SHARED",
+    "CANCEL-TIMER",
+    "CANCEL-TIMER-MATCHED",
+    "EXECUTE",
+];
+
+fn at_command(cmd: &str, args: &[String]) -> Result<AtCommand, String> {
+    let name = args[0].clone();
+    if name.is_empty() {
+        return Err(format!("{cmd} needs a non-empty name"));
+    }
+    let timer = |args: &[String]| -> Result<u64, String> {
+        match args {
+            [_, secs] => parse_unsigned(secs)
+                .ok_or_else(|| format!("{cmd} expects a whole number of seconds, got {secs:?}")),
+            _ => Err(format!("{cmd} takes a timer name and a number of seconds")),
+        }
+    };
+    let cancel_cmd = || args.get(1).cloned();
+    Ok(match cmd {
+        "START-TIMER" => AtCommand::StartTimer {
+            name,
+            secs: timer(args)?,
+        },
+        "START-TIMER-SHARED" => AtCommand::StartTimerShared {
+            name,
+            secs: timer(args)?,
+        },
+        "CANCEL-TIMER" => AtCommand::CancelTimer {
+            name,
+            cmd: cancel_cmd(),
+        },
+        "CANCEL-TIMER-MATCHED" => AtCommand::CancelTimerMatched {
+            name,
+            cmd: cancel_cmd(),
+        },
+        "EXECUTE" => {
+            if args.len() > 1 {
+                return Err("EXECUTE takes one command name".into());
+            }
+            AtCommand::Execute { name }
+        }
+        _ => {
+            let hint = match COMMANDS.iter().find(|c| c.eq_ignore_ascii_case(cmd)) {
+                Some(c) => format!("; commands are case-sensitive, did you mean {c}?"),
+                None => format!("; expected one of {}", COMMANDS.join(", ")),
+            };
+            return Err(format!("unknown AT command {cmd:?}{hint}"));
+        }
+    })
+}
+
+fn apply(conf: &mut UpsschedConf, words: &[String], line: usize) -> Result<(), String> {
+    let key = words[0].as_str();
+    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
+    if key.eq_ignore_ascii_case("DEBUG_MIN") {
+        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+        return Ok(());
+    }
+    match key {
+        "CMDSCRIPT" => {
+            if words.len() > 2 {
+                return Err(format!(
+                    "CMDSCRIPT takes one word; quote a command with arguments, e.g. CMDSCRIPT \"{}\"",
+                    words[1..].join(" ")
+                ));
+            }
+            let v = one(words)?;
+            if v.is_empty() {
+                return Err("CMDSCRIPT expects a command, got an empty value".into());
+            }
+            conf.cmdscript = Some(v);
+        }
+        "PIPEFN" => conf.pipefn = Some(non_empty_path(key, &one(words)?)?),
+        "LOCKFN" => conf.lockfn = Some(non_empty_path(key, &one(words)?)?),
+        "AT" => {
+            arity(
+                words,
+                4,
+                5,
+                "<notifytype> <upsname|*> <command> <name> [<arg>]",
+            )?;
+            for (set, what) in [
+                (conf.cmdscript.is_some(), "CMDSCRIPT"),
+                (conf.pipefn.is_some(), "PIPEFN"),
+                (conf.lockfn.is_some(), "LOCKFN"),
+            ] {
+                if !set {
+                    return Err(format!("{what} must be set before any AT line"));
+                }
+            }
+            let notifytype = notify_event(&words[1])?;
+            if words[2].is_empty() {
+                return Err("AT needs a UPS name or *, got an empty value".into());
+            }
+            conf.ats.push(At {
+                notifytype,
+                upsname: words[2].clone(),
+                command: at_command(&words[3], &words[4..])?,
+                line,
+            });
+        }
+        _ => return Err(unknown_directive(key, KEYWORDS)),
+    }
+    Ok(())
+}
+
+/// Parse the bytes of an `upssched.conf`; `file` is only used in messages.
+pub fn parse(text: &[u8], file: &Path) -> Result<UpsschedConf, ConfError> {
+    let mut conf = UpsschedConf::default();
+    for line in lines(text, file)? {
+        apply(&mut conf, &line.words, line.number)
+            .map_err(|m| ConfError::new(file, line.number, m))?;
+    }
+    Ok(conf)
+}
+
+/// Read and parse an `upssched.conf`.
+pub fn load(path: &Path) -> Result<UpsschedConf, Error> {
+    crate::load_with(path, parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "CMDSCRIPT /bin/cmd\nPIPEFN /run/p\nLOCKFN /run/l\n";
+
+    fn ok(text: &str) -> UpsschedConf {
+        parse(text.as_bytes(), Path::new("upssched.conf")).expect("parses")
+    }
+
+    fn fail(text: &str) -> String {
+        parse(text.as_bytes(), Path::new("upssched.conf"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn spec_example() {
+        let c = ok(r#"CMDSCRIPT /usr/bin/upssched-cmd
+PIPEFN /run/nut/upssched.pipe
+LOCKFN /run/nut/upssched.lock
+AT ONBATT * START-TIMER onbatt 300
+AT ONLINE * CANCEL-TIMER onbatt online
+AT COMMBAD apc@localhost START-TIMER commbad 30
+AT COMMOK apc@localhost CANCEL-TIMER commbad
+"#);
+        assert_eq!(c.cmdscript.as_deref(), Some("/usr/bin/upssched-cmd"));
+        assert_eq!(c.pipefn, Some(PathBuf::from("/run/nut/upssched.pipe")));
+        assert_eq!(c.lockfn, Some(PathBuf::from("/run/nut/upssched.lock")));
+        assert_eq!(
+            c.ats[0],
+            At {
+                notifytype: "ONBATT".into(),
+                upsname: "*".into(),
+                command: AtCommand::StartTimer {
+                    name: "onbatt".into(),
+                    secs: 300
+                },
+                line: 4,
+            }
+        );
+        assert_eq!(
+            c.ats[1].command,
+            AtCommand::CancelTimer {
+                name: "onbatt".into(),
+                cmd: Some("online".into())
+            }
+        );
+        assert_eq!(
+            c.ats[3].command,
+            AtCommand::CancelTimer {
+                name: "commbad".into(),
+                cmd: None
+            }
+        );
+        let hits: Vec<usize> = c
+            .matching("apc@localhost", "commbad")
+            .map(|a| a.line)
+            .collect();
+        assert_eq!(hits, vec![6]);
+        assert_eq!(c.matching("APC@localhost", "COMMBAD").count(), 0);
+        assert_eq!(c.matching("other@h", "onbatt").count(), 1);
+    }
+
+    #[test]
+    fn newer_commands_and_debug_min() {
+        let c = ok(&format!(
+            "{HEAD}debug_min 1\nAT onbatt * START-TIMER-SHARED t 5\nAT ONLINE * CANCEL-TIMER-MATCHED t back\nAT LOWBATT * EXECUTE now\n"
+        ));
+        assert_eq!(c.debug_min, Some(1));
+        assert_eq!(
+            c.ats.iter().map(|a| a.command.clone()).collect::<Vec<_>>(),
+            vec![
+                AtCommand::StartTimerShared {
+                    name: "t".into(),
+                    secs: 5
+                },
+                AtCommand::CancelTimerMatched {
+                    name: "t".into(),
+                    cmd: Some("back".into())
+                },
+                AtCommand::Execute { name: "now".into() },
+            ]
+        );
+        assert_eq!(c.ats[0].notifytype, "ONBATT");
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        assert_eq!(
+            fail("PIPEFN /p\nLOCKFN /l\nAT ONBATT * START-TIMER t 5\n"),
+            "upssched.conf:3: CMDSCRIPT must be set before any AT line"
+        );
+        assert_eq!(
+            fail("CMDSCRIPT /c\nLOCKFN /l\nAT ONBATT * START-TIMER t 5\n"),
+            "upssched.conf:3: PIPEFN must be set before any AT line"
+        );
+        assert_eq!(
+            fail("CMDSCRIPT /c\nPIPEFN /p\nAT ONBATT * START-TIMER t 5\n"),
+            "upssched.conf:3: LOCKFN must be set before any AT line"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * START-TIMER t\n")),
+            "upssched.conf:4: START-TIMER takes a timer name and a number of seconds"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * START-TIMER t 5m\n")),
+            "upssched.conf:4: START-TIMER expects a whole number of seconds, got \"5m\""
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * start-timer t 5\n")),
+            "upssched.conf:4: unknown AT command \"start-timer\"; commands are case-sensitive, did you mean START-TIMER?"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * STOP t\n")),
+            "upssched.conf:4: unknown AT command \"STOP\"; expected one of START-TIMER, START-TIMER-SHARED, CANCEL-TIMER, CANCEL-TIMER-MATCHED, EXECUTE"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * EXECUTE a b\n")),
+            "upssched.conf:4: EXECUTE takes one command name"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * EXECUTE \"\"\n")),
+            "upssched.conf:4: EXECUTE needs a non-empty name"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONBATT * START-TIMER\n")),
+            "upssched.conf:4: AT takes <notifytype> <upsname|*> <command> <name> [<arg>], got 3 words"
+        );
+        assert!(fail(&format!("{HEAD}AT ONBAT * EXECUTE x\n")).starts_with(
+            "upssched.conf:4: unknown notify event \"ONBAT\"; expected one of ONLINE,"
+        ));
+        assert_eq!(
+            fail("CMDSCRIPT /bin/cmd arg\n"),
+            "upssched.conf:1: CMDSCRIPT takes one word; quote a command with arguments, e.g. CMDSCRIPT \"/bin/cmd arg\""
+        );
+        assert_eq!(
+            fail("cmdscript /x\n"),
+            "upssched.conf:1: unknown directive \"cmdscript\"; directives are case-sensitive, did you mean CMDSCRIPT?"
+        );
+        assert_eq!(
+            fail("PIPEFN\n"),
+            "upssched.conf:1: PIPEFN takes exactly one value, got 0 words"
+        );
+    }
+}
