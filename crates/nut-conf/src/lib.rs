@@ -9,6 +9,8 @@
 //! a typo in a config that decides when machines power off must not pass silently. Harmless
 //! oddities (obsolete directives, duplicates NUT ignores) become `warnings` instead.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use nut_proto::Tokenizer;
@@ -19,8 +21,10 @@ pub mod upsd_conf;
 pub mod upsd_users;
 pub mod upsmon_conf;
 pub mod upssched_conf;
+mod value;
 
-/// The directory holding NUT's config files: env `NUT_CONFPATH`, else `/etc/nut`.
+/// The directory holding NUT's config files: env `NUT_CONFPATH` if set and non-empty, else
+/// `/etc/nut` (Debian's compiled-in CONFPATH).
 pub fn confpath() -> PathBuf {
     match std::env::var_os("NUT_CONFPATH") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
@@ -128,36 +132,6 @@ fn warning(file: &Path, line: usize, message: impl std::fmt::Display) -> String 
     format!("{}:{line}: {message}", file.display())
 }
 
-/// NUT's booleans: `true|on|yes|1` and `false|off|no|0`, any case.
-fn parse_bool(s: &str) -> Option<bool> {
-    const YES: [&str; 4] = ["true", "on", "yes", "1"];
-    const NO: [&str; 4] = ["false", "off", "no", "0"];
-    if YES.iter().any(|y| s.eq_ignore_ascii_case(y)) {
-        Some(true)
-    } else if NO.iter().any(|n| s.eq_ignore_ascii_case(n)) {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// A whole number made only of ASCII digits (no sign, no suffix), within `u64`.
-fn parse_unsigned(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Like [`parse_unsigned`] with an optional leading `-`.
-fn parse_signed(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 /// Is `word` a section header (`[name]`)? Returns the name between the brackets.
 fn section_name(word: &str) -> Option<&str> {
     word.strip_prefix('[')?.strip_suffix(']')
@@ -226,18 +200,29 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(parse_bool("YES"), Some(true));
-        assert_eq!(parse_bool("Off"), Some(false));
-        assert_eq!(parse_bool("2"), None);
-        assert_eq!(parse_unsigned("15"), Some(15));
-        assert_eq!(parse_unsigned("15s"), None);
-        assert_eq!(parse_unsigned("-1"), None);
-        assert_eq!(parse_unsigned("99999999999999999999999"), None);
-        assert_eq!(parse_signed("-1"), Some(-1));
-        assert_eq!(parse_signed("-"), None);
+        assert_eq!(value::parse_bool("YES"), Some(true));
+        assert_eq!(value::parse_bool("Off"), Some(false));
+        assert_eq!(value::parse_bool("2"), None);
+        assert_eq!(value::parse_unsigned("15"), Some(15));
+        assert_eq!(value::parse_unsigned("15s"), None);
+        assert_eq!(value::parse_unsigned("-1"), None);
+        assert_eq!(value::parse_unsigned("99999999999999999999999"), None);
+        assert_eq!(value::parse_signed("-1"), Some(-1));
+        assert_eq!(value::parse_signed("-"), None);
         assert_eq!(section_name("[a b]"), Some("a b"));
         assert_eq!(section_name("[]"), Some(""));
         assert_eq!(section_name("["), None);
+    }
+
+    #[test]
+    fn confpath_from_env_else_etc_nut() {
+        // The only test that touches this variable, so no other test can race it.
+        std::env::set_var("NUT_CONFPATH", "/opt/nut/etc");
+        assert_eq!(confpath(), PathBuf::from("/opt/nut/etc"));
+        std::env::set_var("NUT_CONFPATH", "");
+        assert_eq!(confpath(), PathBuf::from("/etc/nut"));
+        std::env::remove_var("NUT_CONFPATH");
+        assert_eq!(confpath(), PathBuf::from("/etc/nut"));
     }
 
     #[test]

@@ -6,7 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{lines, parse_bool, parse_unsigned, warning, ConfError, Error};
+use crate::value::{
+    arity, boolean, debug_level, non_empty_path, parse_bool, parse_unsigned, seconds,
+    unknown_directive,
+};
+use crate::{lines, warning, ConfError, Error};
 
 /// NUT's registered TCP port, used when `LISTEN` gives none.
 pub const DEFAULT_PORT: u16 = 3493;
@@ -108,64 +112,6 @@ const KEYWORDS: [&str; 17] = [
     "REJECT",
     "ACL",
 ];
-
-/// Message for a keyword nobody knows, with a hint when only its case is wrong.
-pub(crate) fn unknown_directive(word: &str, keywords: &[&str]) -> String {
-    if let Some(k) = keywords.iter().find(|k| k.eq_ignore_ascii_case(word)) {
-        format!("unknown directive \"{word}\"; directives are case-sensitive, did you mean {k}?")
-    } else {
-        format!(
-            "unknown directive \"{word}\"; expected one of {}",
-            keywords.join(", ")
-        )
-    }
-}
-
-/// Check the argument count of `words[0]`; `what` describes the arguments for the message.
-pub(crate) fn arity(words: &[String], min: usize, max: usize, what: &str) -> Result<(), String> {
-    let got = words.len() - 1;
-    if (min..=max).contains(&got) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} takes {what}, got {got} {}",
-            words[0],
-            plural(got)
-        ))
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        "word"
-    } else {
-        "words"
-    }
-}
-
-pub(crate) fn non_empty_path(key: &str, v: &str) -> Result<PathBuf, String> {
-    if v.is_empty() {
-        Err(format!("{key} expects a path, got an empty value"))
-    } else {
-        Ok(PathBuf::from(v))
-    }
-}
-
-pub(crate) fn seconds(key: &str, v: &str) -> Result<u64, String> {
-    parse_unsigned(v).ok_or_else(|| format!("{key} expects a whole number of seconds, got {v:?}"))
-}
-
-pub(crate) fn debug_level(key: &str, v: &str) -> Result<u32, String> {
-    parse_unsigned(v)
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("{key} expects a whole number >= 0, got {v:?}"))
-}
-
-pub(crate) fn boolean(key: &str, v: &str) -> Result<bool, String> {
-    parse_bool(v).ok_or_else(|| {
-        format!("{key} expects a boolean (true, on, yes, 1 or false, off, no, 0), got {v:?}")
-    })
-}
 
 /// `ALLOW_NO_DEVICE` style: a boolean, or a number where non-zero means true.
 fn flag_or_number(key: &str, v: &str) -> Result<bool, String> {

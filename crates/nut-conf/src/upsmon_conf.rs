@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::upsd_conf::{arity, boolean, debug_level, non_empty_path, seconds, unknown_directive};
-use crate::{lines, parse_bool, parse_signed, parse_unsigned, warning, ConfError, Error};
+use crate::value::{
+    arity, boolean, debug_level, non_empty_path, parse_bool, parse_signed, parse_unsigned, seconds,
+    unknown_directive,
+};
+use crate::{lines, warning, ConfError, Error};
 
 /// Every notify event name any NUT release knows (2.8.0 knows the first eleven and `CAL`).
 pub const NOTIFY_EVENTS: &[&str] = &[

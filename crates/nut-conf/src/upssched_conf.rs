@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::upsd_conf::{arity, debug_level, non_empty_path, unknown_directive};
 use crate::upsmon_conf::notify_event;
-use crate::{lines, parse_unsigned, ConfError, Error};
+use crate::value::{arity, debug_level, non_empty_path, parse_unsigned, unknown_directive};
+use crate::{lines, ConfError, Error};
 
 /// What an `AT` line does when it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
