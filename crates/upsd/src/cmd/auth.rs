@@ -1,0 +1,167 @@
+//! USERNAME, PASSWORD, LOGIN, LOGOUT, PRIMARY and MASTER (`server/netuser.c`).
+//! Credentials are only stored here; they are checked when a privileged command runs.
+
+use nut_proto::ErrCode;
+
+use super::{After, Ctx, Outcome};
+use crate::reply::Reply;
+
+pub fn username(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let [name] = args else {
+        return ErrCode::InvalidArgument.into();
+    };
+    if ctx.session.username.is_some() {
+        return ErrCode::AlreadySetUsername.into();
+    }
+    ctx.session.username = Some(name.clone());
+    Reply::line("OK").into()
+}
+
+pub fn password(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let [pw] = args else {
+        return ErrCode::InvalidArgument.into();
+    };
+    if ctx.session.password.is_some() {
+        return ErrCode::AlreadySetPassword.into();
+    }
+    ctx.session.password = Some(pw.clone());
+    Reply::line("OK").into()
+}
+
+pub fn login(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let [name] = args else {
+        return ErrCode::InvalidArgument.into();
+    };
+    if ctx.session.login_ups.is_some() {
+        return ErrCode::AlreadyLoggedIn.into();
+    }
+    let Some(canonical) = ctx.server.ups(name).map(|u| u.name.clone()) else {
+        return ErrCode::UnknownUps.into();
+    };
+    if !ctx.check_action("LOGIN") {
+        return ErrCode::AccessDenied.into();
+    }
+    if let Some(ups) = ctx.server.ups_mut(&canonical) {
+        ups.numlogins += 1;
+    }
+    if let Some(entry) = ctx.server.client_mut(ctx.session.id) {
+        entry.login_ups = Some(canonical.clone());
+    }
+    tracing::info!(
+        "User {}@{} logged into UPS [{}]{}",
+        ctx.session.username.as_deref().unwrap_or(""),
+        ctx.session.addr,
+        canonical,
+        if ctx.session.tls { " (SSL)" } else { "" }
+    );
+    ctx.session.login_ups = Some(canonical);
+    Reply::line("OK").into()
+}
+
+pub fn logout(_: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    if !args.is_empty() {
+        return ErrCode::InvalidArgument.into();
+    }
+    Outcome {
+        reply: Reply::line("OK Goodbye"),
+        after: After::Close,
+    }
+}
+
+/// A pure permission probe: either action PRIMARY or MASTER will do.
+fn probe_primary(ctx: &Ctx<'_>, args: &[String], granted: &str) -> Outcome {
+    let [name] = args else {
+        return ErrCode::InvalidArgument.into();
+    };
+    if ctx.server.ups(name).is_none() {
+        return ErrCode::UnknownUps.into();
+    }
+    if !ctx.check_action("PRIMARY") && !ctx.check_action("MASTER") {
+        return ErrCode::AccessDenied.into();
+    }
+    Reply::line(granted).into()
+}
+
+pub fn primary(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    probe_primary(ctx, args, "OK PRIMARY-GRANTED")
+}
+
+pub fn master(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    probe_primary(ctx, args, "OK MASTER-GRANTED")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::testutil::*;
+    use crate::cmd::{dispatch, After};
+
+    #[test]
+    fn login_counts_and_refuses_twice() {
+        let (mut s, _rx) = server();
+        let mut c = session(&mut s);
+        let out = run(
+            &mut s,
+            &mut c,
+            &[
+                "USERNAME primary",
+                "USERNAME again",
+                "PASSWORD pw",
+                "PASSWORD pw",
+                "LOGIN",
+                "LOGIN nope",
+                "LOGIN Ups",
+                "LOGIN ups",
+                "GET NUMLOGINS ups",
+                "PRIMARY ups",
+                "MASTER ups",
+                "PRIMARY ups x",
+            ],
+        );
+        assert_eq!(
+            out,
+            "OK\nERR ALREADY-SET-USERNAME\nOK\nERR ALREADY-SET-PASSWORD\nERR INVALID-ARGUMENT\n\
+             ERR UNKNOWN-UPS\nOK\nERR ALREADY-LOGGED-IN\nNUMLOGINS ups 1\nOK PRIMARY-GRANTED\n\
+             OK MASTER-GRANTED\nERR INVALID-ARGUMENT\n"
+        );
+        s.remove_client(c.id);
+        assert_eq!(s.upses[0].numlogins, 0);
+    }
+
+    #[test]
+    fn wrong_password_or_role_is_access_denied() {
+        let (mut s, _rx) = server();
+        let mut c = session(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                &mut c,
+                &["USERNAME secondary", "PASSWORD nope", "LOGIN ups"]
+            ),
+            "OK\nOK\nERR ACCESS-DENIED\n"
+        );
+        let mut d = session(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                &mut d,
+                &[
+                    "USERNAME secondary",
+                    "PASSWORD pw",
+                    "PRIMARY ups",
+                    "LOGIN other"
+                ]
+            ),
+            "OK\nOK\nERR ACCESS-DENIED\nOK\n"
+        );
+    }
+
+    #[test]
+    fn logout_says_goodbye_and_closes() {
+        let (mut s, _rx) = server();
+        let mut c = session(&mut s);
+        let words = vec!["LOGOUT".to_string()];
+        let o = dispatch(&mut s, &mut c, &words, 0);
+        assert_eq!(o.reply.as_bytes(), b"OK Goodbye\n");
+        assert_eq!(o.after, After::Close);
+    }
+}

@@ -1,0 +1,201 @@
+//! SET VAR and SET TRACKING (`server/netset.c` check order).
+
+use nut_proto::ErrCode;
+use nut_state::{atoi, UpsdMsg};
+
+use super::{Ctx, Outcome};
+use crate::reply::Reply;
+
+pub fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    if args.len() < 2 {
+        return ErrCode::InvalidArgument.into();
+    }
+    let sub = &args[0];
+    if sub.eq_ignore_ascii_case("VAR") {
+        let [_, name, var, value, ..] = args else {
+            return ErrCode::InvalidArgument.into();
+        };
+        return match set_var(ctx, name, var, value) {
+            Ok(reply) => reply.into(),
+            Err(code) => code.into(),
+        };
+    }
+    if sub.eq_ignore_ascii_case("TRACKING") {
+        let arg = &args[1];
+        if arg.eq_ignore_ascii_case("ON") {
+            ctx.server.tracking.enabled = true;
+            ctx.session.tracking = true;
+        } else if arg.eq_ignore_ascii_case("OFF") {
+            // Like 2.8.0, the store itself stays on once any client enabled it.
+            ctx.session.tracking = false;
+        } else {
+            return ErrCode::InvalidArgument.into();
+        }
+        return Reply::line("OK").into();
+    }
+    ErrCode::InvalidArgument.into()
+}
+
+fn set_var(ctx: &mut Ctx<'_>, name: &str, var: &str, value: &str) -> Result<Reply, ErrCode> {
+    let ups = ctx.available_ups(name)?;
+    if !ctx.check_action("SET") {
+        return Err(ErrCode::AccessDenied);
+    }
+    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
+    if !v.flags.rw {
+        return Err(ErrCode::Readonly);
+    }
+    if v.flags.string {
+        if v.aux < 1 {
+            tracing::warn!("UPS [{}]: auxdata for {var} is invalid", ups.name);
+            return Err(ErrCode::SetFailed);
+        }
+        if v.aux < value.len() as i64 {
+            return Err(ErrCode::TooLong);
+        }
+    }
+    // Enum entries are stored escaped and compared exactly, as stock does.
+    if !v.enums().is_empty() && !v.enums().iter().any(|e| e == value) {
+        return Err(ErrCode::InvalidValue);
+    }
+    if !v.ranges().is_empty() {
+        let n = atoi(value);
+        if !v.ranges().iter().any(|&(min, max)| n >= min && n <= max) {
+            return Err(ErrCode::InvalidValue);
+        }
+    }
+    let link = ups.link.clone().ok_or(ErrCode::SetFailed)?;
+    let ups_name = ups.name.clone();
+    let tracking = ctx.session.tracking.then(new_tracking_id);
+    let msg = UpsdMsg::Set {
+        var: var.to_string(),
+        value: value.to_string(),
+        tracking: tracking.clone(),
+    };
+    if let Some(id) = &tracking {
+        ctx.server.tracking.add(id, ctx.now);
+    }
+    tracing::info!(
+        "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
+        ctx.session.username.as_deref().unwrap_or(""),
+        ctx.session.addr,
+        tracking.as_deref().unwrap_or("disabled")
+    );
+    link.tx
+        .send(format!("{}\n", msg.to_line()))
+        .map_err(|_| ErrCode::SetFailed)?;
+    Ok(Reply::line(match tracking {
+        Some(id) => format!("OK TRACKING {id}"),
+        None => "OK".into(),
+    }))
+}
+
+/// A random UUIDv4 in upper-case hex, the shape stock clients check (36 characters).
+pub fn new_tracking_id() -> String {
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .to_string()
+        .to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::testutil::*;
+
+    #[test]
+    fn set_var_checks_in_stock_order_and_forwards() {
+        let (mut s, mut rx) = server();
+        let mut c = session(&mut s);
+        let out = run(
+            &mut s,
+            &mut c,
+            &[
+                "SET VAR ups ups.id",
+                "SET VAR nope x 1",
+                "SET VAR other x 1",
+                "USERNAME secondary",
+                "PASSWORD pw",
+                "SET VAR ups nope 1",
+            ],
+        );
+        assert_eq!(out, "ERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nOK\nOK\nERR ACCESS-DENIED\n");
+        let mut a = session(&mut s);
+        let out = run(
+            &mut s,
+            &mut a,
+            &[
+                "USERNAME admin",
+                "PASSWORD pw",
+                "SET VAR",
+                "SET VAR ups ups.id",
+                "SET VAR nope x 1",
+                "SET VAR other x 1",
+                "SET VAR ups nope 1",
+                "SET VAR ups battery.charge 1",
+                "SET VAR ups ups.id 123456789",
+                "SET VAR ups input.sensitivity LOW",
+                "SET VAR ups ups.delay.shutdown 601",
+                "SET VAR ups ups.delay.shutdown 60abc extra",
+                "SET VAR ups ups.id \"a \\\"b\"",
+                "SET TRACKING maybe",
+                "SET FOO bar",
+            ],
+        );
+        assert_eq!(
+            out,
+            "OK\nOK\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR UNKNOWN-UPS\nERR DRIVER-NOT-CONNECTED\n\
+             ERR VAR-NOT-SUPPORTED\nERR READONLY\nERR TOO-LONG\nERR INVALID-VALUE\nERR INVALID-VALUE\nOK\nOK\n\
+             ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n"
+        );
+        assert_eq!(
+            rx.try_recv().ok().as_deref(),
+            Some("SET ups.delay.shutdown \"60abc\"\n")
+        );
+        assert_eq!(
+            rx.try_recv().ok().as_deref(),
+            Some("SET ups.id \"a \\\"b\"\n")
+        );
+    }
+
+    #[test]
+    fn tracking_ids_reach_the_driver_and_the_store() {
+        let (mut s, mut rx) = server();
+        let mut a = session(&mut s);
+        let out = run(
+            &mut s,
+            &mut a,
+            &[
+                "USERNAME admin",
+                "PASSWORD pw",
+                "SET TRACKING on",
+                "GET TRACKING",
+                "SET VAR ups ups.delay.shutdown 30",
+            ],
+        );
+        let id = out
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("OK TRACKING "))
+            .map(str::to_string);
+        let id = id.unwrap_or_default();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id, id.to_ascii_uppercase());
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(format!("SET ups.delay.shutdown \"30\" TRACKING {id}\n"))
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &mut a,
+                &[&format!("GET TRACKING {}", id.to_lowercase())]
+            ),
+            "PENDING\n"
+        );
+        s.tracking.set(&id, 0);
+        assert_eq!(
+            run(&mut s, &mut a, &[&format!("GET TRACKING {id}")]),
+            "SUCCESS\n"
+        );
+    }
+}

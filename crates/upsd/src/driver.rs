@@ -1,0 +1,182 @@
+//! The link to one driver: connect to its socket, ask for DUMPALL, keep the replica up to
+//! date, PING when it is quiet, report staleness, forward SET/INSTCMD, and reconnect when
+//! the driver comes back (`shared/spec/sock-protocol.md` §5 and §8).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nut_proto::Tokenizer;
+use nut_state::DriverMsg;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+
+use crate::clock;
+use crate::state::{DriverLink, Secs, Server};
+
+/// How often a missing driver is retried (stock: every main-loop pass, at most 2 s apart).
+const RETRY: Duration = Duration::from_secs(2);
+/// How often "can't connect" is logged for one UPS (stock `SS_CONNFAIL_INT`).
+const CONNFAIL_LOG_INTERVAL: Secs = 300;
+
+/// Run the link for UPS `name` until its section is removed or redefined (its generation
+/// changes).
+pub async fn run(server: Arc<Mutex<Server>>, name: String, generation: u64, socket: PathBuf) {
+    let mut last_connfail: Option<Secs> = None;
+    loop {
+        if !current(&server, &name, generation) {
+            return;
+        }
+        match UnixStream::connect(&socket).await {
+            Ok(stream) => {
+                last_connfail = None;
+                tracing::info!("Connected to UPS [{name}]: {}", socket.display());
+                serve(&server, &name, generation, stream).await;
+            }
+            Err(e) => {
+                let now = clock::now();
+                if last_connfail.is_none_or(|t| now.saturating_sub(t) >= CONNFAIL_LOG_INTERVAL) {
+                    tracing::error!("Can't connect to UPS [{name}] ({}): {e}", socket.display());
+                    last_connfail = Some(now);
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+fn current(server: &Arc<Mutex<Server>>, name: &str, generation: u64) -> bool {
+    let s = lock(server);
+    s.ups(name).is_some_and(|u| u.generation == generation)
+}
+
+/// The server lock; a panic elsewhere must not stop the others from serving.
+pub fn lock(server: &Arc<Mutex<Server>>) -> std::sync::MutexGuard<'_, Server> {
+    server.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+enum End {
+    Gone,
+    Superseded,
+}
+
+async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut stream: UnixStream) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    if let Err(e) = stream.write_all(b"DUMPALL\n").await {
+        tracing::error!("Initial write to UPS [{name}] failed: {e}");
+        return;
+    }
+    {
+        let mut s = lock(server);
+        let Some(ups) = s.ups_mut(name) else { return };
+        ups.on_connect(DriverLink { tx }, clock::now());
+    }
+    let mut tok = Tokenizer::new();
+    let mut buf = [0u8; 512];
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let end = loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break End::Gone,
+                Ok(n) => handle_bytes(server, name, &mut tok, &buf[..n]),
+            },
+            Some(line) = rx.recv() => {
+                if let Err(e) = stream.write_all(line.as_bytes()).await {
+                    tracing::warn!("Send to UPS [{name}] failed: {e}");
+                    break End::Gone;
+                }
+            }
+            _ = tick.tick() => match check(server, name, generation) {
+                Check::Ok => {}
+                Check::Ping => {
+                    if stream.write_all(b"PING\n").await.is_err() {
+                        break End::Gone;
+                    }
+                }
+                Check::Superseded => break End::Superseded,
+            },
+        }
+    };
+    let mut s = lock(server);
+    if let Some(ups) = s.ups_mut(name) {
+        if ups.generation == generation {
+            ups.on_disconnect();
+        }
+    }
+    if matches!(end, End::Gone) {
+        tracing::warn!("Lost connection to the driver of UPS [{name}]");
+    }
+}
+
+fn handle_bytes(server: &Arc<Mutex<Server>>, name: &str, tok: &mut Tokenizer, bytes: &[u8]) {
+    let now = clock::now();
+    let mut s = lock(server);
+    let s = &mut *s;
+    for &b in bytes {
+        let words = match tok.push(b) {
+            None => continue,
+            Some(Ok(words)) => words,
+            Some(Err(e)) => {
+                // Like stock, the rest of this read is dropped.
+                tracing::info!("Parse error on socket of UPS [{name}]: {e}");
+                return;
+            }
+        };
+        let Some(msg) = DriverMsg::parse(&words) else {
+            continue;
+        };
+        if let DriverMsg::Tracking { id, status } = &msg {
+            s.tracking.set(id, *status);
+            tracing::info!("tracking ID: {id}\tresult: {}", s.tracking.get(id));
+        }
+        let Some(ups) = s.ups_mut(name) else { return };
+        ups.last_heard = now;
+        match msg {
+            DriverMsg::DumpDone => ups.dumpdone = true,
+            DriverMsg::DataOk => ups.data_ok = true,
+            DriverMsg::DataStale => ups.data_ok = false,
+            ref m => {
+                ups.tree.apply(m);
+            }
+        }
+    }
+}
+
+enum Check {
+    Ok,
+    Ping,
+    Superseded,
+}
+
+/// The periodic pass: log staleness transitions, decide whether to PING.
+fn check(server: &Arc<Mutex<Server>>, name: &str, generation: u64) -> Check {
+    let now = clock::now();
+    let mut s = lock(server);
+    let maxage = s.maxage;
+    let delay = s.tracking_delay;
+    s.tracking.expire(now, delay);
+    let Some(ups) = s.ups_mut(name) else {
+        return Check::Superseded;
+    };
+    if ups.generation != generation {
+        return Check::Superseded;
+    }
+    let stale = ups.is_stale(now, maxage);
+    if stale && !ups.stale_reported {
+        tracing::warn!("Data for UPS [{name}] is stale - check driver");
+    } else if !stale && ups.stale_reported {
+        tracing::info!("UPS [{name}] data is no longer stale");
+    }
+    ups.stale_reported = stale;
+    // 2.8.0: no PING while the driver itself reports stale data.
+    if ups.dumpdone && !ups.data_ok {
+        return Check::Ok;
+    }
+    let third = maxage / 3;
+    if now.saturating_sub(ups.last_heard) > third && now.saturating_sub(ups.last_ping) > third {
+        ups.last_ping = now;
+        return Check::Ping;
+    }
+    Check::Ok
+}

@@ -1,0 +1,198 @@
+//! Wiring: build the shared state from the config, start a link per UPS and an accept loop
+//! per listener, and apply reloads without dropping connected clients.
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use nut_conf::upsd_users::Users;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{self, ServerConf, UpsDef};
+use crate::driver::{self, lock};
+use crate::state::{Descriptions, Server, Ups};
+
+/// Everything start-up has prepared.
+pub struct Prepared {
+    pub conf: ServerConf,
+    pub confpath: PathBuf,
+    pub upses: Vec<UpsDef>,
+    pub users: Users,
+    pub descriptions: Descriptions,
+    pub tls: Option<TlsAcceptor>,
+    pub listeners: Vec<StdListener>,
+    pub maxconn: usize,
+}
+
+/// Run until a stop signal. Reload on SIGHUP.
+pub async fn run(p: Prepared) -> Result<()> {
+    let statepath = p.conf.statepath.clone();
+    let mut server = Server::new();
+    server.maxage = p.conf.upsd.maxage;
+    server.tracking_delay = p.conf.upsd.trackingdelay;
+    server.users = p.users;
+    server.descriptions = p.descriptions;
+    server.tls_ready = p.tls.is_some();
+    let server = Arc::new(Mutex::new(server));
+    for def in &p.upses {
+        add_ups(&server, &statepath, def, false);
+    }
+    let permits = Arc::new(Semaphore::new(p.maxconn.max(1)));
+    for std_listener in p.listeners {
+        std_listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(std_listener)?;
+        tokio::spawn(accept_loop(
+            server.clone(),
+            listener,
+            p.tls.clone(),
+            permits.clone(),
+        ));
+    }
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut quit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&server, &p.confpath, &statepath),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = quit.recv() => break,
+        }
+    }
+    tracing::info!("Signal received: shutting down");
+    Ok(())
+}
+
+fn add_ups(server: &Arc<Mutex<Server>>, statepath: &Path, def: &UpsDef, first: bool) {
+    let socket = statepath.join(&def.socket_name);
+    let mut ups = Ups::new(&def.name, def.desc.clone(), socket.clone());
+    let mut s = lock(server);
+    ups.generation = s.next_generation();
+    let generation = ups.generation;
+    if first {
+        s.upses.insert(0, ups);
+    } else {
+        s.upses.push(ups);
+    }
+    drop(s);
+    tokio::spawn(driver::run(
+        server.clone(),
+        def.name.clone(),
+        generation,
+        socket,
+    ));
+}
+
+async fn accept_loop(
+    server: Arc<Mutex<Server>>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    permits: Arc<Semaphore>,
+) {
+    loop {
+        // With MAXCONN clients connected, new ones wait in the listen backlog.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let server = server.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    crate::client::serve(server, stream, peer, tls).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A driver link a reload must start.
+enum Start {
+    New(UpsDef),
+    Reconnect(String, u64, PathBuf),
+}
+
+/// Re-read upsd.conf, ups.conf and upsd.users. If any of them is bad, nothing changes and
+/// the log says why; connected clients stay connected unless their UPS was removed.
+pub fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &Path) {
+    tracing::info!("SIGHUP: reloading configuration");
+    let loaded = (|| -> Result<_> {
+        let conf = config::load_server_conf(confpath)?;
+        let upses = config::load_upses(confpath, conf.upsd.allow_no_device)?;
+        let users = config::load_users(confpath)?;
+        Ok((conf, upses, users))
+    })();
+    let (conf, defs, users) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("Reload failed, keeping the running configuration: {e:#}");
+            return;
+        }
+    };
+    if conf.statepath != statepath {
+        tracing::warn!("STATEPATH changes need a restart of upsd");
+    }
+    let mut to_start = Vec::new();
+    {
+        let mut s = lock(server);
+        s.maxage = conf.upsd.maxage;
+        s.tracking_delay = conf.upsd.trackingdelay;
+        s.users = users;
+        // Drop sections that are gone, kicking the clients logged into them.
+        let removed: Vec<String> = s
+            .upses
+            .iter()
+            .filter(|u| !defs.iter().any(|d| d.name.eq_ignore_ascii_case(&u.name)))
+            .map(|u| u.name.clone())
+            .collect();
+        for name in &removed {
+            tracing::info!("Deleting UPS [{name}]");
+            for c in &s.clients {
+                if c.login_ups
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(name))
+                {
+                    tracing::info!("Kicking client {} (was on UPS [{name}])", c.addr);
+                    c.kick.notify_one();
+                }
+            }
+            s.upses.retain(|u| !u.name.eq_ignore_ascii_case(name));
+        }
+        for def in &defs {
+            let socket = statepath.join(&def.socket_name);
+            let generation = s.next_generation();
+            match s.ups_mut(&def.name) {
+                Some(ups) => {
+                    ups.desc = def.desc.clone();
+                    if ups.socket != socket {
+                        tracing::info!("Redefined UPS [{}]", ups.name);
+                        ups.socket = socket.clone();
+                        ups.generation = generation;
+                        ups.on_disconnect();
+                        ups.dumpdone = false;
+                        to_start.push(Start::Reconnect(ups.name.clone(), generation, socket));
+                    }
+                }
+                None => to_start.push(Start::New(def.clone())),
+            }
+        }
+    }
+    for start in to_start {
+        match start {
+            // Sections added by a reload are listed first, as in stock upsd.
+            Start::New(def) => add_ups(server, statepath, &def, true),
+            Start::Reconnect(name, generation, socket) => {
+                tokio::spawn(driver::run(server.clone(), name, generation, socket));
+            }
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! What upsd knows: the UPSes it replicates from their drivers, the users, the connected
+//! clients, the tracking store and the variable descriptions. Plain data, changed only by the
+//! command handlers and the driver links while they hold the server lock.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nut_conf::upsd_users::{User, Users};
+use nut_proto::ErrCode;
+use nut_state::Tree;
+use tokio::sync::{mpsc, Notify};
+
+/// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
+pub type Secs = u64;
+
+/// upsd.users as upsd checks it: a privileged operation needs an existing user with a
+/// password, the exact password and the permission; any failure is the same ACCESS-DENIED.
+fn authenticate<'a>(
+    users: &'a Users,
+    name: Option<&str>,
+    password: Option<&str>,
+) -> Option<&'a User> {
+    let user = users.find(name?)?;
+    (user.password.as_deref()? == password?).then_some(user)
+}
+
+/// May this session (its USERNAME and PASSWORD) perform `action`?
+pub fn check_action(
+    users: &Users,
+    name: Option<&str>,
+    password: Option<&str>,
+    action: &str,
+) -> bool {
+    authenticate(users, name, password).is_some_and(|u| u.has_action(action))
+}
+
+/// May this session run instant command `cmd`?
+pub fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd: &str) -> bool {
+    authenticate(users, name, password).is_some_and(|u| u.may_instcmd(cmd))
+}
+
+/// The live link to a driver: lines queued here are written to its socket.
+#[derive(Debug, Clone)]
+pub struct DriverLink {
+    pub tx: mpsc::UnboundedSender<String>,
+}
+
+/// One UPS of ups.conf and the replica of its driver's tree.
+#[derive(Debug)]
+pub struct Ups {
+    /// The section name as written in ups.conf.
+    pub name: String,
+    pub desc: Option<String>,
+    /// `<STATEPATH>/<driver>-<name>`.
+    pub socket: PathBuf,
+    pub tree: Tree,
+    pub link: Option<DriverLink>,
+    pub dumpdone: bool,
+    pub data_ok: bool,
+    pub last_heard: Secs,
+    pub last_ping: Secs,
+    /// Whether the last periodic check found the data stale (for log transitions).
+    pub stale_reported: bool,
+    /// The FSD latch: once set by `FSD <ups>` it stays until upsd restarts.
+    pub fsd: bool,
+    pub numlogins: u32,
+    /// Bumped when the section is redefined or removed, so an old driver link stops.
+    pub generation: u64,
+}
+
+impl Ups {
+    pub fn new(name: &str, desc: Option<String>, socket: PathBuf) -> Ups {
+        Ups {
+            name: name.to_string(),
+            desc,
+            socket,
+            tree: Tree::new(),
+            link: None,
+            dumpdone: false,
+            data_ok: false,
+            last_heard: 0,
+            last_ping: 0,
+            stale_reported: false,
+            fsd: false,
+            numlogins: 0,
+            generation: 0,
+        }
+    }
+
+    /// Stock's staleness rule (2.8.0): the driver said DATASTALE after its dump, or nothing
+    /// recognisable came from it for more than MAXAGE seconds.
+    pub fn is_stale(&self, now: Secs, maxage: Secs) -> bool {
+        (self.dumpdone && !self.data_ok) || now.saturating_sub(self.last_heard) > maxage
+    }
+
+    /// The availability check that guards most commands.
+    pub fn available(&self, now: Secs, maxage: Secs) -> Result<(), ErrCode> {
+        if self.link.is_none() {
+            return Err(ErrCode::DriverNotConnected);
+        }
+        if self.is_stale(now, maxage) {
+            return Err(ErrCode::DataStale);
+        }
+        Ok(())
+    }
+
+    /// Called when the socket connects: fresh dump pending, status WAIT until it arrives.
+    pub fn on_connect(&mut self, link: DriverLink, now: Secs) {
+        self.link = Some(link);
+        self.dumpdone = false;
+        self.last_heard = now;
+        self.tree.set_info("ups.status", "WAIT");
+    }
+
+    /// Called when the socket goes away: everything the driver published is forgotten.
+    pub fn on_disconnect(&mut self) {
+        self.link = None;
+        self.tree.clear();
+    }
+}
+
+/// A connected client as other clients see it (LIST CLIENT) and as reload reaches it (kick).
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    pub id: u64,
+    pub addr: String,
+    /// Canonical name of the UPS this client did LOGIN to.
+    pub login_ups: Option<String>,
+    pub kick: Arc<Notify>,
+}
+
+/// Tracking results of SET/INSTCMD, by upper-case id.
+#[derive(Debug, Default)]
+pub struct Tracking {
+    pub enabled: bool,
+    entries: HashMap<String, (Option<i32>, Secs)>,
+}
+
+impl Tracking {
+    pub fn add(&mut self, id: &str, now: Secs) {
+        if self.enabled {
+            self.entries.insert(id.to_ascii_uppercase(), (None, now));
+        }
+    }
+
+    pub fn set(&mut self, id: &str, status: i32) {
+        if let Some(e) = self.entries.get_mut(&id.to_ascii_uppercase()) {
+            e.0 = Some(status);
+        }
+    }
+
+    /// The reply to `GET TRACKING <id>` as 2.8.0 words it (-1 reads as pending, unknown
+    /// numbers and ids as ERR UNKNOWN).
+    pub fn get(&self, id: &str) -> &'static str {
+        match self.entries.get(&id.to_ascii_uppercase()) {
+            None => "ERR UNKNOWN",
+            Some((None | Some(-1), _)) => "PENDING",
+            Some((Some(0), _)) => "SUCCESS",
+            Some((Some(2), _)) => "ERR INVALID-ARGUMENT",
+            Some((Some(3), _)) => "ERR FAILED",
+            Some(_) => "ERR UNKNOWN",
+        }
+    }
+
+    /// Forget entries older than `delay` seconds.
+    pub fn expire(&mut self, now: Secs, delay: Secs) {
+        self.entries
+            .retain(|_, (_, at)| now.saturating_sub(*at) <= delay);
+    }
+}
+
+/// Texts of `GET DESC` / `GET CMDDESC`, from `cmdvartab` in DATAPATH.
+#[derive(Debug, Default, Clone)]
+pub struct Descriptions {
+    vars: HashMap<String, String>,
+    cmds: HashMap<String, String>,
+}
+
+impl Descriptions {
+    /// Read the `VARDESC name "text"` / `CMDDESC name "text"` lines; anything else is
+    /// skipped, a later line for the same name replaces an earlier one.
+    pub fn parse(text: &[u8]) -> Descriptions {
+        let mut d = Descriptions::default();
+        let mut t = nut_proto::Tokenizer::new();
+        let mut handle = |words: Vec<String>| {
+            if words.len() < 3 {
+                return;
+            }
+            let map = match words[0].as_str() {
+                "VARDESC" => &mut d.vars,
+                "CMDDESC" => &mut d.cmds,
+                _ => return,
+            };
+            map.insert(words[1].to_ascii_lowercase(), words[2].clone());
+        };
+        for &b in text {
+            if let Some(Ok(words)) = t.push(b) {
+                handle(words);
+            }
+        }
+        if let Some(words) = t.finish() {
+            handle(words);
+        }
+        d
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn cmd(&self, name: &str) -> Option<&str> {
+        self.cmds
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+/// Everything the server knows, behind one lock.
+#[derive(Debug, Default)]
+pub struct Server {
+    /// In LIST UPS order.
+    pub upses: Vec<Ups>,
+    pub users: Users,
+    /// Most recent connection first, as LIST CLIENT shows them.
+    pub clients: Vec<ClientEntry>,
+    pub tracking: Tracking,
+    pub descriptions: Descriptions,
+    pub maxage: Secs,
+    pub tracking_delay: Secs,
+    /// Whether STARTTLS can be offered (a certificate is loaded).
+    pub tls_ready: bool,
+    next_client_id: u64,
+    next_generation: u64,
+}
+
+impl Server {
+    pub fn new() -> Server {
+        Server {
+            maxage: 15,
+            tracking_delay: 3600,
+            ..Server::default()
+        }
+    }
+
+    /// Find a UPS by name, ignoring case.
+    pub fn ups(&self, name: &str) -> Option<&Ups> {
+        self.upses
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn ups_mut(&mut self, name: &str) -> Option<&mut Ups> {
+        self.upses
+            .iter_mut()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Register a new connection; it is listed first.
+    pub fn add_client(&mut self, addr: String) -> ClientEntry {
+        self.next_client_id += 1;
+        let entry = ClientEntry {
+            id: self.next_client_id,
+            addr,
+            login_ups: None,
+            kick: Arc::new(Notify::new()),
+        };
+        self.clients.insert(0, entry.clone());
+        entry
+    }
+
+    /// Forget a connection and give back its login.
+    pub fn remove_client(&mut self, id: u64) {
+        let Some(pos) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let entry = self.clients.remove(pos);
+        if let Some(name) = entry.login_ups {
+            if let Some(ups) = self.ups_mut(&name) {
+                ups.numlogins = ups.numlogins.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A fresh generation number for a UPS link.
+    pub fn next_generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    pub fn client_mut(&mut self, id: u64) -> Option<&mut ClientEntry> {
+        self.clients.iter_mut().find(|c| c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_words_match_2_8_0() {
+        let mut t = Tracking::default();
+        t.add("abc", 0);
+        assert_eq!(t.get("ABC"), "ERR UNKNOWN", "not added while disabled");
+        t.enabled = true;
+        t.add("abc", 0);
+        assert_eq!(t.get("ABC"), "PENDING");
+        for (status, word) in [
+            (0, "SUCCESS"),
+            (1, "ERR UNKNOWN"),
+            (2, "ERR INVALID-ARGUMENT"),
+            (3, "ERR FAILED"),
+            (4, "ERR UNKNOWN"),
+            (-1, "PENDING"),
+        ] {
+            t.set("Abc", status);
+            assert_eq!(t.get("abc"), word);
+        }
+        t.expire(3601, 3600);
+        assert_eq!(t.get("abc"), "ERR UNKNOWN");
+    }
+
+    #[test]
+    fn descriptions_parse_cmdvartab_lines() {
+        let d = Descriptions::parse(
+            b"# comment\nVARDESC ups.status \"UPS status\"\nCMDDESC load.off \"Turn off the load immediately\"\nVARDESC broken\n",
+        );
+        assert_eq!(d.var("UPS.STATUS"), Some("UPS status"));
+        assert_eq!(d.cmd("load.off"), Some("Turn off the load immediately"));
+        assert_eq!(d.var("broken"), None);
+    }
+
+    #[test]
+    fn users_need_exact_password_and_permission() {
+        let users = nut_conf::upsd_users::parse(
+            b"[admin]\n password = pw\n actions = SET\n instcmds = all\n[nopw]\n actions = SET\n",
+            std::path::Path::new("upsd.users"),
+        )
+        .unwrap_or_default();
+        assert!(check_action(&users, Some("admin"), Some("pw"), "set"));
+        assert!(!check_action(&users, Some("admin"), Some("PW"), "SET"));
+        assert!(!check_action(&users, Some("Admin"), Some("pw"), "SET"));
+        assert!(!check_action(&users, Some("admin"), Some("pw"), "FSD"));
+        assert!(!check_action(&users, Some("nopw"), Some(""), "SET"));
+        assert!(check_instcmd(&users, Some("admin"), Some("pw"), "load.off"));
+        assert!(!check_instcmd(&users, None, Some("pw"), "load.off"));
+    }
+}
