@@ -429,6 +429,39 @@ pub(crate) fn notify_event(v: &str) -> Result<String, String> {
     }
 }
 
+/// A NOTIFYMSG text is a printf format: allow only `%s` (one, or two for ALARM and OTHER,
+/// which pass extra text) and `%%`, so no message can make the formatter misbehave.
+fn notify_text(event: &str, text: &str) -> Result<(), String> {
+    let max = if matches!(event, "ALARM" | "OTHER") {
+        2
+    } else {
+        1
+    };
+    let mut count = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        match chars.next() {
+            Some('%') => {}
+            Some('s') => count += 1,
+            other => {
+                let got = other.map(String::from).unwrap_or_default();
+                return Err(format!(
+                    "NOTIFYMSG {event}: \"%{got}\" is not allowed; use %s for the UPS name and %% for a literal %"
+                ));
+            }
+        }
+    }
+    if count > max {
+        return Err(format!(
+            "NOTIFYMSG {event}: at most {max} %s allowed, got {count}"
+        ));
+    }
+    Ok(())
+}
+
 fn signed(key: &str, v: &str) -> Result<i64, String> {
     parse_signed(v).ok_or_else(|| format!("{key} expects a whole number, got {v:?}"))
 }
@@ -546,8 +579,9 @@ fn apply(
         "NOTIFYCMD" => conf.notifycmd = Some(command(key, words)?),
         "NOTIFYMSG" => {
             arity(words, 2, 2, "an event and a quoted message")?;
-            conf.notify_msgs
-                .insert(notify_event(&words[1])?, words[2].clone());
+            let event = notify_event(&words[1])?;
+            notify_text(&event, &words[2])?;
+            conf.notify_msgs.insert(event, words[2].clone());
         }
         "NOTIFYFLAG" => {
             arity(words, 2, 2, "an event and flags like SYSLOG+WALL+EXEC")?;
@@ -822,6 +856,13 @@ POLLFAIL_LOG_THROTTLE_MAX 100
     }
 
     #[test]
+    fn notifymsg_formats() {
+        let c = ok("NOTIFYMSG ALARM \"%s: alarm %s (100%%)\"\nNOTIFYMSG SHUTDOWN \"bye\"\n");
+        assert_eq!(c.notify_msg_for("alarm"), Some("%s: alarm %s (100%%)"));
+        assert_eq!(c.notify_msg_for("SHUTDOWN"), Some("bye"));
+    }
+
+    #[test]
     fn notifyflag_replaces_previous_flags() {
         let c = ok("NOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONBATT WALL\n");
         assert_eq!(c.notify_flags_for("ONBATT").to_string(), "WALL");
@@ -876,6 +917,22 @@ POLLFAIL_LOG_THROTTLE_MAX 100
         assert!(fail("NOTIFYMSG ONBAT \"x\"").starts_with(
             "upsmon.conf:1: unknown notify event \"ONBAT\"; expected one of ONLINE, ONBATT, LOWBATT,"
         ));
+        assert_eq!(
+            fail("NOTIFYMSG ONBATT \"%s is at %d%%\""),
+            "upsmon.conf:1: NOTIFYMSG ONBATT: \"%d\" is not allowed; use %s for the UPS name and %% for a literal %"
+        );
+        assert_eq!(
+            fail("NOTIFYMSG ONBATT \"50%\""),
+            "upsmon.conf:1: NOTIFYMSG ONBATT: \"%\" is not allowed; use %s for the UPS name and %% for a literal %"
+        );
+        assert_eq!(
+            fail("NOTIFYMSG ONBATT \"%s %s\""),
+            "upsmon.conf:1: NOTIFYMSG ONBATT: at most 1 %s allowed, got 2"
+        );
+        assert_eq!(
+            fail("NOTIFYMSG alarm \"%s %s %s\""),
+            "upsmon.conf:1: NOTIFYMSG ALARM: at most 2 %s allowed, got 3"
+        );
         assert_eq!(
             fail("NOTIFYMSG ONBATT UPS on battery"),
             "upsmon.conf:1: NOTIFYMSG takes an event and a quoted message, got 4 words"
