@@ -174,6 +174,18 @@ pub struct Monitor {
     pub line: usize,
 }
 
+/// A `NOTIFYFLAG` word that is not `SYSLOG`, `WALL`, `EXEC` or `IGNORE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown notify flag {flag:?} in {flags:?}; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
+)]
+pub struct NotifyFlagError {
+    /// The offending part.
+    pub flag: String,
+    /// The whole flags word.
+    pub flags: String,
+}
+
 /// Where a notification goes: `NOTIFYFLAG` words joined by `+`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NotifyFlags {
@@ -199,7 +211,7 @@ impl NotifyFlags {
     }
 
     /// Parse `SYSLOG+WALL+EXEC` (flag names are case-sensitive, as in NUT).
-    pub fn parse(s: &str) -> Result<NotifyFlags, String> {
+    pub fn parse(s: &str) -> Result<NotifyFlags, NotifyFlagError> {
         let mut flags = NotifyFlags::default();
         for part in s.split('+') {
             match part {
@@ -208,9 +220,10 @@ impl NotifyFlags {
                 "EXEC" => flags.exec = true,
                 "IGNORE" => flags.ignore = true,
                 _ => {
-                    return Err(format!(
-                        "unknown notify flag {part:?} in {s:?}; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
-                    ))
+                    return Err(NotifyFlagError {
+                        flag: part.to_string(),
+                        flags: s.to_string(),
+                    })
                 }
             }
         }
@@ -586,8 +599,10 @@ fn apply(
         "NOTIFYFLAG" => {
             arity(words, 2, 2, "an event and flags like SYSLOG+WALL+EXEC")?;
             let event = notify_event(&words[1])?;
-            conf.notify_flags
-                .insert(event, NotifyFlags::parse(&words[2])?);
+            conf.notify_flags.insert(
+                event,
+                NotifyFlags::parse(&words[2]).map_err(|e| e.to_string())?,
+            );
         }
         "POLLFREQ" => conf.pollfreq = positive_seconds(key, &one(words)?)?,
         "POLLFREQALERT" => conf.pollfreqalert = positive_seconds(key, &one(words)?)?,
