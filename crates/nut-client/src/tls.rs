@@ -53,6 +53,35 @@ impl TlsConfig {
         TlsConfig::from_ca_certs(certs, server_name)
     }
 
+    /// Like [`TlsConfig::from_ca_file`], but `path` may also be a directory (upsmon's
+    /// `CERTPATH` in OpenSSL builds): every regular file in it that holds PEM certificates
+    /// is loaded, other files are skipped. (An NSS certificate database is not readable.)
+    pub fn from_ca_path(path: impl AsRef<Path>, server_name: &str) -> Result<TlsConfig> {
+        let path = path.as_ref();
+        if !path.is_dir() {
+            return TlsConfig::from_ca_file(path, server_name);
+        }
+        let entries =
+            std::fs::read_dir(path).map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
+        let mut certs = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.path();
+            if !file.is_file() {
+                continue;
+            }
+            if let Ok(iter) = CertificateDer::pem_file_iter(&file) {
+                certs.extend(iter.flatten());
+            }
+        }
+        if certs.is_empty() {
+            return Err(Error::Tls(format!(
+                "no certificate found in {}",
+                path.display()
+            )));
+        }
+        TlsConfig::from_ca_certs(certs, server_name)
+    }
+
     /// Trust the given certificates (DER) and require the server certificate to be valid for
     /// `server_name`.
     pub fn from_ca_certs(

@@ -548,6 +548,17 @@ async fn starttls_handshakes_on_the_same_socket_and_verifies_the_ca() {
         assert_eq!(m.written().await, "STARTTLS\n<tls>GET VAR ups ups.status\n");
     }
 
+    // A directory of PEM files (with a file that is not PEM) works as well.
+    std::fs::write(dir.path().join("notes.txt"), "not a certificate\n").unwrap();
+    let m = tls_mock(pki.server.clone(), &["VAR ups ups.load \"5\"\n"]).await;
+    let mut c = m.client().await;
+    c.starttls(&TlsConfig::from_ca_path(dir.path(), "localhost").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(c.get_var("ups", "ups.load").await.unwrap(), "5");
+    drop(c);
+    assert_eq!(m.written().await, "STARTTLS\n<tls>GET VAR ups ups.load\n");
+
     // Wrong name: the handshake fails and the connection is gone.
     let m = tls_mock(pki.server.clone(), &[]).await;
     let mut c = m.client().await;
@@ -582,6 +593,10 @@ fn ca_file_without_certificates_is_an_error() {
     ));
     assert!(matches!(
         TlsConfig::from_ca_file(dir.path().join("missing.pem"), "localhost"),
+        Err(Error::Tls(_))
+    ));
+    assert!(matches!(
+        TlsConfig::from_ca_path(dir.path(), "localhost"),
         Err(Error::Tls(_))
     ));
     assert!(matches!(
