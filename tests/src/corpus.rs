@@ -278,10 +278,11 @@ pub fn diff(left_name: &str, left: &[Exchange], right_name: &str, right: &[Excha
                 a.session,
                 crate::escape_bytes(&a.request)
             ));
+            // lines shown escaped (trailing spaces, CR, missing LF are visible)
             for (name, r) in [(left_name, &a.reply), (right_name, &b.reply)] {
                 report.push_str(&format!("  {name}:\n"));
-                for l in r.lines() {
-                    report.push_str(&format!("    | {l}\n"));
+                for l in r.split_inclusive('\n') {
+                    report.push_str(&format!("    | {}\n", crate::escape_bytes(l.as_bytes())));
                 }
             }
         }
@@ -363,6 +364,24 @@ mod tests {
             normalise("OK TRACKING 2ddc5036\n", &mut id),
             "OK TRACKING 2ddc5036\n"
         );
+    }
+
+    #[test]
+    fn diff_reports_every_mismatch() {
+        let ex = |reply: &str| Exchange {
+            session: "s".into(),
+            line: 7,
+            request: b"GET VAR ups ups.status\n".to_vec(),
+            reply: reply.into(),
+        };
+        let same = [ex("OK\n"), ex("A\n")];
+        assert_eq!(diff("Stock", &same, "Ours", &same), "");
+        let other = [ex("ERR X\n"), ex("B\n")];
+        let d = diff("Stock", &same, "Ours", &other);
+        assert!(d.starts_with("2 of 2 replies differ"), "{d}");
+        assert!(d.contains("requests.txt:7"), "{d}");
+        assert!(d.contains("    | ERR X\\n"), "{d}");
+        assert!(d.contains("    | B\\n"), "{d}");
     }
 
     #[test]

@@ -27,8 +27,10 @@ fn differential(left: Impl, right: Impl) {
             sr.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
         )
     });
+    // NUT_RS_TRANSCRIPT=1 prints both full transcripts (to read what the corpus does)
     if std::env::var_os("NUT_RS_TRANSCRIPT").is_some() {
-        eprintln!("{}", corpus::transcript(&a));
+        eprintln!("##### {left:?}\n{}", corpus::transcript(&a));
+        eprintln!("##### {right:?}\n{}", corpus::transcript(&b));
     }
     let report = corpus::diff(&format!("{left:?}"), &a, &format!("{right:?}"), &b);
     assert!(report.is_empty(), "{report}");
