@@ -12,6 +12,7 @@
 //! where it panics (a CI run must never silently skip the interop tests).
 
 pub mod corpus;
+pub mod daemon;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
