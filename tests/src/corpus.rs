@@ -15,6 +15,11 @@ pub enum Step {
     Sleep(Duration),
     /// Keep the connection open until the whole corpus has run.
     Keep,
+    /// `@driver <stop|cont|kill> <ups>`: signal that UPS's dummy-ups (SIGSTOP/SIGCONT/SIGKILL).
+    Driver {
+        action: String,
+        ups: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +111,15 @@ pub fn parse(text: &str) -> Result<Vec<Session>, String> {
                     cur.steps.push(Step::Sleep(Duration::from_millis(ms)));
                 }
                 (Some("keep"), None) => cur.steps.push(Step::Keep),
+                (Some("driver"), Some(action @ ("stop" | "cont" | "kill"))) => {
+                    let ups = w
+                        .next()
+                        .ok_or_else(|| err("@driver needs a UPS name".into()))?;
+                    cur.steps.push(Step::Driver {
+                        action: action.into(),
+                        ups: ups.into(),
+                    });
+                }
                 _ => return Err(err(format!("unknown directive @{d}"))),
             }
             continue;
@@ -198,7 +212,12 @@ fn count_lf(b: &[u8]) -> usize {
 }
 
 /// Replay every session against the upsd on `port`, in order, each on its own connection.
-pub fn replay(port: u16, sessions: &[Session]) -> Vec<Exchange> {
+/// `@driver` steps are handed to `driver(action, ups)`.
+pub fn replay(
+    port: u16,
+    sessions: &[Session],
+    driver: &mut dyn FnMut(&str, &str),
+) -> Vec<Exchange> {
     let mut out = Vec::new();
     let mut kept: Vec<LineClient> = Vec::new();
     for s in sessions {
@@ -210,6 +229,7 @@ pub fn replay(port: u16, sessions: &[Session]) -> Vec<Exchange> {
             match step {
                 Step::Sleep(d) => std::thread::sleep(*d),
                 Step::Keep => keep = true,
+                Step::Driver { action, ups } => driver(action, ups),
                 Step::Request { bytes, line } => {
                     let id = last_id.clone().unwrap_or_else(|| "NO-TRACKING-ID".into());
                     let bytes = replace_bytes(bytes, b"$TRACKING", id.as_bytes());

@@ -302,10 +302,29 @@ impl Drop for Proc {
 
 /// Stock dummy-ups drivers, one per UPS of the [`NutDir`].
 pub struct Driver {
-    pub procs: Vec<Proc>,
+    /// (UPS name, process)
+    pub procs: Vec<(String, Proc)>,
 }
 
 impl Driver {
+    /// Send a signal (`"STOP"`, `"CONT"`, `"KILL"`, ...) to the dummy-ups of `ups`.
+    pub fn signal(&mut self, ups: &str, sig: &str) {
+        let (_, p) = self
+            .procs
+            .iter_mut()
+            .find(|(n, _)| n == ups)
+            .unwrap_or_else(|| panic!("no driver for UPS {ups}"));
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(p.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} {}", p.pid());
+        if sig == "KILL" {
+            let _ = p.child.wait();
+        }
+    }
+
     /// Start `dummy-ups -a <ups> -u root -F` for every UPS and wait for its socket.
     pub fn start(stock: &StockNut, dir: &NutDir) -> Driver {
         let mut procs = Vec::new();
@@ -335,7 +354,7 @@ impl Driver {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            procs.push(p);
+            procs.push((u.name.clone(), p));
         }
         Driver { procs }
     }

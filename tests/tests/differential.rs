@@ -6,11 +6,26 @@
 use nut_rs_tests::corpus::{self, Exchange, Session};
 use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, StockNut};
 
+/// The corpus setup: the default NutDir with a short MAXAGE, so the corpus can observe
+/// DATA-STALE a few seconds after it stops a driver (`@driver stop`).
+fn options() -> NutDirOptions {
+    NutDirOptions {
+        upsd_conf_extra: vec!["MAXAGE 5".into()],
+        ..NutDirOptions::default()
+    }
+}
+
 fn replay_on(stock: &StockNut, which: Impl, sessions: &[Session]) -> Vec<Exchange> {
-    let rig = Rig::start(stock, which, NutDirOptions::default());
-    let ex = corpus::replay(rig.port(), sessions);
-    drop(rig);
-    ex
+    let mut rig = Rig::start(stock, which, options());
+    let port = rig.port();
+    corpus::replay(port, sessions, &mut |action, ups| {
+        let sig = match action {
+            "stop" => "STOP",
+            "cont" => "CONT",
+            _ => "KILL",
+        };
+        rig.driver.signal(ups, sig);
+    })
 }
 
 /// Replay on two implementations in parallel and fail with a full diff on any mismatch.
