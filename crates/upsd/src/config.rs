@@ -97,16 +97,20 @@ pub fn load_users(confpath: &Path) -> Result<Users> {
 /// `cmdvartab` is optional: without it descriptions read "Description unavailable".
 pub fn load_descriptions(datapath: &Path) -> Descriptions {
     let file = datapath.join("cmdvartab");
-    match std::fs::read(&file) {
-        Ok(text) => Descriptions::parse(&text),
+    let text = match std::fs::read(&file) {
+        Ok(text) => text,
         Err(e) => {
             tracing::info!(
                 "{} not readable ({e}) - disabling descriptions",
                 file.display()
             );
-            Descriptions::default()
+            return Descriptions::default();
         }
-    }
+    };
+    Descriptions::parse(&text, &file).unwrap_or_else(|e| {
+        tracing::warn!("{e} - disabling descriptions");
+        Descriptions::default()
+    })
 }
 
 fn env_true(name: &str) -> bool {

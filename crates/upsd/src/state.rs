@@ -178,31 +178,22 @@ pub struct Descriptions {
 }
 
 impl Descriptions {
-    /// Read the `VARDESC name "text"` / `CMDDESC name "text"` lines; anything else is
-    /// skipped, a later line for the same name replaces an earlier one.
-    pub fn parse(text: &[u8]) -> Descriptions {
+    /// Read the `VARDESC name "text"` / `CMDDESC name "text"` lines of a cmdvartab; other
+    /// lines are skipped, a later line for the same name replaces an earlier one.
+    pub fn parse(text: &[u8], file: &std::path::Path) -> Result<Descriptions, nut_conf::ConfError> {
         let mut d = Descriptions::default();
-        let mut t = nut_proto::Tokenizer::new();
-        let mut handle = |words: Vec<String>| {
-            if words.len() < 3 {
-                return;
-            }
-            let map = match words[0].as_str() {
+        for line in nut_conf::lines(text, file)? {
+            let [kind, name, desc, ..] = &line.words[..] else {
+                continue;
+            };
+            let map = match kind.as_str() {
                 "VARDESC" => &mut d.vars,
                 "CMDDESC" => &mut d.cmds,
-                _ => return,
+                _ => continue,
             };
-            map.insert(words[1].to_ascii_lowercase(), words[2].clone());
-        };
-        for &b in text {
-            if let Some(Ok(words)) = t.push(b) {
-                handle(words);
-            }
+            map.insert(name.to_ascii_lowercase(), desc.clone());
         }
-        if let Some(words) = t.finish() {
-            handle(words);
-        }
-        d
+        Ok(d)
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
@@ -326,7 +317,9 @@ mod tests {
     fn descriptions_parse_cmdvartab_lines() {
         let d = Descriptions::parse(
             b"# comment\nVARDESC ups.status \"UPS status\"\nCMDDESC load.off \"Turn off the load immediately\"\nVARDESC broken\n",
-        );
+            std::path::Path::new("cmdvartab"),
+        )
+        .unwrap_or_default();
         assert_eq!(d.var("UPS.STATUS"), Some("UPS status"));
         assert_eq!(d.cmd("load.off"), Some("Turn off the load immediately"));
         assert_eq!(d.var("broken"), None);
