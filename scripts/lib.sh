@@ -37,7 +37,8 @@ ensure_debian_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
 
-# Stock NUT 2.8.0 as the tests and the netserver preset use it.
+# Stock NUT 2.8.0 as the tests use it, with certutil (libnss3-tools) for the NSS database
+# stock upsd needs for STARTTLS.
 ensure_stock_nut() {
-    ensure_debian_packages nut-server nut-client python3-nut
+    ensure_debian_packages nut-server nut-client python3-nut libnss3-tools
 }
