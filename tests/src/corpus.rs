@@ -69,8 +69,10 @@ pub fn decode_request(src: &str) -> Result<Vec<u8>, String> {
                 let n: usize = n
                     .parse()
                     .map_err(|_| format!("bad count in \\{{{inner}}}"))?;
+                // the repeated text may hold escapes too (but no "}")
+                let one = decode_request(&format!("{text}\\c"))?;
                 for _ in 0..n {
-                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(&one);
                 }
                 i = close + 1;
             }
@@ -353,6 +355,7 @@ mod tests {
         assert_eq!(decode_request("\\.").unwrap(), b"\n");
         assert_eq!(decode_request("a\\x00\\xFFb\\c").unwrap(), b"a\x00\xFFb");
         assert_eq!(decode_request("\\{3*ab}c").unwrap(), b"abababc\n");
+        assert_eq!(decode_request("\\{2*a\\n}\\c").unwrap(), b"a\na\n");
         assert_eq!(decode_request("x\\\\y\\ty").unwrap(), b"x\\y\ty\n");
         assert!(decode_request("bad\\q").is_err());
     }

@@ -39,8 +39,13 @@ pub fn signal(pid: u32, sig: &str) {
 
 /// Start OUR upsd on `dir` with `args` (stdout and stderr to `upsd.log`), without waiting.
 pub fn spawn_upsd(dir: &NutDir, args: &[&str]) -> Proc {
+    spawn_upsd_bin(dir, &our_bin("upsd"), args)
+}
+
+/// Start the upsd `binary` (ours or stock) like [`spawn_upsd`].
+pub fn spawn_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> Proc {
     let child = dir
-        .command(&our_bin("upsd"), "upsd.log")
+        .command(binary, "upsd.log")
         .args(args)
         .spawn()
         .expect("spawn our upsd");
@@ -52,7 +57,12 @@ pub fn spawn_upsd(dir: &NutDir, args: &[&str]) -> Proc {
 
 /// Start OUR upsd with `args` and wait until it answers `LIST UPS` (not for driver data).
 pub fn start_upsd(dir: &NutDir, args: &[&str]) -> Proc {
-    let mut p = spawn_upsd(dir, args);
+    start_upsd_bin(dir, &our_bin("upsd"), args)
+}
+
+/// Start the upsd `binary` (ours or stock) like [`start_upsd`].
+pub fn start_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> Proc {
+    let mut p = spawn_upsd_bin(dir, binary, args);
     wait_for("upsd to answer LIST UPS", Duration::from_secs(10), |last| {
         if let Some(st) = p.exited() {
             panic!("upsd exited ({st}):\n{}", dir.log("upsd.log"));
@@ -131,7 +141,12 @@ pub fn wait_closed(c: &mut LineClient, timeout: Duration) {
 
 /// Run our upsd to completion (for `-V`, `-c`, start-up errors): (exit code, stdout, stderr).
 pub fn run_upsd(dir: &NutDir, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(our_bin("upsd"));
+    run_upsd_bin(dir, &our_bin("upsd"), args)
+}
+
+/// Run the upsd `binary` (ours or stock) like [`run_upsd`].
+pub fn run_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(binary);
     for (k, v) in dir.env() {
         cmd.env(k, v);
     }

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{
-    proc_uids, run_upsd, signal, start_driver, start_upsd, user_uid, wait_closed, wait_for,
-    wait_reply, wait_var,
+    proc_uids, run_upsd, run_upsd_bin, signal, start_driver, start_upsd, start_upsd_bin, user_uid,
+    wait_closed, wait_for, wait_reply, wait_var,
 };
 use nut_rs_tests::{
-    stock_nut, Driver, LineClient, NutDir, NutDirOptions, UpsSpec, UPS, UPS_DESC, USERS,
+    stock_nut, Driver, Impl, LineClient, NutDir, NutDirOptions, UpsSpec, UPS, UPS_DESC, USERS,
 };
 
 /// ups.conf text for (name, data file, desc) sections.
@@ -58,10 +58,21 @@ fn only_ups() -> NutDirOptions {
 
 #[test]
 fn reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups() {
+    reload_by_command(Impl::Ours);
+}
+
+/// The same expectations hold for stock upsd.
+#[test]
+fn reload_by_command_stock_check() {
+    reload_by_command(Impl::Stock);
+}
+
+fn reload_by_command(which: Impl) {
     let Some(stock) = stock_nut() else { return };
+    let binary = which.binary(&stock);
     let dir = NutDir::new();
     let _drivers = Driver::start(&stock, &dir);
-    let upsd = start_upsd(&dir, &["-FF", "-u", "root"]);
+    let upsd = start_upsd_bin(&dir, &binary, &["-FF", "-u", "root"]);
     let port = dir.port;
     wait_var(port, UPS, "ups.vendorid", Duration::from_secs(10));
     wait_var(port, "second", "device.type", Duration::from_secs(10));
@@ -102,7 +113,7 @@ fn reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups() {
         "upsd.users",
         &users_with("[newuser]\n\tpassword = newpw\n\tactions = SET\n"),
     );
-    let (code, out, err) = run_upsd(&dir, &["-c", "reload"]);
+    let (code, out, err) = run_upsd_bin(&dir, &binary, &["-c", "reload"]);
     assert_eq!(code, Some(0), "upsd -c reload: {out}{err}");
 
     let want =
@@ -143,6 +154,29 @@ fn reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups() {
     );
     // The new user may SET.
     assert_eq!(try_set(port, "newuser", "newpw"), "OK\n");
+
+    // `second` comes back (its driver kept running): listed first, served again.
+    dir.write_conf(
+        "ups.conf",
+        &ups_conf(&[
+            ("ups", "bk650m2-ch.dev", Some("Changed description")),
+            ("third", "bk650m2-ch.dev", Some("Third UPS")),
+            ("second", "escapes.dev", None),
+        ]),
+    );
+    signal(upsd.pid(), "HUP");
+    let want = "BEGIN LIST UPS\nUPS second \"Description unavailable\"\nUPS third \"Third UPS\"\nUPS ups \"Changed description\"\nEND LIST UPS\n";
+    wait_for(
+        "`second` back in LIST UPS",
+        Duration::from_secs(5),
+        |last| {
+            *last = list_ups(port);
+            (*last == want).then_some(())
+        },
+    );
+    wait_var(port, "second", "device.type", Duration::from_secs(5));
+    assert_eq!(fresh.request("LOGIN second"), "OK\n");
+    assert_eq!(on_ups.request("GET NUMLOGINS ups"), "NUMLOGINS ups 1\n");
     drop(upsd);
 }
 
@@ -255,10 +289,21 @@ fn startup_config_errors_exit_non_zero_naming_file_and_line() {
 
 #[test]
 fn drivers_come_and_go_without_restarting_upsd() {
+    drivers_come_and_go(Impl::Ours);
+}
+
+/// The same expectations hold for stock upsd.
+#[test]
+fn drivers_come_and_go_stock_check() {
+    drivers_come_and_go(Impl::Stock);
+}
+
+fn drivers_come_and_go(which: Impl) {
     let Some(stock) = stock_nut() else { return };
+    let binary = which.binary(&stock);
     let dir = NutDir::with(only_ups());
     let port = dir.port;
-    let _upsd = start_upsd(&dir, &["-F", "-u", "root"]);
+    let _upsd = start_upsd_bin(&dir, &binary, &["-F", "-u", "root"]);
 
     let mut c = LineClient::connect(port).unwrap();
     assert_eq!(
@@ -309,13 +354,24 @@ fn drivers_come_and_go_without_restarting_upsd() {
 
 #[test]
 fn a_stopped_driver_goes_stale_after_maxage_and_fresh_again() {
+    stale_driver(Impl::Ours);
+}
+
+/// The same expectations hold for stock upsd.
+#[test]
+fn stale_driver_stock_check() {
+    stale_driver(Impl::Stock);
+}
+
+fn stale_driver(which: Impl) {
     let Some(stock) = stock_nut() else { return };
+    let binary = which.binary(&stock);
     let mut opts = only_ups();
     opts.upsd_conf_extra.push("MAXAGE 6".into());
     let dir = NutDir::with(opts);
     let port = dir.port;
     let driver = start_driver(&stock, &dir, "ups", "root");
-    let _upsd = start_upsd(&dir, &["-F", "-u", "root"]);
+    let _upsd = start_upsd_bin(&dir, &binary, &["-F", "-u", "root"]);
     wait_var(port, UPS, "ups.vendorid", Duration::from_secs(10));
 
     signal(driver.pid(), "STOP");
@@ -354,20 +410,31 @@ fn a_stopped_driver_goes_stale_after_maxage_and_fresh_again() {
         fresh_after <= Duration::from_secs(3),
         "fresh again only after {fresh_after:?}"
     );
-    eprintln!("stale after {stale_after:?}, fresh again after {fresh_after:?}");
+    eprintln!("{which:?}: stale after {stale_after:?}, fresh again after {fresh_after:?}");
 }
 
 #[test]
 fn stop_command_stops_upsd_and_removes_the_pid_file() {
-    let Some(_stock) = stock_nut() else { return };
+    stop_command(Impl::Ours);
+}
+
+/// The same expectations hold for stock upsd.
+#[test]
+fn stop_command_stock_check() {
+    stop_command(Impl::Stock);
+}
+
+fn stop_command(which: Impl) {
+    let Some(stock) = stock_nut() else { return };
+    let binary = which.binary(&stock);
     let dir = NutDir::with(only_ups());
-    let mut upsd = start_upsd(&dir, &["-FF", "-u", "root"]);
+    let mut upsd = start_upsd_bin(&dir, &binary, &["-FF", "-u", "root"]);
     let pid_file = dir.state().join("upsd.pid");
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap(),
         format!("{}\n", upsd.pid())
     );
-    let (code, out, err) = run_upsd(&dir, &["-c", "stop"]);
+    let (code, out, err) = run_upsd_bin(&dir, &binary, &["-c", "stop"]);
     assert_eq!(code, Some(0), "upsd -c stop: {out}{err}");
     let status = wait_for("upsd to exit", Duration::from_secs(5), |_| upsd.exited());
     assert_eq!(status.code(), Some(0), "{}", dir.log("upsd.log"));
@@ -375,7 +442,7 @@ fn stop_command_stops_upsd_and_removes_the_pid_file() {
     assert!(LineClient::connect(dir.port).is_err());
 
     // No PID file, nothing to signal: an error.
-    let (code, _out, err) = run_upsd(&dir, &["-c", "reload"]);
+    let (code, _out, err) = run_upsd_bin(&dir, &binary, &["-c", "reload"]);
     assert_ne!(code, Some(0), "{err}");
 }
 
