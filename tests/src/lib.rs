@@ -13,6 +13,7 @@
 
 pub mod corpus;
 pub mod daemon;
+pub mod fake_driver;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -133,6 +134,24 @@ pub struct UpsSpec {
     pub ready_var: String,
 }
 
+impl UpsSpec {
+    /// A data file ending in `.dump` is served by a [`fake_driver::FakeDriver`] (driver
+    /// socket lines) instead of stock dummy-ups (`.dev`).
+    pub fn is_fake(&self) -> bool {
+        self.data.ends_with(".dump")
+    }
+
+    /// The scripted third UPS `fake` (ENUM/RANGE lists, STRING:0, chosen tracking results).
+    pub fn fake() -> UpsSpec {
+        UpsSpec {
+            name: "fake".into(),
+            desc: Some("scripted driver".into()),
+            data: "fake-driver.dump".into(),
+            ready_var: "input.sensitivity".into(),
+        }
+    }
+}
+
 /// Options for [`NutDir::with`].
 #[derive(Debug, Clone)]
 pub struct NutDirOptions {
@@ -193,8 +212,13 @@ impl NutDir {
         for u in &nd.opts.upses {
             std::fs::copy(data_file(&u.data), nd.conf().join(&u.data))
                 .unwrap_or_else(|e| panic!("copy {}: {e}", u.data));
+            let driver = if u.is_fake() {
+                fake_driver::FAKE_DRIVER
+            } else {
+                "dummy-ups"
+            };
             ups_conf.push_str(&format!(
-                "[{}]\n\tdriver = dummy-ups\n\tport = {}\n",
+                "[{}]\n\tdriver = {driver}\n\tport = {}\n",
                 u.name, u.data
             ));
             if let Some(d) = &u.desc {
@@ -304,6 +328,8 @@ impl Drop for Proc {
 pub struct Driver {
     /// (UPS name, process)
     pub procs: Vec<(String, Proc)>,
+    /// Scripted drivers for the UPSes whose data is a `.dump` file.
+    pub fakes: Vec<fake_driver::FakeDriver>,
 }
 
 impl Driver {
@@ -328,7 +354,15 @@ impl Driver {
     /// Start `dummy-ups -a <ups> -u root -F` for every UPS and wait for its socket.
     pub fn start(stock: &StockNut, dir: &NutDir) -> Driver {
         let mut procs = Vec::new();
+        let mut fakes = Vec::new();
         for u in &dir.opts.upses {
+            if u.is_fake() {
+                let sock = dir
+                    .state()
+                    .join(format!("{}-{}", fake_driver::FAKE_DRIVER, u.name));
+                fakes.push(fake_driver::FakeDriver::start(&sock, &data_file(&u.data)));
+                continue;
+            }
             let log = format!("dummy-ups-{}.log", u.name);
             let child = dir
                 .command(&stock.dummy_ups, &log)
@@ -356,7 +390,7 @@ impl Driver {
             }
             procs.push((u.name.clone(), p));
         }
-        Driver { procs }
+        Driver { procs, fakes }
     }
 }
 

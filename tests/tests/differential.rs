@@ -4,15 +4,17 @@
 //! normalisations).
 
 use nut_rs_tests::corpus::{self, Exchange, Session};
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, StockNut};
+use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, StockNut, UpsSpec};
 
-/// The corpus setup: the default NutDir with a short MAXAGE, so the corpus can observe
-/// DATA-STALE a few seconds after it stops a driver (`@driver stop`).
+/// The corpus setup: the default NutDir plus the scripted UPS `fake` (ENUM/RANGE), with a
+/// short MAXAGE so the corpus can observe DATA-STALE soon after it stops a driver.
 fn options() -> NutDirOptions {
-    NutDirOptions {
+    let mut opts = NutDirOptions {
         upsd_conf_extra: vec!["MAXAGE 5".into()],
         ..NutDirOptions::default()
-    }
+    };
+    opts.upses.push(UpsSpec::fake());
+    opts
 }
 
 fn replay_on(stock: &StockNut, which: Impl, sessions: &[Session]) -> Vec<Exchange> {

@@ -1,0 +1,166 @@
+//! A scripted driver on the driver socket, for what stock dummy-ups cannot publish: ENUM and
+//! RANGE lists, STRING:0 variables, and chosen tracking results.
+//!
+//! It listens on `<state>/<driver>-<ups>`, answers `DUMPALL` with the lines of a dump file
+//! (from `tests/data/`, `#` comment lines skipped) followed by `DUMPDONE`, `PING` with `PONG`,
+//! and a tracked `SET`/`INSTCMD` with `TRACKING <id> <result>` where the result is
+//! * `INSTCMD load.off` → 4 (conversion failed; a 2.8.0 upsd reports it as `ERR UNKNOWN`)
+//! * `INSTCMD <cmd> <param>` → 2 (invalid argument)
+//! * `SET ups.delay.start ...` → 3 (failed)
+//! * anything else → 0 (success).
+//!
+//! It never changes its data: a SET is acknowledged but not applied.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Driver name to put in ups.conf for a fake UPS (the socket is `fake-driver-<ups>`).
+pub const FAKE_DRIVER: &str = "fake-driver";
+
+pub struct FakeDriver {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Lines sent in reply to DUMPALL (without DUMPDONE).
+fn dump_lines(dump_file: &Path) -> Vec<String> {
+    std::fs::read_to_string(dump_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", dump_file.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The tracking result for one request line from upsd (see the module doc).
+fn result_for(words: &[&str]) -> &'static str {
+    let before_tracking: Vec<&str> = words
+        .iter()
+        .take_while(|w| **w != "TRACKING")
+        .copied()
+        .collect();
+    match before_tracking.as_slice() {
+        ["INSTCMD", "load.off"] => "4",
+        ["INSTCMD", _, _, ..] => "2",
+        ["SET", "ups.delay.start", ..] => "3",
+        _ => "0",
+    }
+}
+
+fn serve(stream: UnixStream, dump: Arc<Vec<String>>, stop: Arc<AtomicBool>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut out = match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        match reader.read_line(&mut line) {
+            Ok(0) => return,
+            Ok(_) if line.ends_with('\n') => {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let mut reply = String::new();
+                match words.first().copied() {
+                    Some("DUMPALL") => {
+                        for l in dump.iter() {
+                            reply.push_str(l);
+                        }
+                        reply.push_str("DUMPDONE\n");
+                    }
+                    Some("PING") => reply.push_str("PONG\n"),
+                    Some("SET") | Some("INSTCMD") => {
+                        if let Some(pos) = words.iter().position(|w| *w == "TRACKING") {
+                            if let Some(id) = words.get(pos + 1) {
+                                reply = format!("TRACKING {id} {}\n", result_for(&words));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                line.clear();
+                if !reply.is_empty() && out.write_all(reply.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {} // partial line: keep reading
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return,
+        }
+    }
+}
+
+impl FakeDriver {
+    /// Listen on `socket` and serve `dump_file` to every upsd that connects.
+    pub fn start(socket: &Path, dump_file: &Path) -> FakeDriver {
+        let dump = Arc::new(dump_lines(dump_file));
+        let _ = std::fs::remove_file(socket);
+        let listener =
+            UnixListener::bind(socket).unwrap_or_else(|e| panic!("bind {}: {e}", socket.display()));
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let (d, st) = (dump.clone(), stop2.clone());
+                        conns.push(std::thread::spawn(move || serve(s, d, st)));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        });
+        FakeDriver {
+            path: socket.to_path_buf(),
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeDriver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_results() {
+        assert_eq!(result_for(&["INSTCMD", "load.off", "TRACKING", "X"]), "4");
+        assert_eq!(
+            result_for(&["INSTCMD", "beeper.disable", "TRACKING", "X"]),
+            "0"
+        );
+        assert_eq!(result_for(&["INSTCMD", "a.b", "5", "TRACKING", "X"]), "2");
+        assert_eq!(
+            result_for(&["SET", "ups.delay.start", "\"9\"", "TRACKING", "X"]),
+            "3"
+        );
+        assert_eq!(
+            result_for(&["SET", "ups.id", "\"9\"", "TRACKING", "X"]),
+            "0"
+        );
+    }
+}
