@@ -245,6 +245,25 @@ fn upsrw_lists_and_sets(which: Impl) {
         UPSRW_SECOND
     );
     let t = rig.target("ups");
+    let full = ok(&rig, &rig.stock.upsrw, &[&t]);
+    assert!(
+        full.starts_with(
+            "[battery.charge]\nBattery charge (percent of full)\nType: NUMBER\nValue: 100\n\n"
+        ),
+        "{full}"
+    );
+    assert_eq!(
+        full.matches("\n[").count() + 1,
+        31,
+        "31 writable variables: {full}"
+    );
+    if which == Impl::Ours {
+        let stock = Rig::stock(&rig.stock);
+        assert_eq!(
+            ok(&stock, &stock.stock.upsrw, &[&stock.target("ups")]),
+            full
+        );
+    }
     let (code, out, err) = run(
         &rig,
         &rig.stock.upsrw,
