@@ -79,7 +79,7 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
         tokio::select! {
             read = stream.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break End::Gone,
-                Ok(n) => handle_bytes(server, name, &mut tok, &buf[..n]),
+                Ok(n) => handle_bytes(server, name, generation, &mut tok, &buf[..n]),
             },
             Some(line) = rx.recv() => {
                 if let Err(e) = stream.write_all(line.as_bytes()).await {
@@ -109,7 +109,13 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
     }
 }
 
-fn handle_bytes(server: &Arc<Mutex<Server>>, name: &str, tok: &mut Tokenizer, bytes: &[u8]) {
+fn handle_bytes(
+    server: &Arc<Mutex<Server>>,
+    name: &str,
+    generation: u64,
+    tok: &mut Tokenizer,
+    bytes: &[u8],
+) {
     let now = clock::now();
     let mut s = lock(server);
     let s = &mut *s;
@@ -130,7 +136,10 @@ fn handle_bytes(server: &Arc<Mutex<Server>>, name: &str, tok: &mut Tokenizer, by
             s.tracking.set(id, *status);
             tracing::info!("tracking ID: {id}\tresult: {}", s.tracking.get(id));
         }
-        let Some(ups) = s.ups_mut(name) else { return };
+        // A link whose section was redefined must not write into the new replica.
+        let Some(ups) = s.ups_mut(name).filter(|u| u.generation == generation) else {
+            return;
+        };
         ups.last_heard = now;
         match msg {
             DriverMsg::DumpDone => ups.dumpdone = true,
