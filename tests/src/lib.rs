@@ -196,10 +196,15 @@ impl NutDir {
     }
 
     pub fn with(opts: NutDirOptions) -> Self {
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("nut-rs-test-")
             .tempdir()
             .expect("tempdir");
+        // NUT_RS_KEEP_DIRS=1 keeps the directories (configs, logs) for a post-mortem
+        if std::env::var_os("NUT_RS_KEEP_DIRS").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("keeping {}", dir.path().display());
+        }
         let port = free_port();
         let nd = NutDir { dir, port, opts };
         std::fs::create_dir(nd.conf()).unwrap();
@@ -333,6 +338,14 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// Names of the UPSes whose dummy-ups has exited.
+    pub fn exited(&mut self) -> Vec<String> {
+        self.procs
+            .iter_mut()
+            .filter_map(|(n, p)| p.exited().map(|st| format!("{n} ({st})")))
+            .collect()
+    }
+
     /// Send a signal (`"STOP"`, `"CONT"`, `"KILL"`, ...) to the dummy-ups of `ups`.
     pub fn signal(&mut self, ups: &str, sig: &str) {
         let (_, p) = self

@@ -20,14 +20,37 @@ fn options() -> NutDirOptions {
 fn replay_on(stock: &StockNut, which: Impl, sessions: &[Session]) -> Vec<Exchange> {
     let mut rig = Rig::start(stock, which, options());
     let port = rig.port();
-    corpus::replay(port, sessions, &mut |action, ups| {
+    let mut killed = Vec::new();
+    let ex = corpus::replay(port, sessions, &mut |action, ups| {
         let sig = match action {
             "stop" => "STOP",
             "cont" => "CONT",
             _ => "KILL",
         };
         rig.driver.signal(ups, sig);
-    })
+        if sig == "KILL" {
+            killed.push(ups.to_string());
+        }
+    });
+    // A driver that died on its own (or was killed from outside) makes every later reply
+    // differ for a reason that has nothing to do with upsd: say so plainly.
+    let dead: Vec<String> = rig
+        .driver
+        .exited()
+        .into_iter()
+        .filter(|d| !killed.iter().any(|k| d.starts_with(&format!("{k} "))))
+        .collect();
+    assert!(
+        dead.is_empty(),
+        "{which:?}: dummy-ups died during the replay: {dead:?}\n{}",
+        dead.iter()
+            .map(|d| rig
+                .dir
+                .log(&format!("dummy-ups-{}.log", d.split(' ').next().unwrap())))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    ex
 }
 
 /// Replay on two implementations in parallel and fail with a full diff on any mismatch.
