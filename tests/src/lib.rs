@@ -113,7 +113,36 @@ pub fn our_bin(name: &str) -> PathBuf {
             path.display()
         );
     }
+    // `cargo test -p nut-rs-tests` does not rebuild other packages' binaries: warn when the
+    // sources of the workspace are newer than the binary under test.
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let newest = newest_mtime(&crate_dir().join("..").join("crates"));
+    if let (Some(b), Some(n)) = (built, newest) {
+        if n > b {
+            eprintln!(
+                "WARNING: {} is older than the workspace sources: run `cargo build --workspace --bins`",
+                path.display()
+            );
+        }
+    }
     path
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let t = if p.is_dir() {
+            if p.ends_with("target") {
+                continue;
+            }
+            newest_mtime(&p)
+        } else {
+            e.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
