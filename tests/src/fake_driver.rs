@@ -3,6 +3,8 @@
 //!
 //! It listens on `<state>/<driver>-<ups>`, answers `DUMPALL` with the lines of a dump file
 //! (from `tests/data/`, `#` comment lines skipped) followed by `DUMPDONE`, `PING` with `PONG`,
+//! an `INSTCMD <cmd>` that has an `@on <cmd>` section in the file with that section's lines
+//! (live updates, `@sleep <ms>` pauses),
 //! and a tracked `SET`/`INSTCMD` with `TRACKING <id> <result>` where the result is
 //! * `INSTCMD load.off` → 4 (conversion failed; a 2.8.0 upsd reports it as `ERR UNKNOWN`)
 //! * `INSTCMD <cmd> <param>` → 2 (invalid argument)
@@ -28,14 +30,31 @@ pub struct FakeDriver {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Lines sent in reply to DUMPALL (without DUMPDONE).
-fn dump_lines(dump_file: &Path) -> Vec<String> {
-    std::fs::read_to_string(dump_file)
-        .unwrap_or_else(|e| panic!("{}: {e}", dump_file.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect()
+/// The dump file: lines sent in reply to DUMPALL (before DUMPDONE), then `@on <cmd>`
+/// sections: lines sent live when upsd forwards `INSTCMD <cmd>` (`@sleep <ms>` pauses).
+#[derive(Debug, Default)]
+struct Script {
+    dump: Vec<String>,
+    on: Vec<(String, Vec<String>)>,
+}
+
+fn load_script(dump_file: &Path) -> Script {
+    let text = std::fs::read_to_string(dump_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", dump_file.display()));
+    let mut script = Script::default();
+    for l in text.lines() {
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if let Some(cmd) = l.strip_prefix("@on ") {
+            script.on.push((cmd.trim().to_string(), Vec::new()));
+        } else if let Some((_, lines)) = script.on.last_mut() {
+            lines.push(format!("{l}\n"));
+        } else {
+            script.dump.push(format!("{l}\n"));
+        }
+    }
+    script
 }
 
 /// The tracking result for one request line from upsd (see the module doc).
@@ -53,7 +72,7 @@ fn result_for(words: &[&str]) -> &'static str {
     }
 }
 
-fn serve(stream: UnixStream, dump: Arc<Vec<String>>, stop: Arc<AtomicBool>) {
+fn serve(stream: UnixStream, script: Arc<Script>, stop: Arc<AtomicBool>) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     let mut out = match stream.try_clone() {
         Ok(s) => s,
@@ -69,7 +88,7 @@ fn serve(stream: UnixStream, dump: Arc<Vec<String>>, stop: Arc<AtomicBool>) {
                 let mut reply = String::new();
                 match words.first().copied() {
                     Some("DUMPALL") => {
-                        for l in dump.iter() {
+                        for l in script.dump.iter() {
                             reply.push_str(l);
                         }
                         reply.push_str("DUMPDONE\n");
@@ -79,6 +98,23 @@ fn serve(stream: UnixStream, dump: Arc<Vec<String>>, stop: Arc<AtomicBool>) {
                         if let Some(pos) = words.iter().position(|w| *w == "TRACKING") {
                             if let Some(id) = words.get(pos + 1) {
                                 reply = format!("TRACKING {id} {}\n", result_for(&words));
+                            }
+                        }
+                        let live = script.on.iter().find(|(cmd, _)| {
+                            words.first() == Some(&"INSTCMD") && words.get(1) == Some(&cmd.as_str())
+                        });
+                        if let Some((_, lines)) = live {
+                            for l in lines {
+                                if let Some(ms) = l.trim().strip_prefix("@sleep ") {
+                                    if out.write_all(reply.as_bytes()).is_err() {
+                                        return;
+                                    }
+                                    reply.clear();
+                                    let ms = ms.parse().unwrap_or(0);
+                                    std::thread::sleep(Duration::from_millis(ms));
+                                } else {
+                                    reply.push_str(l);
+                                }
                             }
                         }
                     }
@@ -101,7 +137,7 @@ fn serve(stream: UnixStream, dump: Arc<Vec<String>>, stop: Arc<AtomicBool>) {
 impl FakeDriver {
     /// Listen on `socket` and serve `dump_file` to every upsd that connects.
     pub fn start(socket: &Path, dump_file: &Path) -> FakeDriver {
-        let dump = Arc::new(dump_lines(dump_file));
+        let dump = Arc::new(load_script(dump_file));
         let _ = std::fs::remove_file(socket);
         let listener =
             UnixListener::bind(socket).unwrap_or_else(|e| panic!("bind {}: {e}", socket.display()));
