@@ -4,7 +4,7 @@
 use nut_proto::ErrCode;
 use nut_state::UpsdMsg;
 
-use super::set::new_tracking_id;
+use super::set::forward;
 use super::{Ctx, Outcome};
 use crate::reply::Reply;
 
@@ -30,30 +30,21 @@ fn send(ctx: &mut Ctx<'_>, name: &str, cmd: &str, param: Option<String>) -> Resu
     }
     let link = ups.link.clone().ok_or(ErrCode::InstcmdFailed)?;
     let ups_name = ups.name.clone();
-    let tracking = ctx.session.tracking.then(new_tracking_id);
-    if let Some(id) = &tracking {
-        ctx.server.tracking.add(id, ctx.now);
-    }
-    tracing::info!(
-        "Instant command: {}@{} did {cmd}{}{} on {ups_name} (tracking ID: {})",
-        ctx.session.username.as_deref().unwrap_or(""),
-        ctx.session.addr,
-        if param.is_some() { " with value " } else { "" },
-        param.as_deref().unwrap_or(""),
-        tracking.as_deref().unwrap_or("disabled")
-    );
-    let msg = UpsdMsg::InstCmd {
-        cmd: cmd.to_string(),
-        param,
-        tracking: tracking.clone(),
-    };
-    link.tx
-        .send(format!("{}\n", msg.to_line()))
-        .map_err(|_| ErrCode::InstcmdFailed)?;
-    Ok(Reply::line(match tracking {
-        Some(id) => format!("OK TRACKING {id}"),
-        None => "OK".into(),
-    }))
+    forward(ctx, &link, ErrCode::InstcmdFailed, |ctx, tracking| {
+        tracing::info!(
+            "Instant command: {}@{} did {cmd}{}{} on {ups_name} (tracking ID: {})",
+            ctx.session.username.as_deref().unwrap_or(""),
+            ctx.session.addr,
+            if param.is_some() { " with value " } else { "" },
+            param.as_deref().unwrap_or(""),
+            tracking.unwrap_or("disabled")
+        );
+        UpsdMsg::InstCmd {
+            cmd: cmd.to_string(),
+            param,
+            tracking: tracking.map(str::to_string),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use nut_state::{atoi, UpsdMsg};
 
 use super::{Ctx, Outcome};
 use crate::reply::Reply;
+use crate::state::DriverLink;
 
 pub fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
     if args.len() < 2 {
@@ -66,24 +67,37 @@ fn set_var(ctx: &mut Ctx<'_>, name: &str, var: &str, value: &str) -> Result<Repl
     }
     let link = ups.link.clone().ok_or(ErrCode::SetFailed)?;
     let ups_name = ups.name.clone();
+    forward(ctx, &link, ErrCode::SetFailed, |ctx, tracking| {
+        tracing::info!(
+            "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
+            ctx.session.username.as_deref().unwrap_or(""),
+            ctx.session.addr,
+            tracking.unwrap_or("disabled")
+        );
+        UpsdMsg::Set {
+            var: var.to_string(),
+            value: value.to_string(),
+            tracking: tracking.map(str::to_string),
+        }
+    })
+}
+
+/// Send a SET or INSTCMD to the driver, with a tracking id when the session asked for
+/// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock.
+pub(super) fn forward(
+    ctx: &mut Ctx<'_>,
+    link: &DriverLink,
+    send_failed: ErrCode,
+    make: impl FnOnce(&Ctx<'_>, Option<&str>) -> UpsdMsg,
+) -> Result<Reply, ErrCode> {
     let tracking = ctx.session.tracking.then(new_tracking_id);
-    let msg = UpsdMsg::Set {
-        var: var.to_string(),
-        value: value.to_string(),
-        tracking: tracking.clone(),
-    };
     if let Some(id) = &tracking {
         ctx.server.tracking.add(id, ctx.now);
     }
-    tracing::info!(
-        "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
-        ctx.session.username.as_deref().unwrap_or(""),
-        ctx.session.addr,
-        tracking.as_deref().unwrap_or("disabled")
-    );
+    let msg = make(ctx, tracking.as_deref());
     link.tx
         .send(format!("{}\n", msg.to_line()))
-        .map_err(|_| ErrCode::SetFailed)?;
+        .map_err(|_| send_failed)?;
     Ok(Reply::line(match tracking {
         Some(id) => format!("OK TRACKING {id}"),
         None => "OK".into(),
