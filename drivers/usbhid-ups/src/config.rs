@@ -1,0 +1,457 @@
+//! The driver's configuration: its `ups.conf` section (plus globals) and the `-x key=value`
+//! arguments, checked against the keys the driver knows, and published into the tree as
+//! `driver.parameter.*`, `driver.flag.*`, `default.*` and `override.*` (NUT's
+//! `drivers/main.c` rules).
+
+use nut_conf::ups_conf::UpsConf;
+use nut_state::Tree;
+
+/// Keys every NUT driver core handles itself (section or global) without republishing them
+/// as `driver.parameter.*`.
+const CORE_SILENT: &[&str] = &[
+    "driver",
+    "desc",
+    "sdorder",
+    "user",
+    "group",
+    "sddelay",
+    "synchronous",
+    "pollinterval",
+    "debug_min",
+    "maxstartdelay",
+    "maxretry",
+    "retrydelay",
+    "chroot",
+    "LIBUSB_DEBUG",
+    "reconnect_max_tries",
+    "reconnect_report_freq",
+];
+
+/// Core keys that are republished (`port`, `sdcommands`) and core flags (`driver.flag.*`).
+const CORE_PUBLISHED: &[&str] = &[
+    "port",
+    "sdcommands",
+    "nolock",
+    "ignorelb",
+    "allow_killpower",
+];
+
+/// The usbhid-ups keys (the union over NUT versions, `config-files.md` §2.3) plus ours:
+/// `recording` (replay a `nut-hid-recording/1` file), `record` (write one) and `backend`
+/// (`static:<file>`: serve a dummy-ups-like `.dev` file, for demos and tests).
+pub const USBHID_KEYS: &[&str] = &[
+    "vendor",
+    "product",
+    "serial",
+    "vendorid",
+    "productid",
+    "bus",
+    "device",
+    "busport",
+    "allow_duplicates",
+    "usb_set_altinterface",
+    "usb_config_index",
+    "usb_hid_rep_index",
+    "usb_hid_desc_index",
+    "usb_hid_ep_in",
+    "usb_hid_ep_out",
+    "subdriver",
+    "lowbatt",
+    "offdelay",
+    "ondelay",
+    "pollfreq",
+    "pollonly",
+    "interruptonly",
+    "interruptsize",
+    "interrupt_pipe_no_events_tolerance",
+    "onlinedischarge",
+    "onlinedischarge_onbattery",
+    "onlinedischarge_battery",
+    "onlinedischarge_calibration",
+    "onlinedischarge_log_throttle_sec",
+    "onlinedischarge_log_throttle_hovercharge",
+    "lbrb_log_delay_sec",
+    "lbrb_log_delay_without_calibrating",
+    "disable_fix_report_desc",
+    "maxreport",
+    "explore",
+    "waitbeforereconnect",
+    "recording",
+    "record",
+    "backend",
+];
+
+/// Default `pollinterval` in seconds.
+pub const DEFAULT_POLL_INTERVAL: u64 = 2;
+
+/// Why the configuration cannot be used. The messages are stock NUT's where it has one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An unknown key (`flag` = it had no value).
+    #[error("Fatal error: '{name}' is not a valid {} for this driver.", if *.flag { "flag" } else { "variable name" })]
+    NotValid { name: String, flag: bool },
+    #[error("Error: Section {0} not found in ups.conf")]
+    SectionNotFound(String),
+    #[error("Error: UPS [{ups}] is for driver {driver}, but I'm {me}!")]
+    WrongDriver {
+        ups: String,
+        driver: String,
+        me: String,
+    },
+    #[error("Error: invalid pollinterval: {0}")]
+    BadPollInterval(String),
+    #[error(transparent)]
+    Conf(#[from] nut_conf::Error),
+}
+
+/// One `key = value` or `flag` setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// Everything a driver reads from `ups.conf` and its command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Program name (basename of argv[0]); names the socket `<progname>-<upsname>`.
+    pub progname: String,
+    /// The UPS (`-a` / `-s` name).
+    pub upsname: String,
+    /// The section's settings then the `-x` ones, in order (later ones win).
+    pub settings: Vec<Setting>,
+    /// Effective poll interval in seconds.
+    pub poll_interval: u64,
+    /// `yes`, `no` or `auto`.
+    pub synchronous: String,
+    /// Run-as user from the section or the globals (the command line `-u` wins over both).
+    pub user: Option<String>,
+    /// Socket group from the section or the globals.
+    pub group: Option<String>,
+    /// `debug_min` from the section or the globals.
+    pub debug_min: Option<u32>,
+}
+
+impl DriverConfig {
+    /// The last value of `key` (compared ignoring case, as drivers look their options up).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|s| s.key.eq_ignore_ascii_case(key))
+            .and_then(|s| s.value.as_deref())
+    }
+
+    /// Whether `key` is set at all (as a flag or with a value).
+    pub fn has(&self, key: &str) -> bool {
+        self.settings
+            .iter()
+            .any(|s| s.key.eq_ignore_ascii_case(key))
+    }
+
+    /// `port`, which every NUT driver needs (USB drivers ignore its value).
+    pub fn port(&self) -> Option<&str> {
+        self.get("port")
+    }
+
+    /// Build the configuration of `upsname` from a parsed ups.conf (`None` for `-s`) and the
+    /// `-x` arguments. `driver_keys` are the keys this driver accepts beyond the core ones.
+    pub fn build(
+        progname: &str,
+        upsname: &str,
+        conf: Option<&UpsConf>,
+        xargs: &[Setting],
+        driver_keys: &[&str],
+    ) -> Result<DriverConfig, ConfigError> {
+        let mut cfg = DriverConfig {
+            progname: progname.to_string(),
+            upsname: upsname.to_string(),
+            settings: Vec::new(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            synchronous: "auto".into(),
+            user: None,
+            group: None,
+            debug_min: None,
+        };
+        let mut all: Vec<Setting> = Vec::new();
+        if let Some(conf) = conf {
+            for g in &conf.globals {
+                let v = g.value.as_deref();
+                match g.key.as_str() {
+                    "pollinterval" => cfg.poll_interval = poll_interval(v)?,
+                    "synchronous" => cfg.synchronous = synchronous(v),
+                    "user" => cfg.user = v.map(String::from),
+                    "group" => cfg.group = v.map(String::from),
+                    "debug_min" => cfg.debug_min = v.and_then(|v| v.parse().ok()),
+                    _ => {}
+                }
+            }
+            let section = conf
+                .sections
+                .iter()
+                .find(|s| s.name == upsname)
+                .ok_or_else(|| ConfigError::SectionNotFound(upsname.to_string()))?;
+            if let Some(d) = &section.driver {
+                if d != progname && d.strip_prefix("lt-") != Some(progname) {
+                    return Err(ConfigError::WrongDriver {
+                        ups: upsname.to_string(),
+                        driver: d.clone(),
+                        me: progname.to_string(),
+                    });
+                }
+            }
+            all.extend(section.settings.iter().map(|s| Setting {
+                key: s.key.clone(),
+                value: s.value.clone(),
+            }));
+        }
+        all.extend(xargs.iter().cloned());
+        for s in all {
+            let v = s.value.as_deref();
+            let key = s.key.as_str();
+            let known = CORE_SILENT.contains(&key)
+                || CORE_PUBLISHED.contains(&key)
+                || is_prefixed(key, "override.")
+                || is_prefixed(key, "default.")
+                || driver_keys.iter().any(|k| k.eq_ignore_ascii_case(key));
+            if !known {
+                return Err(ConfigError::NotValid {
+                    name: s.key.clone(),
+                    flag: s.value.is_none(),
+                });
+            }
+            match key {
+                "pollinterval" => cfg.poll_interval = poll_interval(v)?,
+                "synchronous" => cfg.synchronous = synchronous(v),
+                "user" => cfg.user = v.map(String::from),
+                "group" => cfg.group = v.map(String::from),
+                "debug_min" => cfg.debug_min = v.and_then(|v| v.parse().ok()),
+                _ => {}
+            }
+            cfg.settings.push(s);
+        }
+        Ok(cfg)
+    }
+
+    /// Publish the configuration as NUT's core does while reading it: `driver.parameter.<key>`
+    /// for each republished key with a value, `driver.flag.<flag> = enabled` for each flag,
+    /// `default.<var>` values and immutable `override.<var>` values, the effective
+    /// `pollinterval` and `synchronous`, and `driver.flag.allow_killpower` (0/1, RW NUMBER).
+    pub fn publish(&self, tree: &mut Tree) {
+        for s in &self.settings {
+            let key = s.key.as_str();
+            if CORE_SILENT.contains(&key) {
+                continue;
+            }
+            if key == "allow_killpower" {
+                continue;
+            }
+            match &s.value {
+                None => {
+                    tree.set_info(&format!("driver.flag.{key}"), "enabled");
+                }
+                Some(v) => {
+                    if let Some(var) = strip_prefix_ci(key, "override.") {
+                        // An earlier override of the same variable may have made it immutable.
+                        if let Some(old) = tree.get(var).map(|x| x.flags) {
+                            let mut t2 = Tree::new();
+                            std::mem::swap(tree, &mut t2);
+                            *tree = rebuild_without_immutable(t2, var, old);
+                        }
+                        tree.set_info(var, v);
+                        tree.set_immutable(var);
+                    } else if let Some(var) = strip_prefix_ci(key, "default.") {
+                        tree.set_info(var, v);
+                    }
+                    tree.set_info(&format!("driver.parameter.{key}"), v);
+                }
+            }
+        }
+        tree.set_info(
+            "driver.parameter.pollinterval",
+            &self.poll_interval.to_string(),
+        );
+        tree.set_info("driver.parameter.synchronous", &self.synchronous);
+        let allow = if self.has("allow_killpower") {
+            "1"
+        } else {
+            "0"
+        };
+        tree.set_info("driver.flag.allow_killpower", allow);
+        tree.set_flags("driver.flag.allow_killpower", &["RW", "NUMBER"]);
+    }
+}
+
+/// A later `override.x` replaces an earlier one: drop the old immutable variable first.
+fn rebuild_without_immutable(tree: Tree, var: &str, flags: nut_state::Flags) -> Tree {
+    if !flags.immutable {
+        return tree;
+    }
+    let mut out = Tree::new();
+    for msg in tree.dump() {
+        out.apply(&msg);
+    }
+    for v in tree.vars() {
+        if v.flags.immutable && !v.name().eq_ignore_ascii_case(var) {
+            out.set_immutable(v.name());
+        }
+    }
+    out.del_info(var);
+    out
+}
+
+fn is_prefixed(key: &str, prefix: &str) -> bool {
+    strip_prefix_ci(key, prefix).is_some_and(|rest| !rest.is_empty())
+}
+
+fn strip_prefix_ci<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = key.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &key[prefix.len()..])
+}
+
+fn poll_interval(v: Option<&str>) -> Result<u64, ConfigError> {
+    let v = v.unwrap_or("");
+    match nut_state::atoi(v) {
+        n if n > 0 => Ok(n as u64),
+        _ => Err(ConfigError::BadPollInterval(v.to_string())),
+    }
+}
+
+fn synchronous(v: Option<&str>) -> String {
+    match v {
+        Some("yes") => "yes",
+        Some("auto") => "auto",
+        _ => "no",
+    }
+    .to_string()
+}
+
+/// Split a `-x key=value` argument (`-x flag` has no value).
+pub fn split_xarg(arg: &str) -> Setting {
+    match arg.split_once('=') {
+        Some((k, v)) => Setting {
+            key: k.to_string(),
+            value: Some(v.to_string()),
+        },
+        None => Setting {
+            key: arg.to_string(),
+            value: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn conf(text: &str) -> UpsConf {
+        nut_conf::ups_conf::parse(text.as_bytes(), Path::new("ups.conf")).expect("parses")
+    }
+
+    fn build(text: &str, x: &[&str]) -> Result<DriverConfig, ConfigError> {
+        let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
+        DriverConfig::build("usbhid-ups", "apc", Some(&conf(text)), &xs, USBHID_KEYS)
+    }
+
+    fn lines(t: &Tree) -> Vec<String> {
+        t.dump().iter().map(|m| m.to_line()).collect()
+    }
+
+    #[test]
+    fn publishes_parameters_flags_defaults_and_overrides() {
+        let cfg = build(
+            "pollinterval = 5\nuser = nut\n[apc]\ndriver = usbhid-ups\nport = auto\n\
+             desc = \"Rack\"\nvendorid = 051D\npollonly\noverride.battery.charge.low = 30\n\
+             default.ups.id = x\nsdorder = 1\n",
+            &["serial=AB1", "pollinterval=3"],
+        )
+        .unwrap();
+        assert_eq!(cfg.poll_interval, 3);
+        assert_eq!(cfg.user.as_deref(), Some("nut"));
+        assert_eq!(cfg.get("VENDORID"), Some("051D"));
+        let mut t = Tree::new();
+        cfg.publish(&mut t);
+        assert_eq!(
+            lines(&t),
+            [
+                "SETINFO battery.charge.low \"30\"",
+                "SETINFO driver.flag.allow_killpower \"0\"",
+                "SETFLAGS driver.flag.allow_killpower RW NUMBER",
+                "SETINFO driver.flag.pollonly \"enabled\"",
+                "SETINFO driver.parameter.default.ups.id \"x\"",
+                "SETINFO driver.parameter.override.battery.charge.low \"30\"",
+                "SETINFO driver.parameter.pollinterval \"3\"",
+                "SETINFO driver.parameter.port \"auto\"",
+                "SETINFO driver.parameter.serial \"AB1\"",
+                "SETINFO driver.parameter.synchronous \"auto\"",
+                "SETINFO driver.parameter.vendorid \"051D\"",
+                "SETINFO ups.id \"x\"",
+            ]
+        );
+        assert!(
+            !t.set_info("battery.charge.low", "10"),
+            "override is immutable"
+        );
+        assert!(t.set_info("ups.id", "device"), "default is not");
+    }
+
+    #[test]
+    fn later_override_replaces_earlier() {
+        let cfg = build(
+            "[apc]\nport = auto\noverride.ups.id = a\n",
+            &["override.ups.id=b"],
+        )
+        .unwrap();
+        let mut t = Tree::new();
+        cfg.publish(&mut t);
+        assert_eq!(t.get("ups.id").map(|v| v.raw()), Some("b"));
+        assert!(!t.set_info("ups.id", "c"));
+    }
+
+    #[test]
+    fn unknown_keys_and_other_errors_use_stock_messages() {
+        let e = build("[apc]\nport = auto\nbogus = 1\n", &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Fatal error: 'bogus' is not a valid variable name for this driver."
+        );
+        let e = build("[apc]\nport = auto\n", &["weird"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Fatal error: 'weird' is not a valid flag for this driver."
+        );
+        let e = build("[apc]\ndriver = dummy-ups\nport = x\n", &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error: UPS [apc] is for driver dummy-ups, but I'm usbhid-ups!"
+        );
+        let e = build("[other]\nport = x\n", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "Error: Section apc not found in ups.conf");
+        let e = build("[apc]\npollinterval = 0\n", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "Error: invalid pollinterval: 0");
+    }
+
+    #[test]
+    fn command_line_only() {
+        let cfg = DriverConfig::build(
+            "usbhid-ups",
+            "x",
+            None,
+            &[split_xarg("port=auto"), split_xarg("allow_killpower")],
+            USBHID_KEYS,
+        )
+        .unwrap();
+        let mut t = Tree::new();
+        cfg.publish(&mut t);
+        assert_eq!(
+            t.get("driver.flag.allow_killpower").map(|v| v.raw()),
+            Some("1")
+        );
+        assert_eq!(
+            t.get("driver.parameter.port").map(|v| v.raw()),
+            Some("auto")
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! The `usbhid-ups` binary: NUT's driver command line and start-up sequence (read the ups.conf
+//! section, drop root, open the device, publish, create the socket, go to the background,
+//! serve), plus `-k` (kill power) and `-c` (command a running instance).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgAction, Parser};
+use nut_state::Tree;
+use usbhid_ups::backend::Backend;
+use usbhid_ups::config::{split_xarg, DriverConfig, Setting, USBHID_KEYS};
+use usbhid_ups::core::{upsc_dump, Core};
+use usbhid_ups::query::{altpidpath, statepath, Query};
+use usbhid_ups::server::{self, LoopConfig, Stop};
+use usbhid_ups::static_dev::StaticBackend;
+
+const NAME: &str = "Generic HID driver (nut-rs)";
+
+/// The command line of a NUT driver (`drivers/main.c`).
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
+struct Args {
+    #[arg(short = 'a')]
+    ups: Option<String>,
+    #[arg(short = 's')]
+    standalone: Option<String>,
+    #[arg(short = 'k')]
+    killpower: bool,
+    #[arg(short = 'F', action = ArgAction::Count)]
+    foreground: u8,
+    #[arg(short = 'B')]
+    background: bool,
+    #[arg(short = 'D', action = ArgAction::Count)]
+    debug: u8,
+    #[arg(short = 'd')]
+    dump: Option<u32>,
+    #[arg(short = 'h')]
+    help: bool,
+    #[arg(short = 'x', action = ArgAction::Append)]
+    xargs: Vec<String>,
+    #[arg(short = 'L')]
+    list: bool,
+    #[arg(short = 'q', action = ArgAction::Count)]
+    quiet: u8,
+    #[arg(short = 'r')]
+    chroot: Option<PathBuf>,
+    #[arg(short = 'u')]
+    user: Option<String>,
+    #[arg(short = 'g')]
+    group: Option<String>,
+    #[arg(short = 'V')]
+    version: bool,
+    #[arg(short = 'i')]
+    interval: Option<u64>,
+    #[arg(short = 'c')]
+    command: Option<String>,
+    #[arg(short = 'P')]
+    pid: Option<i32>,
+}
+
+/// Keys of [`USBHID_KEYS`] that are flags (for `-L` and `-h`).
+const FLAGS: &[&str] = &[
+    "allow_duplicates",
+    "pollonly",
+    "interruptonly",
+    "onlinedischarge",
+    "onlinedischarge_onbattery",
+    "onlinedischarge_battery",
+    "onlinedischarge_calibration",
+    "lbrb_log_delay_without_calibrating",
+    "disable_fix_report_desc",
+    "maxreport",
+    "explore",
+];
+
+fn usage(progname: &str) {
+    println!(
+        "\nusage: {progname} (-a <id>|-s <id>) [OPTIONS]
+  -a <id>        - autoconfig using ups.conf section <id>
+                 - note: -x after -a overrides ups.conf settings
+  -s <id>        - configure directly from cmd line arguments (give every setting with -x)
+  -V             - print version, then exit
+  -L             - print parseable list of driver variables
+  -D             - raise debugging level (and stay foreground by default)
+  -d <count>     - dump data to stdout after 'count' updates loop and exit
+  -F             - stay foregrounded even if no debugging is enabled (-FF: and write a PID file)
+  -B             - stay backgrounded even if debugging is bumped
+  -q             - raise log level threshold
+  -h             - display this help
+  -k             - force shutdown
+  -c <command>   - send command to running driver: exit, reload, reload-or-exit, reload-or-error
+  -i <int>       - poll interval
+  -r <dir>       - chroot to <dir>
+  -u <user>      - switch to <user> (if started as root)
+  -g <group>     - set socket access to <group> (if started as root)
+  -x <var>=<val> - set driver variable <var> to <val>
+
+Acceptable values for -x or ups.conf in this driver:
+"
+    );
+    for k in USBHID_KEYS {
+        if FLAGS.contains(k) {
+            println!("{:>40} : -x {k}", "flag");
+        } else {
+            println!("{:>40} : -x {k}=<value>", "value");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "usbhid-ups".into());
+    let progname = Path::new(&argv0)
+        .file_name()
+        .map(|s| s.to_string_lossy().trim_end_matches(".exe").to_string())
+        .unwrap_or_else(|| "usbhid-ups".into());
+    println!(
+        "Network UPS Tools - {NAME} {} ({})",
+        usbhid_ups::DRIVER_VERSION,
+        usbhid_ups::VERSION
+    );
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            usage(&progname);
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&progname, args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: u8, quiet: u8) {
+    let level = match (debug, quiet) {
+        (0, q) if q > 0 => "warn",
+        (0, _) => "info",
+        (1 | 2, _) => "debug",
+        _ => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+fn run(progname: &str, args: Args) -> Result<ExitCode> {
+    if args.version {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.help {
+        usage(progname);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.list {
+        for k in USBHID_KEYS {
+            let kind = if FLAGS.contains(k) { "FLAG" } else { "VALUE" };
+            println!("{kind} {k} \"\"");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging(args.debug, args.quiet);
+    if args.chroot.is_some() {
+        bail!("-r (chroot) is not supported by this driver");
+    }
+    let Some(upsname) = args.ups.clone().or(args.standalone.clone()) else {
+        usage(progname);
+        bail!("Error: specifying '-a <id>' or '-s <id>' is now mandatory");
+    };
+    let sock = statepath().join(format!("{progname}-{upsname}"));
+    let pidfile = altpidpath().join(format!("{progname}-{upsname}.pid"));
+
+    if let Some(cmd) = &args.command {
+        return send_command(&sock, &pidfile, cmd, args.pid);
+    }
+
+    let conf = if args.ups.is_some() {
+        let path = nut_conf::confpath().join("ups.conf");
+        Some(nut_conf::ups_conf::load(&path)?)
+    } else {
+        None
+    };
+    let xargs: Vec<Setting> = args.xargs.iter().map(|a| split_xarg(a)).collect();
+    let mut cfg = DriverConfig::build(progname, &upsname, conf.as_ref(), &xargs, USBHID_KEYS)?;
+    if let Some(i) = args.interval {
+        if i == 0 {
+            bail!("Error: command-line: invalid pollinterval: {i}");
+        }
+        cfg.poll_interval = i;
+    }
+    let debug = i32::from(args.debug).max(cfg.debug_min.unwrap_or(0) as i32);
+    let make_backend = || backend_for(&cfg);
+
+    if args.killpower {
+        return killpower(&sock, &cfg, make_backend);
+    }
+
+    // Drop root before touching the device or creating the socket, as NUT 2.8.0 does.
+    let user = args
+        .user
+        .clone()
+        .or(cfg.user.clone())
+        .unwrap_or_else(|| "nut".into());
+    become_user(&user, args.group.as_deref().or(cfg.group.as_deref()))?;
+
+    let mut backend = make_backend()?;
+    let mut tree = Tree::new();
+    cfg.publish(&mut tree);
+    tree.set_info("device.type", "ups");
+    backend
+        .init(&mut tree, &cfg)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tree.set_info("driver.version", usbhid_ups::VERSION);
+    tree.set_info("driver.version.internal", usbhid_ups::DRIVER_VERSION);
+    tree.set_info("driver.name", progname);
+    let first_ok = match backend.update(&mut tree, Instant::now()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("first update failed: {e}");
+            false
+        }
+    };
+    for (ups, dev) in [
+        ("ups.mfr", "device.mfr"),
+        ("ups.model", "device.model"),
+        ("ups.serial", "device.serial"),
+    ] {
+        if let Some(v) = tree.get(ups).map(|v| v.raw().to_string()) {
+            tree.set_info(dev, &v);
+        }
+    }
+    let poll = Duration::from_secs(cfg.poll_interval);
+
+    if let Some(n) = args.dump {
+        for _ in 0..n {
+            std::thread::sleep(poll);
+            if let Err(e) = backend.update(&mut tree, Instant::now()) {
+                tracing::warn!("update failed: {e}");
+            }
+        }
+        print!("{}", upsc_dump(&tree));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let listener =
+        server::bind(&sock).with_context(|| format!("Can't create socket {}", sock.display()))?;
+    tracing::debug!("socket {} open", sock.display());
+
+    let foreground = (args.debug > 0 || args.foreground > 0) && !args.background;
+    if !foreground {
+        nix::unistd::daemon(true, false).context("going to the background")?;
+    }
+    let write_pid = !foreground || args.foreground >= 2;
+    if write_pid {
+        std::fs::write(&pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", pidfile.display()))?;
+    }
+    server::setup_signals().context("installing signal handlers")?;
+
+    let mut core = Core::new(tree, std::process::id(), debug);
+    if first_ok {
+        core.set_stale(false);
+    }
+    let upsname2 = upsname.clone();
+    let prog2 = progname.to_string();
+    let xargs2 = xargs.clone();
+    let standalone = args.ups.is_none();
+    let mut on_reload = move |core: &mut Core| -> Duration {
+        let conf = if standalone {
+            None
+        } else {
+            match nut_conf::ups_conf::load(&nut_conf::confpath().join("ups.conf")) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!("reload: {e}");
+                    return poll;
+                }
+            }
+        };
+        match DriverConfig::build(&prog2, &upsname2, conf.as_ref(), &xargs2, USBHID_KEYS) {
+            Ok(c) => {
+                core.with_tree(|t| c.publish(t));
+                Duration::from_secs(c.poll_interval)
+            }
+            Err(e) => {
+                tracing::error!("reload: {e}");
+                poll
+            }
+        }
+    };
+    let stop = server::run(
+        &mut core,
+        backend.as_mut(),
+        listener,
+        LoopConfig {
+            poll_interval: poll,
+            on_reload: &mut on_reload,
+        },
+    );
+    let _ = std::fs::remove_file(&sock);
+    if write_pid {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    match stop {
+        Stop::Signal(s) => tracing::info!("Signal {s}: exiting"),
+        Stop::Requested => tracing::info!("exiting on request (driver.exit)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The device backend selected by the configuration.
+fn backend_for(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+    match cfg.get("backend") {
+        Some(b) => match b.strip_prefix("static:") {
+            Some(file) if !file.is_empty() => Ok(Box::new(StaticBackend::new(Path::new(file)))),
+            _ => bail!("unknown backend '{b}' (supported: static:<file>)"),
+        },
+        None => bail!(
+            "no device backend yet: the USB HID backend is not built into this driver; \
+             use backend = static:<file> (or -x backend=static:<file>) to serve a .dev file"
+        ),
+    }
+}
+
+/// `-k`: ask a running instance first, else open the device ourselves.
+fn killpower(
+    sock: &Path,
+    cfg: &DriverConfig,
+    make_backend: impl FnOnce() -> Result<Box<dyn Backend>>,
+) -> Result<ExitCode> {
+    match Query::connect(sock) {
+        Ok(mut q) => {
+            let t = Duration::from_secs(5);
+            let r = q
+                .tracked("SET driver.flag.allow_killpower \"1\"", t)
+                .and_then(|_| q.tracked("INSTCMD driver.killpower", Duration::from_secs(30)));
+            match r {
+                Ok(0) => {
+                    tracing::info!("the running driver shut the UPS down");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(n) => bail!("Shutdown failed! (the running driver answered {n})"),
+                Err(e) => tracing::info!(
+                    "no answer from the running driver ({e}); trying the device directly"
+                ),
+            }
+        }
+        Err(e) => tracing::debug!("{e}; opening the device directly"),
+    }
+    let mut backend = make_backend()?;
+    let mut tree = Tree::new();
+    cfg.publish(&mut tree);
+    backend
+        .init(&mut tree, cfg)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::warn!("Initiating UPS shutdown");
+    match backend.shutdown(&mut tree) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => bail!("Shutdown failed! ({e})"),
+    }
+}
+
+/// `-c <command>`: `INSTCMD driver.<command>` over the socket, else a signal to the PID.
+fn send_command(sock: &Path, pidfile: &Path, cmd: &str, pid: Option<i32>) -> Result<ExitCode> {
+    let instcmd = match cmd {
+        "exit" | "reload" | "reload-or-exit" | "reload-or-error" | "reload-or-restart" => {
+            format!("INSTCMD driver.{cmd}")
+        }
+        _ => bail!("Error: unknown argument to option -c: {cmd}"),
+    };
+    match Query::connect(sock).and_then(|mut q| q.tracked(&instcmd, Duration::from_secs(15))) {
+        Ok(0) => return Ok(ExitCode::SUCCESS),
+        Ok(n) => bail!("the driver answered {n} to {instcmd}"),
+        Err(e) => tracing::info!("{e}; falling back to the PID file"),
+    }
+    if cmd != "exit" {
+        bail!("cannot reach the driver on {}", sock.display());
+    }
+    let pid = match pid {
+        Some(p) => p,
+        None => std::fs::read_to_string(pidfile)
+            .with_context(|| format!("reading {}", pidfile.display()))?
+            .trim()
+            .parse()
+            .with_context(|| format!("bad PID in {}", pidfile.display()))?,
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .with_context(|| format!("signalling PID {pid}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Switch to `user` (and `group`) when running as root; a no-op otherwise.
+fn become_user(user: &str, group: Option<&str>) -> Result<()> {
+    use nix::unistd::{setgid, setgroups, setuid, Group, Uid, User};
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let u = User::from_name(user)
+        .with_context(|| format!("looking up user {user}"))?
+        .with_context(|| format!("user {user} not found"))?;
+    let gid = match group {
+        Some(g) => {
+            Group::from_name(g)
+                .with_context(|| format!("looking up group {g}"))?
+                .with_context(|| format!("group {g} not found"))?
+                .gid
+        }
+        None => u.gid,
+    };
+    setgroups(&[gid]).context("setgroups")?;
+    setgid(gid).context("setgid")?;
+    setuid(u.uid).context("setuid")?;
+    Ok(())
+}
