@@ -431,3 +431,42 @@ fn upsdrvctl_start_stop_shutdown() {
     let (code, _, err) = run(&dir, &ctl, &["stop", "ups"]);
     assert_ne!(code, Some(0), "stopping a stopped driver fails: {err}");
 }
+
+#[test]
+fn a_second_instance_replaces_the_first() {
+    let dir = dir_with("");
+    let mut first = start_driver(&dir, &[]);
+    let first_log = dir.log("driver.log");
+    let child = dir
+        .command(&our_bin(DRIVER), "driver2.log")
+        .args(["-a", "ups", "-u", "root", "-F"])
+        .spawn()
+        .expect("spawn second driver");
+    let mut second = Proc {
+        child,
+        name: "second usbhid-ups".into(),
+    };
+    wait_for("the first driver to exit", Duration::from_secs(10), |_| {
+        first.exited()
+    });
+    wait_for(
+        "the second driver to serve",
+        Duration::from_secs(10),
+        |last| {
+            if let Some(st) = second.exited() {
+                panic!("second driver exited ({st}):\n{}", dir.log("driver2.log"));
+            }
+            let mut s = UnixStream::connect(sock(&dir)).ok()?;
+            s.write_all(b"GETPID\n").ok()?;
+            let mut got = String::new();
+            read_until(&mut s, &mut got, "\n", Duration::from_secs(2));
+            *last = got.clone();
+            (got == format!("PID {}\n", second.pid())).then_some(())
+        },
+    );
+    assert!(
+        dir.log("driver2.log")
+            .contains("Duplicate driver instance detected"),
+        "{first_log}"
+    );
+}

@@ -7,7 +7,8 @@
 //! * [`diff`]: the broadcast lines for a change of the tree;
 //! * [`server`]: the socket, the poll loop, stale/reconnect handling, signals;
 //! * [`query`]: one-shot socket client used by `-k` and `-c`;
-//! * [`static_dev`]: a device-less backend serving a `.dev` file (`backend = static:<file>`).
+//! * [`static_dev`]: a device-less backend serving a `.dev` file (`backend = static:<file>`);
+//! * [`syslog`]: where logs go once the driver is in the background.
 //!
 //! The HID device backend is not part of this crate yet.
 
@@ -18,6 +19,7 @@ pub mod diff;
 pub mod query;
 pub mod server;
 pub mod static_dev;
+pub mod syslog;
 
 pub use backend::{Backend, BackendError, CmdResult};
 pub use config::DriverConfig;

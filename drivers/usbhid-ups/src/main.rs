@@ -139,19 +139,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(debug: u8, quiet: u8) {
+fn init_logging(progname: &str, debug: u8, quiet: u8, to_syslog: bool) {
     let level = match (debug, quiet) {
         (0, q) if q > 0 => "warn",
         (0, _) => "info",
         (1 | 2, _) => "debug",
         _ => "trace",
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    if to_syslog {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(usbhid_ups::syslog::Syslog::open(progname))
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .try_init();
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .try_init();
+    }
 }
 
 fn run(progname: &str, args: Args) -> Result<ExitCode> {
@@ -169,7 +180,11 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    init_logging(args.debug, args.quiet);
+    let foreground = (args.debug > 0 || args.foreground > 0) && !args.background;
+    // Like stock: messages go to stderr while in the foreground (and for -k, -c, -d), to
+    // syslog once in the background.
+    let to_syslog = !foreground && !args.killpower && args.command.is_none() && args.dump.is_none();
+    init_logging(progname, args.debug, args.quiet, to_syslog);
     if args.chroot.is_some() {
         bail!("-r (chroot) is not supported by this driver");
     }
@@ -252,11 +267,11 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    stop_previous_instance(&sock);
     let listener =
         server::bind(&sock).with_context(|| format!("Can't create socket {}", sock.display()))?;
     tracing::debug!("socket {} open", sock.display());
 
-    let foreground = (args.debug > 0 || args.foreground > 0) && !args.background;
     if !foreground {
         nix::unistd::daemon(true, false).context("going to the background")?;
     }
@@ -316,6 +331,23 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
         Stop::Requested => tracing::info!("exiting on request (driver.exit)"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A driver already serving this UPS is asked to exit (NUT 2.8.3+ behaviour; 2.8.0 signals
+/// the PID of its PID file) before its socket is replaced.
+fn stop_previous_instance(sock: &Path) {
+    let Ok(mut q) = Query::connect(sock) else {
+        return;
+    };
+    tracing::warn!(
+        "Duplicate driver instance detected (socket {} answers)! Terminating other driver!",
+        sock.display()
+    );
+    let _ = q.tracked("INSTCMD driver.exit", Duration::from_secs(5));
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(5) && Query::connect(sock).is_ok() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The device backend selected by the configuration.

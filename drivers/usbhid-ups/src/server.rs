@@ -313,7 +313,7 @@ impl Poller {
         self.next = now + self.interval;
         if self.disconnected {
             if now < self.retry_at {
-                self.next = self.next.min(self.retry_at);
+                self.next = self.retry_at;
                 return;
             }
             match core.with_tree(|t| backend.reconnect(t)) {
@@ -325,7 +325,7 @@ impl Poller {
                 Err(e) => {
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                     self.retry_at = now + self.backoff;
-                    self.next = self.next.min(self.retry_at);
+                    self.next = self.retry_at;
                     tracing::debug!("reconnect failed ({e}); next try in {:?}", self.backoff);
                     return;
                 }
@@ -348,8 +348,197 @@ impl Poller {
                 self.disconnected = true;
                 self.backoff = Duration::from_secs(1);
                 self.retry_at = now + self.backoff;
-                self.next = self.next.min(self.retry_at);
+                self.next = self.retry_at;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CmdResult;
+    use crate::config::DriverConfig;
+    use nut_state::Tree;
+
+    /// A backend whose next results are scripted.
+    #[derive(Default)]
+    struct Flaky {
+        updates: Vec<Result<(), BackendError>>,
+        reconnects: Vec<Result<(), BackendError>>,
+        calls: Vec<String>,
+        status: &'static str,
+        events: bool,
+    }
+
+    impl Backend for Flaky {
+        fn init(&mut self, _: &mut Tree, _: &DriverConfig) -> Result<(), BackendError> {
+            Ok(())
+        }
+        fn update(&mut self, tree: &mut Tree, _: Instant) -> Result<(), BackendError> {
+            self.calls.push("update".into());
+            tree.set_info("ups.status", self.status);
+            if self.updates.is_empty() {
+                Ok(())
+            } else {
+                self.updates.remove(0)
+            }
+        }
+        fn reconnect(&mut self, _: &mut Tree) -> Result<(), BackendError> {
+            self.calls.push("reconnect".into());
+            if self.reconnects.is_empty() {
+                Ok(())
+            } else {
+                self.reconnects.remove(0)
+            }
+        }
+        fn has_events(&self) -> bool {
+            self.events
+        }
+        fn wait_event(&mut self, tree: &mut Tree, timeout: Duration) -> Result<bool, BackendError> {
+            std::thread::sleep(timeout.min(Duration::from_millis(10)));
+            if self.status == "OB" {
+                tree.set_info("ups.status", "OB");
+                return Ok(true);
+            }
+            Ok(false)
+        }
+        fn instcmd(&mut self, _: &mut Tree, cmd: &str, _: Option<&str>) -> CmdResult {
+            if cmd == "go.ob" {
+                self.status = "OB";
+                CmdResult::Handled
+            } else {
+                CmdResult::Unknown
+            }
+        }
+        fn setvar(&mut self, _: &mut Tree, _: &str, _: &str) -> CmdResult {
+            CmdResult::Unknown
+        }
+        fn shutdown(&mut self, _: &mut Tree) -> Result<(), BackendError> {
+            Ok(())
+        }
+    }
+
+    fn sent(core: &mut Core) -> String {
+        core.take_output()
+            .into_iter()
+            .map(|o| match o {
+                Output::Send(_, b) => String::from_utf8(b).unwrap(),
+                Output::Close(_) => "<close>".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stale_reconnect_backoff_and_recovery() {
+        let mut core = Core::new(Tree::new(), 1, 0);
+        core.set_stale(false);
+        core.open(1);
+        let mut b = Flaky {
+            status: "OL",
+            updates: vec![
+                Ok(()),
+                Err(BackendError::Stale("timeout".into())),
+                Ok(()),
+                Err(BackendError::Disconnected("gone".into())),
+            ],
+            reconnects: vec![
+                Err(BackendError::Disconnected("still gone".into())),
+                Err(BackendError::Disconnected("still gone".into())),
+            ],
+            ..Flaky::default()
+        };
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut p = Poller::new(Duration::from_secs(2));
+        p.poll(&mut core, &mut b, t0);
+        assert_eq!(sent(&mut core), "SETINFO ups.status \"OL\"\n");
+        p.poll(&mut core, &mut b, t0 + 2 * s);
+        assert_eq!(sent(&mut core), "DATASTALE\n", "a stale read");
+        p.poll(&mut core, &mut b, t0 + 4 * s);
+        assert_eq!(sent(&mut core), "DATAOK\n", "next good read");
+        p.poll(&mut core, &mut b, t0 + 6 * s);
+        assert_eq!(sent(&mut core), "DATASTALE\n", "device lost");
+        assert_eq!(p.next, t0 + 7 * s, "first retry after 1 s");
+        p.poll(&mut core, &mut b, t0 + 7 * s);
+        assert_eq!(p.next, t0 + 9 * s, "then 2 s");
+        p.poll(&mut core, &mut b, t0 + 9 * s);
+        assert_eq!(p.next, t0 + 13 * s, "then 4 s");
+        p.poll(&mut core, &mut b, t0 + 10 * s);
+        assert_eq!(
+            b.calls.iter().filter(|c| *c == "reconnect").count(),
+            2,
+            "not before its time"
+        );
+        b.status = "OB";
+        p.poll(&mut core, &mut b, t0 + 13 * s);
+        assert_eq!(sent(&mut core), "SETINFO ups.status \"OB\"\nDATAOK\n");
+        assert_eq!(
+            b.calls,
+            [
+                "update",
+                "update",
+                "update",
+                "update",
+                "reconnect",
+                "reconnect",
+                "reconnect",
+                "update"
+            ]
+        );
+        assert_eq!(p.next, t0 + 15 * s, "back to the poll interval");
+    }
+
+    #[test]
+    fn device_events_reach_clients_between_polls() {
+        let dir = std::env::temp_dir().join(format!("usbhid-ups-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("usbhid-ups-ev");
+        let listener = bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o660);
+        let mut tree = Tree::new();
+        tree.set_info("ups.status", "OL");
+        let mut core = Core::new(tree, 1, 0);
+        core.set_stale(false);
+        let server = std::thread::spawn(move || {
+            let mut b = Flaky {
+                status: "OL",
+                events: true,
+                ..Flaky::default()
+            };
+            let mut reload = |_: &mut Core| Duration::from_secs(60);
+            run(
+                &mut core,
+                &mut b,
+                listener,
+                LoopConfig {
+                    poll_interval: Duration::from_secs(60),
+                    on_reload: &mut reload,
+                },
+            )
+        });
+        let mut c = UnixStream::connect(&path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = String::new();
+        let mut read_until = |c: &mut UnixStream, want: &str| {
+            let mut buf = [0u8; 1024];
+            while !got.contains(want) {
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0, "closed; got {got}");
+                got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        };
+        c.write_all(b"DUMPALL\n").unwrap();
+        read_until(&mut c, "DUMPDONE\n");
+        // the poll interval is a minute: only the event path can deliver this quickly
+        let t0 = Instant::now();
+        c.write_all(b"INSTCMD go.ob\n").unwrap();
+        read_until(&mut c, "SETINFO ups.status \"OB\"\n");
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        c.write_all(b"INSTCMD driver.exit TRACKING bye\n").unwrap();
+        read_until(&mut c, "TRACKING bye 0\n");
+        assert_eq!(server.join().unwrap(), Stop::Requested);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
