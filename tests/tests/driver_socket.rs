@@ -470,3 +470,30 @@ fn a_second_instance_replaces_the_first() {
         "{first_log}"
     );
 }
+
+#[test]
+fn dump_version_and_list_modes() {
+    let dir = dir_with("");
+    let (code, out, err) = run(
+        &dir,
+        &our_bin(DRIVER),
+        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\nbattery.charge: 100\n"), "{out}");
+    assert!(
+        out.contains("\ndriver.parameter.pollinterval: 1\n"),
+        "{out}"
+    );
+    assert!(out.contains("\nups.status: OL DISCHRG\n"), "{out}");
+    assert!(!sock(&dir).exists(), "-d makes no socket");
+    let (code, out, _) = run(&dir, &our_bin(DRIVER), &["-V"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("Network UPS Tools - "), "{out}");
+    let (code, out, _) = run(&dir, &our_bin(DRIVER), &["-L"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\nVALUE vendorid \"") && out.contains("\nFLAG pollonly \""),
+        "{out}"
+    );
+}

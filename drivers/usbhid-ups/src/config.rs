@@ -238,12 +238,12 @@ impl DriverConfig {
     /// `default.<var>` values and immutable `override.<var>` values, the effective
     /// `pollinterval` and `synchronous`, and `driver.flag.allow_killpower` (0/1, RW NUMBER).
     pub fn publish(&self, tree: &mut Tree) {
+        // Overrides are applied last, once per variable (the last one wins), so that a device
+        // value, a `default.*` or an earlier override never gets in their way.
+        let mut overrides: Vec<(&str, &str)> = Vec::new();
         for s in &self.settings {
             let key = s.key.as_str();
-            if CORE_SILENT.contains(&key) {
-                continue;
-            }
-            if key == "allow_killpower" {
+            if CORE_SILENT.contains(&key) || key == "allow_killpower" {
                 continue;
             }
             match &s.value {
@@ -252,20 +252,22 @@ impl DriverConfig {
                 }
                 Some(v) => {
                     if let Some(var) = strip_prefix_ci(key, "override.") {
-                        // An earlier override of the same variable may have made it immutable.
-                        if let Some(old) = tree.get(var).map(|x| x.flags) {
-                            let mut t2 = Tree::new();
-                            std::mem::swap(tree, &mut t2);
-                            *tree = rebuild_without_immutable(t2, var, old);
-                        }
-                        tree.set_info(var, v);
-                        tree.set_immutable(var);
+                        overrides.retain(|(o, _)| !o.eq_ignore_ascii_case(var));
+                        overrides.push((var, v));
                     } else if let Some(var) = strip_prefix_ci(key, "default.") {
                         tree.set_info(var, v);
                     }
                     tree.set_info(&format!("driver.parameter.{key}"), v);
                 }
             }
+        }
+        for (var, v) in overrides {
+            if tree.get(var).is_some_and(|x| x.flags.immutable) {
+                // Already fixed by an earlier publish (a reload): it cannot change at run time.
+                continue;
+            }
+            tree.set_info(var, v);
+            tree.set_immutable(var);
         }
         tree.set_info(
             "driver.parameter.pollinterval",
@@ -277,27 +279,11 @@ impl DriverConfig {
         } else {
             "0"
         };
-        tree.set_info("driver.flag.allow_killpower", allow);
-        tree.set_flags("driver.flag.allow_killpower", &["RW", "NUMBER"]);
-    }
-}
-
-/// A later `override.x` replaces an earlier one: drop the old immutable variable first.
-fn rebuild_without_immutable(tree: Tree, var: &str, flags: nut_state::Flags) -> Tree {
-    if !flags.immutable {
-        return tree;
-    }
-    let mut out = Tree::new();
-    for msg in tree.dump() {
-        out.apply(&msg);
-    }
-    for v in tree.vars() {
-        if v.flags.immutable && !v.name().eq_ignore_ascii_case(var) {
-            out.set_immutable(v.name());
+        if tree.get("driver.flag.allow_killpower").is_none() {
+            tree.set_info("driver.flag.allow_killpower", allow);
+            tree.set_flags("driver.flag.allow_killpower", &["RW", "NUMBER"]);
         }
     }
-    out.del_info(var);
-    out
 }
 
 fn is_prefixed(key: &str, prefix: &str) -> bool {

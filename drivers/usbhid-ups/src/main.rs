@@ -60,20 +60,187 @@ struct Args {
     pid: Option<i32>,
 }
 
-/// Keys of [`USBHID_KEYS`] that are flags (for `-L` and `-h`).
-const FLAGS: &[&str] = &[
-    "allow_duplicates",
-    "pollonly",
-    "interruptonly",
-    "onlinedischarge",
-    "onlinedischarge_onbattery",
-    "onlinedischarge_battery",
-    "onlinedischarge_calibration",
-    "lbrb_log_delay_without_calibrating",
-    "disable_fix_report_desc",
-    "maxreport",
-    "explore",
+/// Keys of [`USBHID_KEYS`] that are flags, and a line of help for each key (for `-L`, `-h`).
+const HELP: &[(&str, bool, &str)] = &[
+    (
+        "vendor",
+        false,
+        "Regular expression for the USB manufacturer string",
+    ),
+    (
+        "product",
+        false,
+        "Regular expression for the USB product string",
+    ),
+    (
+        "serial",
+        false,
+        "Regular expression for the USB serial number",
+    ),
+    (
+        "vendorid",
+        false,
+        "Regular expression for the USB vendor id (4 hex digits)",
+    ),
+    (
+        "productid",
+        false,
+        "Regular expression for the USB product id (4 hex digits)",
+    ),
+    ("bus", false, "Regular expression for the USB bus name"),
+    (
+        "device",
+        false,
+        "Regular expression for the USB device number",
+    ),
+    ("busport", false, "Regular expression for the USB port"),
+    (
+        "allow_duplicates",
+        true,
+        "Take the first free device that matches",
+    ),
+    (
+        "usb_set_altinterface",
+        false,
+        "USB alternate interface to select",
+    ),
+    ("usb_config_index", false, "USB configuration index (hex)"),
+    (
+        "usb_hid_rep_index",
+        false,
+        "USB HID report descriptor index (hex)",
+    ),
+    (
+        "usb_hid_desc_index",
+        false,
+        "USB HID descriptor index (hex)",
+    ),
+    (
+        "usb_hid_ep_in",
+        false,
+        "USB HID interrupt IN endpoint (hex)",
+    ),
+    (
+        "usb_hid_ep_out",
+        false,
+        "USB HID interrupt OUT endpoint (hex)",
+    ),
+    (
+        "subdriver",
+        false,
+        "Use this subdriver instead of the automatic choice",
+    ),
+    ("lowbatt", false, "Low battery level to set at start (%)"),
+    (
+        "offdelay",
+        false,
+        "Delay before the output goes off at shutdown (s)",
+    ),
+    (
+        "ondelay",
+        false,
+        "Delay before the output comes back on (s)",
+    ),
+    (
+        "pollfreq",
+        false,
+        "Seconds between full walks of the device",
+    ),
+    ("pollonly", true, "Do not use the interrupt pipe"),
+    (
+        "interruptonly",
+        true,
+        "Only use the interrupt pipe, do not poll",
+    ),
+    (
+        "interruptsize",
+        false,
+        "Bytes to read from the interrupt pipe",
+    ),
+    (
+        "interrupt_pipe_no_events_tolerance",
+        false,
+        "Reconnect after this many empty interrupt reads (-1: never)",
+    ),
+    (
+        "onlinedischarge",
+        true,
+        "Treat OL+DISCHRG as on battery (old name)",
+    ),
+    (
+        "onlinedischarge_onbattery",
+        true,
+        "Treat OL+DISCHRG as on battery",
+    ),
+    (
+        "onlinedischarge_battery",
+        true,
+        "Treat OL+DISCHRG as on battery (documented alias)",
+    ),
+    (
+        "onlinedischarge_calibration",
+        true,
+        "Treat OL+DISCHRG as calibration",
+    ),
+    (
+        "onlinedischarge_log_throttle_sec",
+        false,
+        "Seconds between OL+DISCHRG warnings",
+    ),
+    (
+        "onlinedischarge_log_throttle_hovercharge",
+        false,
+        "Charge (%) above which OL+DISCHRG is not logged",
+    ),
+    (
+        "lbrb_log_delay_sec",
+        false,
+        "Ignore LB/RB flapping shorter than this (s)",
+    ),
+    (
+        "lbrb_log_delay_without_calibrating",
+        true,
+        "Apply lbrb_log_delay_sec also when not calibrating",
+    ),
+    (
+        "disable_fix_report_desc",
+        true,
+        "Do not fix up known broken report descriptors",
+    ),
+    (
+        "maxreport",
+        true,
+        "Work around wrong report lengths of some APC firmware",
+    ),
+    ("explore", true, "Diagnostic mode for unknown devices"),
+    (
+        "waitbeforereconnect",
+        false,
+        "Seconds to wait before reconnecting after an error",
+    ),
+    (
+        "recording",
+        false,
+        "Replay this nut-hid-recording/1 file instead of a device",
+    ),
+    (
+        "record",
+        false,
+        "Write the device to this nut-hid-recording/1 file",
+    ),
+    (
+        "backend",
+        false,
+        "static:<file> serves a .dev file instead of a device",
+    ),
 ];
+
+fn help_of(key: &str) -> (bool, &'static str) {
+    HELP.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, f, d)| (f, d))
+        .unwrap_or((false, ""))
+}
 
 fn usage(progname: &str) {
     println!(
@@ -101,10 +268,9 @@ Acceptable values for -x or ups.conf in this driver:
 "
     );
     for k in USBHID_KEYS {
-        if FLAGS.contains(k) {
-            println!("{:>40} : -x {k}", "flag");
-        } else {
-            println!("{:>40} : -x {k}=<value>", "value");
+        match help_of(k) {
+            (true, d) => println!("{d:>60} : -x {k}"),
+            (false, d) => println!("{d:>60} : -x {k}=<value>"),
         }
     }
 }
@@ -175,8 +341,9 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
     }
     if args.list {
         for k in USBHID_KEYS {
-            let kind = if FLAGS.contains(k) { "FLAG" } else { "VALUE" };
-            println!("{kind} {k} \"\"");
+            let (flag, desc) = help_of(k);
+            let kind = if flag { "FLAG" } else { "VALUE" };
+            println!("{kind} {k} \"{desc}\"");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -372,7 +539,7 @@ fn killpower(
 ) -> Result<ExitCode> {
     match Query::connect(sock) {
         Ok(mut q) => {
-            let t = Duration::from_secs(5);
+            let t = Duration::from_secs(2);
             let r = q
                 .tracked("SET driver.flag.allow_killpower \"1\"", t)
                 .and_then(|_| q.tracked("INSTCMD driver.killpower", Duration::from_secs(30)));
@@ -456,4 +623,17 @@ fn become_user(user: &str, group: Option<&str>) -> Result<()> {
     setgid(gid).context("setgid")?;
     setuid(u.uid).context("setuid")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_help() {
+        for k in USBHID_KEYS {
+            assert!(!help_of(k).1.is_empty(), "no help for {k}");
+        }
+        assert_eq!(HELP.len(), USBHID_KEYS.len());
+    }
 }
