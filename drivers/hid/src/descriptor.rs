@@ -174,9 +174,20 @@ struct Globals {
     unit_exp: i8,
 }
 
+/// Index of (id, kind) in the flat per-report tables.
+fn slot(id: u8, kind: ReportKind) -> usize {
+    usize::from(id) * 3
+        + match kind {
+            ReportKind::Input => 0,
+            ReportKind::Output => 1,
+            ReportKind::Feature => 2,
+        }
+}
+
 /// NUT's per-(report id, type) bit offsets, kept in 8 bits.
 struct Offsets {
-    slots: BTreeMap<(u8, ReportKind), u8>,
+    slots: Vec<Option<u8>>,
+    used: usize,
     id0_used: bool,
 }
 
@@ -189,22 +200,24 @@ impl Offsets {
             self.id0_used = true;
             return Ok(0);
         }
-        if let Some(&off) = self.slots.get(&(id, kind)) {
+        let i = slot(id, kind);
+        if let Some(off) = self.slots[i] {
             return Ok(off);
         }
-        if self.slots.len() + usize::from(self.id0_used) >= MAX_REPORT_SLOTS {
+        if self.used + usize::from(self.id0_used) >= MAX_REPORT_SLOTS {
             return Err(DescriptorError::TooManyReports {
                 offset: at,
                 report_id: id,
                 max: MAX_REPORT_SLOTS,
             });
         }
-        self.slots.insert((id, kind), 0);
+        self.used += 1;
+        self.slots[i] = Some(0);
         Ok(0)
     }
 
     fn advance(&mut self, id: u8, kind: ReportKind, bits: u8) {
-        if let Some(off) = self.slots.get_mut(&(id, kind)) {
+        if let Some(off) = &mut self.slots[slot(id, kind)] {
             // NUT stores offsets in a uint8_t: reports over 255 bits wrap around.
             *off = off.wrapping_add(bits);
         }
@@ -219,7 +232,8 @@ struct Parser {
     fields: Vec<Field>,
     notes: Vec<Note>,
     replen: [u8; 256],
-    declared: BTreeMap<(u8, ReportKind), u64>,
+    /// Declared bits per `slot(id, kind)`; `None` until a main item declares that report.
+    declared: Vec<Option<u64>>,
 }
 
 /// Whether the main loop continues after a main item.
@@ -248,13 +262,14 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
         usages: Vec::with_capacity(MAX_USAGE_STACK),
         path: Vec::with_capacity(MAX_PATH_DEPTH),
         offsets: Offsets {
-            slots: BTreeMap::new(),
+            slots: vec![None; 256 * 3],
+            used: 0,
             id0_used: false,
         },
         fields: Vec::new(),
         notes: Vec::new(),
         replen: [0; 256],
-        declared: BTreeMap::new(),
+        declared: vec![None; 256 * 3],
     };
     let mut pos = 0usize;
     while pos < bytes.len() {
@@ -328,11 +343,19 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
     if p.fields.is_empty() {
         return Err(DescriptorError::NoObjects);
     }
+    let mut declared = BTreeMap::new();
+    for id in 0..=255u8 {
+        for kind in [ReportKind::Input, ReportKind::Output, ReportKind::Feature] {
+            if let Some(bits) = p.declared[slot(id, kind)] {
+                declared.insert((id, kind), bits);
+            }
+        }
+    }
     Ok(Descriptor {
         fields: p.fields,
         notes: p.notes,
         replen: p.replen,
-        declared: p.declared,
+        declared,
     })
 }
 
@@ -471,11 +494,11 @@ impl Parser {
                 });
             }
             let bytes = (usize::from(offset) + usize::from(size)).div_ceil(8);
-            let slot = &mut self.replen[usize::from(id)];
-            if bytes > usize::from(*slot) {
-                *slot = bytes as u8;
+            let len = &mut self.replen[usize::from(id)];
+            if bytes > usize::from(*len) {
+                *len = bytes as u8;
             }
-            *self.declared.entry((id, kind)).or_insert(0) += u64::from(size);
+            *self.declared[slot(id, kind)].get_or_insert(0) += u64::from(size);
             self.offsets.advance(id, kind, size);
             if usage != 0 && self.fields.len() >= MAX_OBJECTS {
                 return Ok(Flow::Full {
