@@ -497,3 +497,26 @@ fn dump_version_and_list_modes() {
         "{out}"
     );
 }
+
+#[test]
+fn a_client_that_never_reads_does_not_stall_the_others() {
+    let dir = dir_with("");
+    let mut driver = start_driver(&dir, &[]);
+    let mut hog = UnixStream::connect(sock(&dir)).unwrap();
+    hog.write_all("DUMPALL\n".repeat(3000).as_bytes()).unwrap();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let mut s = UnixStream::connect(sock(&dir)).unwrap();
+        s.write_all(b"PING\n").unwrap();
+        let mut got = String::new();
+        read_until(&mut s, &mut got, "PONG\n", Duration::from_secs(2));
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    }
+    assert!(driver.exited().is_none(), "{}", dir.log("driver.log"));
+    wait_for("the hog to be dropped", Duration::from_secs(10), |_| {
+        dir.log("driver.log")
+            .contains("does not read its replies")
+            .then_some(())
+    });
+    drop(hog);
+}
