@@ -247,6 +247,15 @@ enum Flow {
 
 /// Parses a report descriptor into NUT's HID objects.
 ///
+/// NUT quirks reproduced on purpose (each matters for what a driver reads):
+/// * offsets are 8-bit per (report id, type) and wrap past bit 255; report id 0 keeps every
+///   slot at offset 0;
+/// * a usage-less slot is padding (takes bits, no object); a Report Count of 0 means 256 slots;
+///   a main item that is the descriptor's very last item yields only its first slot;
+/// * LogMax below the current LogMin is re-read unsigned (noted with its report id);
+/// * Unit Exponent above 7 is a 4-bit two's complement nibble;
+/// * parsing stops at [`MAX_OBJECTS`] objects; usages beyond [`MAX_USAGE_STACK`] are dropped.
+///
 /// Never panics. Hard errors (truncated item, nesting beyond [`MAX_PATH_DEPTH`], over-large
 /// descriptor, no object at all) name the byte offset; tolerable oddities become
 /// [`Descriptor::notes`].
@@ -300,7 +309,10 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
             0xC0 => p.end_collection(at),
             tag @ (0x80 | 0x90 | 0xB0) => {
                 let kind = ReportKind::from_tag(tag).unwrap_or(ReportKind::Feature);
-                if let Flow::Full { rest } = p.main_item(kind, value, at)? {
+                // NUT only resumes a main item's remaining slots while descriptor bytes
+                // remain: when the item is the very last one, only its first slot counts.
+                let last = pos >= bytes.len();
+                if let Flow::Full { rest } = p.main_item(kind, value, at, last)? {
                     if rest || pos < bytes.len() {
                         p.note(at, NoteKind::TooManyObjects);
                     }
@@ -453,9 +465,11 @@ impl Parser {
         kind: ReportKind,
         value: u32,
         at: usize,
+        last_item: bool,
     ) -> Result<Flow, DescriptorError> {
         // NUT counts down a uint8_t: a Report Count of 0 yields 256 slots.
         let count = match self.g.report_count {
+            _ if last_item => 1,
             0 => 256,
             n => usize::from(n),
         };

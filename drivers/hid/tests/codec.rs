@@ -244,6 +244,22 @@ fn report_count_zero_means_256_slots_and_offsets_wrap() {
 }
 
 #[test]
+fn a_final_main_item_only_yields_its_first_slot() {
+    // NUT stops resuming a main item's slots once no descriptor bytes remain.
+    let body = [
+        0x05, 0x84, 0x85, 1, 0x75, 8, 0x95, 3, 0x09, 0x30, 0x09, 0x31, 0x09, 0x32, 0xb1, 0x02,
+    ];
+    let desc = parse(&body).expect("ok");
+    assert_eq!(desc.fields.len(), 1);
+    assert_eq!(desc.report_len(1), 2);
+    let mut more = body.to_vec();
+    more.push(0xc0); // a trailing item (here a stray End Collection) lets all three through
+    let desc = parse(&more).expect("ok");
+    assert_eq!(desc.fields.len(), 3);
+    assert_eq!(desc.report_len(1), 4);
+}
+
+#[test]
 fn report_id_zero_keeps_offset_zero_like_nut() {
     let desc = parse(&ups(&[
         0x75, 8, 0x95, 2, 0x09, 0x30, 0x09, 0x31, 0xb1, 0x02,

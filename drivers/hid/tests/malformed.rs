@@ -64,7 +64,7 @@ fn usage_stack_overflow_is_dropped_with_a_note() {
     for i in 0..60u8 {
         d.extend_from_slice(&[0x09, i + 1]);
     }
-    d.extend_from_slice(&[0xb1, 0x02]);
+    d.extend_from_slice(&[0xb1, 0x02, 0x75, 0x08]);
     let desc = parse(&d).expect("usable");
     assert_eq!(desc.fields.len(), 50);
     assert_eq!(desc.notes.len(), 10);
