@@ -60,7 +60,9 @@ impl CmdResult {
 
 /// A device as the driver core sees it. All methods are called from the driver's one main
 /// thread; none may block much longer than the time it is given (a few hundred milliseconds for
-/// a device round trip is fine), because socket requests wait meanwhile.
+/// a device round trip is fine), because socket requests wait meanwhile. `init` runs before the
+/// driver forks into the background, so it must not start threads (start them lazily in the
+/// first `update` if needed).
 pub trait Backend {
     /// Open the device and publish the initial variables, their flags/enums/ranges and the
     /// instant commands. Called once, before the first [`Backend::update`]. An error stops the
