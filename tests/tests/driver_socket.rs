@@ -520,3 +520,51 @@ fn a_client_that_never_reads_does_not_stall_the_others() {
     });
     drop(hog);
 }
+
+#[test]
+fn reload_republishes_the_configuration() {
+    let dir = dir_with("");
+    let _driver = start_driver(&dir, &[]);
+    let mut a = UnixStream::connect(sock(&dir)).unwrap();
+    let mut got = String::new();
+    a.write_all(b"DUMPALL\n").unwrap();
+    read_until(&mut a, &mut got, "DUMPDONE\n", Duration::from_secs(5));
+    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap();
+    dir.write_conf("ups.conf", &format!("{conf}\tpollfreq = 40\n"));
+    got.clear();
+    a.write_all(b"INSTCMD driver.reload TRACKING r1\n").unwrap();
+    read_until(&mut a, &mut got, "TRACKING r1 0\n", Duration::from_secs(5));
+    read_until(
+        &mut a,
+        &mut got,
+        "SETINFO driver.parameter.pollfreq \"40\"\n",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn upsdrvctl_retries_a_failing_driver() {
+    let dir = dir_with("\tbogus = 1\n");
+    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
+    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap();
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "driverpath = {}\nmaxretry = 2\nretrydelay = 1\n{conf}",
+            bin_dir.display()
+        ),
+    );
+    let t0 = Instant::now();
+    let (code, out, err) = run(&dir, &our_bin("upsdrvctl"), &["-u", "root", "start"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        err.matches("Driver failed to start (exit status=1)")
+            .count(),
+        2,
+        "{out}{err}"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "retrydelay honoured"
+    );
+}
