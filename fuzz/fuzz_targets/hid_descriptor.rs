@@ -6,13 +6,17 @@
 //! it again stays within the logical range.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use nut_hid::{parse, ReportBuffer, UsageTable};
+
+static TABLE: OnceLock<UsageTable> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let Ok(desc) = parse(data) else { return };
     assert!(!desc.fields.is_empty() && desc.fields.len() <= nut_hid::MAX_OBJECTS);
-    let table = UsageTable::with_apc();
+    let table = TABLE.get_or_init(UsageTable::with_apc);
     let mut buffers = ReportBuffer::new(&desc);
     for (i, f) in desc.fields.iter().enumerate() {
         assert!(f.offset <= 255 && f.size <= 255);
