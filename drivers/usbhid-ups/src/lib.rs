@@ -8,14 +8,14 @@
 //! * [`server`]: the socket, the poll loop, stale/reconnect handling, signals;
 //! * [`query`]: one-shot socket client used by `-k` and `-c`;
 //! * [`static_dev`]: a device-less backend serving a `.dev` file (`backend = static:<file>`);
-//! * [`syslog`]: where logs go once the driver is in the background.
-//!
-//! The HID device backend is not part of this crate yet.
+//! * [`syslog`]: where logs go once the driver is in the background;
+//! * [`hid`]: the USB HID Power Device backend and its transports.
 
 pub mod backend;
 pub mod config;
 pub mod core;
 pub mod diff;
+pub mod hid;
 pub mod query;
 pub mod server;
 pub mod static_dev;

@@ -1,0 +1,4 @@
+//! The USB HID Power Device backend: a [`device::Device`] (real hardware, a replayed recording
+//! or a simulated unit) read through the HID report layer and a subdriver's mapping table.
+
+pub mod device;
