@@ -2,3 +2,4 @@
 //! or a simulated unit) read through the HID report layer and a subdriver's mapping table.
 
 pub mod device;
+pub mod recording;
