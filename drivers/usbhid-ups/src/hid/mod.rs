@@ -3,3 +3,9 @@
 
 pub mod device;
 pub mod recording;
+pub mod apc;
+pub mod backend;
+pub mod convert;
+pub mod report;
+pub mod status;
+pub mod subdriver;

@@ -1,0 +1,157 @@
+//! NUT's report layer (libhid.c): one buffer per report id with the time it was filled, read
+//! through a [`Device`]. A GET_REPORT is skipped while the buffered copy is younger than the
+//! given age; short answers are kept over the older bytes; a write goes into the buffered
+//! report, the whole report is sent with SET_REPORT, and every buffer then counts as stale.
+
+use std::time::{Duration, Instant};
+
+use nut_hid::{Descriptor, Field, ReportBuffer};
+
+use super::device::{Device, DeviceError};
+
+/// NUT's `max_report_size` request length: the size of a pointer on a 64-bit host.
+pub const MAX_REPORT_LEN: usize = 8;
+
+/// Why a value could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// The device failed the transfer (or is gone).
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The device answered with nothing.
+    #[error("report 0x{0:02x}: empty answer")]
+    Empty(u8),
+    /// The buffered report is too short for the field.
+    #[error("report 0x{0:02x} too short for the field")]
+    TooShort(u8),
+    /// The field is Constant, or the value does not convert.
+    #[error("report 0x{0:02x}: field not writable")]
+    NotWritable(u8),
+}
+
+/// The report buffers of one device.
+#[derive(Debug, Clone)]
+pub struct Reports {
+    buf: ReportBuffer,
+    filled: Vec<Option<Instant>>,
+    /// `maxreport`: ask for [`MAX_REPORT_LEN`] bytes.
+    pub max_report: bool,
+    /// `interruptonly`: never GET_REPORT; values come from interrupt reports only.
+    pub interrupt_only: bool,
+}
+
+impl Reports {
+    pub fn new(desc: &Descriptor) -> Reports {
+        Reports {
+            buf: ReportBuffer::new(desc),
+            filled: vec![None; 256],
+            max_report: false,
+            interrupt_only: false,
+        }
+    }
+
+    /// The buffered bytes of report `id`.
+    pub fn report(&self, id: u8) -> Option<&[u8]> {
+        self.buf.report(id)
+    }
+
+    fn fresh(&self, id: u8, age: Duration, now: Instant) -> bool {
+        match self.filled[usize::from(id)] {
+            Some(t) => now.saturating_duration_since(t) < age,
+            None => false,
+        }
+    }
+
+    /// Refreshes report `id` unless its copy is younger than `age`.
+    pub fn refresh(
+        &mut self,
+        dev: &mut dyn Device,
+        id: u8,
+        age: Duration,
+        now: Instant,
+    ) -> Result<(), ReportError> {
+        if self.interrupt_only || self.fresh(id, age, now) {
+            return Ok(());
+        }
+        let len = if self.max_report {
+            MAX_REPORT_LEN
+        } else {
+            self.buf.len_of(id)
+        };
+        let answer = dev.get_feature(id, len)?;
+        if answer.is_empty() {
+            return Err(ReportError::Empty(id));
+        }
+        if answer.len() != self.buf.len_of(id) {
+            tracing::trace!(
+                "report 0x{id:02x}: expected {} bytes, got {}",
+                self.buf.len_of(id),
+                answer.len()
+            );
+        }
+        // The answer's first byte is the id; keep ours in place whatever the device sent.
+        let mut a = answer;
+        a[0] = id;
+        self.buf.fill(id, &a);
+        self.filled[usize::from(id)] = Some(now);
+        Ok(())
+    }
+
+    /// The physical value of `field` (NUT's `HIDGetDataValue`), refreshing its report if older
+    /// than `age`.
+    pub fn value(
+        &mut self,
+        dev: &mut dyn Device,
+        field: &Field,
+        age: Duration,
+        now: Instant,
+    ) -> Result<f64, ReportError> {
+        self.refresh(dev, field.report_id, age, now)?;
+        self.buffered_value(field)
+    }
+
+    /// The physical value of `field` from the buffer as it is.
+    pub fn buffered_value(&self, field: &Field) -> Result<f64, ReportError> {
+        self.buf
+            .report(field.report_id)
+            .and_then(|r| field.value(r))
+            .ok_or(ReportError::TooShort(field.report_id))
+    }
+
+    /// Writes a physical value (NUT's `HIDSetDataValue`): converted to logical, put into the
+    /// buffered report, the whole report sent; then every buffer is stale.
+    pub fn set_value(
+        &mut self,
+        dev: &mut dyn Device,
+        field: &Field,
+        value: f64,
+    ) -> Result<Vec<u8>, ReportError> {
+        let id = field.report_id;
+        let logical = field
+            .from_value(value)
+            .ok_or(ReportError::NotWritable(id))?;
+        self.buf
+            .set(field, logical)
+            .map_err(|_| ReportError::TooShort(id))?;
+        let report = self
+            .buf
+            .report(id)
+            .ok_or(ReportError::TooShort(id))?
+            .to_vec();
+        dev.set_feature(&report)?;
+        self.expire_all();
+        Ok(report)
+    }
+
+    /// Files an unsolicited (interrupt) report; returns its id when the descriptor has it.
+    pub fn file(&mut self, data: &[u8], now: Instant) -> Option<u8> {
+        let id = self.buf.fill_tagged(data)?;
+        self.filled[usize::from(id)] = Some(now);
+        Some(id)
+    }
+
+    /// Forgets every timestamp, so the next read of each report asks the device.
+    pub fn expire_all(&mut self) {
+        self.filled.iter_mut().for_each(|t| *t = None);
+    }
+}
