@@ -9,3 +9,5 @@ pub mod convert;
 pub mod report;
 pub mod status;
 pub mod subdriver;
+pub mod replay;
+pub mod sim;
