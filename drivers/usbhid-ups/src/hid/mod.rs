@@ -11,3 +11,5 @@ pub mod status;
 pub mod subdriver;
 pub mod replay;
 pub mod sim;
+pub mod matcher;
+pub mod record;
