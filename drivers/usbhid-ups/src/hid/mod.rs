@@ -13,3 +13,5 @@ pub mod replay;
 pub mod sim;
 pub mod matcher;
 pub mod record;
+#[cfg(target_os = "linux")]
+pub mod hidraw;
