@@ -375,7 +375,7 @@ fn unknown_key_stops_the_driver_with_stock_message() {
     dir.write_conf("ups.conf", "[ups]\n\tdriver = usbhid-ups\n\tport = auto\n");
     let (code, _, err) = run(&dir, &our_bin(DRIVER), &["-a", "ups", "-u", "root", "-F"]);
     assert_ne!(code, Some(0));
-    assert!(err.contains("no device backend yet"), "{err}");
+    assert!(err.contains("No matching HID UPS found"), "{err}");
 }
 
 #[test]

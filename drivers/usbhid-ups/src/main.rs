@@ -12,6 +12,12 @@ use nut_state::Tree;
 use usbhid_ups::backend::Backend;
 use usbhid_ups::config::{split_xarg, DriverConfig, Setting, USBHID_KEYS};
 use usbhid_ups::core::{upsc_dump, Core};
+use usbhid_ups::hid::backend::HidBackend;
+use usbhid_ups::hid::device::Device;
+use usbhid_ups::hid::matcher::Matcher;
+use usbhid_ups::hid::recording::Recording;
+use usbhid_ups::hid::replay::identity_of;
+use usbhid_ups::hid::sim::SimDevice;
 use usbhid_ups::query::{altpidpath, statepath, Query};
 use usbhid_ups::server::{self, LoopConfig, Stop};
 use usbhid_ups::static_dev::StaticBackend;
@@ -517,18 +523,66 @@ fn stop_previous_instance(sock: &Path) {
     }
 }
 
-/// The device backend selected by the configuration.
+/// The device backend selected by the configuration: `backend = static:<file>` serves a `.dev`
+/// file; `recording = <file>` runs the HID backend on a simulated unit played from a
+/// `nut-hid-recording/1` file (its `[[event]]` scenario included; `simlog = <file>` logs the
+/// SET_REPORTs it receives); otherwise the HID backend on real hardware.
 fn backend_for(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
-    match cfg.get("backend") {
-        Some(b) => match b.strip_prefix("static:") {
+    if let Some(b) = cfg.get("backend") {
+        return match b.strip_prefix("static:") {
             Some(file) if !file.is_empty() => Ok(Box::new(StaticBackend::new(Path::new(file)))),
             _ => bail!("unknown backend '{b}' (supported: static:<file>)"),
-        },
-        None => bail!(
-            "no device backend yet: the USB HID backend is not built into this driver; \
-             use backend = static:<file> (or -x backend=static:<file>) to serve a .dev file"
-        ),
+        };
     }
+    let Some(file) = cfg.get("recording") else {
+        return hidraw_backend(cfg);
+    };
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let rec = Recording::parse(&text, file)?;
+    let matcher = Matcher::new(|k| cfg.get(k))?;
+    if let Some(why) = matcher.mismatch(&identity_of(&rec)) {
+        bail!("No matching HID UPS found ({file}: {why} does not match)");
+    }
+    let unit = SimDevice::new(&rec, file)?;
+    if let Some(log) = cfg.get("simlog") {
+        unit.log_sets_to(Path::new(log))
+            .with_context(|| format!("opening simlog {log}"))?;
+    }
+    Ok(Box::new(HidBackend::new(Box::new(move || {
+        unit.reopen().map(|d| Box::new(d) as Box<dyn Device>)
+    }))))
+}
+
+/// The HID backend on the first hidraw device that matches the ups.conf options and that a
+/// subdriver claims; reconnects look for the same unit (serial, else port).
+#[cfg(target_os = "linux")]
+fn hidraw_backend(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+    use usbhid_ups::hid::device::{DeviceError, Identity};
+    use usbhid_ups::hid::hidraw::{find, find_same, HidrawDevice};
+    let matcher = Matcher::new(|k| cfg.get(k))?;
+    let productid_given = cfg.get("productid").is_some();
+    let mut seen: Option<Identity> = None;
+    Ok(Box::new(HidBackend::new(Box::new(move || {
+        let sysfs = Path::new("/sys");
+        let info = match &seen {
+            Some(before) => find_same(sysfs, before),
+            None => find(sysfs, &matcher).into_iter().find(|i| {
+                usbhid_ups::hid::backend::SUBDRIVERS
+                    .iter()
+                    .any(|s| (s.claim)(&i.identity, productid_given).claimed)
+            }),
+        };
+        let info =
+            info.ok_or_else(|| DeviceError::Disconnected("No matching HID UPS found".into()))?;
+        let dev = HidrawDevice::open(&info, Path::new("/dev"))?;
+        seen = Some(info.identity.clone());
+        Ok(Box::new(dev) as Box<dyn Device>)
+    }))))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn hidraw_backend(_cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+    bail!("no USB transport on this system: use recording = <file> or backend = static:<file>")
 }
 
 /// `-k`: ask a running instance first, else open the device ourselves.

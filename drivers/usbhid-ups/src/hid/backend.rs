@@ -161,7 +161,7 @@ impl HidBackend {
 
     /// Opens the device, parses its descriptor and picks the subdriver.
     fn attach(&mut self, tree: &mut Tree) -> Result<(), BackendError> {
-        let mut dev = (self.open)().map_err(|e| BackendError::Disconnected(e.to_string()))?;
+        let mut dev = (self.open)().map_err(dev_err)?;
         let id = dev.identity().clone();
         if let Some(first) = &self.identity {
             let same = first.vendor_id == id.vendor_id
@@ -565,10 +565,18 @@ impl HidBackend {
     }
 }
 
+/// A device failure while (re)opening: the core retries, as after an unplug.
 fn dev_err(e: DeviceError) -> BackendError {
     match e {
-        DeviceError::Disconnected(s) => BackendError::Disconnected(s),
-        DeviceError::Failed(s) => BackendError::Disconnected(s),
+        DeviceError::Disconnected(s) | DeviceError::Failed(s) => BackendError::Disconnected(s),
+    }
+}
+
+/// An init failure: nothing to retry, the driver stops with the reason.
+fn fatal(e: BackendError) -> BackendError {
+    match e {
+        BackendError::Disconnected(s) | BackendError::Stale(s) => BackendError::Fatal(s),
+        f => f,
     }
 }
 
@@ -599,8 +607,6 @@ pub fn hex(b: &[u8]) -> String {
 impl Backend for HidBackend {
     fn init(&mut self, tree: &mut Tree, cfg: &DriverConfig) -> Result<(), BackendError> {
         self.opts = Options::from_config(cfg);
-        let fatal =
-            |e: BackendError| BackendError::Fatal(format!("No matching HID UPS found: {e}"));
         self.attach(tree).map_err(fatal)?;
         let now = Instant::now();
         self.walk(tree, Walk::Init, now)
