@@ -37,6 +37,7 @@ const NOT_COMPARED: &[&str] = &[
 /// Ours only: our recording key and what our driver core publishes like NUT 2.8.1+.
 const EXTRA_OK: &[&str] = &[
     "driver.parameter.recording",
+    "driver.parameter.simlog",
     "driver.flag.allow_killpower",
     "driver.debug",
 ];
@@ -45,7 +46,9 @@ fn recording() -> PathBuf {
     crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
 }
 
-fn dir() -> NutDir {
+/// A NUT directory whose UPS `ups` is our driver on `recording`, logging SET_REPORTs to
+/// `<dir>/simlog`.
+fn dir_for(recording: &std::path::Path) -> NutDir {
     let dir = NutDir::with(NutDirOptions {
         upses: Vec::new(),
         upsd_conf_extra: Vec::new(),
@@ -54,11 +57,30 @@ fn dir() -> NutDir {
         "ups.conf",
         &format!(
             "[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\tpollfreq = 40\n\tpollinterval = 10\n\
-             \trecording = \"{}\"\n",
-            recording().display()
+             \trecording = \"{}\"\n\tsimlog = \"{}\"\n",
+            recording.display(),
+            simlog(&dir).display()
         ),
     );
     dir
+}
+
+fn dir() -> NutDir {
+    dir_for(&recording())
+}
+
+fn simlog(dir: &NutDir) -> PathBuf {
+    dir.path().join("simlog")
+}
+
+/// `SET_REPORT 0xNN` lines of the simulator's log, as NUT 2.8.0 would send them: the whole
+/// buffered report (NUT's declared length, 24 bytes for 0x21 and 0x40).
+fn set_line(id: u8, value: u8, len: usize) -> String {
+    let mut b = vec![0u8; len];
+    b[0] = id;
+    b[1] = value;
+    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("SET_REPORT 0x{id:02x} {}", hex.join(" "))
 }
 
 fn sock(dir: &NutDir) -> PathBuf {
@@ -195,13 +217,87 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
         "VAR ups ups.delay.shutdown \"30\"\n",
         Duration::from_secs(5),
     );
+    // ups.delay.shutdown is a driver-side setting: nothing more reaches the unit.
+    let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    // Kill power through the running driver: 2.8.0 falls back to shutdown.reboot on this unit
+    // (no DelayBeforeStartup for shutdown.return): APCDelayBeforeReboot = 10.
+    let (code, out, err) = run(&dir, &our_bin(DRIVER), &["-a", "ups", "-k"]);
+    assert_eq!(code, Some(0), "{which:?} -k: {out}{err}");
+    let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();
+    assert_eq!(
+        log.lines().last(),
+        Some(set_line(0x40, 10, 24).as_str()),
+        "{which:?}: {log}"
+    );
     ours
 }
 
 #[test]
 fn stock_upsc_shows_stock_variables_through_stock_and_our_upsd() {
     let Some(stock) = stock_nut() else { return };
-    let a = check(&stock, Impl::Stock);
-    let b = check(&stock, Impl::Ours);
+    let mut a = check(&stock, Impl::Stock);
+    let mut b = check(&stock, Impl::Ours);
+    // Each run has its own temporary directory.
+    a.remove("driver.parameter.simlog");
+    b.remove("driver.parameter.simlog");
     assert_eq!(a, b, "stock upsd and ours show different variables");
+}
+
+/// The scenario of a power failure, on top of the BK650M2-CH recording. ACPresent exists twice
+/// on this unit (a PresentStatus bit in report 0x16 and an 8-bit PowerSummary value in 0x13): a
+/// real unit changes both, and NUT reads both. Its low-battery flag is only the 8-bit
+/// PowerSummary.BelowRemainingCapacityLimit (0x14).
+const SCENARIO: &str = r#"
+[[event]]
+at_s = 1.0
+set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }
+interrupt = true
+
+[[event]]
+at_s = 2.0
+set = { "UPS.PowerSummary.RemainingCapacity" = 30 }
+interrupt = true
+
+[[event]]
+at_s = 3.0
+set = { "UPS.PowerSummary.BelowRemainingCapacityLimit" = 1 }
+interrupt = true
+
+[[event]]
+at_s = 4.0
+set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPresent" = 1, "UPS.PowerSummary.PresentStatus.Discharging" = 0, "UPS.PowerSummary.PresentStatus.Charging" = 1, "UPS.PowerSummary.BelowRemainingCapacityLimit" = 0 }
+interrupt = true
+"#;
+
+#[test]
+fn a_power_failure_reaches_upsc_through_interrupt_reports() {
+    let tmp = NutDir::new();
+    let rec = tmp.path().join("scenario.toml");
+    let base = std::fs::read_to_string(recording()).expect("recording");
+    std::fs::write(&rec, format!("{base}{SCENARIO}")).expect("write scenario");
+    let dir = dir_for(&rec);
+    let _driver = start_driver(&dir);
+    let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
+    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
+    // pollinterval is 10 s: within this scenario only interrupt reports can change the status.
+    let status = |want: &str| {
+        wait_reply(
+            dir.port,
+            "GET VAR ups ups.status",
+            &format!("VAR ups ups.status \"{want}\"\n"),
+            Duration::from_secs(3),
+        )
+    };
+    status("OB DISCHRG");
+    wait_reply(
+        dir.port,
+        "GET VAR ups battery.charge",
+        "VAR ups battery.charge \"30\"\n",
+        Duration::from_secs(3),
+    );
+    status("OB DISCHRG LB");
+    status("OL CHRG");
+    let log = dir.log("driver.log");
+    assert!(!log.contains("panicked"), "{log}");
 }

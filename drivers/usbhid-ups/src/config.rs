@@ -37,7 +37,8 @@ const CORE_PUBLISHED: &[&str] = &[
 ];
 
 /// The usbhid-ups keys (the union over NUT versions, `config-files.md` §2.3) plus ours:
-/// `recording` (replay a `nut-hid-recording/1` file), `record` (write one) and `backend`
+/// `recording` (replay a `nut-hid-recording/1` file), `record` (write one), `simlog` (log the
+/// SET_REPORTs a recording receives) and `backend`
 /// (`static:<file>`: serve a dummy-ups-like `.dev` file, for demos and tests).
 pub const USBHID_KEYS: &[&str] = &[
     "vendor",
@@ -78,6 +79,7 @@ pub const USBHID_KEYS: &[&str] = &[
     "waitbeforereconnect",
     "recording",
     "record",
+    "simlog",
     "backend",
 ];
 

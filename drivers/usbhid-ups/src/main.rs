@@ -235,6 +235,11 @@ const HELP: &[(&str, bool, &str)] = &[
         "Write the device to this nut-hid-recording/1 file",
     ),
     (
+        "simlog",
+        false,
+        "Append every SET_REPORT sent to a recording to this file",
+    ),
+    (
         "backend",
         false,
         "static:<file> serves a .dev file instead of a device",
@@ -562,6 +567,7 @@ fn hidraw_backend(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
     let matcher = Matcher::new(|k| cfg.get(k))?;
     let productid_given = cfg.get("productid").is_some();
     let mut seen: Option<Identity> = None;
+    let record = cfg.get("record").map(PathBuf::from);
     Ok(Box::new(HidBackend::new(Box::new(move || {
         let sysfs = Path::new("/sys");
         let info = match &seen {
@@ -574,10 +580,32 @@ fn hidraw_backend(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
         };
         let info =
             info.ok_or_else(|| DeviceError::Disconnected("No matching HID UPS found".into()))?;
-        let dev = HidrawDevice::open(&info, Path::new("/dev"))?;
+        let mut dev = HidrawDevice::open(&info, Path::new("/dev"))?;
+        if seen.is_none() {
+            if let Some(file) = &record {
+                write_recording(&mut dev, file);
+            }
+        }
         seen = Some(info.identity.clone());
         Ok(Box::new(dev) as Box<dyn Device>)
     }))))
+}
+
+/// Record mode (`record = <file>`): the device as a `nut-hid-recording/1` file, written once
+/// when the unit is first opened. A failure is logged; the driver carries on.
+#[cfg(target_os = "linux")]
+fn write_recording(dev: &mut dyn Device, file: &Path) {
+    use usbhid_ups::hid::record::{record, DEFAULT_STRINGS_UP_TO};
+    let result = dev
+        .report_descriptor()
+        .map_err(|e| e.to_string())
+        .and_then(|raw| nut_hid::parse(&raw).map_err(|e| e.to_string()))
+        .and_then(|desc| record(dev, &desc, DEFAULT_STRINGS_UP_TO).map_err(|e| e.to_string()))
+        .and_then(|rec| std::fs::write(file, rec.to_toml()).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => tracing::info!("device recorded to {}", file.display()),
+        Err(e) => tracing::error!("recording the device to {}: {e}", file.display()),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
