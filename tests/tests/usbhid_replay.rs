@@ -301,3 +301,34 @@ fn a_power_failure_reaches_upsc_through_interrupt_reports() {
     let log = dir.log("driver.log");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn an_unplugged_unit_goes_stale_and_comes_back_without_a_restart() {
+    let tmp = NutDir::new();
+    let rec = tmp.path().join("vanish.toml");
+    let base = std::fs::read_to_string(recording()).expect("recording");
+    let scenario = "\n[[event]]\nat_s = 2.0\nfault = \"vanish\"\nduration_s = 3.0\n";
+    std::fs::write(&rec, format!("{base}{scenario}")).expect("write scenario");
+    let dir = dir_for(&rec);
+    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).expect("ups.conf");
+    dir.write_conf(
+        "ups.conf",
+        &conf.replace("pollinterval = 10", "pollinterval = 1"),
+    );
+    let mut driver = start_driver(&dir);
+    let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
+    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
+    wait_reply(
+        dir.port,
+        "GET VAR ups ups.status",
+        "ERR DATA-STALE\n",
+        Duration::from_secs(10),
+    );
+    wait_reply(
+        dir.port,
+        "GET VAR ups ups.status",
+        "VAR ups ups.status \"OL DISCHRG\"\n",
+        Duration::from_secs(15),
+    );
+    assert!(driver.exited().is_none(), "{}", dir.log("driver.log"));
+}
