@@ -445,13 +445,18 @@ impl Recording {
         }
         for e in &self.events {
             let _ = write!(o, "\n[[event]]\nat_s = {:?}\n", e.at_s);
-            if !e.set.is_empty() {
+            // An event needs `set` or `fault`: keep an empty `set` when it is all there is.
+            if !e.set.is_empty() || e.fault.is_none() {
                 let entries: Vec<String> = e
                     .set
                     .iter()
                     .map(|(p, v)| format!("{} = {v}", quote(p)))
                     .collect();
-                let _ = writeln!(o, "set = {{ {} }}", entries.join(", "));
+                if entries.is_empty() {
+                    o.push_str("set = {}\n");
+                } else {
+                    let _ = writeln!(o, "set = {{ {} }}", entries.join(", "));
+                }
             }
             if e.interrupt {
                 o.push_str("interrupt = true\n");
@@ -831,6 +836,13 @@ mod tests {
             set: vec![],
             interrupt: false,
             fault: Some(FaultSpec::ComeBack),
+            line: 0,
+        });
+        r.events.push(Event {
+            at_s: 11.0,
+            set: vec![],
+            interrupt: true,
+            fault: None,
             line: 0,
         });
         let text = r.to_toml();
