@@ -155,3 +155,133 @@ impl Reports {
         self.filled.iter_mut().for_each(|t| *t = None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hid::device::Identity;
+
+    /// Report 0x0c: one 8-bit Feature field (0..255); report 0x0f: 16 bits.
+    const DESC: &[u8] = &[
+        0x05, 0x84, 0x09, 0x04, 0xa1, 0x01, 0x85, 0x0c, 0x09, 0x66, 0x75, 0x08, 0x95, 0x01, 0x15,
+        0x00, 0x26, 0xff, 0x00, 0xb1, 0xa2, 0x85, 0x0f, 0x09, 0x68, 0x75, 0x10, 0x27, 0xff, 0xff,
+        0x00, 0x00, 0xb1, 0xa2, 0xc0,
+    ];
+
+    #[derive(Default)]
+    struct Dev {
+        id: Identity,
+        asked: Vec<(u8, usize)>,
+        sent: Vec<Vec<u8>>,
+        fail: bool,
+    }
+
+    impl Device for Dev {
+        fn identity(&self) -> &Identity {
+            &self.id
+        }
+        fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
+            Ok(DESC.to_vec())
+        }
+        fn get_feature(&mut self, id: u8, len: usize) -> Result<Vec<u8>, DeviceError> {
+            self.asked.push((id, len));
+            if self.fail {
+                return Err(DeviceError::Failed("stall".into()));
+            }
+            Ok(match id {
+                0x0c => vec![0x0c, 100],
+                _ => vec![0x0f, 0x22],
+            })
+        }
+        fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
+            self.sent.push(report.to_vec());
+            Ok(())
+        }
+        fn read_interrupt(&mut self, _: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
+            Ok(None)
+        }
+        fn string(&mut self, _: u8) -> Result<Option<String>, DeviceError> {
+            Ok(None)
+        }
+    }
+
+    fn setup() -> (Descriptor, Reports, Dev) {
+        let desc = nut_hid::parse(DESC).expect("descriptor");
+        let reports = Reports::new(&desc);
+        (desc, reports, Dev::default())
+    }
+
+    #[test]
+    fn young_reports_are_reused_and_old_ones_asked_again() {
+        let (desc, mut r, mut dev) = setup();
+        let f = &desc.fields()[0];
+        let t0 = Instant::now();
+        let age = Duration::from_secs(2);
+        assert_eq!(r.value(&mut dev, f, age, t0), Ok(100.0));
+        assert_eq!(
+            r.value(&mut dev, f, age, t0 + Duration::from_secs(1)),
+            Ok(100.0)
+        );
+        assert_eq!(dev.asked, [(0x0c, 2)]);
+        assert_eq!(
+            r.value(&mut dev, f, age, t0 + Duration::from_secs(2)),
+            Ok(100.0)
+        );
+        assert_eq!(dev.asked.len(), 2);
+    }
+
+    #[test]
+    fn short_answers_keep_the_rest_and_failures_are_errors() {
+        let (desc, mut r, mut dev) = setup();
+        let f = &desc.fields()[1];
+        assert_eq!(
+            r.value(&mut dev, f, Duration::ZERO, Instant::now()),
+            Ok(34.0)
+        );
+        dev.fail = true;
+        assert!(matches!(
+            r.value(&mut dev, f, Duration::ZERO, Instant::now()),
+            Err(ReportError::Device(DeviceError::Failed(_)))
+        ));
+    }
+
+    #[test]
+    fn max_report_asks_for_eight_bytes_and_interrupt_only_never_asks() {
+        let (desc, mut r, mut dev) = setup();
+        r.max_report = true;
+        let f = &desc.fields()[0];
+        r.value(&mut dev, f, Duration::ZERO, Instant::now())
+            .expect("value");
+        assert_eq!(dev.asked, [(0x0c, MAX_REPORT_LEN)]);
+        let (desc, mut r, mut dev) = setup();
+        r.interrupt_only = true;
+        let now = Instant::now();
+        assert_eq!(
+            r.value(&mut dev, &desc.fields()[0], Duration::ZERO, now),
+            Ok(0.0)
+        );
+        assert_eq!(r.file(&[0x0c, 42], now), Some(0x0c));
+        assert_eq!(
+            r.value(&mut dev, &desc.fields()[0], Duration::ZERO, now),
+            Ok(42.0)
+        );
+        assert!(dev.asked.is_empty());
+        assert_eq!(r.file(&[0x33, 1], now), None);
+        assert_eq!(r.file(&[], now), None);
+    }
+
+    #[test]
+    fn writes_send_the_whole_buffer_and_expire_every_report() {
+        let (desc, mut r, mut dev) = setup();
+        let t0 = Instant::now();
+        let age = Duration::from_secs(10);
+        r.value(&mut dev, &desc.fields()[0], age, t0).expect("read");
+        let sent = r
+            .set_value(&mut dev, &desc.fields()[1], 300.0)
+            .expect("write");
+        assert_eq!(sent, [0x0f, 0x2c, 0x01]);
+        assert_eq!(dev.sent, [vec![0x0f, 0x2c, 0x01]]);
+        r.value(&mut dev, &desc.fields()[0], age, t0).expect("read");
+        assert_eq!(dev.asked.len(), 2, "the write made 0x0c stale too");
+    }
+}
