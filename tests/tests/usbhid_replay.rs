@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{start_upsd_bin, wait_for, wait_reply, wait_var};
 use nut_rs_tests::{
-    crate_dir, data_file, our_bin, run_with_timeout, stock_nut, Impl, NutDir, NutDirOptions, Proc,
-    StockNut,
+    crate_dir, data_file, our_bin, run_with_timeout, stock_nut, Impl, LineClient, NutDir,
+    NutDirOptions, Proc, StockNut,
 };
 
 const DRIVER: &str = "usbhid-ups";
@@ -270,6 +270,15 @@ set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPres
 interrupt = true
 "#;
 
+fn value_of(port: u16, var: &str) -> String {
+    let mut c = LineClient::connect(port).expect("connect");
+    let r = c.request(&format!("GET VAR ups {var}"));
+    r.trim_end()
+        .rsplit_once(' ')
+        .map(|(_, v)| v.trim_matches('"').to_string())
+        .unwrap_or(r)
+}
+
 #[test]
 fn a_power_failure_reaches_upsc_through_interrupt_reports() {
     let tmp = NutDir::new();
@@ -281,23 +290,33 @@ fn a_power_failure_reaches_upsc_through_interrupt_reports() {
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
     // pollinterval is 10 s: within this scenario only interrupt reports can change the status.
-    let status = |want: &str| {
-        wait_reply(
-            dir.port,
-            "GET VAR ups ups.status",
-            &format!("VAR ups ups.status \"{want}\"\n"),
-            Duration::from_secs(3),
-        )
+    // Watch ups.status through upsd every 5 ms and note when each new value shows up.
+    let mut c = LineClient::connect(dir.port).expect("connect");
+    let t0 = Instant::now();
+    let mut seen: Vec<(Duration, String)> = Vec::new();
+    while t0.elapsed() < Duration::from_secs(10) {
+        let r = c.request("GET VAR ups ups.status");
+        if seen.last().map(|(_, v)| v) != Some(&r) {
+            seen.push((t0.elapsed(), r.clone()));
+        }
+        if r.contains("OL CHRG") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let at = |want: &str| {
+        seen.iter()
+            .find(|(_, v)| *v == format!("VAR ups ups.status \"{want}\"\n"))
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("{want} never seen: {seen:?}"))
     };
-    status("OB DISCHRG");
-    wait_reply(
-        dir.port,
-        "GET VAR ups battery.charge",
-        "VAR ups battery.charge \"30\"\n",
-        Duration::from_secs(3),
-    );
-    status("OB DISCHRG LB");
-    status("OL CHRG");
+    let (ob, lb, ol) = (at("OB DISCHRG"), at("OB DISCHRG LB"), at("OL CHRG"));
+    // The events are 2 s and 1 s apart; each change reaching upsc late by up to 100 ms (plus
+    // our 5 ms sampling) keeps the gaps within 0.11 s of that.
+    let near = |gap: Duration, want: f64| (gap.as_secs_f64() - want).abs() <= 0.11;
+    assert!(near(lb - ob, 2.0), "{seen:?}");
+    assert!(near(ol - lb, 1.0), "{seen:?}");
+    assert_eq!(value_of(dir.port, "battery.charge"), "30");
     let log = dir.log("driver.log");
     assert!(!log.contains("panicked"), "{log}");
 }
