@@ -89,7 +89,7 @@ pub struct Interrupt {
 pub struct Event {
     /// Seconds after the start.
     pub at_s: f64,
-    /// Usage path -> logical value, in file order (lexicographic: TOML tables are unordered).
+    /// Usage path -> logical value, in file order.
     pub set: Vec<(String, i64)>,
     /// Also send the changed Input reports on the interrupt pipe.
     pub interrupt: bool,
@@ -144,6 +144,9 @@ pub enum ErrorKind {
     IdMismatch { key: String, first: u8 },
     #[error("`{key}`: {reason}")]
     BadValue { key: String, reason: String },
+    /// Two keys naming the same report id or string index (`0x0c` and `0x0C`, `5` and `05`).
+    #[error("`{key}` repeats an id or index given before")]
+    Duplicate { key: String },
 }
 
 /// A recording that cannot be used: where (`origin:line`) and why.
@@ -331,12 +334,12 @@ impl Recording {
         let mut format = None;
         let mut usb = None;
         let mut descriptor = None;
-        for (k, v) in doc.iter() {
+        for (k, v) in in_file_order(doc) {
             match k.get_ref().as_ref() {
                 "format" => format = Some((cx.string(v, "format")?, v.span())),
                 "usb" => usb = Some(parse_usb(&cx, v)?),
                 "strings" => {
-                    for (sk, sv) in cx.table(v, "strings")?.iter() {
+                    for (sk, sv) in in_file_order(cx.table(v, "strings")?) {
                         let key = format!("strings.{}", sk.get_ref());
                         let idx = sk
                             .get_ref()
@@ -346,12 +349,15 @@ impl Recording {
                             .ok_or_else(|| {
                                 cx.err(&sk.span(), ErrorKind::BadStringIndex { key: key.clone() })
                             })?;
-                        rec.strings.insert(idx, cx.string(sv, &key)?.to_string());
+                        let text = cx.string(sv, &key)?.to_string();
+                        if rec.strings.insert(idx, text).is_some() {
+                            return Err(cx.err(&sk.span(), ErrorKind::Duplicate { key }));
+                        }
                     }
                 }
                 "descriptor" => {
                     let t = cx.table(v, "descriptor")?;
-                    for (dk, dv) in t.iter() {
+                    for (dk, dv) in in_file_order(t) {
                         match dk.get_ref().as_ref() {
                             "hex" => descriptor = Some(cx.hex(dv, "descriptor.hex")?),
                             _ => return Err(cx.unknown(dk, "descriptor")),
@@ -479,11 +485,24 @@ impl Recording {
     }
 }
 
+/// A table's entries in file order (TOML tables come back sorted by key), so that values keep
+/// the order they were written in and errors point at the first offending line.
+fn in_file_order<'t, 'i>(
+    t: &'t DeTable<'i>,
+) -> Vec<(
+    &'t Spanned<std::borrow::Cow<'i, str>>,
+    &'t Spanned<DeValue<'i>>,
+)> {
+    let mut entries: Vec<_> = t.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
 fn parse_usb(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Usb> {
     let t = cx.table(v, "usb")?;
     let mut usb = Usb::default();
     let (mut vid, mut pid) = (false, false);
-    for (k, v) in t.iter() {
+    for (k, v) in in_file_order(t) {
         let key = format!("usb.{}", k.get_ref());
         match k.get_ref().as_ref() {
             "vendor_id" => {
@@ -498,7 +517,7 @@ fn parse_usb(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Usb> {
             "bus" => usb.bus = Some(cx.string(v, &key)?.to_string()),
             "port" => usb.port = Some(cx.string(v, &key)?.to_string()),
             "indices" => {
-                for (ik, iv) in cx.table(v, &key)?.iter() {
+                for (ik, iv) in in_file_order(cx.table(v, &key)?) {
                     let ikey = format!("usb.indices.{}", ik.get_ref());
                     let slot = match ik.get_ref().as_ref() {
                         "manufacturer" => &mut usb.indices.manufacturer,
@@ -531,7 +550,7 @@ fn parse_answers(
     section: &str,
 ) -> Res<BTreeMap<u8, Vec<u8>>> {
     let mut out = BTreeMap::new();
-    for (k, v) in cx.table(v, section)?.iter() {
+    for (k, v) in in_file_order(cx.table(v, section)?) {
         let key = format!("{section}.{}", k.get_ref());
         let id = parse_report_id(k.get_ref())
             .ok_or_else(|| cx.err(&k.span(), ErrorKind::BadId { key: key.clone() }))?;
@@ -545,7 +564,9 @@ fn parse_answers(
                 },
             ));
         }
-        out.insert(id, bytes);
+        if out.insert(id, bytes).is_some() {
+            return Err(cx.err(&k.span(), ErrorKind::Duplicate { key }));
+        }
     }
     Ok(out)
 }
@@ -573,7 +594,7 @@ fn parse_interrupts(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Interrupt
     let mut out = Vec::new();
     for (t, span) in array_of_tables(cx, v, "interrupt")? {
         let (mut after, mut hex) = (None, None);
-        for (k, v) in t.iter() {
+        for (k, v) in in_file_order(t) {
             match k.get_ref().as_ref() {
                 "after_ms" => {
                     let n = cx.integer(v, "interrupt.after_ms")?;
@@ -610,12 +631,12 @@ fn parse_events(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Event>> {
         let mut fault: Option<(&str, Range<usize>)> = None;
         let mut duration = None;
         let mut count = None;
-        for (k, v) in t.iter() {
+        for (k, v) in in_file_order(t) {
             match k.get_ref().as_ref() {
                 "at_s" => at = Some(cx.seconds(v, "event.at_s")?),
                 "set" => {
                     has_set = true;
-                    for (pk, pv) in cx.table(v, "event.set")?.iter() {
+                    for (pk, pv) in in_file_order(cx.table(v, "event.set")?) {
                         let key = format!("event.set.{}", pk.get_ref());
                         set.push((pk.get_ref().to_string(), cx.integer(pv, &key)?));
                     }
@@ -1040,6 +1061,24 @@ mod tests {
             ErrorKind::BadValue {
                 key: "event.count".into(),
                 reason: "only with fault = \"fail_reads\"".into()
+            }
+        );
+        assert_eq!(
+            kind(&format!(
+                "{MIN}[feature]\n\"0x0c\" = \"0c 64\"\n\"0x0C\" = \"0c 65\"\n"
+            )),
+            (
+                9,
+                ErrorKind::Duplicate {
+                    key: "feature.0x0C".into()
+                }
+            ),
+            "the later line is the duplicate"
+        );
+        assert_eq!(
+            kind(&format!("{MIN}[strings]\n\"5\" = \"a\"\n\"05\" = \"b\"\n")).1,
+            ErrorKind::Duplicate {
+                key: "strings.05".into()
             }
         );
         // Not TOML at all: still a line.

@@ -7,7 +7,7 @@
 //! [`nut_hid::Field::insert`] (a short recorded answer is zero-extended to what the field
 //! needs; an Input report never recorded starts from the Feature report of the same id). With
 //! `interrupt = true` the changed Input reports are sent on the interrupt pipe, in the order
-//! their first field appears in `set`.
+//! their first field appears in `set` (file order).
 //!
 //! Faults ([`SimDevice::inject`], or the `fault` event extension documented in
 //! [`super::recording`]):
@@ -445,6 +445,50 @@ interrupt = true
         let r = d.read_interrupt(Duration::ZERO).unwrap().unwrap();
         assert_eq!(r, vec![0x16, 0x0d, 0x00]);
         assert_eq!(d.read_interrupt(Duration::ZERO).unwrap(), None);
+    }
+
+    #[test]
+    fn power_failure_scenario_file() {
+        let text = include_str!("../../tests/data/back-ups-bk650m2-ch.power-failure.toml");
+        let rec = Recording::parse(text, "pf").unwrap();
+        let clock = ManualClock::new();
+        let mut d = SimDevice::with_clock(&rec, "pf", clock.clone()).unwrap();
+        skip_recorded(&mut d);
+        let mut got = Vec::new();
+        while let Some(r) = d.read_interrupt(Duration::from_secs(30)).unwrap() {
+            got.push((d.elapsed().as_secs_f64(), r));
+        }
+        assert_eq!(
+            got,
+            vec![
+                // Mains lost: PresentStatus (0x16) then PowerSummary.ACPresent (0x13), in the
+                // order of the `set` table.
+                (5.0, vec![0x16, 0x0a, 0x00]),
+                (5.0, vec![0x13, 0x00]),
+                (10.0, vec![0x0c, 80]),
+                (15.0, vec![0x0c, 50]),
+                (20.0, vec![0x0c, 25]),
+                // Low battery.
+                (25.0, vec![0x0c, 9]),
+                (25.0, vec![0x14, 0x01]),
+                // Mains back: charging.
+                (30.0, vec![0x16, 0x0d, 0x00]),
+                (30.0, vec![0x13, 0x01]),
+                (30.0, vec![0x14, 0x00]),
+                (40.0, vec![0x0c, 30]),
+                (60.0, vec![0x0c, 60]),
+            ]
+        );
+        let ac = field(
+            "UPS.PowerSummary.PresentStatus.ACPresent",
+            ReportKind::Input,
+        );
+        let chrg = field("UPS.PowerSummary.PresentStatus.Charging", ReportKind::Input);
+        assert_eq!(ac.extract(&got[7].1), Some(1));
+        assert_eq!(chrg.extract(&got[7].1), Some(1));
+        // Feature-only runtimes follow too (last value: 1800 s).
+        assert_eq!(d.get_feature(0x23, 3).unwrap(), vec![0x23, 0x08, 0x07]);
+        assert_eq!(d.get_feature(0x0f, 3).unwrap(), vec![0x0f, 0x08, 0x07]);
     }
 
     #[test]
