@@ -378,6 +378,11 @@ fn writes_send_nut_s_bytes() {
         "not writable"
     );
     assert_eq!(u.backend.setvar(t, "ups.id", "x"), CmdResult::Unknown);
+    assert_eq!(
+        u.backend.setvar(t, "input.sensitivity", "extreme"),
+        CmdResult::Invalid,
+        "a name the table does not know is refused, nothing is sent"
+    );
     let mut date = vec![0u8; 33];
     date[0] = 0x20;
     let d: u16 = ((2024 - 1980) << 9) + (2 << 5) + 29;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use nut_hid::{Descriptor, ReportKind, UsageTable};
 use nut_state::Tree;
 
+use super::convert::{self, Conversion};
 use super::device::{Device, DeviceError, Identity};
 use super::report::{ReportError, Reports};
 use super::status::{self, Readings, StatusBits, StatusOptions};
@@ -357,7 +358,7 @@ impl HidBackend {
             }
             Effect::SetString(name, index) => {
                 let text = match self.att.as_mut().map(|a| a.dev.string(index)) {
-                    Some(Ok(Some(s))) => super::convert::trim_string(&s),
+                    Some(Ok(Some(s))) => convert::trim_string(&s),
                     Some(Err(DeviceError::Disconnected(e))) => {
                         self.att = None;
                         return Err(BackendError::Disconnected(e));
@@ -550,6 +551,14 @@ impl HidBackend {
                 tree.set_info(n, text);
             }
             return CmdResult::Handled;
+        }
+        // NUT would write -1 for a name its table does not know; we refuse it instead of
+        // sending a value the unit never defined.
+        if let Conversion::Lookup(table) = row.conv {
+            if convert::reverse_lookup(table, text).is_none() {
+                tracing::warn!("setvar {name}: {text:?} is not one of the known values");
+                return CmdResult::Invalid;
+            }
         }
         let value = row.conv.from_nut(text);
         match self.write(pos, value) {
