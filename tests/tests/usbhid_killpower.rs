@@ -1,0 +1,227 @@
+//! Kill power the way NUT's shutdown scripts do it (`upsdrvctl shutdown`), on the simulated APC
+//! Back-UPS BK650M2-CH: with no driver running (the driver opens the unit itself) and with one
+//! running (killpower goes through its socket). The simulator's `simlog` must hold exactly the
+//! SET_REPORTs NUT 2.8.0 sends for this unit: `shutdown.return` cannot work on it (no
+//! DelayBeforeStartup), so `shutdown.reboot` writes 10 to APCDelayBeforeReboot (report 0x40),
+//! whatever `offdelay` / `ondelay` say. A unit with none of the three commands fails loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nut_rs_tests::daemon::{signal, wait_for};
+use nut_rs_tests::{crate_dir, our_bin, run_with_timeout, NutDir, NutDirOptions};
+
+const DRIVER: &str = "usbhid-ups";
+
+fn recording() -> PathBuf {
+    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+}
+
+/// A NUT directory whose ups.conf runs our driver binary (`driverpath`) for UPS `ups` on
+/// `recording`, logging SET_REPORTs to `<dir>/simlog`; `extra` goes into the section.
+fn dir_for(recording: &Path, extra: &str) -> NutDir {
+    let dir = NutDir::with(NutDirOptions {
+        upses: Vec::new(),
+        upsd_conf_extra: Vec::new(),
+    });
+    write_ups_conf(&dir, recording, extra);
+    dir
+}
+
+fn write_ups_conf(dir: &NutDir, recording: &Path, extra: &str) {
+    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "driverpath = \"{}\"\n[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\
+             \trecording = \"{}\"\n\tsimlog = \"{}\"\n{extra}",
+            bin_dir.display(),
+            recording.display(),
+            simlog(dir).display()
+        ),
+    );
+}
+
+fn simlog(dir: &NutDir) -> PathBuf {
+    dir.path().join("simlog")
+}
+
+fn simlog_lines(dir: &NutDir) -> Vec<String> {
+    std::fs::read_to_string(simlog(dir))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn sock(dir: &NutDir) -> PathBuf {
+    dir.state().join(format!("{DRIVER}-ups"))
+}
+
+fn pidfile(dir: &NutDir) -> PathBuf {
+    dir.state().join(format!("{DRIVER}-ups.pid"))
+}
+
+/// What NUT 2.8.0 sends for `shutdown.reboot` on this unit: APCDelayBeforeReboot = 10, the
+/// whole declared report 0x40 (24 bytes, the length NUT buffers for it).
+fn reboot_line() -> String {
+    let mut b = vec![0u8; 24];
+    b[0] = 0x40;
+    b[1] = 10;
+    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("SET_REPORT 0x40 {}", hex.join(" "))
+}
+
+fn run(dir: &NutDir, program: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(program);
+    for (k, v) in dir.env() {
+        cmd.env(k, v);
+    }
+    cmd.args(args);
+    run_with_timeout(&mut cmd, Duration::from_secs(40))
+}
+
+fn upsdrvctl(dir: &NutDir, args: &[&str]) -> (Option<i32>, String, String) {
+    run(dir, &our_bin("upsdrvctl"), args)
+}
+
+/// A driver started by `upsdrvctl start`: terminated by its PID file when the test ends,
+/// whatever happened.
+struct Started(PathBuf);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                signal(pid, "TERM");
+            }
+        }
+    }
+}
+
+fn start(dir: &NutDir) -> Started {
+    let (code, out, err) = upsdrvctl(dir, &["-u", "root", "start", "ups"]);
+    let started = Started(pidfile(dir));
+    assert_eq!(code, Some(0), "upsdrvctl start: {out}{err}");
+    wait_for("driver socket", Duration::from_secs(10), |_| {
+        sock(dir).exists().then_some(())
+    });
+    started
+}
+
+#[test]
+fn shutdown_with_no_driver_running_opens_the_unit_itself() {
+    let dir = dir_for(&recording(), "");
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
+    assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
+    assert!(!sock(&dir).exists(), "no driver was left running");
+    assert!(
+        !err.contains("the running driver shut the UPS down")
+            && err.contains("Initiating UPS shutdown"),
+        "{out}{err}"
+    );
+    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+}
+
+#[test]
+fn shutdown_with_a_running_driver_goes_through_its_socket() {
+    let dir = dir_for(&recording(), "");
+    let _driver = start(&dir);
+    assert_eq!(
+        simlog_lines(&dir),
+        Vec::<String>::new(),
+        "nothing sent at start"
+    );
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
+    assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
+    // The -k run found the instance on its socket (SET driver.flag.allow_killpower, INSTCMD
+    // driver.killpower): the running driver sent the bytes, once.
+    assert!(
+        err.contains("the running driver shut the UPS down"),
+        "{out}{err}"
+    );
+    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
+    assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
+}
+
+#[test]
+fn offdelay_and_ondelay_do_not_change_what_this_unit_receives() {
+    let dir = dir_for(&recording(), "\toffdelay = 60\n\tondelay = 120\n");
+    // The options reach the variables 2.8.0 publishes for them: this unit has
+    // DelayBeforeShutdown (ups.delay.shutdown) but no DelayBeforeStartup (no ups.delay.start).
+    let (code, out, err) = run(
+        &dir,
+        &our_bin(DRIVER),
+        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
+    );
+    assert_eq!(code, Some(0), "-d 1: {err}");
+    assert!(out.contains("\nups.delay.shutdown: 60\n"), "{out}");
+    assert!(!out.contains("\nups.delay.start:"), "{out}");
+    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "-d sends nothing");
+
+    // shutdown.return needs load.on.delay, which this unit lacks, so 2.8.0 sends nothing for
+    // it and goes on to shutdown.reboot: neither 60 nor 120 is ever written.
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
+    assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
+    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+
+    // The same through a running instance.
+    std::fs::remove_file(simlog(&dir)).unwrap();
+    let _driver = start(&dir);
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown", "ups"]);
+    assert_eq!(code, Some(0), "upsdrvctl shutdown ups: {out}{err}");
+    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
+    assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
+}
+
+/// The BK650M2-CH recording with DelayBeforeShutdown (report 0x15) and APCDelayBeforeReboot
+/// (report 0x40) renamed to usages no table knows: no shutdown.return, shutdown.reboot nor
+/// load.off.delay is left.
+fn crippled_recording(dir: &NutDir) -> PathBuf {
+    let text = std::fs::read_to_string(recording()).unwrap();
+    let edited = text
+        .replacen("85 15 05 84 09 57", "85 15 05 84 09 5f", 1)
+        .replacen("85 40 09 7c", "85 40 09 7b", 1);
+    assert_eq!(
+        edited
+            .matches("85 15 05 84 09 5f")
+            .count()
+            .min(edited.matches("85 40 09 7b").count()),
+        1,
+        "the descriptor bytes to edit were not found"
+    );
+    let path = dir.path().join("no-delays.recording.toml");
+    std::fs::write(&path, edited).unwrap();
+    path
+}
+
+#[test]
+fn a_unit_without_shutdown_commands_fails_with_a_clear_message() {
+    let dir = dir_for(&recording(), "");
+    let rec = crippled_recording(&dir);
+    write_ups_conf(&dir, &rec, "");
+    // sanity: the edited unit still serves, without the commands
+    let (code, out, err) = run(
+        &dir,
+        &our_bin(DRIVER),
+        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
+    );
+    assert_eq!(code, Some(0), "-d 1 on the edited unit: {err}");
+    assert!(out.contains("\nups.status: OL DISCHRG\n"), "{out}");
+    assert!(!out.contains("\nups.delay.shutdown:"), "{out}");
+
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
+    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
+    assert!(err.contains("Shutdown failed!"), "{out}{err}");
+    assert!(
+        err.contains("Driver failed to shut down ups"),
+        "upsdrvctl names the UPS: {out}{err}"
+    );
+    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+}
