@@ -66,7 +66,7 @@ fn pidfile(dir: &NutDir) -> PathBuf {
 /// What NUT 2.8.0 sends for `shutdown.reboot` on this unit: APCDelayBeforeReboot = 10, the
 /// whole declared report 0x40 (24 bytes, the length NUT buffers for it).
 fn reboot_line() -> String {
-    let mut b = vec![0u8; 24];
+    let mut b = [0u8; 24];
     b[0] = 0x40;
     b[1] = 10;
     let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
