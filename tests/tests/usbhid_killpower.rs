@@ -224,4 +224,17 @@ fn a_unit_without_shutdown_commands_fails_with_a_clear_message() {
         "upsdrvctl names the UPS: {out}{err}"
     );
     assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+
+    // The same through a running instance: it answers the INSTCMD with a failure.
+    let _driver = start(&dir);
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
+    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
+    assert!(err.contains("Shutdown failed!"), "{out}{err}");
+    assert!(
+        err.contains("Driver failed to shut down ups"),
+        "upsdrvctl names the UPS: {out}{err}"
+    );
+    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+    let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
+    assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
 }
