@@ -227,7 +227,7 @@ const HELP: &[(&str, bool, &str)] = &[
     (
         "recording",
         false,
-        "Replay this nut-hid-recording/1 file instead of a device",
+        "Replay this nut-hid-recording/1 file instead of a device (relative: in the config directory)",
     ),
     (
         "record",
@@ -542,7 +542,10 @@ fn backend_for(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
     let Some(file) = cfg.get("recording") else {
         return hidraw_backend(cfg);
     };
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    // Like dummy-ups's port, a relative recording is looked up in the config directory.
+    let path = nut_conf::confpath().join(file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading recording {}", path.display()))?;
     let rec = Recording::parse(&text, file)?;
     let matcher = Matcher::new(|k| cfg.get(k))?;
     if let Some(why) = matcher.mismatch(&identity_of(&rec)) {
