@@ -731,6 +731,8 @@ impl Backend for HidBackend {
                 return Ok(());
             }
         }
-        Err(BackendError::Fatal("Shutdown failed!".into()))
+        Err(BackendError::Fatal(
+            "none of shutdown.return, shutdown.reboot, load.off.delay worked".into(),
+        ))
     }
 }
