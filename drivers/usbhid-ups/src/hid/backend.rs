@@ -19,7 +19,7 @@ use nut_state::Tree;
 use super::convert::{self, Conversion};
 use super::device::{Device, DeviceError, Identity};
 use super::report::{ReportError, Reports};
-use super::status::{self, Readings, StatusBits, StatusOptions};
+use super::status::{self, LogThrottle, Readings, StatusBits, StatusOptions, StatusTracker};
 use super::subdriver::{self, Claim, Effect, Row, Subdriver, Target, ABSENT, CMD, QUICK_POLL};
 use crate::backend::{Backend, BackendError, CmdResult};
 use crate::config::DriverConfig;
@@ -57,23 +57,70 @@ pub struct Options {
     pub productid_given: bool,
     /// `subdriver`: a case-insensitive part of the subdriver name to use.
     pub subdriver: Option<String>,
+    /// `lbrb_log_delay_sec` as the user set it; the delay in force is decided once the unit
+    /// is known ([`status::lbrb_log_delay`]).
+    pub lbrb_log_delay_sec: Option<u64>,
 }
 
 impl Options {
     /// Reads the options of a driver configuration.
     pub fn from_config(cfg: &DriverConfig) -> Options {
+        let variant = status::Variant::V2_8_0;
+        let lbrb_log_delay_sec = cfg.get("lbrb_log_delay_sec").map(|v| {
+            status::parse_lbrb_log_delay(v).unwrap_or_else(|| {
+                tracing::warn!(
+                    "Warning: invalid value for lbrb_log_delay_sec: {v}, defaulting to {}",
+                    status::LBRB_MODEL_DELAY
+                );
+                status::LBRB_MODEL_DELAY
+            })
+        });
+        // The newer throttle only when asked for: by default the warning is logged once each
+        // time the state starts.
+        let throttle_keys = [
+            "onlinedischarge_log_throttle_sec",
+            "onlinedischarge_log_throttle_hovercharge",
+        ];
+        let onlinedischarge_log_throttle = (variant == status::Variant::Newer
+            || throttle_keys.iter().any(|k| cfg.has(k)))
+        .then(|| {
+            let mut t = LogThrottle::default();
+            if let Some(v) = cfg.get("onlinedischarge_log_throttle_sec") {
+                t.repeat = status::parse_log_throttle_sec(v).unwrap_or_else(|| {
+                    tracing::warn!(
+                        "Warning: invalid value for onlinedischarge_log_throttle_sec: {v}, \
+                         defaulting to 30"
+                    );
+                    status::Repeat::Every(30)
+                });
+            }
+            if let Some(v) = cfg.get("onlinedischarge_log_throttle_hovercharge") {
+                t.hovercharge = status::parse_hovercharge(v).unwrap_or_else(|| {
+                    tracing::warn!(
+                        "Warning: invalid value for onlinedischarge_log_throttle_hovercharge: \
+                         {v}, defaulting to 100"
+                    );
+                    100
+                });
+            }
+            t
+        });
         Options {
             poll_interval: Duration::from_secs(cfg.poll_interval),
             pollfreq: cfg
                 .get("pollfreq")
                 .map_or(DEFAULT_POLLFREQ, |v| i64::from(nut_state::atoi(v))),
             status: StatusOptions {
-                variant: status::Variant::V2_8_0,
+                variant,
                 onlinedischarge_onbattery: cfg.has("onlinedischarge")
                     || cfg.has("onlinedischarge_onbattery")
                     || cfg.has("onlinedischarge_battery"),
                 onlinedischarge_calibration: cfg.has("onlinedischarge_calibration"),
                 ignorelb: cfg.has("ignorelb"),
+                // Set from `lbrb_log_delay_sec` and the unit in `init`.
+                lbrb_log_delay_sec: 0,
+                lbrb_log_delay_without_calibrating: cfg.has("lbrb_log_delay_without_calibrating"),
+                onlinedischarge_log_throttle,
             },
             lowbatt: cfg.get("lowbatt").map(String::from),
             ondelay: cfg.get("ondelay").map(String::from),
@@ -84,7 +131,27 @@ impl Options {
             disable_fix_report_desc: cfg.has("disable_fix_report_desc"),
             productid_given: cfg.get("productid").is_some(),
             subdriver: cfg.get("subdriver").map(String::from),
+            lbrb_log_delay_sec,
         }
+    }
+
+    /// Puts the `lbrb_log_delay_sec` in force for the unit `id` into the status options.
+    /// nut-rs applies NUT's model default (3 s for some APC units, spec apc-hid.md §7.5) only
+    /// when the user set `lbrb_log_delay_without_calibrating` or chose the newer status
+    /// variant: NUT 2.8.0, whose `ups.status` we reproduce by default, has no such delay.
+    fn settle_lbrb_delay(&mut self, id: &Identity) {
+        let model_default = self.status.variant == status::Variant::Newer
+            || self.status.lbrb_log_delay_without_calibrating;
+        let (vendor, product) = (id.manufacturer.as_deref(), id.product.as_deref());
+        let delay = status::lbrb_log_delay(self.lbrb_log_delay_sec, model_default, vendor, product);
+        if self.lbrb_log_delay_sec.is_none() && delay > 0 {
+            tracing::info!(
+                "Defaulting lbrb_log_delay_sec={delay} for {} model {}",
+                vendor.unwrap_or_default(),
+                product.unwrap_or_default()
+            );
+        }
+        self.status.lbrb_log_delay_sec = delay;
     }
 }
 
@@ -118,7 +185,7 @@ pub struct HidBackend {
     alarm_active: bool,
     lastpoll: Option<Instant>,
     data_changed: bool,
-    warned_ol_dischrg: bool,
+    tracker: StatusTracker,
 }
 
 impl HidBackend {
@@ -139,7 +206,7 @@ impl HidBackend {
             alarm_active: false,
             lastpoll: None,
             data_changed: false,
-            warned_ol_dischrg: false,
+            tracker: StatusTracker::default(),
         }
     }
 
@@ -380,8 +447,8 @@ impl HidBackend {
         }
     }
 
-    /// Rebuilds `ups.status` (and `input.transfer.reason`) from the bits.
-    fn commit_status(&mut self, tree: &mut Tree) {
+    /// Rebuilds `ups.status` (and `input.transfer.reason`) from the bits at time `now`.
+    fn commit_status(&mut self, tree: &mut Tree, now: Instant) {
         let get = |n: &str| tree.get(n).map(|v| v.raw().to_string());
         let readings = Readings {
             battery_charge: get("battery.charge"),
@@ -390,17 +457,11 @@ impl HidBackend {
             battery_runtime_low: get("battery.runtime.low"),
             alarm_active: self.alarm_active,
         };
-        let s = status::build(self.bits, &self.opts.status, &readings);
-        if s.warn_online_discharge {
-            if !self.warned_ol_dischrg {
-                tracing::warn!(
-                    "ups_status_set: seems that UPS is in OL+DISCHRG state now. Is it \
-                     calibrating or do you perhaps want to set 'onlinedischarge' option?"
-                );
-            }
-            self.warned_ol_dischrg = true;
-        } else {
-            self.warned_ol_dischrg = false;
+        let s = self
+            .tracker
+            .build(self.bits, &self.opts.status, &readings, now);
+        if let Some(msg) = &s.online_discharge_log {
+            tracing::warn!("{msg}");
         }
         match s.transfer_reason {
             Some(r) => tree.set_info("input.transfer.reason", r),
@@ -447,7 +508,7 @@ impl HidBackend {
                 self.apply(tree, row, value)?;
             }
         }
-        self.commit_status(tree);
+        self.commit_status(tree, now);
         Ok(())
     }
 
@@ -617,6 +678,9 @@ impl Backend for HidBackend {
     fn init(&mut self, tree: &mut Tree, cfg: &DriverConfig) -> Result<(), BackendError> {
         self.opts = Options::from_config(cfg);
         self.attach(tree).map_err(fatal)?;
+        if let Some(id) = self.identity.clone() {
+            self.opts.settle_lbrb_delay(&id);
+        }
         let now = Instant::now();
         self.walk(tree, Walk::Init, now)
             .map_err(|e| BackendError::Fatal(format!("Can't initialize data from HID UPS: {e}")))?;
@@ -674,7 +738,7 @@ impl Backend for HidBackend {
         } else {
             self.walk(tree, Walk::Quick, now)?;
         }
-        self.commit_status(tree);
+        self.commit_status(tree, now);
         Ok(())
     }
 
@@ -734,5 +798,81 @@ impl Backend for HidBackend {
         Err(BackendError::Fatal(
             "none of shutdown.return, shutdown.reboot, load.off.delay worked".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{split_xarg, Setting, USBHID_KEYS};
+
+    fn options(x: &[&str], manufacturer: &str, product: &str) -> Options {
+        let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
+        let cfg = DriverConfig::build("usbhid-ups", "ups", None, &xs, USBHID_KEYS).expect("config");
+        let mut o = Options::from_config(&cfg);
+        o.settle_lbrb_delay(&Identity {
+            vendor_id: 0x051d,
+            product_id: 0x0002,
+            manufacturer: Some(manufacturer.into()),
+            product: Some(product.into()),
+            ..Identity::default()
+        });
+        o
+    }
+
+    const APC: &str = "American Power Conversion";
+
+    #[test]
+    fn lbrb_delay_in_force() {
+        let delay = |x: &[&str], p: &str| options(x, APC, p).status.lbrb_log_delay_sec;
+        // The 2.8.0 default: no delay, even for a model NUT 2.8.4+ delays.
+        assert_eq!(delay(&[], "BK650M2-CH"), 0);
+        // Another lbrb_* key brings the model default.
+        let wc = ["lbrb_log_delay_without_calibrating"];
+        assert_eq!(delay(&wc, "BK650M2-CH"), 3);
+        assert!(
+            options(&wc, APC, "BK650M2-CH")
+                .status
+                .lbrb_log_delay_without_calibrating
+        );
+        assert_eq!(delay(&wc, "Back-UPS ES 850G2"), 0);
+        // The user's value wins; an invalid one is 3.
+        assert_eq!(delay(&["lbrb_log_delay_sec=0"], "BK650M2-CH"), 0);
+        assert_eq!(delay(&["lbrb_log_delay_sec=7"], "Back-UPS ES 850G2"), 7);
+        assert_eq!(delay(&["lbrb_log_delay_sec=-2"], "Back-UPS ES 850G2"), 3);
+    }
+
+    #[test]
+    fn log_throttle_options() {
+        let t = |x: &[&str]| {
+            options(x, APC, "BK650M2-CH")
+                .status
+                .onlinedischarge_log_throttle
+        };
+        assert_eq!(t(&[]), None);
+        assert_eq!(
+            t(&["onlinedischarge_log_throttle_sec=60"]),
+            Some(LogThrottle {
+                repeat: status::Repeat::Every(60),
+                hovercharge: 100
+            })
+        );
+        assert_eq!(
+            t(&["onlinedischarge_log_throttle_hovercharge=90"]),
+            Some(LogThrottle {
+                repeat: status::Repeat::Default,
+                hovercharge: 90
+            })
+        );
+        assert_eq!(
+            t(&[
+                "onlinedischarge_log_throttle_sec=x",
+                "onlinedischarge_log_throttle_hovercharge=0"
+            ]),
+            Some(LogThrottle {
+                repeat: status::Repeat::Every(30),
+                hovercharge: 100
+            })
+        );
     }
 }
