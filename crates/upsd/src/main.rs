@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use upsd::config::{self, ServerConf};
 use upsd::server::{self, Prepared};
-use upsd::{privs, tls};
+use upsd::tls;
 
 /// Command line as stock upsd reads it.
 #[derive(Parser, Debug)]
@@ -130,7 +130,7 @@ fn init_logging(debug: u8, quiet: u8, to_syslog: bool) {
         builder
             .with_ansi(false)
             .without_time()
-            .with_writer(upsd::syslog::Syslog::open())
+            .with_writer(nut_daemon::Syslog::open("upsd"))
             .init();
     } else {
         builder.with_writer(std::io::stderr).init();
@@ -239,8 +239,8 @@ fn run(args: Args) -> Result<()> {
     }
     init_logging(args.debug, args.quiet, !foreground);
     let user = match (&args.user, nix::unistd::Uid::effective().is_root()) {
-        (Some(name), _) => Some(privs::lookup(name)?),
-        (None, true) => Some(privs::lookup(privs::DEFAULT_USER)?),
+        (Some(name), _) => Some(nut_daemon::lookup_user(name)?),
+        (None, true) => Some(nut_daemon::lookup_user(nut_daemon::DEFAULT_USER)?),
         (None, false) => None,
     };
     let conf = config::load_server_conf(&confpath)?;
@@ -250,7 +250,7 @@ fn run(args: Args) -> Result<()> {
     }
     let listeners = bind(&conf, &args)?;
     if let Some(user) = &user {
-        privs::become_user(user)?;
+        nut_daemon::become_user(user, None)?;
     }
     std::fs::read_dir(&conf.statepath)
         .with_context(|| format!("Can't access STATEPATH {}", conf.statepath.display()))?;

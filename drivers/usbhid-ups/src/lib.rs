@@ -8,7 +8,6 @@
 //! * [`server`]: the socket, the poll loop, stale/reconnect handling, signals;
 //! * [`query`]: one-shot socket client used by `-k` and `-c`;
 //! * [`static_dev`]: a device-less backend serving a `.dev` file (`backend = static:<file>`);
-//! * [`syslog`]: where logs go once the driver is in the background;
 //! * [`hid`]: the USB HID Power Device backend and its transports.
 
 pub mod backend;
@@ -19,7 +18,6 @@ pub mod hid;
 pub mod query;
 pub mod server;
 pub mod static_dev;
-pub mod syslog;
 
 pub use backend::{Backend, BackendError, CmdResult};
 pub use config::DriverConfig;

@@ -327,7 +327,7 @@ fn init_logging(progname: &str, debug: u8, quiet: u8, to_syslog: bool) {
     if to_syslog {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(usbhid_ups::syslog::Syslog::open(progname))
+            .with_writer(nut_daemon::Syslog::open(progname))
             .with_ansi(false)
             .without_time()
             .with_target(false)
@@ -688,25 +688,10 @@ fn send_command(sock: &Path, pidfile: &Path, cmd: &str, pid: Option<i32>) -> Res
 
 /// Switch to `user` (and `group`) when running as root; a no-op otherwise.
 fn become_user(user: &str, group: Option<&str>) -> Result<()> {
-    use nix::unistd::{setgid, setgroups, setuid, Group, Uid, User};
-    if !Uid::effective().is_root() {
+    if !nix::unistd::Uid::effective().is_root() {
         return Ok(());
     }
-    let u = User::from_name(user)
-        .with_context(|| format!("looking up user {user}"))?
-        .with_context(|| format!("user {user} not found"))?;
-    let gid = match group {
-        Some(g) => {
-            Group::from_name(g)
-                .with_context(|| format!("looking up group {g}"))?
-                .with_context(|| format!("group {g} not found"))?
-                .gid
-        }
-        None => u.gid,
-    };
-    setgroups(&[gid]).context("setgroups")?;
-    setgid(gid).context("setgid")?;
-    setuid(u.uid).context("setuid")?;
+    nut_daemon::become_user(&nut_daemon::lookup_user(user)?, group)?;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Log lines to syslog once upsd runs in the background (stderr is gone then).
+//! Log lines to syslog once a daemon runs in the background (stderr is gone then), under
+//! the program's name, as NUT's daemons do.
 
 use std::ffi::CString;
 use std::io::{self, Write};
@@ -8,14 +9,18 @@ use std::io::{self, Write};
 pub struct Syslog;
 
 impl Syslog {
-    pub fn open() -> Syslog {
-        static IDENT: &[u8] = b"upsd\0";
-        // SAFETY: IDENT is a static NUL-terminated string that outlives the process' use of it.
-        unsafe { libc::openlog(IDENT.as_ptr().cast(), libc::LOG_PID, libc::LOG_DAEMON) };
+    /// `openlog(ident, LOG_PID, LOG_DAEMON)`.
+    pub fn open(ident: &str) -> Syslog {
+        let ident = CString::new(ident.replace('\0', "")).unwrap_or_default();
+        // openlog keeps the pointer: the string must live as long as the process.
+        let ident: &'static std::ffi::CStr = Box::leak(ident.into_boxed_c_str());
+        // SAFETY: `ident` is a NUL-terminated string that is never freed.
+        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
         Syslog
     }
 }
 
+/// One formatted event, sent when dropped.
 pub struct Line(Vec<u8>);
 
 impl Write for Line {

@@ -1,0 +1,9 @@
+//! What every nut-rs daemon (upsd, the drivers, later upsmon) shares with NUT's daemons:
+//! logging to syslog once in the background, and running as an unprivileged user after the
+//! privileged set-up is done.
+
+mod privs;
+mod syslog;
+
+pub use privs::{become_user, lookup_user, PrivError, DEFAULT_USER};
+pub use syslog::Syslog;
