@@ -36,6 +36,19 @@ pub fn escape_capped(src: &str, max: usize) -> String {
     out
 }
 
+/// Undo [`escape`]: drop each backslash and keep the character after it.
+pub fn unescape(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut chars = src.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `"` + escaped value + `"`: how values travel on the wire.
 pub fn quote(src: &str) -> String {
     format!("\"{}\"", escape(src))
@@ -51,6 +64,14 @@ mod tests {
         assert_eq!(escape(r"a\b"), r"a\\b");
         assert_eq!(escape("a=b c'd"), "a=b c'd");
         assert_eq!(quote("OL CHRG"), "\"OL CHRG\"");
+    }
+
+    #[test]
+    fn unescape_inverts_escape() {
+        for s in [r#"He said "hi" #1"#, r"a\b", "plain", "", "trailing\\"] {
+            assert_eq!(unescape(&escape(s)), s);
+        }
+        assert_eq!(unescape(r"dangling\"), "dangling");
     }
 
     #[test]

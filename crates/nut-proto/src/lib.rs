@@ -9,7 +9,7 @@ mod escape;
 mod tokenizer;
 
 pub use error::ErrCode;
-pub use escape::{escape, escape_capped, quote, ESCAPED_VALUE_MAX};
+pub use escape::{escape, escape_capped, quote, unescape, ESCAPED_VALUE_MAX};
 pub use tokenizer::{split_line, ParseError, Tokenizer, MAX_WORDS, MAX_WORD_LEN};
 
 /// Network protocol version we implement (answer to `NETVER` / `PROTVER`).

@@ -323,7 +323,7 @@ impl Tree {
         }];
         out.extend(var.enums.iter().map(|e| DriverMsg::AddEnum {
             var: var.name.clone(),
-            value: unescape(e),
+            value: nut_proto::unescape(e),
         }));
         out.extend(var.ranges.iter().map(|&(min, max)| DriverMsg::AddRange {
             var: var.name.clone(),
@@ -344,22 +344,6 @@ impl Tree {
         }
         out
     }
-}
-
-/// Undo [`nut_proto::escape`] (enums are stored escaped).
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Parse helpers used by the codec, kept here so the number rules live in one place.

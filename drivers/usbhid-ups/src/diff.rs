@@ -49,7 +49,7 @@ fn var_diff(o: &Var, v: &Var, out: &mut Vec<DriverMsg>) {
         if !v.enums().contains(e) {
             out.push(DriverMsg::DelEnum {
                 var: name(),
-                value: unescape(e),
+                value: nut_proto::unescape(e),
             });
         }
     }
@@ -57,7 +57,7 @@ fn var_diff(o: &Var, v: &Var, out: &mut Vec<DriverMsg>) {
         if !o.enums().contains(e) {
             out.push(DriverMsg::AddEnum {
                 var: name(),
-                value: unescape(e),
+                value: nut_proto::unescape(e),
             });
         }
     }
@@ -91,22 +91,6 @@ fn var_diff(o: &Var, v: &Var, out: &mut Vec<DriverMsg>) {
             flags: v.flags.words().into_iter().map(String::from).collect(),
         });
     }
-}
-
-/// Enums are stored escaped in the tree; messages carry raw values.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
