@@ -1,0 +1,1063 @@
+//! upsmon's decisions, without I/O: what each poll result means, when a UPS is critical, when
+//! to notify, and when to shut down.
+//!
+//! Rules are those of current NUT (post-2.8.5 `clients/upsmon.c`, see the upsmon spec): comm-loss
+//! criticality, `OFFDURATION`, `OVERDURATION`, `OBLBDURATION`, `ALARMCRITICAL`, every notify
+//! event and `CAL` cleared when it goes away. Time is passed in; nothing here sleeps, reads a
+//! clock or touches a socket.
+//!
+//! # Driving the machine
+//!
+//! One monitoring cycle of the I/O layer:
+//! 1. for each `MONITOR` entry (config order) poll upsd and call [`Machine::observe`];
+//! 2. call [`Machine::tick`] (NUT's `recalc()`: `DEADTIME` promotion, criticality, `MINSUPPLIES`);
+//! 3. carry out the returned [`Action`]s in order, then sleep [`Machine::poll_interval`].
+//!
+//! A shutdown goes: [`Action::SendFsd`] for every UPS this host is primary for (report each `OK`
+//! with [`Machine::fsd_confirmed`]), then [`Action::WaitForSecondaries`] (poll `GET NUMLOGINS`
+//! every 250 ms and report each round with [`Machine::numlogins`]), then the `SHUTDOWN` notify
+//! and [`Action::Shutdown`]. A host that is primary for nothing gets the last two at once.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
+
+use crate::notify::{format_message, Event, SHUTDOWN_BANNER};
+use crate::status::{mentions, tokens, Token};
+
+/// How often NUT's `sync_secondaries()` asks upsd for `NUMLOGINS`.
+pub const NUMLOGINS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// `NOPARENT` is repeated at most this often.
+pub const NOPARENT_INTERVAL: Duration = Duration::from_secs(120);
+
+/// The result of polling one UPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Index into the `MONITOR` list ([`UpsmonConf::monitors`]).
+    pub ups: usize,
+    /// What the poll gave.
+    pub result: PollResult,
+}
+
+/// What one poll of `ups.status` gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollResult {
+    /// `GET VAR <ups> ups.status` answered. `alarm` is `ups.alarm`, which the I/O layer reads
+    /// only when the status has an `ALARM` word (`None` if it did not or could not).
+    /// An empty status counts as a failed poll, as in NUT.
+    Status {
+        /// The `ups.status` value.
+        status: String,
+        /// The `ups.alarm` value, if read.
+        alarm: Option<String>,
+    },
+    /// Connect, login or the GET failed (connection refused, timeout, `ERR UNKNOWN-UPS`, ...).
+    CommLost,
+    /// `ERR DATA-STALE`.
+    DataStale,
+    /// `ERR DRIVER-NOT-CONNECTED`.
+    DriverNotConnected,
+}
+
+/// Severity of an [`Action::Log`] line (syslog levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `LOG_DEBUG`.
+    Debug,
+    /// `LOG_INFO`.
+    Info,
+    /// `LOG_NOTICE`.
+    Notice,
+    /// `LOG_WARNING`.
+    Warning,
+    /// `LOG_ERR`.
+    Error,
+    /// `LOG_CRIT`.
+    Critical,
+    /// `LOG_ALERT`.
+    Alert,
+}
+
+/// Something the I/O layer must do, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Deliver a notification per `NOTIFYFLAG` (SYSLOG/WALL/EXEC/IGNORE) for `event`.
+    /// `ups` is the `MONITOR` index (its system string is `UPSNAME`); `None` means `UPSNAME`
+    /// is empty. `message` is final (`NOTIFYMSG` or the stock text, filled in).
+    Notify {
+        /// The event (`NOTIFYTYPE` is [`Event::name`]).
+        event: Event,
+        /// The UPS concerned, if any.
+        ups: Option<usize>,
+        /// The formatted message.
+        message: String,
+    },
+    /// Write a log line (syslog / stderr).
+    Log {
+        /// Severity.
+        level: LogLevel,
+        /// Text.
+        message: String,
+    },
+    /// Broadcast `message` with `wall` (besides any notification).
+    Wall {
+        /// Text.
+        message: String,
+    },
+    /// Primary: send `FSD <ups>` to upsd; on an `OK...` reply call [`Machine::fsd_confirmed`].
+    SendFsd {
+        /// `MONITOR` index.
+        ups: usize,
+    },
+    /// Primary: every [`NUMLOGINS_INTERVAL`], `GET NUMLOGINS` for each of `ups` and call
+    /// [`Machine::numlogins`] with the largest value (a failed GET counts as 0) until it
+    /// returns [`Action::Shutdown`]. The machine applies `HOSTSYNC`.
+    WaitForSecondaries {
+        /// The `MONITOR` indices this host is primary for.
+        ups: Vec<usize>,
+    },
+    /// Sleep `FINALDELAY`, create `POWERDOWNFLAG` (if configured) and run `SHUTDOWNCMD`, then
+    /// exit per `SHUTDOWNEXIT`. Emitted at most once; the machine is inert afterwards.
+    Shutdown,
+    /// Sleep this long between monitoring cycles from now on.
+    SetPollInterval(Duration),
+    /// Drop the connection to this UPS and log in again (credentials or role changed on reload).
+    Reconnect {
+        /// `MONITOR` index.
+        ups: usize,
+    },
+}
+
+/// Why upsmon cannot run with a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Σ power values < `MINSUPPLIES`: this host could never be considered powered.
+    #[error(
+        "insufficient power configured: the sum of power values is {total}, MINSUPPLIES is {minsupplies}"
+    )]
+    InsufficientPower {
+        /// Σ power values of the `MONITOR` lines.
+        total: u64,
+        /// `MINSUPPLIES`.
+        minsupplies: u32,
+    },
+}
+
+/// NUT refuses to start (and dies on reload) if Σ power values < `MINSUPPLIES`.
+pub fn check_supplies(conf: &UpsmonConf) -> Result<(), Error> {
+    let total = conf.total_power_value();
+    if total < u64::from(conf.minsupplies) {
+        return Err(Error::InsufficientPower {
+            total,
+            minsupplies: conf.minsupplies,
+        });
+    }
+    Ok(())
+}
+
+/// The conditions upsmon remembers about a UPS (the last known status, kept while comms are
+/// lost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `OL`.
+    pub online: bool,
+    /// `OB`.
+    pub onbatt: bool,
+    /// `LB` (also set by the `DEADTIME` promotion).
+    pub lowbatt: bool,
+    /// `FSD`.
+    pub fsd: bool,
+    /// `CAL`.
+    pub cal: bool,
+    /// `OFF`.
+    pub off: bool,
+    /// `BYPASS`.
+    pub bypass: bool,
+    /// `ECO`.
+    pub eco: bool,
+    /// `ALARM`.
+    pub alarm: bool,
+    /// `OVER`.
+    pub over: bool,
+    /// `TRIM`.
+    pub trim: bool,
+    /// `BOOST`.
+    pub boost: bool,
+}
+
+impl Flags {
+    /// A condition that warrants `POLLFREQALERT`.
+    fn alert(&self) -> bool {
+        self.onbatt
+            || self.off
+            || self.bypass
+            || self.alarm
+            || self.cal
+            || self.over
+            || self.trim
+            || self.boost
+    }
+}
+
+/// Communication state, NUT's `commstate`: unknown until the first poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comm {
+    /// Not polled yet.
+    Unknown,
+    /// The last poll failed.
+    Lost,
+    /// The last poll succeeded.
+    Ok,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Unknown,
+    OnBattery,
+    Online,
+}
+
+/// User and password of a `MONITOR` line, kept to notice changes on reload; never printed.
+#[derive(Clone, PartialEq, Eq)]
+struct Login(String, String);
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Login(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Ups {
+    system: String,
+    login: Login,
+    primary: bool,
+    power_value: u32,
+    flags: Flags,
+    comm: Comm,
+    line: Line,
+    /// Last successful poll.
+    lastpoll: Option<Instant>,
+    /// Last time the UPS was not OB+LB (or was calibrating).
+    lastnoncrit: Instant,
+    lastrbwarn: Option<Instant>,
+    lastncwarn: Option<Instant>,
+    /// `FSD` already notified for this FSD episode.
+    fsd_notified: bool,
+    offsince: Option<Instant>,
+    /// `OFF` has lasted `OFFDURATION`: the feed is assumed lost.
+    off_confirmed: bool,
+    oversince: Option<Instant>,
+    /// When OB+LB began, while `OBLBDURATION` is running.
+    oblbsince: Option<Instant>,
+    alarm_text: String,
+    /// Unknown status words of the last poll.
+    others: Vec<String>,
+}
+
+impl Ups {
+    fn new(m: &Monitor, now: Instant) -> Ups {
+        Ups {
+            system: m.system.clone(),
+            login: Login(m.user.clone(), m.password.clone()),
+            primary: m.role == Role::Primary,
+            power_value: m.power_value,
+            flags: Flags::default(),
+            comm: Comm::Unknown,
+            line: Line::Unknown,
+            lastpoll: None,
+            lastnoncrit: now,
+            lastrbwarn: None,
+            lastncwarn: None,
+            fsd_notified: false,
+            offsince: None,
+            off_confirmed: false,
+            oversince: None,
+            oblbsince: None,
+            alarm_text: String::new(),
+            others: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Params {
+    minsupplies: u32,
+    pollfreq: Duration,
+    pollfreqalert: Duration,
+    hostsync: Duration,
+    deadtime: Duration,
+    rbwarntime: Duration,
+    nocommwarntime: Duration,
+    /// < 0 never, 0 at once.
+    offduration: i64,
+    /// < 0 never.
+    overduration: i64,
+    /// <= 0 at once.
+    oblbduration: i64,
+    alarmcritical: bool,
+    messages: BTreeMap<String, String>,
+}
+
+impl Params {
+    fn new(conf: &UpsmonConf) -> Params {
+        Params {
+            minsupplies: conf.minsupplies,
+            pollfreq: Duration::from_secs(conf.pollfreq.max(1)),
+            pollfreqalert: Duration::from_secs(conf.pollfreqalert.max(1)),
+            hostsync: Duration::from_secs(conf.hostsync),
+            deadtime: Duration::from_secs(conf.deadtime),
+            rbwarntime: Duration::from_secs(conf.rbwarntime),
+            nocommwarntime: Duration::from_secs(conf.nocommwarntime),
+            offduration: conf.offduration,
+            overduration: conf.overduration,
+            oblbduration: conf.oblbduration,
+            alarmcritical: conf.alarmcritical,
+            messages: conf.notify_msgs.clone(),
+        }
+    }
+}
+
+/// Where the machine is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Polling and deciding.
+    Monitoring,
+    /// Primary: FSD sent, waiting for the secondaries to log out.
+    WaitingForSecondaries {
+        /// When the wait began.
+        since: Instant,
+        /// `NUMLOGINS` rounds reported so far.
+        rounds: u32,
+    },
+    /// [`Action::Shutdown`] was emitted.
+    ShutDown,
+}
+
+/// upsmon's state: one entry per `MONITOR` line plus the global poll interval and phase.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    ups: Vec<Ups>,
+    params: Params,
+    interval: Duration,
+    phase: Phase,
+    last_noparent: Option<Instant>,
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+fn elapsed(now: Instant, since: Instant) -> Duration {
+    now.saturating_duration_since(since)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+impl Machine {
+    /// A machine for `conf`'s `MONITOR` lines, nothing known about any UPS yet. The poll
+    /// interval starts at `POLLFREQ`. (Check [`check_supplies`] first.)
+    pub fn new(conf: &UpsmonConf, now: Instant) -> Machine {
+        let params = Params::new(conf);
+        Machine {
+            ups: conf.monitors.iter().map(|m| Ups::new(m, now)).collect(),
+            interval: params.pollfreq,
+            params,
+            phase: Phase::Monitoring,
+            last_noparent: None,
+        }
+    }
+
+    /// Apply a re-read `upsmon.conf` (SIGHUP / `upsmon -c reload`). UPSes are matched by system
+    /// string and keep their state; new ones start unknown; removed ones are forgotten (the
+    /// I/O layer disconnects them). Indices follow `conf.monitors` from now on. A UPS whose user,
+    /// password or role changed gets [`Action::Reconnect`].
+    pub fn reload(&mut self, conf: &UpsmonConf, now: Instant) -> Result<Vec<Action>, Error> {
+        check_supplies(conf)?;
+        let mut out = Vec::new();
+        let mut ups = Vec::with_capacity(conf.monitors.len());
+        for (i, m) in conf.monitors.iter().enumerate() {
+            let prev = self.ups.iter().position(|u| u.system == m.system);
+            match prev {
+                Some(p) => {
+                    let mut u = self.ups[p].clone();
+                    if u.power_value != m.power_value {
+                        out.push(log(
+                            LogLevel::Info,
+                            format!(
+                                "UPS [{}]: redefined power value to {}",
+                                m.system, m.power_value
+                            ),
+                        ));
+                    }
+                    u.power_value = m.power_value;
+                    let login = Login(m.user.clone(), m.password.clone());
+                    let primary = m.role == Role::Primary;
+                    if u.login != login || u.primary != primary {
+                        u.login = login;
+                        u.primary = primary;
+                        out.push(Action::Reconnect { ups: i });
+                    }
+                    ups.push(u);
+                }
+                None => ups.push(Ups::new(m, now)),
+            }
+        }
+        self.ups = ups;
+        self.params = Params::new(conf);
+        self.push_interval(&mut out);
+        Ok(out)
+    }
+
+    /// Where the machine is.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The sleep between monitoring cycles (`POLLFREQ`, `POLLFREQALERT`, or shorter while an
+    /// `OBLBDURATION` runs).
+    pub fn poll_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Number of `MONITOR` entries.
+    pub fn len(&self) -> usize {
+        self.ups.len()
+    }
+
+    /// No `MONITOR` entries at all.
+    pub fn is_empty(&self) -> bool {
+        self.ups.is_empty()
+    }
+
+    /// The system string of entry `ups`.
+    pub fn system(&self, ups: usize) -> &str {
+        &self.ups[ups].system
+    }
+
+    /// The last known conditions of entry `ups`.
+    pub fn flags(&self, ups: usize) -> Flags {
+        self.ups[ups].flags
+    }
+
+    /// The communication state of entry `ups`.
+    pub fn comm(&self, ups: usize) -> Comm {
+        self.ups[ups].comm
+    }
+
+    /// A notification for `event`, formatted with `NOTIFYMSG` or the stock text (for the I/O
+    /// layer's own events such as `SUSPEND_*`).
+    pub fn notification(&self, event: Event, ups: Option<usize>, extra: Option<&str>) -> Action {
+        let template = self
+            .params
+            .messages
+            .get(event.name())
+            .map(String::as_str)
+            .unwrap_or(event.stock_message());
+        let system = ups.map(|i| self.ups[i].system.as_str()).unwrap_or("");
+        Action::Notify {
+            event,
+            ups,
+            message: format_message(template, system, extra),
+        }
+    }
+
+    fn notify(&self, out: &mut Vec<Action>, event: Event, ups: usize, extra: Option<&str>) {
+        out.push(self.notification(event, Some(ups), extra));
+    }
+
+    /// Take in one poll result (NUT's `pollups()` after the network part).
+    pub fn observe(&mut self, obs: Observation, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase != Phase::Monitoring || obs.ups >= self.ups.len() {
+            return out;
+        }
+        match obs.result {
+            PollResult::Status { status, alarm } if !status.trim().is_empty() => {
+                self.parse_status(obs.ups, &status, alarm.as_deref(), now, &mut out);
+            }
+            _ => self.ups_is_gone(obs.ups, now, &mut out),
+        }
+        self.push_interval(&mut out);
+        out
+    }
+
+    fn ups_is_gone(&mut self, i: usize, now: Instant, out: &mut Vec<Action>) {
+        if self.ups[i].comm != Comm::Lost {
+            self.ups[i].comm = Comm::Lost;
+            self.notify(out, Event::CommBad, i, None);
+            return;
+        }
+        let nocomm = self.params.nocommwarntime;
+        let u = &self.ups[i];
+        // A UPS never reached counts as silent since forever (NUT's lastpoll starts at 0).
+        if u.lastpoll.is_some_and(|t| elapsed(now, t) < nocomm) {
+            return;
+        }
+        if u.lastncwarn.is_none_or(|t| elapsed(now, t) > nocomm) {
+            self.ups[i].lastncwarn = Some(now);
+            self.notify(out, Event::NoComm, i, None);
+        }
+    }
+
+    fn parse_status(
+        &mut self,
+        i: usize,
+        status: &str,
+        alarm: Option<&str>,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        // ups_is_alive
+        self.ups[i].lastpoll = Some(now);
+        match self.ups[i].comm {
+            Comm::Lost => self.notify(out, Event::CommOk, i, None),
+            Comm::Unknown | Comm::Ok => {}
+        }
+        self.ups[i].comm = Comm::Ok;
+
+        // Conditions whose name no longer appears are cleared first.
+        if !mentions(status, "LB") {
+            self.ups[i].flags.lowbatt = false;
+        }
+        if !mentions(status, "FSD") {
+            self.ups[i].flags.fsd = false;
+            self.ups[i].fsd_notified = false;
+        }
+        if !mentions(status, "CAL") {
+            self.clear(i, Event::NotCal, out);
+        }
+        if !mentions(status, "OFF") {
+            self.ups[i].offsince = None;
+            self.ups[i].off_confirmed = false;
+            self.clear(i, Event::NotOff, out);
+        }
+        if !mentions(status, "BYPASS") {
+            self.clear(i, Event::NotBypass, out);
+        }
+        if !mentions(status, "ALARM") {
+            self.clear(i, Event::NotAlarm, out);
+        }
+        if !mentions(status, "OVER") {
+            self.ups[i].oversince = None;
+            self.clear(i, Event::NotOver, out);
+        }
+        if !mentions(status, "TRIM") {
+            self.clear(i, Event::NotTrim, out);
+        }
+        if !mentions(status, "BOOST") {
+            self.clear(i, Event::NotBoost, out);
+        }
+        if !mentions(status, "ECO") {
+            self.clear(i, Event::NotEco, out);
+        }
+
+        let mut others: Vec<String> = Vec::new();
+        for token in tokens(status) {
+            self.token(i, token, alarm, now, &mut others, out);
+            // update_crittimer, after every word as NUT does
+            let f = self.ups[i].flags;
+            if !(f.onbatt && f.lowbatt) || f.cal {
+                self.ups[i].lastnoncrit = now;
+            }
+        }
+
+        let prev = &self.ups[i].others;
+        let changed =
+            others.iter().any(|w| !prev.contains(w)) || prev.iter().any(|w| !others.contains(w));
+        if changed {
+            if others.is_empty() {
+                self.notify(out, Event::NotOther, i, None);
+            } else {
+                let list = others.join(" ");
+                self.notify(out, Event::Other, i, Some(&list));
+            }
+        }
+        self.ups[i].others = others;
+    }
+
+    /// A `NOT...` transition: notify and clear if the condition was set.
+    fn clear(&mut self, i: usize, event: Event, out: &mut Vec<Action>) {
+        let f = &mut self.ups[i].flags;
+        let flag = match event {
+            Event::NotCal => &mut f.cal,
+            Event::NotOff => &mut f.off,
+            Event::NotBypass => &mut f.bypass,
+            Event::NotAlarm => &mut f.alarm,
+            Event::NotOver => &mut f.over,
+            Event::NotTrim => &mut f.trim,
+            Event::NotBoost => &mut f.boost,
+            Event::NotEco => &mut f.eco,
+            _ => unreachable!("not a clearing event: {event}"),
+        };
+        if *flag {
+            *flag = false;
+            self.notify(out, event, i, None);
+        }
+    }
+
+    /// A simple "appears" transition: notify and set if the condition was not set.
+    fn set(&mut self, i: usize, event: Event, out: &mut Vec<Action>) -> bool {
+        let f = &mut self.ups[i].flags;
+        let flag = match event {
+            Event::Cal => &mut f.cal,
+            Event::Bypass => &mut f.bypass,
+            Event::Trim => &mut f.trim,
+            Event::Boost => &mut f.boost,
+            Event::Eco => &mut f.eco,
+            Event::LowBatt => &mut f.lowbatt,
+            _ => unreachable!("not a simple event: {event}"),
+        };
+        if *flag {
+            return false;
+        }
+        *flag = true;
+        self.notify(out, event, i, None);
+        true
+    }
+
+    fn token(
+        &mut self,
+        i: usize,
+        token: Token,
+        alarm: Option<&str>,
+        now: Instant,
+        others: &mut Vec<String>,
+        out: &mut Vec<Action>,
+    ) {
+        match token {
+            Token::Ol => {
+                if !self.ups[i].flags.online {
+                    if self.ups[i].line != Line::Unknown {
+                        self.notify(out, Event::Online, i, None);
+                    }
+                    let u = &mut self.ups[i];
+                    u.line = Line::Online;
+                    u.flags.online = true;
+                    u.flags.onbatt = false;
+                }
+            }
+            Token::Ob => {
+                if !self.ups[i].flags.onbatt {
+                    self.notify(out, Event::OnBatt, i, None);
+                    let u = &mut self.ups[i];
+                    u.line = Line::OnBattery;
+                    u.flags.onbatt = true;
+                    u.flags.online = false;
+                }
+            }
+            Token::Lb => {
+                self.set(i, Event::LowBatt, out);
+            }
+            Token::Rb => {
+                let rbwarntime = self.params.rbwarntime;
+                if self.ups[i]
+                    .lastrbwarn
+                    .is_none_or(|t| elapsed(now, t) > rbwarntime)
+                {
+                    self.ups[i].lastrbwarn = Some(now);
+                    self.notify(out, Event::ReplBatt, i, None);
+                }
+            }
+            Token::Cal => {
+                self.set(i, Event::Cal, out);
+            }
+            Token::Off => self.ups_is_off(i, now, out),
+            Token::Bypass => {
+                self.set(i, Event::Bypass, out);
+            }
+            Token::Eco => {
+                self.set(i, Event::Eco, out);
+            }
+            Token::Alarm => {
+                let u = &mut self.ups[i];
+                if u.flags.alarm {
+                    // Re-notify when the text changes.
+                    if let Some(text) = alarm {
+                        if text != u.alarm_text {
+                            u.alarm_text = text.to_string();
+                            self.notify(out, Event::Alarm, i, Some(text));
+                        }
+                    }
+                } else {
+                    u.flags.alarm = true;
+                    u.alarm_text = alarm.unwrap_or("").to_string();
+                    self.notify(out, Event::Alarm, i, Some(alarm.unwrap_or("n/a")));
+                }
+            }
+            Token::Over => {
+                let u = &mut self.ups[i];
+                if u.flags.over {
+                    u.oversince.get_or_insert(now);
+                } else {
+                    u.flags.over = true;
+                    u.oversince = Some(now);
+                    self.notify(out, Event::Over, i, None);
+                }
+            }
+            Token::Trim => {
+                self.set(i, Event::Trim, out);
+            }
+            Token::Boost => {
+                self.set(i, Event::Boost, out);
+            }
+            Token::Fsd => {
+                let u = &mut self.ups[i];
+                if !u.flags.fsd {
+                    u.flags.fsd = true;
+                    if !u.fsd_notified {
+                        u.fsd_notified = true;
+                        self.notify(out, Event::Fsd, i, None);
+                    }
+                }
+            }
+            Token::Ignored => {}
+            Token::Other(word) => others.push(word),
+        }
+    }
+
+    fn ups_is_off(&mut self, i: usize, now: Instant, out: &mut Vec<Action>) {
+        let offduration = self.params.offduration;
+        let u = &mut self.ups[i];
+        if u.flags.off {
+            let since = *u.offsince.get_or_insert(now);
+            if offduration > 0
+                && !u.off_confirmed
+                && elapsed(now, since) > Duration::from_secs(offduration.unsigned_abs())
+            {
+                u.off_confirmed = true;
+                let msg = format!(
+                    "{} is in state OFF for {} sec, assuming the line is not fed (if it is calibrating etc., check the upsmon 'OFFDURATION' option)",
+                    u.system,
+                    elapsed(now, since).as_secs()
+                );
+                out.push(log(LogLevel::Warning, msg));
+            }
+            return;
+        }
+        u.offsince = Some(now);
+        if offduration == 0 {
+            u.off_confirmed = true;
+            let msg = format!(
+                "{} is in state OFF, assuming the line is not fed (if it is calibrating etc., check the upsmon 'OFFDURATION' option)",
+                u.system
+            );
+            out.push(log(LogLevel::Warning, msg));
+        }
+        u.flags.off = true;
+        self.notify(out, Event::Off, i, None);
+    }
+
+    /// End of a monitoring cycle (NUT's `recalc()`): promote UPSes silent for `DEADTIME` while
+    /// on battery to low battery, add up the power values of the UPSes that are not critical and
+    /// start the shutdown if the sum is below `MINSUPPLIES`.
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase != Phase::Monitoring {
+            return out;
+        }
+        let mut val_ol: u64 = 0;
+        for i in 0..self.ups.len() {
+            let deadtime = self.params.deadtime;
+            let u = &mut self.ups[i];
+            let silent = u.lastpoll.is_none_or(|t| elapsed(now, t) > deadtime);
+            if silent && u.flags.onbatt && !u.flags.lowbatt {
+                u.flags.lowbatt = true;
+                let msg = format!("Promoting dead UPS: {}", u.system);
+                out.push(log(LogLevel::Info, msg));
+            }
+            if self.is_critical(i, now, &mut out) {
+                let msg = format!("Critical UPS: {}", self.ups[i].system);
+                out.push(log(LogLevel::Debug, msg));
+            } else {
+                val_ol += u64::from(self.ups[i].power_value);
+            }
+        }
+        if val_ol < u64::from(self.params.minsupplies) {
+            out.push(log(
+                LogLevel::Warning,
+                format!(
+                    "Too few UPS(es) are healthy ({val_ol}<{}), initiating forced shutdown",
+                    self.params.minsupplies
+                ),
+            ));
+            self.forceshutdown(now, &mut out);
+            return out;
+        }
+        self.push_interval(&mut out);
+        out
+    }
+
+    /// Whether entry `ups` is critical now (NUT's `is_ups_critical()`); may start or end the
+    /// `OBLBDURATION` timer.
+    fn is_critical(&mut self, i: usize, now: Instant, out: &mut Vec<Action>) -> bool {
+        let p = &self.params;
+        let u = &mut self.ups[i];
+        let f = u.flags;
+        if f.fsd {
+            return true;
+        }
+
+        if u.comm == Comm::Lost {
+            if f.over && p.overduration >= 0 {
+                let since = u.oversince.unwrap_or(now);
+                if elapsed(now, since) < Duration::from_secs(p.overduration.unsigned_abs()) {
+                    out.push(log(LogLevel::Warning, format!(
+                            "UPS [{}] was last known to be overloaded for {} sec out of {} sec threshold and currently is not communicating, just so you know (waiting for OVERDURATION to elapse)",
+                            u.system, elapsed(now, since).as_secs(), p.overduration
+                        )));
+                } else {
+                    out.push(log(LogLevel::Warning, format!(
+                            "UPS [{}] was last known to be overloaded for longer than the set threshold of {} sec and is still not communicating, assuming dead",
+                            u.system, p.overduration
+                        )));
+                    return true;
+                }
+            }
+            if f.alarm && p.alarmcritical {
+                out.push(log(LogLevel::Warning, format!(
+                    "UPS [{}] was last known to be in an ALARM state and currently is not communicating, assuming dead. If this is in error and causes unwanted shutdowns, consider disabling the upsmon ALARMCRITICAL option.",
+                    u.system
+                )));
+                return true;
+            }
+            if f.cal {
+                out.push(log(
+                    LogLevel::Warning,
+                    format!(
+                        "UPS [{}] was last known to be calibrating and currently is not communicating, assuming dead",
+                        u.system
+                    ),
+                ));
+                return true;
+            }
+            if f.bypass {
+                out.push(log(
+                    LogLevel::Warning,
+                    format!(
+                        "UPS [{}] was last known to be on BYPASS and currently is not communicating, assuming dead",
+                        u.system
+                    ),
+                ));
+                return true;
+            }
+            if u.off_confirmed || (p.offduration >= 0 && f.off) {
+                out.push(log(
+                    LogLevel::Warning,
+                    format!(
+                        "UPS [{}] was last known to be (administratively) OFF and currently is not communicating, assuming dead",
+                        u.system
+                    ),
+                ));
+                return true;
+            }
+        }
+
+        if f.off && p.offduration >= 0 && u.off_confirmed {
+            out.push(log(
+                LogLevel::Warning,
+                format!("UPS [{}] is reported as (administratively) OFF", u.system),
+            ));
+            return true;
+        }
+
+        if !(f.onbatt && f.lowbatt) {
+            if let Some(since) = u.oblbsince.take() {
+                out.push(log(
+                    LogLevel::Warning,
+                    format!(
+                        "UPS [{}] returned from OB+LB state now after spending {} seconds in it",
+                        u.system,
+                        elapsed(now, since).as_secs()
+                    ),
+                ));
+            }
+            return false;
+        }
+
+        if f.cal {
+            out.push(log(
+                LogLevel::Warning,
+                format!(
+                    "UPS [{}] is OB+LB now, but it is also calibrating - not declaring a critical state",
+                    u.system
+                ),
+            ));
+            return false;
+        }
+
+        if p.oblbduration > 0 {
+            let limit = Duration::from_secs(p.oblbduration.unsigned_abs());
+            match u.oblbsince {
+                None => {
+                    u.oblbsince = Some(now);
+                    out.push(log(LogLevel::Warning, format!(
+                        "UPS [{}] is OB+LB now, but OBLBDURATION={} - not declaring a critical state just now",
+                        u.system, p.oblbduration
+                    )));
+                    return false;
+                }
+                Some(since) if elapsed(now, since) < limit => return false,
+                Some(since) => {
+                    out.push(log(
+                        LogLevel::Warning,
+                        format!(
+                            "UPS [{}] is still OB+LB for {} sec out of {} delay - proceeding with shutdown alerts",
+                            u.system,
+                            elapsed(now, since).as_secs(),
+                            p.oblbduration
+                        ),
+                    ));
+                }
+            }
+        }
+
+        if u.primary {
+            return true;
+        }
+
+        // Secondary: give the primary HOSTSYNC to set FSD first.
+        let waited = elapsed(now, u.lastnoncrit);
+        if waited > p.hostsync {
+            out.push(log(
+                LogLevel::Warning,
+                format!(
+                    "Giving up on the primary for UPS [{}] after {} sec since last comms",
+                    u.system,
+                    waited.as_secs()
+                ),
+            ));
+            return true;
+        }
+        false
+    }
+
+    /// `upsmon -c fsd` / SIGUSR1: shut down now, whatever the UPS state.
+    pub fn forced(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Monitoring {
+            self.forceshutdown(now, &mut out);
+        }
+        out
+    }
+
+    fn forceshutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let primaries: Vec<usize> = (0..self.ups.len())
+            .filter(|&i| self.ups[i].primary)
+            .collect();
+        if primaries.is_empty() {
+            self.doshutdown(out);
+            return;
+        }
+        out.extend(primaries.iter().map(|&ups| Action::SendFsd { ups }));
+        out.push(Action::WaitForSecondaries { ups: primaries });
+        self.phase = Phase::WaitingForSecondaries {
+            since: now,
+            rounds: 0,
+        };
+    }
+
+    fn doshutdown(&mut self, out: &mut Vec<Action>) {
+        out.push(log(LogLevel::Critical, SHUTDOWN_BANNER.to_string()));
+        out.push(Action::Wall {
+            message: SHUTDOWN_BANNER.to_string(),
+        });
+        out.push(self.notification(Event::Shutdown, None, None));
+        out.push(Action::Shutdown);
+        self.phase = Phase::ShutDown;
+    }
+
+    /// upsd answered `OK` to `FSD <ups>`: notify `FSD` unless this episode was notified already.
+    pub fn fsd_confirmed(&mut self, ups: usize, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(u) = self.ups.get_mut(ups) {
+            if !u.fsd_notified {
+                u.fsd_notified = true;
+                self.notify(&mut out, Event::Fsd, ups, None);
+            }
+        }
+        out
+    }
+
+    /// One `NUMLOGINS` round of the primary's wait: `max_logins` is the largest count over
+    /// the primary UPSes (failed GETs count as 0). Returns the shutdown once at most one login
+    /// (ours) is left or `HOSTSYNC` has passed; `SHUTDOWN_HOSTSYNC` after the first round that
+    /// still sees secondaries; nothing while waiting.
+    pub fn numlogins(&mut self, max_logins: u64, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Phase::WaitingForSecondaries { since, rounds } = self.phase else {
+            return out;
+        };
+        let rounds = rounds + 1;
+        self.phase = Phase::WaitingForSecondaries { since, rounds };
+        if max_logins <= 1 {
+            self.doshutdown(&mut out);
+        } else if elapsed(now, since) > self.params.hostsync {
+            out.push(log(
+                LogLevel::Info,
+                "Host sync timer expired, forcing shutdown".to_string(),
+            ));
+            self.doshutdown(&mut out);
+        } else if rounds == 1 {
+            out.push(self.notification(Event::ShutdownHostsync, None, None));
+        }
+        out
+    }
+
+    /// End the primary's wait now (the I/O layer judged the secondaries gone or timed out).
+    pub fn secondaries_gone(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if matches!(self.phase, Phase::WaitingForSecondaries { .. }) {
+            self.doshutdown(&mut out);
+        }
+        out
+    }
+
+    /// The privileged parent is gone: `NOPARENT` (at most every two minutes) and an alert.
+    pub fn parent_died(&mut self, now: Instant) -> Vec<Action> {
+        if self
+            .last_noparent
+            .is_some_and(|t| elapsed(now, t) < NOPARENT_INTERVAL)
+        {
+            return Vec::new();
+        }
+        self.last_noparent = Some(now);
+        vec![
+            self.notification(Event::NoParent, None, None),
+            log(
+                LogLevel::Alert,
+                "Parent died - shutdown impossible".to_string(),
+            ),
+        ]
+    }
+
+    fn desired_interval(&self) -> Duration {
+        let p = &self.params;
+        let alert = self.ups.iter().any(|u| u.flags.alert());
+        let mut d = if alert { p.pollfreqalert } else { p.pollfreq };
+        if p.oblbduration > 0 && self.ups.iter().any(|u| u.oblbsince.is_some()) {
+            let g = gcd(secs(p.pollfreqalert).max(1), p.oblbduration.unsigned_abs());
+            d = d.min(Duration::from_secs(g.max(1)));
+        }
+        d
+    }
+
+    fn push_interval(&mut self, out: &mut Vec<Action>) {
+        let d = self.desired_interval();
+        if d != self.interval {
+            self.interval = d;
+            out.push(Action::SetPollInterval(d));
+        }
+    }
+}
+
+fn log(level: LogLevel, message: String) -> Action {
+    Action::Log { level, message }
+}
