@@ -1,0 +1,573 @@
+//! The `upsmon` binary: NUT's command line, the start-up checks, one polling task per
+//! `MONITOR` line ([`session`]), and the execution of what the decision core ([`upsmon::Machine`])
+//! asks for: notifications ([`exec`], [`webhook`]), `FSD` and the wait for the secondaries,
+//! and the shutdown itself (FINALDELAY, [`powerdown`] flag, SHUTDOWNCMD).
+//!
+//! Process model: one process doing everything with the privileges it was started with, like
+//! stock `upsmon -p`. `-u` and `RUN_AS_USER` are accepted and ignored (there is no
+//! unprivileged child whose parent could die, so `NOPARENT` never fires).
+//!
+//! PID file: `$NUT_ALTPIDPATH/upsmon.pid` when that variable is set (as NUT 2.8.1+ does),
+//! else `/run/nut/upsmon.pid` (the fixed path of 2.8.0).
+
+mod exec;
+mod powerdown;
+mod session;
+mod webhook;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgAction, Parser};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use nut_conf::upsmon_conf::{Monitor, ShutdownExit, UpsmonConf};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot, watch};
+use upsmon::{Action, LogLevel, Machine, Phase};
+
+/// Command line as stock upsmon reads it.
+#[derive(Parser, Debug)]
+#[command(name = "upsmon", disable_help_flag = true, disable_version_flag = true)]
+struct Args {
+    /// Send a command to the running upsmon: fsd, reload or stop.
+    #[arg(short = 'c')]
+    command: Option<String>,
+    /// With -c: signal this PID instead of the one in the PID file.
+    #[arg(short = 'P')]
+    pid: Option<i32>,
+    #[arg(short = 'D', action = ArgAction::Count)]
+    debug: u8,
+    #[arg(short = 'F', action = ArgAction::Count)]
+    foreground: u8,
+    #[arg(short = 'B')]
+    background: bool,
+    #[arg(short = 'h')]
+    help: bool,
+    /// Exit 0 if the POWERDOWNFLAG is set.
+    #[arg(short = 'K')]
+    killpower: bool,
+    /// Single privileged process (the only mode of this upsmon).
+    #[arg(short = 'p')]
+    privileged: bool,
+    #[arg(short = 'u')]
+    user: Option<String>,
+    #[arg(short = 'V')]
+    version: bool,
+    #[arg(short = '4')]
+    ipv4: bool,
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Connect timeout in seconds.
+    #[arg(short = 'W')]
+    connect_timeout: Option<u64>,
+}
+
+const USAGE: &str = "\
+UPS status monitor and shutdown controller (nut-rs).
+
+usage: upsmon [OPTIONS]
+
+  -c <cmd>	send command to running process
+		commands:
+		 - fsd: shutdown all primary UPSes (use with caution)
+		 - reload: reread configuration
+		 - stop: stop monitoring and exit
+  -P <pid>	send the signal above to specified PID (bypassing PID file)
+  -D		raise debugging level (and stay foreground by default)
+  -F		stay foregrounded even if no debugging is enabled
+  -B		stay backgrounded even if debugging is bumped
+  -h		display this help
+  -K		checks POWERDOWNFLAG (if set), sets exit code to 0 if set
+  -p		always run privileged (the only mode of this upsmon)
+  -u <user>	accepted for compatibility; this upsmon does not drop privileges
+  -W <secs>	connection timeout (default 5, or NUT_DEFAULT_CONNECT_TIMEOUT)
+  -V		display the version of this software
+  -4		IPv4 only
+  -6		IPv6 only
+";
+
+fn version_line() -> String {
+    format!(
+        "Network UPS Tools upsmon {} (nut-rs)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("upsmon: {}", e.kind());
+            eprint!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.help {
+        println!("{}\n{USAGE}", version_line());
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("{}", version_line());
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("upsmon: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: u8, to_syslog: bool) {
+    let level = match debug {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPSMON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if to_syslog {
+        builder
+            .with_ansi(false)
+            .without_time()
+            .with_writer(nut_daemon::Syslog::open("upsmon"))
+            .init();
+    } else {
+        builder.with_ansi(false).with_writer(std::io::stderr).init();
+    }
+}
+
+/// Where the PID file lives.
+fn pidfile() -> PathBuf {
+    match std::env::var_os("NUT_ALTPIDPATH") {
+        Some(p) if !p.is_empty() => PathBuf::from(p).join("upsmon.pid"),
+        _ => PathBuf::from("/run/nut/upsmon.pid"),
+    }
+}
+
+fn read_pid(file: &Path) -> Result<i32> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading PID file {}", file.display()))?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("PID file {} holds no PID", file.display()))
+}
+
+/// Read upsmon.conf (webhook lines taken out first).
+pub fn load_conf(path: &Path) -> Result<(UpsmonConf, webhook::WebhookConf)> {
+    let text = std::fs::read(path).with_context(|| format!("Can't open {}", path.display()))?;
+    let (text, hooks) = webhook::extract(&text, path)?;
+    let conf = nut_conf::upsmon_conf::parse(&text, path)?;
+    Ok((conf, hooks))
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    let foreground = args.foreground > 0 || (args.debug > 0 && !args.background);
+    let confpath = nut_conf::confpath().join("upsmon.conf");
+
+    if let Some(cmd) = &args.command {
+        init_logging(args.debug, false);
+        let sig = match cmd.as_str() {
+            "fsd" => Signal::SIGUSR1,
+            "reload" => Signal::SIGHUP,
+            "stop" => Signal::SIGTERM,
+            other => bail!("Unrecognized command [{other}] (use fsd, reload or stop)"),
+        };
+        let pid = match args.pid {
+            Some(p) => p,
+            None => read_pid(&pidfile())?,
+        };
+        kill(Pid::from_raw(pid), sig).with_context(|| format!("signalling PID {pid}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    init_logging(args.debug, !foreground && !args.killpower);
+    let (conf, hooks) = load_conf(&confpath)?;
+    for w in &conf.warnings {
+        tracing::warn!("{w}");
+    }
+
+    if args.killpower {
+        return Ok(match &conf.powerdownflag {
+            Some(f) if powerdown::is_set(f) => {
+                println!("Power down flag is set");
+                ExitCode::SUCCESS
+            }
+            Some(_) => {
+                println!("Power down flag is not set");
+                ExitCode::FAILURE
+            }
+            None => {
+                eprintln!("upsmon: POWERDOWNFLAG is not set in {}", confpath.display());
+                ExitCode::FAILURE
+            }
+        });
+    }
+
+    upsmon::check_supplies(&conf).context("Fatal error")?;
+    if conf.monitors.is_empty() {
+        tracing::warn!(
+            "No MONITOR lines in {}: nothing to watch",
+            confpath.display()
+        );
+    }
+    if conf.shutdowncmd.is_none() {
+        tracing::warn!("Warning: no shutdown command defined!");
+    }
+    if args.user.is_some() || conf.run_as_user.is_some() {
+        tracing::debug!("-u / RUN_AS_USER ignored: this upsmon runs as one process");
+    }
+
+    let pid_file = pidfile();
+    if let Ok(pid) = read_pid(&pid_file) {
+        if pid != std::process::id() as i32 && kill(Pid::from_raw(pid), None).is_ok() {
+            bail!("A previous upsmon instance is already running! (PID {pid})");
+        }
+    }
+    let mut powerdownflag = conf.powerdownflag.clone();
+    if let Some(f) = &powerdownflag {
+        if !powerdown::clear_at_start(f) {
+            powerdownflag = None;
+        }
+    }
+
+    if !foreground {
+        nix::unistd::daemon(true, false).context("going to the background")?;
+    }
+    if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
+        tracing::warn!("writing PID file {}: {e}", pid_file.display());
+    }
+
+    let connect_timeout = args
+        .connect_timeout
+        .or_else(|| {
+            std::env::var("NUT_DEFAULT_CONNECT_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        })
+        .map(Duration::from_secs)
+        .unwrap_or(session::IO_TIMEOUT);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let app = App::new(conf, hooks, powerdownflag, confpath, connect_timeout);
+    let code = runtime.block_on(app.run());
+    let _ = std::fs::remove_file(&pid_file);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(code)
+}
+
+struct App {
+    conf: UpsmonConf,
+    hooks: webhook::WebhookConf,
+    powerdownflag: Option<PathBuf>,
+    confpath: PathBuf,
+    connect_timeout: Duration,
+    hostname: String,
+    /// Last status string per UPS (for the webhooks).
+    last_status: Vec<String>,
+    sessions: Vec<mpsc::Sender<session::Command>>,
+}
+
+/// An [`Action::Log`] line.
+fn log(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Debug => tracing::debug!("{message}"),
+        LogLevel::Info | LogLevel::Notice => tracing::info!("{message}"),
+        LogLevel::Warning => tracing::warn!("{message}"),
+        LogLevel::Error | LogLevel::Critical | LogLevel::Alert => tracing::error!("{message}"),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+impl App {
+    fn new(
+        conf: UpsmonConf,
+        hooks: webhook::WebhookConf,
+        powerdownflag: Option<PathBuf>,
+        confpath: PathBuf,
+        connect_timeout: Duration,
+    ) -> App {
+        let n = conf.monitors.len();
+        App {
+            conf,
+            hooks,
+            powerdownflag,
+            confpath,
+            connect_timeout,
+            hostname: hostname(),
+            last_status: vec![String::new(); n],
+            sessions: Vec::new(),
+        }
+    }
+
+    async fn run(mut self) -> ExitCode {
+        let (obs_tx, mut obs_rx) = mpsc::channel(64);
+        let pollfreq = Duration::from_secs(self.conf.pollfreq.max(1));
+        let (poll_tx, poll_rx) = watch::channel(pollfreq);
+        for (i, m) in self.conf.monitors.iter().enumerate() {
+            let (cmd_tx, cmd_rx) = mpsc::channel(8);
+            self.sessions.push(cmd_tx);
+            let s = session::Session {
+                index: i,
+                monitor: m.clone(),
+                tls: session::TlsPolicy::for_host(&self.conf, &m.host),
+                connect_timeout: self.connect_timeout,
+                observations: obs_tx.clone(),
+                commands: cmd_rx,
+                poll_interval: poll_rx.clone(),
+            };
+            tokio::spawn(s.run());
+        }
+        drop(obs_tx);
+        let mut machine = Machine::new(&self.conf, Instant::now());
+
+        let (Ok(mut usr1), Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) else {
+            tracing::error!("can't install the signal handlers");
+            return ExitCode::FAILURE;
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let actions = tokio::select! {
+                obs = obs_rx.recv() => match obs {
+                    Some(obs) => {
+                        if let upsmon::PollResult::Status { status, .. } = &obs.result {
+                            if let Some(s) = self.last_status.get_mut(obs.ups) {
+                                s.clone_from(status);
+                            }
+                        }
+                        machine.observe(obs, Instant::now())
+                    }
+                    None => {
+                        // no MONITOR lines: keep ticking
+                        std::future::pending::<()>().await;
+                        Vec::new()
+                    }
+                },
+                _ = tick.tick() => machine.tick(Instant::now()),
+                _ = usr1.recv() => {
+                    tracing::warn!("Signal 10: User requested FSD");
+                    machine.forced(Instant::now())
+                }
+                _ = hup.recv() => self.reload(&mut machine),
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = quit.recv() => break,
+            };
+            if let Some(code) = self.execute(&mut machine, actions, &poll_tx).await {
+                return code;
+            }
+        }
+        tracing::info!("Signal received: exiting");
+        ExitCode::SUCCESS
+    }
+
+    /// SIGHUP: re-read upsmon.conf. Everything but the MONITOR list takes effect at once;
+    /// MONITOR changes (other than power values) need a restart.
+    fn reload(&mut self, machine: &mut Machine) -> Vec<Action> {
+        tracing::info!("Reloading configuration");
+        let (mut conf, hooks) = match load_conf(&self.confpath) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("reload failed, keeping the old configuration: {e:#}");
+                return Vec::new();
+            }
+        };
+        let same = |a: &Monitor, b: &Monitor| {
+            (&a.system, &a.user, &a.password, a.role) == (&b.system, &b.user, &b.password, b.role)
+        };
+        if conf.monitors.len() != self.conf.monitors.len()
+            || conf
+                .monitors
+                .iter()
+                .zip(&self.conf.monitors)
+                .any(|(a, b)| !same(a, b))
+        {
+            tracing::warn!("MONITOR lines changed: restart upsmon to apply them");
+            conf.monitors = self.conf.monitors.clone();
+        }
+        match machine.reload(&conf, Instant::now()) {
+            Ok(actions) => {
+                self.conf = conf;
+                self.hooks = hooks;
+                actions
+            }
+            Err(e) => {
+                tracing::error!("reload refused, keeping the old configuration: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn system(&self, ups: Option<usize>) -> String {
+        ups.and_then(|i| self.conf.monitors.get(i))
+            .map(|m| m.system.clone())
+            .unwrap_or_default()
+    }
+
+    fn notify(&self, event: upsmon::Event, ups: Option<usize>, message: &str) {
+        let name = event.name();
+        let flags = self.conf.notify_flags_for(name);
+        let system = self.system(ups);
+        if !flags.ignore {
+            if flags.syslog {
+                tracing::warn!("{message}");
+            }
+            if flags.wall {
+                exec::spawn_wall(message);
+            }
+            if flags.exec {
+                match &self.conf.notifycmd {
+                    Some(cmd) => exec::spawn_notifycmd(cmd, message, &system, name),
+                    None => tracing::debug!("EXEC for {name} but no NOTIFYCMD"),
+                }
+            }
+        }
+        let hooks = self.hooks.hooks_for(name);
+        if !hooks.is_empty() {
+            let ev = webhook::Event {
+                event: name.to_string(),
+                ups: system,
+                message: message.to_string(),
+                status: ups
+                    .and_then(|i| self.last_status.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
+                time: SystemTime::now(),
+                host: self.hostname.clone(),
+            };
+            for h in hooks {
+                webhook::spawn_send(h, &ev);
+            }
+        }
+    }
+
+    async fn ask<T>(
+        &self,
+        ups: usize,
+        make: impl FnOnce(oneshot::Sender<T>) -> session::Command,
+    ) -> Option<T> {
+        let tx = self.sessions.get(ups)?;
+        let (rtx, rrx) = oneshot::channel();
+        tx.send(make(rtx)).await.ok()?;
+        tokio::time::timeout(session::IO_TIMEOUT * 2, rrx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Carry out the core's actions in order; `Some(code)` when upsmon must exit.
+    async fn execute(
+        &mut self,
+        machine: &mut Machine,
+        actions: Vec<Action>,
+        poll_tx: &watch::Sender<Duration>,
+    ) -> Option<ExitCode> {
+        let mut queue: VecDeque<Action> = actions.into();
+        while let Some(a) = queue.pop_front() {
+            match a {
+                Action::Notify {
+                    event,
+                    ups,
+                    message,
+                } => self.notify(event, ups, &message),
+                Action::Log { level, message } => log(level, &message),
+                Action::Wall { message } => exec::spawn_wall(&message),
+                Action::SendFsd { ups } => {
+                    let sys = self.system(Some(ups));
+                    match self.ask(ups, session::Command::Fsd).await {
+                        Some(true) => {
+                            tracing::info!("FSD set on UPS [{sys}]");
+                            queue.extend(machine.fsd_confirmed(ups, Instant::now()));
+                        }
+                        _ => tracing::error!("FSD set on UPS [{sys}] failed"),
+                    }
+                }
+                Action::WaitForSecondaries { ups } => {
+                    // every 250 ms until the machine decides (HOSTSYNC is its business)
+                    loop {
+                        let mut max = 0;
+                        for &u in &ups {
+                            let n = self.ask(u, session::Command::NumLogins).await;
+                            max = max.max(u64::from(n.unwrap_or(0)));
+                        }
+                        let next = machine.numlogins(max, Instant::now());
+                        let done = next.iter().any(|a| matches!(a, Action::Shutdown));
+                        queue.extend(next);
+                        let waiting =
+                            matches!(machine.phase(), Phase::WaitingForSecondaries { .. });
+                        if done || !waiting {
+                            break;
+                        }
+                        tokio::time::sleep(upsmon::machine::NUMLOGINS_INTERVAL).await;
+                    }
+                }
+                Action::Shutdown => return Some(self.shutdown().await),
+                Action::SetPollInterval(d) => {
+                    poll_tx.send_if_modified(|cur| {
+                        let changed = *cur != d;
+                        *cur = d;
+                        changed
+                    });
+                }
+                Action::Reconnect { ups } => {
+                    if let Some(tx) = self.sessions.get(ups) {
+                        let _ = tx.try_send(session::Command::Reconnect);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// FINALDELAY, POWERDOWNFLAG, SHUTDOWNCMD, exit.
+    async fn shutdown(&self) -> ExitCode {
+        tokio::time::sleep(Duration::from_secs(self.conf.finaldelay)).await;
+        if let Some(f) = &self.powerdownflag {
+            if let Err(e) = powerdown::set(f) {
+                tracing::error!("Failed to create power down flag {}: {e}", f.display());
+            }
+        }
+        match self.conf.shutdowncmd.clone() {
+            Some(cmd) => {
+                let _ = tokio::task::spawn_blocking(move || exec::run_shutdowncmd(&cmd)).await;
+            }
+            None => tracing::error!("Unable to call shutdown command: no SHUTDOWNCMD"),
+        }
+        // SHUTDOWNEXIT (2.8.1+): stay connected for a while, or until killed
+        let stay = match self.conf.shutdownexit {
+            ShutdownExit::Yes => None,
+            ShutdownExit::No => Some(Duration::MAX),
+            ShutdownExit::After(s) => Some(Duration::from_secs(s)),
+        };
+        if let Some(d) = stay {
+            tracing::info!("SHUTDOWNEXIT: staying connected");
+            let _ = tokio::time::timeout(d, std::future::pending::<()>()).await;
+        }
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,231 @@
+//! One task per `MONITOR` line: keeps a session with upsd open (connect, `STARTTLS` probe,
+//! `USERNAME`, `PASSWORD`, `LOGIN`, `PRIMARY`/`MASTER`), polls `GET VAR <ups> ups.status` at
+//! the current poll interval and reports each result to the main loop. The main loop sends
+//! back commands that need this UPS's connection (`FSD`, `GET NUMLOGINS`, reconnect).
+//!
+//! An unreachable or misbehaving upsd is never fatal: the poll result is `CommLost` and the
+//! next poll connects again.
+
+use std::time::Duration;
+
+use nut_client::{Client, ErrCode, Error, TlsConfig};
+use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
+use tokio::sync::{mpsc, oneshot, watch};
+use upsmon::{Observation, PollResult};
+
+/// How long connecting and each request may take (stock upsclient: 5 s per reply line).
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Requests the main loop makes to a session.
+pub enum Command {
+    /// `FSD <ups>`; the answer says whether upsd replied OK.
+    Fsd(oneshot::Sender<bool>),
+    /// `GET NUMLOGINS <ups>`; errors count as 0 logins, as in upsmon.
+    NumLogins(oneshot::Sender<u32>),
+    /// Drop the connection; the next poll connects again.
+    Reconnect,
+}
+
+/// How this session sets up TLS.
+#[derive(Clone)]
+pub struct TlsPolicy {
+    /// Refuse to continue in clear text when upsd does not offer TLS.
+    pub force: bool,
+    /// Check the server certificate against `certpath`.
+    pub verify: bool,
+    pub certpath: Option<std::path::PathBuf>,
+}
+
+impl TlsPolicy {
+    /// CERTVERIFY/FORCESSL, overridden by a `CERTHOST` line for this host.
+    pub fn for_host(conf: &UpsmonConf, host: &str) -> TlsPolicy {
+        let mut p = TlsPolicy {
+            force: conf.forcessl,
+            verify: conf.certverify,
+            certpath: conf.certpath.clone(),
+        };
+        if let Some(h) = conf.certhosts.iter().find(|h| h.host == host) {
+            p.force = h.forcessl;
+            p.verify = h.verify;
+        }
+        p
+    }
+
+    fn config(&self, host: &str) -> Result<TlsConfig, String> {
+        let name = host.trim_start_matches('[').trim_end_matches(']');
+        if self.verify {
+            match &self.certpath {
+                Some(p) => TlsConfig::from_ca_path(p, name).map_err(|e| e.to_string()),
+                None => Err("CERTVERIFY is on but no CERTPATH is set".into()),
+            }
+        } else {
+            TlsConfig::dangerous_no_verify(name).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// What a session needs to run.
+pub struct Session {
+    pub index: usize,
+    pub monitor: Monitor,
+    pub tls: TlsPolicy,
+    pub connect_timeout: Duration,
+    pub observations: mpsc::Sender<Observation>,
+    pub commands: mpsc::Receiver<Command>,
+    pub poll_interval: watch::Receiver<Duration>,
+}
+
+impl Session {
+    fn addr(&self) -> String {
+        let h = &self.monitor.host;
+        if h.contains(':') && !h.starts_with('[') {
+            format!("[{h}]:{}", self.monitor.port)
+        } else {
+            format!("{h}:{}", self.monitor.port)
+        }
+    }
+
+    /// Connect and log in. Login problems are only logged, as upsmon does.
+    async fn open(&self) -> Result<Client, String> {
+        let sys = &self.monitor.system;
+        let mut c = Client::connect_timeout(self.addr(), Some(self.connect_timeout))
+            .await
+            .map_err(|e| format!("connect failed: {e}"))?;
+        c.set_timeout(Some(IO_TIMEOUT));
+        let tls = self.tls.config(&self.monitor.host);
+        match tls {
+            Ok(cfg) => match c.starttls(&cfg).await {
+                Ok(()) => tracing::debug!("{sys}: TLS session established"),
+                Err(Error::TlsUnavailable(code)) => {
+                    if self.tls.force {
+                        return Err(format!(
+                            "upsd does not offer TLS (ERR {code}) and FORCESSL is on"
+                        ));
+                    }
+                }
+                Err(e) => return Err(format!("STARTTLS failed: {e}")),
+            },
+            Err(e) => {
+                if self.tls.force || self.tls.verify {
+                    return Err(format!("TLS set-up: {e}"));
+                }
+            }
+        }
+        c.username(&self.monitor.user)
+            .await
+            .map_err(|e| format!("USERNAME failed: {e}"))?;
+        c.password(&self.monitor.password)
+            .await
+            .map_err(|e| format!("Set password failed: {e}"))?;
+        match c.login(&self.monitor.ups).await {
+            Ok(()) => tracing::info!("Logged into UPS {sys}"),
+            Err(e) if !c.is_open() => return Err(format!("LOGIN failed: {e}")),
+            Err(e) => tracing::error!("Login on UPS [{sys}] failed - got [{e}]"),
+        }
+        if self.monitor.role == Role::Primary {
+            match c.primary(&self.monitor.ups).await {
+                Ok(()) => {}
+                Err(e) if !c.is_open() => return Err(format!("PRIMARY failed: {e}")),
+                Err(e) => {
+                    tracing::error!("Primary managerial privileges unavailable on UPS [{sys}]: {e}")
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    async fn poll(&self, conn: &mut Option<Client>) -> PollResult {
+        let sys = &self.monitor.system;
+        if conn.as_ref().is_none_or(|c| !c.is_open()) {
+            *conn = None;
+            match self.open().await {
+                Ok(c) => *conn = Some(c),
+                Err(e) => {
+                    tracing::warn!("UPS [{sys}]: {e}");
+                    return PollResult::CommLost;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else {
+            return PollResult::CommLost;
+        };
+        match c.get_var(&self.monitor.ups, "ups.status").await {
+            Ok(status) if !status.trim().is_empty() => PollResult::Status {
+                status,
+                alarm: None,
+            },
+            Ok(_) => PollResult::CommLost,
+            Err(e) => {
+                tracing::warn!("Poll UPS [{sys}] failed - {e}");
+                let r = match e.code() {
+                    Some(ErrCode::DataStale) => PollResult::DataStale,
+                    Some(ErrCode::DriverNotConnected) => PollResult::DriverNotConnected,
+                    _ => PollResult::CommLost,
+                };
+                if !c.is_open() {
+                    *conn = None;
+                }
+                r
+            }
+        }
+    }
+
+    async fn command(&self, conn: &mut Option<Client>, cmd: Command) {
+        let ups = &self.monitor.ups;
+        match cmd {
+            Command::Reconnect => *conn = None,
+            Command::Fsd(reply) => {
+                let ok = match conn.as_mut() {
+                    Some(c) => match c.fsd(ups).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!("FSD set on UPS [{}] failed: {e}", self.monitor.system);
+                            false
+                        }
+                    },
+                    None => false,
+                };
+                let _ = reply.send(ok);
+            }
+            Command::NumLogins(reply) => {
+                let n = match conn.as_mut() {
+                    Some(c) => c.get_numlogins(ups).await.unwrap_or(0),
+                    None => 0,
+                };
+                let _ = reply.send(n);
+            }
+        }
+    }
+
+    /// Poll until the main loop goes away.
+    pub async fn run(mut self) {
+        let mut conn: Option<Client> = None;
+        loop {
+            let result = self.poll(&mut conn).await;
+            let obs = Observation {
+                ups: self.index,
+                result,
+            };
+            if self.observations.send(obs).await.is_err() {
+                return;
+            }
+            let interval = *self.poll_interval.borrow_and_update();
+            let sleep = tokio::time::sleep(interval);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    cmd = self.commands.recv() => match cmd {
+                        Some(cmd) => self.command(&mut conn, cmd).await,
+                        None => return,
+                    },
+                    changed = self.poll_interval.changed() => {
+                        if changed.is_err() { return; }
+                        let new = *self.poll_interval.borrow_and_update();
+                        if new < interval { break; }
+                    }
+                }
+            }
+        }
+    }
+}
