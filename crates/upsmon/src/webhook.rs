@@ -173,7 +173,9 @@ pub fn extract(text: &[u8], file: &Path) -> Result<(Vec<u8>, WebhookConf), ConfE
         if key == "NOTIFYURL" {
             if l.words.len() != 4 {
                 return Err(err(
-                    "NOTIFYURL needs 3 arguments: <name> <json|wechat|ntfy> <url>".into(),
+                    "NOTIFYURL needs 3 arguments: <name> <json|wechat|ntfy> <url> \
+                     (put a URL with '=' in double quotes)"
+                        .into(),
                 ));
             }
             let kind = match l.words[2].to_ascii_lowercase().as_str() {

@@ -1,0 +1,196 @@
+//! Helpers shared by the upsmon end-to-end tests: a upsmon.conf per role with recording
+//! NOTIFYCMD and SHUTDOWNCMD scripts, starting stock or our upsmon, and waiting.
+
+#![allow(dead_code)]
+
+use nut_rs_tests::{our_bin, run_with_timeout, Proc, Rig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Which upsmon runs a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mon {
+    Stock,
+    Ours,
+}
+
+pub const EVENTS: &[&str] = &[
+    "ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "REPLBATT", "NOCOMM",
+];
+
+/// A configured upsmon (not started yet).
+pub struct MonDir {
+    pub dir: PathBuf,
+    pub role: String,
+    pub mon: Mon,
+}
+
+impl MonDir {
+    pub fn notify_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("notify.log")).unwrap_or_default()
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("upsmon.log")).unwrap_or_default()
+    }
+    pub fn flag(&self) -> PathBuf {
+        self.dir.join("killpower")
+    }
+}
+
+pub fn write_script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Write `<rig>/upsmon-<role>/upsmon.conf` with a NOTIFYCMD that appends
+/// `$NOTIFYTYPE|$UPSNAME|$1` to `notify.log` and a SHUTDOWNCMD that appends
+/// `<role> <time>` to the rig's `shutdown.order`. `extra` lines are appended.
+pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra: &str) -> MonDir {
+    let dir = rig.dir.path().join(format!("upsmon-{role}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shutdown = dir.join("shutdown.sh");
+    let order = rig.dir.path().join("shutdown.order");
+    write_script(
+        &shutdown,
+        &format!("echo \"$1 $(date +%s.%N)\" >> '{}'\n", order.display()),
+    );
+    let notify = dir.join("notify.sh");
+    write_script(
+        &notify,
+        &format!(
+            "echo \"$NOTIFYTYPE|$UPSNAME|$1|$(date +%s.%N)\" >> '{}'\n",
+            dir.join("notify.log").display()
+        ),
+    );
+    let mut conf = format!(
+        "MONITOR {target} 1 {user} {pw} {role}\n\
+         MINSUPPLIES 1\n\
+         SHUTDOWNCMD \"/bin/sh {shutdown} {role}\"\n\
+         NOTIFYCMD {notify}\n\
+         POWERDOWNFLAG {flag}\n\
+         POLLFREQ 1\n\
+         POLLFREQALERT 1\n\
+         HOSTSYNC 5\n\
+         DEADTIME 3\n\
+         FINALDELAY 1\n\
+         NOCOMMWARNTIME 300\n",
+        target = rig.target("ups"),
+        shutdown = shutdown.display(),
+        notify = notify.display(),
+        flag = dir.join("killpower").display(),
+    );
+    for e in EVENTS {
+        conf.push_str(&format!("NOTIFYFLAG {e} SYSLOG+EXEC\n"));
+    }
+    conf.push_str(extra);
+    let p = dir.join("upsmon.conf");
+    std::fs::write(&p, conf).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    MonDir {
+        dir,
+        role: role.into(),
+        mon,
+    }
+}
+
+/// Start the upsmon of `md` in the foreground (`-D`); output to `<dir>/upsmon.log`.
+pub fn start_upsmon(rig: &Rig, md: &MonDir) -> Proc {
+    let log = std::fs::File::create(md.dir.join("upsmon.log")).unwrap();
+    let mut cmd = match md.mon {
+        Mon::Stock => {
+            let mut c = Command::new("unshare");
+            c.args([
+                "-m",
+                "sh",
+                "-c",
+                "mkdir -p /run/nut && mount -t tmpfs tmpfs /run/nut && exec \"$0\" -D -p",
+            ])
+            .arg(&rig.stock.upsmon);
+            c
+        }
+        Mon::Ours => {
+            let mut c = Command::new(our_bin("upsmon"));
+            c.args(["-D", "-p"]);
+            c
+        }
+    };
+    let child = cmd
+        .env("NUT_CONFPATH", &md.dir)
+        .env("NUT_STATEPATH", rig.dir.state())
+        .env("NUT_ALTPIDPATH", &md.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("spawn upsmon");
+    Proc {
+        child,
+        name: format!("upsmon {:?} {}", md.mon, md.role),
+    }
+}
+
+use std::os::unix::process::CommandExt;
+
+pub fn wait_until<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < timeout,
+            "timed out ({timeout:?}) waiting for {what}:\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn set_status(rig: &Rig, status: &str) {
+    let (code, _, err) = run_with_timeout(
+        Command::new(&rig.stock.upsrw).args([
+            "-s",
+            &format!("ups.status={status}"),
+            "-u",
+            "admin",
+            "-p",
+            "adminpw",
+            &rig.target("ups"),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "upsrw: {err}");
+}
+
+pub fn numlogins(rig: &Rig) -> String {
+    rig.client().request("GET NUMLOGINS ups")
+}
+
+/// `upsmon -K` of ours with the config of `md`.
+pub fn killpower_check(md: &MonDir) -> Option<i32> {
+    let (code, _, _) = run_with_timeout(
+        Command::new(our_bin("upsmon"))
+            .arg("-K")
+            .env("NUT_CONFPATH", &md.dir),
+        Duration::from_secs(10),
+    );
+    code
+}
+
+/// The lines of the notify log with this type, as `type|upsname|message`.
+pub fn notified(md: &MonDir, event: &str) -> Vec<String> {
+    md.notify_log()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{event}|")))
+        .map(|l| l.rsplit_once('|').unwrap().0.to_string())
+        .collect()
+}
