@@ -1,0 +1,178 @@
+//! Our upsmon's command line and bad input, without a UPS: a bad upsmon.conf line stops
+//! start-up with file:line, too little power for MINSUPPLIES is fatal, a MONITOR to a host
+//! nobody listens on gives COMMBAD and NOCOMM and is retried, `-c stop` and `-c fsd` reach
+//! the running process through its PID file.
+
+mod upsmon_common;
+
+use nut_rs_tests::{free_port, our_bin, run_with_timeout, Proc};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use upsmon_common::{wait_until, write_script};
+
+/// A directory with an upsmon.conf made of `MONITOR ups@127.0.0.1:<dead port>` (primary),
+/// recording NOTIFYCMD/SHUTDOWNCMD scripts, and `extra`.
+fn conf_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::Builder::new()
+        .prefix("nut-rs-upsmon-")
+        .tempdir()
+        .unwrap();
+    let dir = d.path().to_path_buf();
+    write_script(
+        &dir.join("notify.sh"),
+        &format!(
+            "echo \"$NOTIFYTYPE|$UPSNAME|$1\" >> '{}'\n",
+            dir.join("notify.log").display()
+        ),
+    );
+    write_script(
+        &dir.join("shutdown.sh"),
+        &format!("echo done >> '{}'\n", dir.join("shutdown.log").display()),
+    );
+    let conf = format!(
+        "MONITOR ups@127.0.0.1:{port} 1 upsmon pw primary\n\
+         SHUTDOWNCMD \"{dir}/shutdown.sh\"\n\
+         NOTIFYCMD {dir}/notify.sh\n\
+         POLLFREQ 1\n\
+         POLLFREQALERT 1\n\
+         HOSTSYNC 2\n\
+         FINALDELAY 0\n\
+         NOCOMMWARNTIME 1\n\
+         NOTIFYFLAG COMMBAD SYSLOG+EXEC\n\
+         NOTIFYFLAG NOCOMM SYSLOG+EXEC\n\
+         NOTIFYFLAG SHUTDOWN SYSLOG+EXEC\n\
+         {extra}",
+        port = free_port(),
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("upsmon.conf"), conf).unwrap();
+    (d, dir)
+}
+
+fn upsmon(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(our_bin("upsmon"));
+    c.args(args)
+        .env("NUT_CONFPATH", dir)
+        .env("NUT_ALTPIDPATH", dir);
+    c
+}
+
+fn spawn(dir: &Path) -> Proc {
+    let log = std::fs::File::create(dir.join("upsmon.log")).unwrap();
+    let child = upsmon(dir, &["-D"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Proc {
+        child,
+        name: "upsmon".into(),
+    }
+}
+
+fn read(dir: &Path, f: &str) -> String {
+    std::fs::read_to_string(dir.join(f)).unwrap_or_default()
+}
+
+#[test]
+fn bad_line_stops_start_up_with_file_and_line() {
+    let (_d, dir) = conf_dir("POLLFREQ often\n");
+    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("upsmon.conf:12:"), "{err}");
+    let (_d, dir) = conf_dir("NOTIFYURL hook xml http://127.0.0.1/\n");
+    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("upsmon.conf:12:"), "{err}");
+}
+
+#[test]
+fn too_little_power_for_minsupplies_is_fatal() {
+    let (_d, dir) = conf_dir("MINSUPPLIES 2\n");
+    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("insufficient power"), "{err}");
+}
+
+#[test]
+fn version_and_help() {
+    let (_d, dir) = conf_dir("");
+    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-V"]), Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("Network UPS Tools upsmon"), "{out}");
+    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-h"]), Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(out.contains("-K"), "{out}");
+}
+
+#[test]
+fn unreachable_upsd_is_reported_and_retried_then_stop() {
+    let (_d, dir) = conf_dir("");
+    let mut p = spawn(&dir);
+    let logs = || format!("{}\n{}", read(&dir, "upsmon.log"), read(&dir, "notify.log"));
+    wait_until(
+        "COMMBAD and NOCOMM",
+        Duration::from_secs(10),
+        || {
+            let n = read(&dir, "notify.log");
+            (n.contains("COMMBAD|") && n.contains("NOCOMM|")).then_some(())
+        },
+        logs,
+    );
+    assert!(p.exited().is_none(), "{}", logs());
+    assert!(read(&dir, "shutdown.log").is_empty(), "{}", logs());
+    // -c stop through the PID file
+    let pid: u32 = read(&dir, "upsmon.pid").trim().parse().unwrap();
+    assert_eq!(pid, p.pid());
+    let (code, _, err) =
+        run_with_timeout(&mut upsmon(&dir, &["-c", "stop"]), Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+    let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
+    assert!(st.success(), "{st}");
+    assert!(!dir.join("upsmon.pid").exists());
+}
+
+#[test]
+fn second_instance_is_refused() {
+    let (_d, dir) = conf_dir("");
+    let _p = spawn(&dir);
+    wait_until(
+        "PID file",
+        Duration::from_secs(5),
+        || dir.join("upsmon.pid").exists().then_some(()),
+        String::new,
+    );
+    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("already running"), "{err}");
+}
+
+#[test]
+fn c_fsd_forces_the_shutdown() {
+    let (_d, dir) = conf_dir("");
+    let mut p = spawn(&dir);
+    let logs = || format!("{}\n{}", read(&dir, "upsmon.log"), read(&dir, "notify.log"));
+    wait_until(
+        "PID file",
+        Duration::from_secs(5),
+        || dir.join("upsmon.pid").exists().then_some(()),
+        logs,
+    );
+    let (code, _, err) =
+        run_with_timeout(&mut upsmon(&dir, &["-c", "fsd"]), Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+    wait_until(
+        "SHUTDOWNCMD",
+        Duration::from_secs(10),
+        || (!read(&dir, "shutdown.log").is_empty()).then_some(()),
+        logs,
+    );
+    assert!(
+        read(&dir, "notify.log").contains("SHUTDOWN||Auto logout and shutdown proceeding\n"),
+        "{}",
+        logs()
+    );
+    wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
+}
