@@ -2,7 +2,7 @@
 //! dummy-ups behind upsd (ours or stock): ONBATT and LOWBATT reach NOTIFYCMD with the right
 //! argument and environment, the primary sets FSD, the secondary runs its SHUTDOWNCMD before
 //! the primary, the primary writes POWERDOWNFLAG and `upsmon -K` then says so. Also: no
-//! shutdown for a short OB blip or an upsd restart while OL, and a UPS last seen OB whose
+//! shutdown for a short OB blip, an upsd restart or a stale driver while OL, and a UPS last seen OB whose
 //! upsd goes away is taken as critical after DEADTIME.
 //!
 //! Stock upsmon 2.8.0 always uses /run/nut/upsmon.pid, so it runs in its own mount namespace
@@ -244,4 +244,72 @@ fn critical_by_silence() {
         std::fs::read_to_string(p.flag()).unwrap_or_default(),
         "upsmon-shutdown-file"
     );
+}
+
+/// The driver goes silent while OL (data stale on upsd): COMMBAD, then COMMOK when it comes
+/// back; never a shutdown.
+#[test]
+fn stale_driver_while_online_is_no_shutdown() {
+    let Some(stock) = stock_nut() else { return };
+    let mut opts = NutDirOptions::default();
+    opts.upsd_conf_extra.push("MAXAGE 3".into());
+    let mut rig = Rig::start(&stock, Impl::Ours, opts);
+    let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
+    let mut pp = start_upsmon(&rig, &p);
+    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    rig.driver.signal("ups", "STOP");
+    wait_until(
+        "COMMBAD",
+        Duration::from_secs(15),
+        || (!notified(&p, "COMMBAD").is_empty()).then_some(()),
+        logs,
+    );
+    assert!(
+        p.log().contains("Data stale") || p.log().contains("DATA-STALE"),
+        "{}",
+        logs()
+    );
+    std::thread::sleep(Duration::from_secs(4)); // longer than DEADTIME
+    rig.driver.signal("ups", "CONT");
+    wait_until(
+        "COMMOK",
+        Duration::from_secs(15),
+        || (!notified(&p, "COMMOK").is_empty()).then_some(()),
+        logs,
+    );
+    assert!(pp.exited().is_none(), "upsmon exited: {}", logs());
+    assert!(notified(&p, "SHUTDOWN").is_empty(), "{}", logs());
+    assert!(!p.flag().exists(), "{}", logs());
+}
+
+/// The sample configurations in conf/upsmon/ parse (their webhook lines too, uncommented).
+#[test]
+fn sample_configurations_parse() {
+    for role in ["primary", "secondary"] {
+        let d = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(
+            nut_rs_tests::crate_dir()
+                .join("..")
+                .join("conf/upsmon")
+                .join(format!("upsmon-{role}.conf")),
+        )
+        .unwrap()
+        .replace("# NOTIFYURL", "NOTIFYURL");
+        std::fs::write(d.path().join("upsmon.conf"), text).unwrap();
+        let (code, out, err) = nut_rs_tests::run_with_timeout(
+            std::process::Command::new(nut_rs_tests::our_bin("upsmon"))
+                .arg("-K")
+                .env("NUT_CONFPATH", d.path()),
+            Duration::from_secs(10),
+        );
+        // -K: no flag file exists, so 1, but never a configuration error
+        assert_eq!(code, Some(1), "{role}: {out}{err}");
+        assert!(!err.contains("upsmon.conf:"), "{role}: {err}");
+    }
 }
