@@ -2,8 +2,8 @@
 //! dummy-ups behind upsd (ours or stock): ONBATT and LOWBATT reach NOTIFYCMD with the right
 //! argument and environment, the primary sets FSD, the secondary runs its SHUTDOWNCMD before
 //! the primary, the primary writes POWERDOWNFLAG and `upsmon -K` then says so. Also: no
-//! shutdown for a short OB blip, an upsd restart or a stale driver while OL, and a UPS last seen OB whose
-//! upsd goes away is taken as critical after DEADTIME.
+//! shutdown for a short OB blip, an upsd restart or a stale driver while OL, and a UPS last
+//! seen OB whose upsd goes away is taken as critical after DEADTIME.
 //!
 //! Stock upsmon 2.8.0 always uses /run/nut/upsmon.pid, so it runs in its own mount namespace
 //! with a private tmpfs on /run/nut (`unshare -m`); ours uses `$NUT_ALTPIDPATH/upsmon.pid`.

@@ -243,9 +243,6 @@ fn run(args: Args) -> Result<ExitCode> {
     if !foreground {
         nix::unistd::daemon(true, false).context("going to the background")?;
     }
-    if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
-        tracing::warn!("writing PID file {}: {e}", pid_file.display());
-    }
 
     let connect_timeout = args
         .connect_timeout
@@ -262,7 +259,14 @@ fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let app = App::new(conf, hooks, powerdownflag, confpath, connect_timeout);
+    let app = App::new(
+        conf,
+        hooks,
+        powerdownflag,
+        confpath,
+        connect_timeout,
+        pid_file.clone(),
+    );
     let code = runtime.block_on(app.run());
     let _ = std::fs::remove_file(&pid_file);
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -275,6 +279,8 @@ struct App {
     powerdownflag: Option<PathBuf>,
     confpath: PathBuf,
     connect_timeout: Duration,
+    /// Written once the signal handlers are in place (`-c` must not kill us).
+    pid_file: PathBuf,
     hostname: String,
     /// Last status string per UPS (for the webhooks).
     last_status: Vec<String>,
@@ -304,6 +310,7 @@ impl App {
         powerdownflag: Option<PathBuf>,
         confpath: PathBuf,
         connect_timeout: Duration,
+        pid_file: PathBuf,
     ) -> App {
         let n = conf.monitors.len();
         App {
@@ -312,6 +319,7 @@ impl App {
             powerdownflag,
             confpath,
             connect_timeout,
+            pid_file,
             hostname: hostname(),
             last_status: vec![String::new(); n],
             sessions: Vec::new(),
@@ -349,6 +357,9 @@ impl App {
             tracing::error!("can't install the signal handlers");
             return ExitCode::FAILURE;
         };
+        if let Err(e) = std::fs::write(&self.pid_file, format!("{}\n", std::process::id())) {
+            tracing::warn!("writing PID file {}: {e}", self.pid_file.display());
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
