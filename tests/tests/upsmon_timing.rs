@@ -1,0 +1,93 @@
+//! Reaction times of a primary upsmon, stock 2.8.0 and ours, in the same scenario (our upsd,
+//! stock dummy-ups, POLLFREQ 1, FINALDELAY 1, no secondary): mains lost → ONBATT (NOTIFYCMD
+//! ran), LB set → FSD on upsd, LB set → SHUTDOWNCMD. Each figure is printed (run with
+//! `--nocapture` to see them); ours must stay within one poll interval of each bound.
+
+mod upsmon_common;
+
+use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use upsmon_common::*;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn stamp(line: &str) -> f64 {
+    line.rsplit(['|', ' ']).next().unwrap().parse().unwrap()
+}
+
+/// (mains lost → ONBATT, LB → FSD on upsd, LB → SHUTDOWNCMD) in seconds.
+fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
+    let stock = stock_nut()?;
+    let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
+    let p = upsmon_conf(&rig, mon, "primary", "upsmon", "pw", "");
+    let _pp = start_upsmon(&rig, &p);
+    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let t_ob = now();
+    set_status(&rig, "OB");
+    let onbatt = wait_until(
+        "ONBATT",
+        Duration::from_secs(5),
+        || {
+            p.notify_log()
+                .lines()
+                .find(|l| l.starts_with("ONBATT|"))
+                .map(stamp)
+        },
+        logs,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let t_lb = now();
+    set_status(&rig, "OB LB");
+    let mut c = rig.client();
+    let fsd = wait_until(
+        "FSD on upsd",
+        Duration::from_secs(5),
+        || {
+            c.request("GET VAR ups ups.status")
+                .contains("FSD")
+                .then(now)
+        },
+        logs,
+    );
+    let order = rig.dir.path().join("shutdown.order");
+    let shutdown = wait_until(
+        "SHUTDOWNCMD",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(&order)
+                .ok()
+                .and_then(|t| t.lines().next().map(stamp))
+        },
+        logs,
+    );
+    let r = (onbatt - t_ob, fsd - t_lb, shutdown - t_lb);
+    eprintln!(
+        "{mon:?} primary: mains lost -> ONBATT {:.3} s, LB -> FSD {:.3} s, LB -> SHUTDOWNCMD {:.3} s",
+        r.0, r.1, r.2
+    );
+    Some(r)
+}
+
+#[test]
+fn stock_and_our_primary_react_alike() {
+    let Some(stock) = scenario(Mon::Stock) else {
+        return;
+    };
+    let ours = scenario(Mon::Ours).unwrap();
+    // polls are 1 s apart and the phase is random: allow one interval
+    assert!(ours.0 <= stock.0.max(1.0) + 1.0, "{ours:?} vs {stock:?}");
+    assert!(ours.1 <= stock.1.max(1.0) + 1.0, "{ours:?} vs {stock:?}");
+    assert!(ours.2 <= stock.2.max(2.0) + 1.0, "{ours:?} vs {stock:?}");
+}
