@@ -371,7 +371,11 @@ impl App {
                                 s.clone_from(status);
                             }
                         }
-                        machine.observe(obs, Instant::now())
+                        // decide at once after each poll, as NUT's recalc() follows pollups()
+                        let now = Instant::now();
+                        let mut actions = machine.observe(obs, now);
+                        actions.extend(machine.tick(now));
+                        actions
                     }
                     None => {
                         // no MONITOR lines: keep ticking
