@@ -453,7 +453,8 @@ impl Machine {
     }
 
     /// A notification for `event`, formatted with `NOTIFYMSG` or the stock text (for the I/O
-    /// layer's own events such as `SUSPEND_*`).
+    /// layer's own events such as `SUSPEND_TIMEJUMP_UNEXPECTED`, whose `extra` is the jump,
+    /// e.g. `"42.000000 seconds"`).
     pub fn notification(&self, event: Event, ups: Option<usize>, extra: Option<&str>) -> Action {
         let template = self
             .params
@@ -461,11 +462,16 @@ impl Machine {
             .get(event.name())
             .map(String::as_str)
             .unwrap_or(event.stock_message());
-        let system = ups.map(|i| self.ups[i].system.as_str()).unwrap_or("");
+        let message = match ups {
+            Some(i) => format_message(template, &self.ups[i].system, extra),
+            // No UPS: an extra text (the time jump) takes the first `%s` instead of being
+            // lost as in NUT.
+            None => format_message(template, extra.unwrap_or(""), None),
+        };
         Action::Notify {
             event,
             ups,
-            message: format_message(template, system, extra),
+            message,
         }
     }
 
@@ -1036,6 +1042,33 @@ impl Machine {
                 "Parent died - shutdown impossible".to_string(),
             ),
         ]
+    }
+
+    /// The OS is about to sleep: `SUSPEND_STARTING`.
+    pub fn suspending(&mut self, _now: Instant) -> Vec<Action> {
+        vec![self.notification(Event::SuspendStarting, None, None)]
+    }
+
+    /// The OS woke up (or the clock jumped, which NUT treats the same): `SUSPEND_FINISHED`,
+    /// and every UPS forgets its conditions and counts as just polled, so readings from before
+    /// the sleep cannot trigger a shutdown (no `DEADTIME` promotion for the time asleep).
+    pub fn resumed(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase != Phase::Monitoring {
+            return out;
+        }
+        out.push(self.notification(Event::SuspendFinished, None, None));
+        for u in &mut self.ups {
+            u.flags = Flags::default();
+            u.lastpoll = Some(now);
+            u.lastnoncrit = now;
+            u.offsince = None;
+            u.off_confirmed = false;
+            u.oversince = None;
+            u.oblbsince = None;
+        }
+        self.push_interval(&mut out);
+        out
     }
 
     fn desired_interval(&self) -> Duration {

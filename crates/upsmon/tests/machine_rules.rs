@@ -977,3 +977,42 @@ fn noparent_every_two_minutes() {
     assert!(s.m.parent_died(s.t0 + Duration::from_secs(119)).is_empty());
     assert!(!s.m.parent_died(s.t0 + Duration::from_secs(120)).is_empty());
 }
+
+#[test]
+fn suspend_and_resume_forget_stale_readings() {
+    let mut s = Sim::new(PRIMARY);
+    s.at(0.0).poll(0, "OB DISCHRG");
+    s.tick();
+    assert_eq!(
+        notes(&s.m.suspending(s.now)),
+        vec![n(
+            "SUSPEND_STARTING",
+            "OS is entering sleep/suspend/hibernate mode"
+        )]
+    );
+    // Asleep for an hour: without the reset, DEADTIME would promote OB to OB+LB.
+    let a = s.m.resumed(s.t0 + Duration::from_secs(3600));
+    assert_eq!(names(&a), vec!["SUSPEND_FINISHED"]);
+    s.at(3600.0);
+    assert!(!starts_shutdown(&s.tick()));
+    assert!(!starts_shutdown(&s.at(3610.0).tick()));
+    assert_eq!(names(&s.at(3611.0).poll(0, "OB DISCHRG")), vec!["ONBATT"]);
+}
+
+#[test]
+fn time_jump_text_is_kept() {
+    let s = Sim::new(PRIMARY);
+    assert_eq!(
+        s.m.notification(
+            Event::SuspendTimejumpUnexpected,
+            None,
+            Some("42.000000 seconds")
+        ),
+        Action::Notify {
+            event: Event::SuspendTimejumpUnexpected,
+            ups: None,
+            message: "Unexpected clock change by 42.000000 seconds, treating as wake up from sleep"
+                .into()
+        }
+    );
+}
