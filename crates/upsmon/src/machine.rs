@@ -255,6 +255,8 @@ struct Ups {
     alarm_text: String,
     /// Unknown status words of the last poll.
     others: Vec<String>,
+    /// Keys of the criticality reasons logged at the last tick.
+    logged: Vec<&'static str>,
 }
 
 impl Ups {
@@ -278,6 +280,7 @@ impl Ups {
             oblbsince: None,
             alarm_text: String::new(),
             others: Vec::new(),
+            logged: Vec::new(),
         }
     }
 }
@@ -779,12 +782,23 @@ impl Machine {
                 let msg = format!("Promoting dead UPS: {}", u.system);
                 out.push(log(LogLevel::Info, msg));
             }
-            if self.is_critical(i, now, &mut out) {
+            let mut notes = Vec::new();
+            if self.is_critical(i, now, &mut notes) {
                 let msg = format!("Critical UPS: {}", self.ups[i].system);
-                out.push(log(LogLevel::Debug, msg));
+                notes.push(("critical", log(LogLevel::Debug, msg)));
             } else {
                 val_ol += u64::from(self.ups[i].power_value);
             }
+            // Each reason is logged when it starts to apply, not on every tick.
+            let keys: Vec<&'static str> = notes.iter().map(|n| n.0).collect();
+            let u = &mut self.ups[i];
+            out.extend(
+                notes
+                    .into_iter()
+                    .filter(|(key, _)| !u.logged.contains(key))
+                    .map(|(_, action)| action),
+            );
+            u.logged = keys;
         }
         if val_ol < u64::from(self.params.minsupplies) {
             out.push(log(
@@ -803,7 +817,12 @@ impl Machine {
 
     /// Whether entry `ups` is critical now (NUT's `is_ups_critical()`); may start or end the
     /// `OBLBDURATION` timer.
-    fn is_critical(&mut self, i: usize, now: Instant, out: &mut Vec<Action>) -> bool {
+    fn is_critical(
+        &mut self,
+        i: usize,
+        now: Instant,
+        notes: &mut Vec<(&'static str, Action)>,
+    ) -> bool {
         let p = &self.params;
         let u = &mut self.ups[i];
         let f = u.flags;
@@ -815,73 +834,79 @@ impl Machine {
             if f.over && p.overduration >= 0 {
                 let since = u.oversince.unwrap_or(now);
                 if elapsed(now, since) < Duration::from_secs(p.overduration.unsigned_abs()) {
-                    out.push(log(LogLevel::Warning, format!(
+                    notes.push(("r1", log(LogLevel::Warning, format!(
                             "UPS [{}] was last known to be overloaded for {} sec out of {} sec threshold and currently is not communicating, just so you know (waiting for OVERDURATION to elapse)",
                             u.system, elapsed(now, since).as_secs(), p.overduration
-                        )));
+                        ))));
                 } else {
-                    out.push(log(LogLevel::Warning, format!(
+                    notes.push(("r2", log(LogLevel::Warning, format!(
                             "UPS [{}] was last known to be overloaded for longer than the set threshold of {} sec and is still not communicating, assuming dead",
                             u.system, p.overduration
-                        )));
+                        ))));
                     return true;
                 }
             }
             if f.alarm && p.alarmcritical {
-                out.push(log(LogLevel::Warning, format!(
+                notes.push(("r3", log(LogLevel::Warning, format!(
                     "UPS [{}] was last known to be in an ALARM state and currently is not communicating, assuming dead. If this is in error and causes unwanted shutdowns, consider disabling the upsmon ALARMCRITICAL option.",
                     u.system
-                )));
+                ))));
                 return true;
             }
             if f.cal {
-                out.push(log(
+                notes.push(("r4", log(
                     LogLevel::Warning,
                     format!(
                         "UPS [{}] was last known to be calibrating and currently is not communicating, assuming dead",
                         u.system
                     ),
-                ));
+                )));
                 return true;
             }
             if f.bypass {
-                out.push(log(
+                notes.push(("r5", log(
                     LogLevel::Warning,
                     format!(
                         "UPS [{}] was last known to be on BYPASS and currently is not communicating, assuming dead",
                         u.system
                     ),
-                ));
+                )));
                 return true;
             }
             if u.off_confirmed || (p.offduration >= 0 && f.off) {
-                out.push(log(
+                notes.push(("r6", log(
                     LogLevel::Warning,
                     format!(
                         "UPS [{}] was last known to be (administratively) OFF and currently is not communicating, assuming dead",
                         u.system
                     ),
-                ));
+                )));
                 return true;
             }
         }
 
         if f.off && p.offduration >= 0 && u.off_confirmed {
-            out.push(log(
-                LogLevel::Warning,
-                format!("UPS [{}] is reported as (administratively) OFF", u.system),
+            notes.push((
+                "r7",
+                log(
+                    LogLevel::Warning,
+                    format!("UPS [{}] is reported as (administratively) OFF", u.system),
+                ),
             ));
             return true;
         }
 
         if !(f.onbatt && f.lowbatt) {
             if let Some(since) = u.oblbsince.take() {
-                out.push(log(
-                    LogLevel::Warning,
-                    format!(
+                notes.push((
+                    "r8",
+                    log(
+                        LogLevel::Warning,
+                        format!(
                         "UPS [{}] returned from OB+LB state now after spending {} seconds in it",
                         u.system,
                         elapsed(now, since).as_secs()
+                    ),
                     ),
                 ));
             }
@@ -889,13 +914,13 @@ impl Machine {
         }
 
         if f.cal {
-            out.push(log(
+            notes.push(("r9", log(
                 LogLevel::Warning,
                 format!(
                     "UPS [{}] is OB+LB now, but it is also calibrating - not declaring a critical state",
                     u.system
                 ),
-            ));
+            )));
             return false;
         }
 
@@ -904,15 +929,15 @@ impl Machine {
             match u.oblbsince {
                 None => {
                     u.oblbsince = Some(now);
-                    out.push(log(LogLevel::Warning, format!(
+                    notes.push(("r10", log(LogLevel::Warning, format!(
                         "UPS [{}] is OB+LB now, but OBLBDURATION={} - not declaring a critical state just now",
                         u.system, p.oblbduration
-                    )));
+                    ))));
                     return false;
                 }
                 Some(since) if elapsed(now, since) < limit => return false,
                 Some(since) => {
-                    out.push(log(
+                    notes.push(("r11", log(
                         LogLevel::Warning,
                         format!(
                             "UPS [{}] is still OB+LB for {} sec out of {} delay - proceeding with shutdown alerts",
@@ -920,7 +945,7 @@ impl Machine {
                             elapsed(now, since).as_secs(),
                             p.oblbduration
                         ),
-                    ));
+                    )));
                 }
             }
         }
@@ -932,12 +957,15 @@ impl Machine {
         // Secondary: give the primary HOSTSYNC to set FSD first.
         let waited = elapsed(now, u.lastnoncrit);
         if waited > p.hostsync {
-            out.push(log(
-                LogLevel::Warning,
-                format!(
-                    "Giving up on the primary for UPS [{}] after {} sec since last comms",
-                    u.system,
-                    waited.as_secs()
+            notes.push((
+                "r12",
+                log(
+                    LogLevel::Warning,
+                    format!(
+                        "Giving up on the primary for UPS [{}] after {} sec since last comms",
+                        u.system,
+                        waited.as_secs()
+                    ),
                 ),
             ));
             return true;

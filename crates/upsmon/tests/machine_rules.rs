@@ -1016,3 +1016,25 @@ fn time_jump_text_is_kept() {
         }
     );
 }
+
+#[test]
+fn criticality_reasons_are_logged_once_not_every_tick() {
+    // The I/O layer may tick often (every 250 ms): a reason is logged when it starts.
+    let mut s = Sim::new(&format!("{PRIMARY}MINSUPPLIES 0\n"));
+    s.at(0.0).poll(0, "OL BYPASS");
+    s.at(1.0).lost(0);
+    let logs = |a: &[Action]| {
+        a.iter()
+            .filter(|a| matches!(a, Action::Log { level, .. } if *level >= LogLevel::Warning))
+            .count()
+    };
+    assert_eq!(logs(&s.tick()), 1);
+    for k in 0..20 {
+        assert_eq!(logs(&s.at(1.25 + f64::from(k) * 0.25).tick()), 0);
+    }
+    // Comms back and lost again: logged again.
+    s.at(10.0).poll(0, "OL BYPASS");
+    assert_eq!(logs(&s.tick()), 0);
+    s.at(11.0).lost(0);
+    assert_eq!(logs(&s.tick()), 1);
+}
