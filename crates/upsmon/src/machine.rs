@@ -13,6 +13,11 @@
 //! 2. call [`Machine::tick`] (NUT's `recalc()`: `DEADTIME` promotion, criticality, `MINSUPPLIES`);
 //! 3. carry out the returned [`Action`]s in order, then sleep [`Machine::poll_interval`].
 //!
+//! Ticking more often (after every observation, or on a fast timer) is fine: the rules only
+//! compare the injected time with the remembered poll times, and each criticality reason is
+//! logged once when it starts to apply. Observations and ticks are ignored once the shutdown
+//! has begun.
+//!
 //! A shutdown goes: [`Action::SendFsd`] for every UPS this host is primary for (report each `OK`
 //! with [`Machine::fsd_confirmed`]), then [`Action::WaitForSecondaries`] (poll `GET NUMLOGINS`
 //! every 250 ms and report each round with [`Machine::numlogins`]), then the `SHUTDOWN` notify
