@@ -116,7 +116,11 @@ pub fn our_bin(name: &str) -> PathBuf {
     // `cargo test -p nut-rs-tests` does not rebuild other packages' binaries: warn when the
     // sources of the workspace are newer than the binary under test.
     let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    let newest = newest_mtime(&crate_dir().join("..").join("crates"));
+    let root = crate_dir().join("..");
+    let newest = ["crates", "drivers"]
+        .iter()
+        .filter_map(|d| newest_mtime(&root.join(d)))
+        .max();
     if let (Some(b), Some(n)) = (built, newest) {
         if n > b {
             eprintln!(
