@@ -313,3 +313,55 @@ fn sample_configurations_parse() {
         assert!(!err.contains("upsmon.conf:"), "{role}: {err}");
     }
 }
+
+/// A secondary that never leaves (a bare LOGIN that stays): the primary gives up after
+/// HOSTSYNC and shuts down anyway.
+#[test]
+fn primary_stops_waiting_after_hostsync() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
+    let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
+    let _pp = start_upsmon(&rig, &p);
+    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let mut stuck = rig.client();
+    stuck.auth("monuser", "secret");
+    assert_eq!(stuck.request("LOGIN ups"), "OK\n");
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
+        logs,
+    );
+    set_status(&rig, "OB LB");
+    let mut c = rig.client();
+    let fsd = wait_until(
+        "FSD on upsd",
+        Duration::from_secs(5),
+        || {
+            c.request("GET VAR ups ups.status")
+                .contains("FSD")
+                .then(Instant::now)
+        },
+        logs,
+    );
+    let order = rig.dir.path().join("shutdown.order");
+    wait_until(
+        "SHUTDOWNCMD",
+        Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&order)
+                .ok()
+                .filter(|t| !t.is_empty())
+        },
+        logs,
+    );
+    let waited = fsd.elapsed();
+    // HOSTSYNC 5 s + FINALDELAY 1 s
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(8),
+        "{waited:?}\n{}",
+        logs()
+    );
+    assert!(p.log().contains("Host sync timer expired"), "{}", logs());
+    drop(stuck);
+}

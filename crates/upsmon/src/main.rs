@@ -327,7 +327,9 @@ impl App {
     }
 
     async fn run(mut self) -> ExitCode {
-        let (obs_tx, mut obs_rx) = mpsc::channel(64);
+        // unbounded: a session must never block on a main loop busy waiting for the secondaries
+        // (it would stop answering NUMLOGINS requests)
+        let (obs_tx, mut obs_rx) = mpsc::unbounded_channel();
         let pollfreq = Duration::from_secs(self.conf.pollfreq.max(1));
         let (poll_tx, poll_rx) = watch::channel(pollfreq);
         for (i, m) in self.conf.monitors.iter().enumerate() {

@@ -70,7 +70,7 @@ pub struct Session {
     pub monitor: Monitor,
     pub tls: TlsPolicy,
     pub connect_timeout: Duration,
-    pub observations: mpsc::Sender<Observation>,
+    pub observations: mpsc::UnboundedSender<Observation>,
     pub commands: mpsc::Receiver<Command>,
     pub poll_interval: watch::Receiver<Duration>,
 }
@@ -206,7 +206,7 @@ impl Session {
                 ups: self.index,
                 result,
             };
-            if self.observations.send(obs).await.is_err() {
+            if self.observations.send(obs).is_err() {
                 return;
             }
             let interval = *self.poll_interval.borrow_and_update();
