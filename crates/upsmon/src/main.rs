@@ -543,7 +543,10 @@ impl App {
                         tokio::time::sleep(upsmon::machine::NUMLOGINS_INTERVAL).await;
                     }
                 }
-                Action::Shutdown => return Some(self.shutdown().await),
+                Action::Shutdown => {
+                    poll_tx.send_replace(session::STOP_POLLING);
+                    return Some(self.shutdown().await);
+                }
                 Action::SetPollInterval(d) => {
                     poll_tx.send_if_modified(|cur| {
                         let changed = *cur != d;

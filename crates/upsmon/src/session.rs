@@ -16,6 +16,10 @@ use upsmon::{Observation, PollResult};
 /// How long connecting and each request may take (stock upsclient: 5 s per reply line).
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Poll interval meaning "stop polling" (during the shutdown, as upsmon does not poll in
+/// FINALDELAY either).
+pub const STOP_POLLING: Duration = Duration::MAX;
+
 /// Requests the main loop makes to a session.
 pub enum Command {
     /// `FSD <ups>`; the answer says whether upsd replied OK.
@@ -201,6 +205,13 @@ impl Session {
     pub async fn run(mut self) {
         let mut conn: Option<Client> = None;
         loop {
+            if *self.poll_interval.borrow() == STOP_POLLING {
+                // shutting down: keep the session open, answer commands, poll no more
+                while let Some(cmd) = self.commands.recv().await {
+                    self.command(&mut conn, cmd).await;
+                }
+                return;
+            }
             let result = self.poll(&mut conn).await;
             let obs = Observation {
                 ups: self.index,
@@ -222,7 +233,7 @@ impl Session {
                     changed = self.poll_interval.changed() => {
                         if changed.is_err() { return; }
                         let new = *self.poll_interval.borrow_and_update();
-                        if new < interval { break; }
+                        if new < interval || new == STOP_POLLING { break; }
                     }
                 }
             }
