@@ -176,3 +176,24 @@ fn c_fsd_forces_the_shutdown() {
     );
     wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
 }
+
+/// No MONITOR lines at all (MINSUPPLIES 0): upsmon idles and still obeys `-c stop`.
+#[test]
+fn no_monitor_lines_still_obeys_stop() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::write(dir.join("upsmon.conf"), "MINSUPPLIES 0\nPOLLFREQ 1\n").unwrap();
+    let mut p = spawn(dir);
+    let logs = || read(dir, "upsmon.log");
+    wait_until(
+        "PID file",
+        Duration::from_secs(5),
+        || dir.join("upsmon.pid").exists().then_some(()),
+        logs,
+    );
+    let (code, _, err) =
+        run_with_timeout(&mut upsmon(dir, &["-c", "stop"]), Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+    let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
+    assert!(st.success(), "{st}");
+}

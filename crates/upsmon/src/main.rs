@@ -366,25 +366,19 @@ impl App {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let actions = tokio::select! {
-                obs = obs_rx.recv() => match obs {
-                    Some(obs) => {
-                        if let upsmon::PollResult::Status { status, .. } = &obs.result {
-                            if let Some(s) = self.last_status.get_mut(obs.ups) {
-                                s.clone_from(status);
-                            }
+                // (disabled when there are no sessions at all: no MONITOR lines)
+                Some(obs) = obs_rx.recv() => {
+                    if let upsmon::PollResult::Status { status, .. } = &obs.result {
+                        if let Some(s) = self.last_status.get_mut(obs.ups) {
+                            s.clone_from(status);
                         }
-                        // decide at once after each poll, as NUT's recalc() follows pollups()
-                        let now = Instant::now();
-                        let mut actions = machine.observe(obs, now);
-                        actions.extend(machine.tick(now));
-                        actions
                     }
-                    None => {
-                        // no MONITOR lines: keep ticking
-                        std::future::pending::<()>().await;
-                        Vec::new()
-                    }
-                },
+                    // decide at once after each poll, as NUT's recalc() follows pollups()
+                    let now = Instant::now();
+                    let mut actions = machine.observe(obs, now);
+                    actions.extend(machine.tick(now));
+                    actions
+                }
                 _ = tick.tick() => machine.tick(Instant::now()),
                 _ = usr1.recv() => {
                     tracing::warn!("Signal 10: User requested FSD");
