@@ -299,7 +299,9 @@ fn a_power_failure_reaches_upsc_through_interrupt_reports() {
         if seen.last().map(|(_, v)| v) != Some(&r) {
             seen.push((t0.elapsed(), r.clone()));
         }
-        if r.contains("OL CHRG") {
+        // The mains-back event changes three reports, which arrive one by one: "OL CHRG LB"
+        // may show for a moment before the LB report lands; wait for the final status.
+        if r == "VAR ups ups.status \"OL CHRG\"\n" {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
