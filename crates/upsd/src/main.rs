@@ -159,12 +159,7 @@ fn send_command(args: &Args, confpath: &Path) -> Result<()> {
                         .map(PathBuf::from)
                         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATEPATH))
                 });
-            let file = pidfile(&statepath);
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading PID file {}", file.display()))?;
-            text.trim()
-                .parse()
-                .with_context(|| format!("PID file {} holds no PID", file.display()))?
+            nut_daemon::read_pid(&pidfile(&statepath))?
         }
     };
     kill(Pid::from_raw(pid), signal).with_context(|| format!("signalling PID {pid}"))?;

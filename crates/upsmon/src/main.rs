@@ -154,14 +154,6 @@ fn pidfile() -> PathBuf {
     }
 }
 
-fn read_pid(file: &Path) -> Result<i32> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading PID file {}", file.display()))?;
-    text.trim()
-        .parse()
-        .with_context(|| format!("PID file {} holds no PID", file.display()))
-}
-
 /// Read upsmon.conf (webhook lines taken out first).
 pub fn load_conf(path: &Path) -> Result<(UpsmonConf, webhook::WebhookConf)> {
     let text = std::fs::read(path).with_context(|| format!("Can't open {}", path.display()))?;
@@ -184,7 +176,7 @@ fn run(args: Args) -> Result<ExitCode> {
         };
         let pid = match args.pid {
             Some(p) => p,
-            None => read_pid(&pidfile())?,
+            None => nut_daemon::read_pid(&pidfile())?,
         };
         kill(Pid::from_raw(pid), sig).with_context(|| format!("signalling PID {pid}"))?;
         return Ok(ExitCode::SUCCESS);
@@ -228,7 +220,7 @@ fn run(args: Args) -> Result<ExitCode> {
     }
 
     let pid_file = pidfile();
-    if let Ok(pid) = read_pid(&pid_file) {
+    if let Ok(pid) = nut_daemon::read_pid(&pid_file) {
         if pid != std::process::id() as i32 && kill(Pid::from_raw(pid), None).is_ok() {
             bail!("A previous upsmon instance is already running! (PID {pid})");
         }

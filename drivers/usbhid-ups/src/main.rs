@@ -672,11 +672,7 @@ fn send_command(sock: &Path, pidfile: &Path, cmd: &str, pid: Option<i32>) -> Res
     }
     let pid = match pid {
         Some(p) => p,
-        None => std::fs::read_to_string(pidfile)
-            .with_context(|| format!("reading {}", pidfile.display()))?
-            .trim()
-            .parse()
-            .with_context(|| format!("bad PID in {}", pidfile.display()))?,
+        None => nut_daemon::read_pid(pidfile)?,
     };
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
