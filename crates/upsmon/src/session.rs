@@ -68,6 +68,13 @@ impl TlsPolicy {
     }
 }
 
+/// Whether a status string carries the ALARM word (the cue to read `ups.alarm`).
+fn has_alarm(status: &str) -> bool {
+    status
+        .split_ascii_whitespace()
+        .any(|w| w.eq_ignore_ascii_case("ALARM"))
+}
+
 /// What a session needs to run.
 pub struct Session {
     pub index: usize,
@@ -154,10 +161,21 @@ impl Session {
             return PollResult::CommLost;
         };
         match c.get_var(&self.monitor.ups, "ups.status").await {
-            Ok(status) if !status.trim().is_empty() => PollResult::Status {
-                status,
-                alarm: None,
-            },
+            Ok(status) if !status.trim().is_empty() => {
+                let alarm = if has_alarm(&status) {
+                    // as NUT: a driver without ups.alarm gives "n/a" in the ALARM notice
+                    match c.get_var(&self.monitor.ups, "ups.alarm").await {
+                        Ok(text) => Some(text),
+                        Err(e) => {
+                            tracing::debug!("UPS [{sys}]: no ups.alarm: {e}");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                PollResult::Status { status, alarm }
+            }
             Ok(_) => PollResult::CommLost,
             Err(e) => {
                 tracing::warn!("Poll UPS [{sys}] failed - {e}");
@@ -238,5 +256,18 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_alarm;
+
+    #[test]
+    fn alarm_is_a_whole_word() {
+        assert!(has_alarm("ALARM OL"));
+        assert!(has_alarm("OB alarm LB"));
+        assert!(!has_alarm("OL CHRG"));
+        assert!(!has_alarm("OL ALARMS"));
     }
 }
