@@ -3,15 +3,17 @@
 //! asks for: notifications ([`exec`], [`webhook`]), `FSD` and the wait for the secondaries,
 //! and the shutdown itself (FINALDELAY, [`powerdown`] flag, SHUTDOWNCMD).
 //!
-//! Process model: one process doing everything with the privileges it was started with, like
-//! stock `upsmon -p`. `-u` and `RUN_AS_USER` are accepted and ignored (there is no
-//! unprivileged child whose parent could die, so `NOPARENT` never fires).
+//! Process model, as NUT's: by default a root parent that only writes POWERDOWNFLAG and runs
+//! SHUTDOWNCMD when asked, and a monitoring child running as `RUN_AS_USER` (upsmon.conf),
+//! else `-u`, else `nut` ([`privsep`]); the child writes the PID file. `-p` keeps one process
+//! with the privileges it was started with.
 //!
 //! PID file: `$NUT_ALTPIDPATH/upsmon.pid` when that variable is set (as NUT 2.8.1+ does),
 //! else `/run/nut/upsmon.pid` (the fixed path of 2.8.0).
 
 mod exec;
 mod powerdown;
+mod privsep;
 mod session;
 mod webhook;
 
@@ -50,7 +52,7 @@ struct Args {
     /// Exit 0 if the POWERDOWNFLAG is set.
     #[arg(short = 'K')]
     killpower: bool,
-    /// Single privileged process (the only mode of this upsmon).
+    /// One privileged process instead of the root parent + unprivileged child.
     #[arg(short = 'p')]
     privileged: bool,
     #[arg(short = 'u')]
@@ -82,8 +84,8 @@ usage: upsmon [OPTIONS]
   -B		stay backgrounded even if debugging is bumped
   -h		display this help
   -K		checks POWERDOWNFLAG (if set), sets exit code to 0 if set
-  -p		always run privileged (the only mode of this upsmon)
-  -u <user>	accepted for compatibility; this upsmon does not drop privileges
+  -p		always run privileged (disable privileged parent)
+  -u <user>	run child as user <user> (ignored when using -p)
   -W <secs>	connection timeout (default 5, or NUT_DEFAULT_CONNECT_TIMEOUT)
   -V		display the version of this software
   -4		IPv4 only
@@ -154,6 +156,16 @@ fn pidfile() -> PathBuf {
     }
 }
 
+/// The parent's clean-up: the PID file names the child, which may not have been allowed to
+/// remove it.
+fn remove_stale_pid_file(pid_file: &Path) {
+    if let Ok(pid) = nut_daemon::read_pid(pid_file) {
+        if kill(Pid::from_raw(pid), None).is_err() {
+            let _ = std::fs::remove_file(pid_file);
+        }
+    }
+}
+
 /// Read upsmon.conf (webhook lines taken out first).
 pub fn load_conf(path: &Path) -> Result<(UpsmonConf, webhook::WebhookConf)> {
     let text = std::fs::read(path).with_context(|| format!("Can't open {}", path.display()))?;
@@ -215,9 +227,6 @@ fn run(args: Args) -> Result<ExitCode> {
     if conf.shutdowncmd.is_none() {
         tracing::warn!("Warning: no shutdown command defined!");
     }
-    if args.user.is_some() || conf.run_as_user.is_some() {
-        tracing::debug!("-u / RUN_AS_USER ignored: this upsmon runs as one process");
-    }
 
     let pid_file = pidfile();
     if let Ok(pid) = nut_daemon::read_pid(&pid_file) {
@@ -232,9 +241,60 @@ fn run(args: Args) -> Result<ExitCode> {
         }
     }
 
+    // (as NUT: RUN_AS_USER in upsmon.conf wins over -u, because the file is read after the
+    // command line)
+    let child_user = match args.privileged {
+        true => None,
+        false => {
+            let name = conf
+                .run_as_user
+                .clone()
+                .or(args.user.clone())
+                .unwrap_or_else(|| nut_daemon::DEFAULT_USER.to_string());
+            Some(nut_daemon::lookup_user(&name).context("Fatal error")?)
+        }
+    };
+
     if !foreground {
         nix::unistd::daemon(true, false).context("going to the background")?;
     }
+
+    let parent = match child_user {
+        None => {
+            tracing::info!("Warning: running as one big root process by request (upsmon -p)");
+            None
+        }
+        Some(user) => {
+            let plan = privsep::ParentPlan {
+                powerdownflag: powerdownflag.clone(),
+                shutdowncmd: conf.shutdowncmd.clone(),
+                shutdownexit: conf.shutdownexit,
+            };
+            match privsep::split(plan)? {
+                privsep::Side::Parent(code) => {
+                    remove_stale_pid_file(&pid_file);
+                    return Ok(code);
+                }
+                privsep::Side::Child(link) => Some((link, user)),
+            }
+        }
+    };
+    // opened before the privileges go, written once the signal handlers are in place
+    let pid_out = match std::fs::File::create(&pid_file) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!("writing PID file {}: {e}", pid_file.display());
+            None
+        }
+    };
+    let parent = match parent {
+        None => None,
+        Some((link, user)) => {
+            nut_daemon::become_user(&user, None).context("dropping privileges")?;
+            tracing::debug!("monitoring as user {}", user.name);
+            Some(link)
+        }
+    };
 
     let connect_timeout = args
         .connect_timeout
@@ -257,9 +317,11 @@ fn run(args: Args) -> Result<ExitCode> {
         powerdownflag,
         confpath,
         connect_timeout,
-        pid_file.clone(),
+        pid_out,
+        parent,
     );
     let code = runtime.block_on(app.run());
+    // (an unprivileged child may lack the right; the parent removes it then)
     let _ = std::fs::remove_file(&pid_file);
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
@@ -272,7 +334,9 @@ struct App {
     confpath: PathBuf,
     connect_timeout: Duration,
     /// Written once the signal handlers are in place (`-c` must not kill us).
-    pid_file: PathBuf,
+    pid_out: Option<std::fs::File>,
+    /// The root parent, in the split process model.
+    parent: Option<privsep::ParentLink>,
     hostname: String,
     /// Last status string per UPS (for the webhooks).
     last_status: Vec<String>,
@@ -302,7 +366,8 @@ impl App {
         powerdownflag: Option<PathBuf>,
         confpath: PathBuf,
         connect_timeout: Duration,
-        pid_file: PathBuf,
+        pid_out: Option<std::fs::File>,
+        parent: Option<privsep::ParentLink>,
     ) -> App {
         let n = conf.monitors.len();
         App {
@@ -311,7 +376,8 @@ impl App {
             powerdownflag,
             confpath,
             connect_timeout,
-            pid_file,
+            pid_out,
+            parent,
             hostname: hostname(),
             last_status: vec![String::new(); n],
             sessions: Vec::new(),
@@ -351,8 +417,11 @@ impl App {
             tracing::error!("can't install the signal handlers");
             return ExitCode::FAILURE;
         };
-        if let Err(e) = std::fs::write(&self.pid_file, format!("{}\n", std::process::id())) {
-            tracing::warn!("writing PID file {}: {e}", self.pid_file.display());
+        if let Some(mut f) = self.pid_out.take() {
+            use std::io::Write;
+            if let Err(e) = writeln!(f, "{}", std::process::id()) {
+                tracing::warn!("writing PID file: {e}");
+            }
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -371,7 +440,14 @@ impl App {
                     actions.extend(machine.tick(now));
                     actions
                 }
-                _ = tick.tick() => machine.tick(Instant::now()),
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let mut actions = machine.tick(now);
+                    if self.parent.as_ref().is_some_and(|p| !p.parent_alive()) {
+                        actions.extend(machine.parent_died(now));
+                    }
+                    actions
+                }
                 _ = usr1.recv() => {
                     tracing::warn!("Signal 10: User requested FSD");
                     machine.forced(Instant::now())
@@ -412,6 +488,15 @@ impl App {
         {
             tracing::warn!("MONITOR lines changed: restart upsmon to apply them");
             conf.monitors = self.conf.monitors.clone();
+        }
+        if self.parent.is_some() {
+            // the root parent keeps what it was started with
+            if conf.shutdowncmd != self.conf.shutdowncmd {
+                split_mode_warning("SHUTDOWNCMD");
+            }
+            if conf.powerdownflag != self.conf.powerdownflag {
+                split_mode_warning("POWERDOWNFLAG");
+            }
         }
         match machine.reload(&conf, Instant::now()) {
             Ok(actions) => {
@@ -550,19 +635,24 @@ impl App {
         None
     }
 
-    /// FINALDELAY, POWERDOWNFLAG, SHUTDOWNCMD, exit.
+    /// FINALDELAY, then POWERDOWNFLAG and SHUTDOWNCMD (by the root parent in the split
+    /// model), exit.
     async fn shutdown(&self) -> ExitCode {
         tokio::time::sleep(Duration::from_secs(self.conf.finaldelay)).await;
-        if let Some(f) = &self.powerdownflag {
-            if let Err(e) = powerdown::set(f) {
-                tracing::error!("Failed to create power down flag {}: {e}", f.display());
-            }
-        }
-        match self.conf.shutdowncmd.clone() {
-            Some(cmd) => {
-                let _ = tokio::task::spawn_blocking(move || exec::run_shutdowncmd(&cmd)).await;
-            }
-            None => tracing::error!("Unable to call shutdown command: no SHUTDOWNCMD"),
+        let by_parent = match &self.parent {
+            None => false,
+            Some(p) => match p.request_shutdown() {
+                Ok(()) => true,
+                Err(e) => {
+                    // Beyond NUT, which gives up here: the shutdown is due, so try it with the
+                    // rights we have (a sudo SHUTDOWNCMD, or RUN_AS_USER root, still works).
+                    tracing::error!("Unable to call parent pipe for shutdown: {e}");
+                    false
+                }
+            },
+        };
+        if !by_parent {
+            self.shutdown_here().await;
         }
         // SHUTDOWNEXIT (2.8.1+): stay connected for a while, or until killed
         let stay = match self.conf.shutdownexit {
@@ -576,4 +666,28 @@ impl App {
         }
         ExitCode::SUCCESS
     }
+
+    /// POWERDOWNFLAG and SHUTDOWNCMD from this process.
+    async fn shutdown_here(&self) {
+        if !privsep::is_root() {
+            tracing::warn!("Not root, shutdown may fail");
+        }
+        if let Some(f) = &self.powerdownflag {
+            if let Err(e) = powerdown::set(f) {
+                tracing::error!("Failed to create power down flag {}: {e}", f.display());
+            }
+        }
+        match self.conf.shutdowncmd.clone() {
+            Some(cmd) => {
+                let _ = tokio::task::spawn_blocking(move || exec::run_shutdowncmd(&cmd)).await;
+            }
+            None => tracing::error!("Unable to call shutdown command: no SHUTDOWNCMD"),
+        }
+    }
+}
+
+/// NUT's warning for a setting only the root parent uses.
+fn split_mode_warning(directive: &str) {
+    tracing::warn!("Warning: {directive} redefined in split-process mode!");
+    tracing::warn!("You must restart upsmon for this change to work");
 }
