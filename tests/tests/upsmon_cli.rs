@@ -60,7 +60,7 @@ fn upsmon(dir: &Path, args: &[&str]) -> Command {
 
 fn spawn(dir: &Path) -> Proc {
     let log = std::fs::File::create(dir.join("upsmon.log")).unwrap();
-    let child = upsmon(dir, &["-D"])
+    let child = upsmon(dir, &["-D", "-p"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)

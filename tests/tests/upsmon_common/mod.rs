@@ -96,8 +96,15 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
     }
 }
 
-/// Start the upsmon of `md` in the foreground (`-D`); output to `<dir>/upsmon.log`.
+/// Start the upsmon of `md` in the foreground (`-D`) as one process (`-p`); output to
+/// `<dir>/upsmon.log`.
 pub fn start_upsmon(rig: &Rig, md: &MonDir) -> Proc {
+    start_upsmon_with(rig, md, &["-D", "-p"])
+}
+
+/// Start the upsmon of `md` with these arguments (ours) or `-D -p` (stock), in a process group
+/// of its own; output to `<dir>/upsmon.log`.
+pub fn start_upsmon_with(rig: &Rig, md: &MonDir, args: &[&str]) -> Proc {
     let log = std::fs::File::create(md.dir.join("upsmon.log")).unwrap();
     let mut cmd = match md.mon {
         Mon::Stock => {
@@ -113,7 +120,7 @@ pub fn start_upsmon(rig: &Rig, md: &MonDir) -> Proc {
         }
         Mon::Ours => {
             let mut c = Command::new(our_bin("upsmon"));
-            c.args(["-D", "-p"]);
+            c.args(args);
             c
         }
     };

@@ -1,0 +1,361 @@
+//! Our upsmon in NUT's default process model (no `-p`): a root parent that only writes
+//! POWERDOWNFLAG and runs SHUTDOWNCMD, and a monitoring child running as `nut`. Checked from
+//! the outside: the uids in /proc, the user that NOTIFYCMD and SHUTDOWNCMD run as, the owner
+//! of the flag file, the PID file naming the child, `-c stop` and SIGTERM ending both
+//! processes, NOPARENT when the parent is killed, and the split-mode warning on reload.
+
+mod upsmon_common;
+
+use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Proc, Rig};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use upsmon_common::*;
+
+/// Kills the whole process group of an upsmon (parent, child and their scripts) on drop.
+struct Group(Proc);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.pid())])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn uid_of_user(name: &str) -> u32 {
+    let out = Command::new("id").args(["-u", name]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `(real uid, effective uid, parent pid)` of a process, from /proc.
+fn proc_ids(pid: u32) -> Option<(u32, u32, u32)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<Vec<u32>> {
+        let line = s.lines().find(|l| l.starts_with(name))?;
+        Some(
+            line[name.len()..]
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect(),
+        )
+    };
+    let uid = field("Uid:")?;
+    let ppid = field("PPid:")?;
+    Some((uid[0], uid[1], ppid[0]))
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Let the `nut` child reach its scripts and write its logs, and make both scripts record
+/// the user they ran as: NOTIFYCMD `TYPE|UPSNAME|message|user`, SHUTDOWNCMD `role user`.
+fn open_for_nut(rig: &Rig, md: &MonDir) {
+    set_mode(rig.dir.path(), 0o755);
+    set_mode(&md.dir, 0o777);
+    let order = rig.dir.path().join("shutdown.order");
+    std::fs::write(&order, "").unwrap();
+    set_mode(&order, 0o666);
+    write_script(
+        &md.dir.join("shutdown.sh"),
+        &format!("echo \"$1 $(id -un)\" >> '{}'\n", order.display()),
+    );
+    write_script(
+        &md.dir.join("notify.sh"),
+        &format!(
+            "echo \"$NOTIFYTYPE|$UPSNAME|$1|$(id -un)\" >> '{}'\n",
+            md.dir.join("notify.log").display()
+        ),
+    );
+    set_mode(&md.dir.join("upsmon.conf"), 0o644);
+}
+
+/// The PID in `<dir>/upsmon.pid` once the child has written it.
+fn child_pid(md: &MonDir) -> u32 {
+    wait_until(
+        "the PID file",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(md.dir.join("upsmon.pid"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        },
+        || md.log(),
+    )
+}
+
+fn all_notified(md: &MonDir, event: &str) -> Vec<String> {
+    md.notify_log()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{event}|")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    let md = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
+    open_for_nut(&rig, &md);
+    let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    let parent = group.0.pid();
+    let logs = || {
+        format!(
+            "{}\n{}\n{}",
+            md.log(),
+            md.notify_log(),
+            rig.upsd.log(&rig.dir)
+        )
+    };
+    let child = child_pid(&md);
+    wait_until(
+        "the child to log in",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    let nut = uid_of_user("nut");
+    assert_ne!(child, parent);
+    assert_eq!(
+        proc_ids(parent).map(|p| (p.0, p.1)),
+        Some((0, 0)),
+        "{}",
+        logs()
+    );
+    assert_eq!(proc_ids(child), Some((nut, nut, parent)), "{}", logs());
+
+    set_status(&rig, "OB LB");
+    let order = rig.dir.path().join("shutdown.order");
+    let text = wait_until(
+        "SHUTDOWNCMD",
+        Duration::from_secs(20),
+        || {
+            let t = std::fs::read_to_string(&order).unwrap_or_default();
+            (!t.is_empty()).then_some(t)
+        },
+        logs,
+    );
+    assert_eq!(text, "primary root\n", "{}", logs());
+    let sys = rig.target("ups");
+    // notifications come from the unprivileged child
+    assert_eq!(
+        all_notified(&md, "LOWBATT"),
+        [format!("LOWBATT|{sys}|UPS {sys} battery is low|nut")],
+        "{}",
+        logs()
+    );
+    assert_eq!(
+        all_notified(&md, "SHUTDOWN"),
+        ["SHUTDOWN||Auto logout and shutdown proceeding|nut"],
+        "{}",
+        logs()
+    );
+    assert_eq!(
+        rig.client().request("GET VAR ups ups.status"),
+        "VAR ups ups.status \"FSD OB LB\"\n"
+    );
+    let flag = std::fs::metadata(md.flag()).unwrap();
+    assert_eq!(flag.uid(), 0, "POWERDOWNFLAG is written by the root parent");
+    assert_eq!(
+        std::fs::read_to_string(md.flag()).unwrap(),
+        "upsmon-shutdown-file"
+    );
+    let status = wait_until(
+        "the parent to exit",
+        Duration::from_secs(10),
+        || group.0.exited(),
+        logs,
+    );
+    assert!(status.success(), "{status:?}\n{}", logs());
+    assert!(proc_ids(child).is_none(), "the child is gone too");
+    assert!(!md.dir.join("upsmon.pid").exists(), "{}", logs());
+}
+
+#[test]
+fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    // RUN_AS_USER in upsmon.conf wins over -u, as in NUT (the file is read after the options)
+    let md = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "secondary",
+        "monuser",
+        "secret",
+        "RUN_AS_USER nut\n",
+    );
+    open_for_nut(&rig, &md);
+    for how in ["-c stop", "SIGTERM to the parent"] {
+        let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"]));
+        let parent = group.0.pid();
+        let child = child_pid(&md);
+        let nut = uid_of_user("nut");
+        assert_eq!(proc_ids(child), Some((nut, nut, parent)), "{}", md.log());
+        if how == "-c stop" {
+            let (code, _, err) = run_with_timeout(
+                Command::new(our_bin("upsmon"))
+                    .args(["-c", "stop"])
+                    .env("NUT_CONFPATH", &md.dir)
+                    .env("NUT_ALTPIDPATH", &md.dir),
+                Duration::from_secs(10),
+            );
+            assert_eq!(code, Some(0), "{err}");
+        } else {
+            let _ = Command::new("kill")
+                .args(["-TERM", &parent.to_string()])
+                .status();
+        }
+        let status = wait_until(
+            "the parent to exit",
+            Duration::from_secs(10),
+            || group.0.exited(),
+            || md.log(),
+        );
+        assert!(status.success(), "{how}: {status:?}\n{}", md.log());
+        assert!(proc_ids(child).is_none(), "{how}: child still running");
+        assert!(!md.dir.join("upsmon.pid").exists(), "{how}");
+        assert!(
+            md.log().contains("upsmon parent: exiting (child exited)"),
+            "{how}: {}",
+            md.log()
+        );
+    }
+}
+
+#[test]
+fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    let md = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "secondary",
+        "monuser",
+        "secret",
+        "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n",
+    );
+    open_for_nut(&rig, &md);
+    let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    let logs = || format!("{}\n{}", md.log(), md.notify_log());
+    let child = child_pid(&md);
+    wait_until(
+        "the child to log in",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    let _ = Command::new("kill")
+        .args(["-KILL", &group.0.pid().to_string()])
+        .status();
+    wait_until(
+        "NOPARENT",
+        Duration::from_secs(5),
+        || (!all_notified(&md, "NOPARENT").is_empty()).then_some(()),
+        logs,
+    );
+    assert_eq!(
+        all_notified(&md, "NOPARENT"),
+        ["NOPARENT||upsmon parent process died - shutdown impossible|nut"],
+        "{}",
+        logs()
+    );
+    assert!(
+        md.log().contains("Parent died - shutdown impossible"),
+        "{}",
+        logs()
+    );
+    // at most one NOPARENT per two minutes
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(all_notified(&md, "NOPARENT").len(), 1, "{}", logs());
+
+    // the shutdown still happens, with the child's own rights (NUT 2.8 would only log)
+    set_status(&rig, "FSD OB LB");
+    let order = rig.dir.path().join("shutdown.order");
+    let text = wait_until(
+        "SHUTDOWNCMD from the child",
+        Duration::from_secs(15),
+        || {
+            let t = std::fs::read_to_string(&order).unwrap_or_default();
+            (!t.is_empty()).then_some(t)
+        },
+        logs,
+    );
+    assert_eq!(text, "secondary nut\n", "{}", logs());
+    assert!(
+        md.log().contains("Unable to call parent pipe for shutdown"),
+        "{}",
+        logs()
+    );
+    assert!(
+        md.log().contains("Not root, shutdown may fail"),
+        "{}",
+        logs()
+    );
+    wait_until(
+        "the child to exit",
+        Duration::from_secs(10),
+        || proc_ids(child).is_none().then_some(()),
+        logs,
+    );
+}
+
+#[test]
+fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
+    open_for_nut(&rig, &md);
+    let _group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    child_pid(&md);
+    let conf_path = md.dir.join("upsmon.conf");
+    let conf = std::fs::read_to_string(&conf_path).unwrap();
+    std::fs::write(
+        &conf_path,
+        conf.replace("SHUTDOWNCMD \"", "SHUTDOWNCMD \"echo changed; "),
+    )
+    .unwrap();
+    let (code, _, err) = run_with_timeout(
+        Command::new(our_bin("upsmon"))
+            .args(["-c", "reload"])
+            .env("NUT_CONFPATH", &md.dir)
+            .env("NUT_ALTPIDPATH", &md.dir),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    wait_until(
+        "the split-mode warning",
+        Duration::from_secs(5),
+        || {
+            let log = md.log();
+            (log.contains("Warning: SHUTDOWNCMD redefined in split-process mode!")
+                && log.contains("You must restart upsmon for this change to work"))
+            .then_some(())
+        },
+        || md.log(),
+    );
+}
+
+#[test]
+fn unknown_run_as_user_is_fatal() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
+    let (code, out, err) = run_with_timeout(
+        Command::new(our_bin("upsmon"))
+            .args(["-F", "-u", "no-such-user-nut-rs"])
+            .env("NUT_CONFPATH", &md.dir)
+            .env("NUT_ALTPIDPATH", &md.dir),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("user no-such-user-nut-rs not found"),
+        "{out}{err}"
+    );
+}
