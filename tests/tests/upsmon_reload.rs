@@ -67,3 +67,95 @@ fn reload_applies_new_notify_flags() {
     assert!(pp.exited().is_none(), "{}", logs());
     assert_eq!(numlogins(&rig), "NUMLOGINS ups 1\n");
 }
+
+fn set_status_of(rig: &Rig, ups: &str, status: &str) {
+    let (code, _, err) = run_with_timeout(
+        Command::new(&rig.stock.upsrw).args([
+            "-s",
+            &format!("ups.status={status}"),
+            "-u",
+            "admin",
+            "-p",
+            "adminpw",
+            &rig.target(ups),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "upsrw: {err}");
+}
+
+/// MONITOR lines follow a reload as in NUT: a new UPS is logged into and watched, a removed
+/// one is logged out of, and the kept settings need no restart.
+#[test]
+fn reload_follows_monitor_changes() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
+    // `second` starts as "OB LB" in its data file: make it harmless before anyone watches it
+    set_status_of(&rig, "second", "OL");
+    let s = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "secondary",
+        "monuser",
+        "secret",
+        "NOTIFYFLAG ONBATT SYSLOG+EXEC\n",
+    );
+    let mut sp = start_upsmon(&rig, &s);
+    let logs = || format!("{}\n{}", s.log(), s.notify_log());
+    let logins = |ups: &str| rig.client().request(&format!("GET NUMLOGINS {ups}"));
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (logins("ups") == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    assert_eq!(logins("second"), "NUMLOGINS second 0\n");
+
+    let conf = s.dir.join("upsmon.conf");
+    let old = format!("MONITOR {} ", rig.target("ups"));
+    let new = format!("MONITOR {} ", rig.target("second"));
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.contains(&old));
+    std::fs::write(&conf, text.replace(&old, &new)).unwrap();
+    let (code, _, err) = run_with_timeout(
+        Command::new(our_bin("upsmon"))
+            .args(["-c", "reload"])
+            .env("NUT_CONFPATH", &s.dir)
+            .env("NUT_ALTPIDPATH", &s.dir),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    wait_until(
+        "the login moving to `second`",
+        Duration::from_secs(5),
+        || {
+            (logins("second") == "NUMLOGINS second 1\n" && logins("ups") == "NUMLOGINS ups 0\n")
+                .then_some(())
+        },
+        logs,
+    );
+    assert!(
+        s.log()
+            .contains(&format!("No longer monitoring UPS [{}]", rig.target("ups"))),
+        "{}",
+        logs()
+    );
+    // the old UPS is no longer watched, the new one is
+    set_status(&rig, "OB");
+    set_status_of(&rig, "second", "OB");
+    let sys = rig.target("second");
+    wait_until(
+        "ONBATT of `second`",
+        Duration::from_secs(5),
+        || (!notified(&s, "ONBATT").is_empty()).then_some(()),
+        logs,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        notified(&s, "ONBATT"),
+        [format!("ONBATT|{sys}|UPS {sys} on battery")],
+        "{}",
+        logs()
+    );
+    assert!(sp.exited().is_none(), "{}", logs());
+}

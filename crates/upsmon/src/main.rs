@@ -311,7 +311,11 @@ fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let app = App::new(
+    // unbounded: a session must never block on a main loop busy waiting for the secondaries
+    // (it would stop answering NUMLOGINS requests)
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let (poll_tx, poll_rx) = watch::channel(Duration::from_secs(conf.pollfreq.max(1)));
+    let app = App {
         conf,
         hooks,
         powerdownflag,
@@ -319,8 +323,13 @@ fn run(args: Args) -> Result<ExitCode> {
         connect_timeout,
         pid_out,
         parent,
-    );
-    let code = runtime.block_on(app.run());
+        hostname: hostname(),
+        sessions: Vec::new(),
+        reports: reports_tx,
+        poll_interval: poll_rx,
+        next_session: 0,
+    };
+    let code = runtime.block_on(app.run(reports, poll_tx));
     // (an unprivileged child may lack the right; the parent removes it then)
     let _ = std::fs::remove_file(&pid_file);
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -338,9 +347,21 @@ struct App {
     /// The root parent, in the split process model.
     parent: Option<privsep::ParentLink>,
     hostname: String,
-    /// Last status string per UPS (for the webhooks).
-    last_status: Vec<String>,
-    sessions: Vec<mpsc::Sender<session::Command>>,
+    /// One per MONITOR line, in the order of upsmon.conf (the machine's UPS indices).
+    sessions: Vec<SessionHandle>,
+    /// What a new session is given.
+    reports: mpsc::UnboundedSender<session::Report>,
+    poll_interval: watch::Receiver<Duration>,
+    next_session: u64,
+}
+
+/// The main loop's side of a running [`session::Session`].
+struct SessionHandle {
+    id: u64,
+    monitor: Monitor,
+    commands: mpsc::Sender<session::Command>,
+    /// Last status string (for the webhooks).
+    status: String,
 }
 
 /// An [`Action::Log`] line.
@@ -360,51 +381,61 @@ fn hostname() -> String {
 }
 
 impl App {
-    fn new(
-        conf: UpsmonConf,
-        hooks: webhook::WebhookConf,
-        powerdownflag: Option<PathBuf>,
-        confpath: PathBuf,
-        connect_timeout: Duration,
-        pid_out: Option<std::fs::File>,
-        parent: Option<privsep::ParentLink>,
-    ) -> App {
-        let n = conf.monitors.len();
-        App {
-            conf,
-            hooks,
-            powerdownflag,
-            confpath,
-            connect_timeout,
-            pid_out,
-            parent,
-            hostname: hostname(),
-            last_status: vec![String::new(); n],
-            sessions: Vec::new(),
+    /// Start polling the UPS of one MONITOR line.
+    fn spawn_session(&mut self, monitor: &Monitor) -> SessionHandle {
+        let (commands, cmd_rx) = mpsc::channel(8);
+        let id = self.next_session;
+        self.next_session += 1;
+        let s = session::Session {
+            id,
+            monitor: monitor.clone(),
+            tls: session::TlsPolicy::for_host(&self.conf, &monitor.host),
+            connect_timeout: self.connect_timeout,
+            reports: self.reports.clone(),
+            commands: cmd_rx,
+            poll_interval: self.poll_interval.clone(),
+        };
+        tokio::spawn(s.run());
+        SessionHandle {
+            id,
+            monitor: monitor.clone(),
+            commands,
+            status: String::new(),
         }
     }
 
-    async fn run(mut self) -> ExitCode {
-        // unbounded: a session must never block on a main loop busy waiting for the secondaries
-        // (it would stop answering NUMLOGINS requests)
-        let (obs_tx, mut obs_rx) = mpsc::unbounded_channel();
-        let pollfreq = Duration::from_secs(self.conf.pollfreq.max(1));
-        let (poll_tx, poll_rx) = watch::channel(pollfreq);
-        for (i, m) in self.conf.monitors.iter().enumerate() {
-            let (cmd_tx, cmd_rx) = mpsc::channel(8);
-            self.sessions.push(cmd_tx);
-            let s = session::Session {
-                index: i,
-                monitor: m.clone(),
-                tls: session::TlsPolicy::for_host(&self.conf, &m.host),
-                connect_timeout: self.connect_timeout,
-                observations: obs_tx.clone(),
-                commands: cmd_rx,
-                poll_interval: poll_rx.clone(),
+    /// Make the sessions follow the MONITOR lines of `self.conf`, as NUT's reload does: a UPS
+    /// kept with the same login keeps its connection, a new one is polled from now on, a
+    /// removed one is dropped, and a changed login or role logs in again.
+    fn sync_sessions(&mut self) {
+        let mut old = std::mem::take(&mut self.sessions);
+        let monitors = self.conf.monitors.clone();
+        for m in &monitors {
+            let same = |h: &SessionHandle| {
+                let a = &h.monitor;
+                (&a.system, &a.user, &a.password, a.role)
+                    == (&m.system, &m.user, &m.password, m.role)
             };
-            tokio::spawn(s.run());
+            let handle = match old.iter().position(same) {
+                Some(i) => old.remove(i),
+                None => self.spawn_session(m),
+            };
+            self.sessions.push(handle);
         }
-        drop(obs_tx);
+        for gone in old {
+            if !monitors.iter().any(|m| m.system == gone.monitor.system) {
+                tracing::info!("No longer monitoring UPS [{}]", gone.monitor.system);
+            }
+            // dropping the command channel ends the session and closes its connection
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut reports: mpsc::UnboundedReceiver<session::Report>,
+        poll_tx: watch::Sender<Duration>,
+    ) -> ExitCode {
+        self.sync_sessions();
         let mut machine = Machine::new(&self.conf, Instant::now());
 
         let (Ok(mut usr1), Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit)) = (
@@ -427,13 +458,17 @@ impl App {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let actions = tokio::select! {
-                // (disabled when there are no sessions at all: no MONITOR lines)
-                Some(obs) = obs_rx.recv() => {
-                    if let upsmon::PollResult::Status { status, .. } = &obs.result {
-                        if let Some(s) = self.last_status.get_mut(obs.ups) {
-                            s.clone_from(status);
-                        }
+                // (App keeps a sender, so this never ends, even with no MONITOR lines)
+                Some(report) = reports.recv() => {
+                    // a session dropped by a reload may still report once: ignore it
+                    let Some(ups) = self.sessions.iter().position(|h| h.id == report.session)
+                    else {
+                        continue;
+                    };
+                    if let upsmon::PollResult::Status { status, .. } = &report.result {
+                        self.sessions[ups].status.clone_from(status);
                     }
+                    let obs = upsmon::Observation { ups, result: report.result };
                     // decide at once after each poll, as NUT's recalc() follows pollups()
                     let now = Instant::now();
                     let mut actions = machine.observe(obs, now);
@@ -465,30 +500,17 @@ impl App {
         ExitCode::SUCCESS
     }
 
-    /// SIGHUP: re-read upsmon.conf. Everything but the MONITOR list takes effect at once;
-    /// MONITOR changes (other than power values) need a restart.
+    /// SIGHUP: re-read upsmon.conf; everything takes effect at once, MONITOR lines included,
+    /// except what the root parent was started with (SHUTDOWNCMD, POWERDOWNFLAG).
     fn reload(&mut self, machine: &mut Machine) -> Vec<Action> {
         tracing::info!("Reloading configuration");
-        let (mut conf, hooks) = match load_conf(&self.confpath) {
+        let (conf, hooks) = match load_conf(&self.confpath) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("reload failed, keeping the old configuration: {e:#}");
                 return Vec::new();
             }
         };
-        let same = |a: &Monitor, b: &Monitor| {
-            (&a.system, &a.user, &a.password, a.role) == (&b.system, &b.user, &b.password, b.role)
-        };
-        if conf.monitors.len() != self.conf.monitors.len()
-            || conf
-                .monitors
-                .iter()
-                .zip(&self.conf.monitors)
-                .any(|(a, b)| !same(a, b))
-        {
-            tracing::warn!("MONITOR lines changed: restart upsmon to apply them");
-            conf.monitors = self.conf.monitors.clone();
-        }
         if self.parent.is_some() {
             // the root parent keeps what it was started with
             if conf.shutdowncmd != self.conf.shutdowncmd {
@@ -502,6 +524,7 @@ impl App {
             Ok(actions) => {
                 self.conf = conf;
                 self.hooks = hooks;
+                self.sync_sessions();
                 actions
             }
             Err(e) => {
@@ -542,8 +565,8 @@ impl App {
                 ups: system,
                 message: message.to_string(),
                 status: ups
-                    .and_then(|i| self.last_status.get(i))
-                    .cloned()
+                    .and_then(|i| self.sessions.get(i))
+                    .map(|h| h.status.clone())
                     .unwrap_or_default(),
                 time: SystemTime::now(),
                 host: self.hostname.clone(),
@@ -559,7 +582,7 @@ impl App {
         ups: usize,
         make: impl FnOnce(oneshot::Sender<T>) -> session::Command,
     ) -> Option<T> {
-        let tx = self.sessions.get(ups)?;
+        let tx = &self.sessions.get(ups)?.commands;
         let (rtx, rrx) = oneshot::channel();
         tx.send(make(rtx)).await.ok()?;
         tokio::time::timeout(session::IO_TIMEOUT * 2, rrx)
@@ -626,8 +649,8 @@ impl App {
                     });
                 }
                 Action::Reconnect { ups } => {
-                    if let Some(tx) = self.sessions.get(ups) {
-                        let _ = tx.try_send(session::Command::Reconnect);
+                    if let Some(h) = self.sessions.get(ups) {
+                        let _ = h.commands.try_send(session::Command::Reconnect);
                     }
                 }
             }

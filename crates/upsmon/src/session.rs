@@ -11,7 +11,7 @@ use std::time::Duration;
 use nut_client::{Client, ErrCode, Error, TlsConfig};
 use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
-use upsmon::{Observation, PollResult};
+use upsmon::PollResult;
 
 /// How long connecting and each request may take (stock upsclient: 5 s per reply line).
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,13 +75,21 @@ fn has_alarm(status: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case("ALARM"))
 }
 
+/// One poll's result, sent to the main loop.
+pub struct Report {
+    /// Which session ([`Session::id`]); the main loop maps it to the UPS's current index,
+    /// which a reload may change.
+    pub session: u64,
+    pub result: PollResult,
+}
+
 /// What a session needs to run.
 pub struct Session {
-    pub index: usize,
+    pub id: u64,
     pub monitor: Monitor,
     pub tls: TlsPolicy,
     pub connect_timeout: Duration,
-    pub observations: mpsc::UnboundedSender<Observation>,
+    pub reports: mpsc::UnboundedSender<Report>,
     pub commands: mpsc::Receiver<Command>,
     pub poll_interval: watch::Receiver<Duration>,
 }
@@ -231,11 +239,11 @@ impl Session {
                 return;
             }
             let result = self.poll(&mut conn).await;
-            let obs = Observation {
-                ups: self.index,
+            let report = Report {
+                session: self.id,
                 result,
             };
-            if self.observations.send(obs).is_err() {
+            if self.reports.send(report).is_err() {
                 return;
             }
             let interval = *self.poll_interval.borrow_and_update();
