@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod machine;
 pub mod notify;
 pub mod status;

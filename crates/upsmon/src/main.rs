@@ -454,6 +454,7 @@ impl App {
                 tracing::warn!("writing PID file: {e}");
             }
         }
+        let mut clock = upsmon::clock::ClockWatch::new(SystemTime::now(), Instant::now());
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -477,7 +478,20 @@ impl App {
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    let mut actions = machine.tick(now);
+                    let mut actions = Vec::new();
+                    if let Some(jump) = clock.check(SystemTime::now(), now) {
+                        let text = upsmon::clock::jump_text(jump);
+                        tracing::warn!(
+                            "It seems we have slept without warning or the system clock was changed by {text}"
+                        );
+                        actions.push(machine.notification(
+                            upsmon::Event::SuspendTimejumpUnexpected,
+                            None,
+                            Some(&text),
+                        ));
+                        actions.extend(machine.resumed(now));
+                    }
+                    actions.extend(machine.tick(now));
                     if self.parent.as_ref().is_some_and(|p| !p.parent_alive()) {
                         actions.extend(machine.parent_died(now));
                     }
