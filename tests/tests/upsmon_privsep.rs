@@ -6,88 +6,11 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Proc, Rig};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Rig};
+use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
-
-/// Kills the whole process group of an upsmon (parent, child and their scripts) on drop.
-struct Group(Proc);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.pid())])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-fn uid_of_user(name: &str) -> u32 {
-    let out = Command::new("id").args(["-u", name]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// `(real uid, effective uid, parent pid)` of a process, from /proc.
-fn proc_ids(pid: u32) -> Option<(u32, u32, u32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<Vec<u32>> {
-        let line = s.lines().find(|l| l.starts_with(name))?;
-        Some(
-            line[name.len()..]
-                .split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect(),
-        )
-    };
-    let uid = field("Uid:")?;
-    let ppid = field("PPid:")?;
-    Some((uid[0], uid[1], ppid[0]))
-}
-
-fn set_mode(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Let the `nut` child reach its scripts and write its logs, and make both scripts record
-/// the user they ran as: NOTIFYCMD `TYPE|UPSNAME|message|user`, SHUTDOWNCMD `role user`.
-fn open_for_nut(rig: &Rig, md: &MonDir) {
-    set_mode(rig.dir.path(), 0o755);
-    set_mode(&md.dir, 0o777);
-    let order = rig.dir.path().join("shutdown.order");
-    std::fs::write(&order, "").unwrap();
-    set_mode(&order, 0o666);
-    write_script(
-        &md.dir.join("shutdown.sh"),
-        &format!("echo \"$1 $(id -un)\" >> '{}'\n", order.display()),
-    );
-    write_script(
-        &md.dir.join("notify.sh"),
-        &format!(
-            "echo \"$NOTIFYTYPE|$UPSNAME|$1|$(id -un)\" >> '{}'\n",
-            md.dir.join("notify.log").display()
-        ),
-    );
-    set_mode(&md.dir.join("upsmon.conf"), 0o644);
-}
-
-/// The PID in `<dir>/upsmon.pid` once the child has written it.
-fn child_pid(md: &MonDir) -> u32 {
-    wait_until(
-        "the PID file",
-        Duration::from_secs(10),
-        || {
-            std::fs::read_to_string(md.dir.join("upsmon.pid"))
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        },
-        || md.log(),
-    )
-}
 
 fn all_notified(md: &MonDir, event: &str) -> Vec<String> {
     md.notify_log()

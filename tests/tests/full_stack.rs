@@ -1,0 +1,192 @@
+//! The whole story on one machine: our usbhid-ups on the simulated APC Back-UPS BK650M2-CH
+//! loses mains and then reaches low battery through interrupt reports; our upsd serves it;
+//! our upsmon is the primary (two processes, monitoring as `nut`) and stock upsmon 2.8.0 a
+//! secondary. The secondary must shut down first, the primary after it with POWERDOWNFLAG
+//! written, and the late shutdown hook (`upsmon -K`, then `upsdrvctl shutdown` once the
+//! driver is stopped) must send the unit the bytes stock NUT sends to cut its power.
+
+mod upsmon_common;
+
+use nut_rs_tests::daemon::{wait_for, wait_var};
+use nut_rs_tests::{
+    crate_dir, our_bin, run_with_timeout, stock_nut, Driver, Impl, NutDir, NutDirOptions, Proc,
+    Rig, Upsd,
+};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use upsmon_common::*;
+
+/// Mains lost at 5 s, battery low at 8 s (late enough for both upsmon to be logged in).
+const SCENARIO: &str = r#"
+[[event]]
+at_s = 5.0
+set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }
+interrupt = true
+
+[[event]]
+at_s = 8.0
+set = { "UPS.PowerSummary.RemainingCapacity" = 9, "UPS.PowerSummary.BelowRemainingCapacityLimit" = 1 }
+interrupt = true
+"#;
+
+fn recording() -> PathBuf {
+    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+}
+
+/// `SET_REPORT 0x40 0a 00 …`: NUT 2.8.0's shutdown.reboot for this unit (APCDelayBeforeReboot
+/// = 10, the whole 24-byte report it buffers).
+fn reboot_line() -> String {
+    let mut b = [0u8; 24];
+    b[0] = 0x40;
+    b[1] = 10;
+    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("SET_REPORT 0x40 {}", hex.join(" "))
+}
+
+fn run_in(dir: &NutDir, program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(program);
+    for (k, v) in dir.env() {
+        cmd.env(k, v);
+    }
+    cmd.args(args);
+    run_with_timeout(&mut cmd, Duration::from_secs(40))
+}
+
+#[test]
+fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
+    let Some(stock) = stock_nut() else { return };
+    let dir = NutDir::with(NutDirOptions {
+        upses: Vec::new(),
+        upsd_conf_extra: Vec::new(),
+    });
+    let scenario = dir.path().join("scenario.toml");
+    let base = std::fs::read_to_string(recording()).expect("recording");
+    std::fs::write(&scenario, format!("{base}{SCENARIO}")).unwrap();
+    let simlog = dir.path().join("simlog");
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tpollinterval = 2\n\
+             \trecording = \"{}\"\n\tsimlog = \"{}\"\n",
+            scenario.display(),
+            simlog.display()
+        ),
+    );
+    let sock = dir.state().join("usbhid-ups-ups");
+    let mut driver = Proc {
+        child: dir
+            .command(&our_bin("usbhid-ups"), "driver.log")
+            .args(["-a", "ups", "-u", "root", "-F"])
+            .spawn()
+            .expect("spawn our driver"),
+        name: "usbhid-ups".into(),
+    };
+    wait_for("driver socket", Duration::from_secs(10), |_| {
+        sock.exists().then_some(())
+    });
+    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
+    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
+    let rig = Rig {
+        upsd,
+        driver: Driver {
+            procs: Vec::new(),
+            fakes: Vec::new(),
+        },
+        dir,
+        stock,
+    };
+    assert_eq!(
+        rig.client().request("GET VAR ups ups.status"),
+        "VAR ups ups.status \"OL DISCHRG\"\n"
+    );
+
+    let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
+    open_for_nut(&rig, &p);
+    let s = upsmon_conf(&rig, Mon::Stock, "secondary", "monuser", "secret", "");
+    let mut primary = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "nut"]));
+    let mut secondary = start_upsmon(&rig, &s);
+    let logs = || {
+        format!(
+            "--- primary:\n{}\n{}\n--- secondary:\n{}\n--- upsd:\n{}\n--- driver:\n{}",
+            p.log(),
+            p.notify_log(),
+            s.log(),
+            rig.upsd.log(&rig.dir),
+            rig.dir.log("driver.log")
+        )
+    };
+    wait_until(
+        "both upsmon to log in",
+        Duration::from_secs(5),
+        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
+        logs,
+    );
+
+    let order = rig.dir.path().join("shutdown.order");
+    let text = wait_until(
+        "both SHUTDOWNCMDs",
+        Duration::from_secs(30),
+        || {
+            let t = std::fs::read_to_string(&order).unwrap_or_default();
+            (t.lines().count() >= 2).then_some(t)
+        },
+        logs,
+    );
+    let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(roles, ["secondary", "primary"], "{}", logs());
+    assert!(text.ends_with("primary root\n"), "{text}\n{}", logs());
+    assert_eq!(
+        rig.client().request("GET VAR ups ups.status"),
+        "VAR ups ups.status \"FSD OB DISCHRG LB\"\n",
+        "{}",
+        logs()
+    );
+    assert_eq!(
+        rig.client().request("GET VAR ups battery.charge"),
+        "VAR ups battery.charge \"9\"\n"
+    );
+    let sys = rig.target("ups");
+    for (event, message) in [
+        ("ONBATT", format!("UPS {sys} on battery")),
+        ("LOWBATT", format!("UPS {sys} battery is low")),
+    ] {
+        let lines: Vec<String> = p
+            .notify_log()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{event}|")))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [format!("{event}|{sys}|{message}|nut")],
+            "{}",
+            logs()
+        );
+    }
+    wait_until(
+        "both upsmon to exit",
+        Duration::from_secs(10),
+        || (primary.0.exited().is_some() && secondary.exited().is_some()).then_some(()),
+        logs,
+    );
+
+    // the late shutdown hook, as Debian's nutshutdown runs it once the driver is stopped
+    assert_eq!(killpower_check(&p), Some(0), "{}", logs());
+    let _ = Command::new("kill")
+        .args(["-TERM", &driver.pid().to_string()])
+        .status();
+    wait_for("the driver to stop", Duration::from_secs(10), |_| {
+        driver.exited().map(|_| ())
+    });
+    assert_eq!(std::fs::read_to_string(&simlog).unwrap_or_default(), "");
+    let (code, out, err) = run_in(&rig.dir, &our_bin("upsdrvctl"), &["shutdown"]);
+    assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
+    let sent: Vec<String> = std::fs::read_to_string(&simlog)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("SET_REPORT"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(sent, [reboot_line()], "{out}{err}");
+}
