@@ -43,15 +43,15 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
         || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
         logs,
     );
-    let nut = uid_of_user("nut");
+    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
     assert_ne!(child, parent);
+    assert_eq!(uids(parent), (0, 0), "{}", logs());
     assert_eq!(
-        proc_ids(parent).map(|p| (p.0, p.1)),
-        Some((0, 0)),
+        (uids(child), ppid(child)),
+        ((nut, nut), Some(parent)),
         "{}",
         logs()
     );
-    assert_eq!(proc_ids(child), Some((nut, nut, parent)), "{}", logs());
 
     set_status(&rig, "OB LB");
     let order = rig.dir.path().join("shutdown.order");
@@ -96,7 +96,7 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
         logs,
     );
     assert!(status.success(), "{status:?}\n{}", logs());
-    assert!(proc_ids(child).is_none(), "the child is gone too");
+    assert!(ppid(child).is_none(), "the child is gone too");
     assert!(!md.dir.join("upsmon.pid").exists(), "{}", logs());
 }
 
@@ -118,8 +118,13 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
         let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"]));
         let parent = group.0.pid();
         let child = child_pid(&md);
-        let nut = uid_of_user("nut");
-        assert_eq!(proc_ids(child), Some((nut, nut, parent)), "{}", md.log());
+        let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
+        assert_eq!(
+            (uids(child), ppid(child)),
+            ((nut, nut), Some(parent)),
+            "{}",
+            md.log()
+        );
         if how == "-c stop" {
             let (code, _, err) = run_with_timeout(
                 Command::new(our_bin("upsmon"))
@@ -141,7 +146,7 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
             || md.log(),
         );
         assert!(status.success(), "{how}: {status:?}\n{}", md.log());
-        assert!(proc_ids(child).is_none(), "{how}: child still running");
+        assert!(ppid(child).is_none(), "{how}: child still running");
         assert!(!md.dir.join("upsmon.pid").exists(), "{how}");
         assert!(
             md.log().contains("upsmon parent: exiting (child exited)"),
@@ -223,7 +228,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     wait_until(
         "the child to exit",
         Duration::from_secs(10),
-        || proc_ids(child).is_none().then_some(()),
+        || ppid(child).is_none().then_some(()),
         logs,
     );
 }

@@ -215,26 +215,20 @@ impl Drop for Group {
     }
 }
 
-pub fn uid_of_user(name: &str) -> u32 {
-    let out = Command::new("id").args(["-u", name]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+/// The parent PID of a process, `None` once it is gone.
+pub fn ppid(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
-/// `(real uid, effective uid, parent pid)` of a process, from /proc.
-pub fn proc_ids(pid: u32) -> Option<(u32, u32, u32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<Vec<u32>> {
-        let line = s.lines().find(|l| l.starts_with(name))?;
-        Some(
-            line[name.len()..]
-                .split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect(),
-        )
-    };
-    let uid = field("Uid:")?;
-    let ppid = field("PPid:")?;
-    Some((uid[0], uid[1], ppid[0]))
+/// (real, effective) uid of a live process.
+pub fn uids(pid: u32) -> (u32, u32) {
+    let u = nut_rs_tests::daemon::proc_uids(pid);
+    (u[0], u[1])
 }
 
 pub fn set_mode(p: &Path, mode: u32) {
