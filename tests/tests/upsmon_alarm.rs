@@ -1,0 +1,193 @@
+//! Our upsmon and the `ALARM` status word, end to end: stock dummy-ups behind our upsd, our
+//! upsmon as a secondary. The ALARM notice carries the `ups.alarm` text, a new text is
+//! notified again, NOTALARM when the word goes away, `n/a` when the driver has no
+//! `ups.alarm`, and an alarm while on line power is never a reason to shut down.
+//!
+//! The BK650M2-CH data file has no `ups.alarm`, and upsd refuses `SET VAR` for a variable the
+//! driver does not have, so the test writes its own copy of the file with an `ups.alarm`
+//! line before the driver starts (dummy-ups makes it `RW STRING:32`: texts of at most 32
+//! bytes).
+
+mod upsmon_common;
+
+use nut_rs_tests::{stock_nut, Driver, Impl, NutDir, NutDirOptions, Rig, Upsd};
+use std::process::Command;
+use std::time::Duration;
+use upsmon_common::*;
+
+/// `upsrw -s <var>=<value>` as admin on the UPS `ups`.
+fn set_var(rig: &Rig, var: &str, value: &str) {
+    let (code, out, err) = nut_rs_tests::run_with_timeout(
+        Command::new(&rig.stock.upsrw).args([
+            "-s",
+            &format!("{var}={value}"),
+            "-u",
+            "admin",
+            "-p",
+            "adminpw",
+            &rig.target("ups"),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "upsrw -s {var}={value}: {out}{err}");
+}
+
+/// The default rig, with `ups.alarm: <initial>` added to the data file of `ups`.
+fn rig_with_alarm_var(stock: &nut_rs_tests::StockNut, initial: &str) -> Rig {
+    let opts = NutDirOptions::default();
+    let data = opts.upses[0].data.clone();
+    let dir = NutDir::with(opts);
+    let mut text = std::fs::read_to_string(dir.conf().join(&data)).unwrap();
+    assert!(!text.contains("ups.alarm"), "{data} already has ups.alarm");
+    text.push_str(&format!("ups.alarm: {initial}\n"));
+    dir.write_conf(&data, &text);
+    let driver = Driver::start(stock, &dir);
+    let upsd = Upsd::start(&dir, &Impl::Ours.binary(stock), Impl::Ours);
+    Rig {
+        upsd,
+        driver,
+        dir,
+        stock: stock.clone(),
+    }
+}
+
+#[test]
+fn alarm_text_is_notified_and_cleared_without_shutdown() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = rig_with_alarm_var(&stock, "Replace battery!");
+    let extra = "NOTIFYFLAG ALARM SYSLOG+EXEC\n\
+                 NOTIFYFLAG NOTALARM SYSLOG+EXEC\n\
+                 NOTIFYFLAG OTHER SYSLOG+EXEC\n\
+                 NOTIFYFLAG NOTOTHER SYSLOG+EXEC\n";
+    let s = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", extra);
+    let mut sp = start_upsmon(&rig, &s);
+    let logs = || {
+        format!(
+            "--- upsmon:\n{}\n--- notify.log:\n{}\n--- upsd:\n{}",
+            s.log(),
+            s.notify_log(),
+            rig.upsd.log(&rig.dir)
+        )
+    };
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    let sys = rig.target("ups");
+    let alarm = |text: &str| format!("ALARM|{sys}|UPS {sys}: one or more active alarms: [{text}]");
+    let notalarm =
+        format!("NOTALARM|{sys}|UPS {sys} is no longer in an alarm state (no active alarms)");
+    let wait_for = |event: &str, n: usize| {
+        wait_until(
+            &format!("{n} {event} notification(s)"),
+            Duration::from_secs(5),
+            || (notified(&s, event).len() >= n).then_some(()),
+            logs,
+        )
+    };
+    // The first poll of an OL UPS notifies nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(s.notify_log(), "", "{}", logs());
+
+    // ALARM appears: the notice carries the ups.alarm text
+    set_status(&rig, "ALARM OL");
+    wait_for("ALARM", 1);
+    assert_eq!(
+        notified(&s, "ALARM"),
+        vec![alarm("Replace battery!")],
+        "{}",
+        logs()
+    );
+
+    // same text on the next polls: no new notice
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(notified(&s, "ALARM").len(), 1, "{}", logs());
+
+    // the text changes while ALARM stays: notified again with the new text
+    set_var(&rig, "ups.alarm", "Fan failure, contact service");
+    wait_for("ALARM", 2);
+    assert_eq!(
+        notified(&s, "ALARM"),
+        vec![
+            alarm("Replace battery!"),
+            alarm("Fan failure, contact service")
+        ],
+        "{}",
+        logs()
+    );
+    assert!(notified(&s, "NOTALARM").is_empty(), "{}", logs());
+
+    // ALARM goes away: NOTALARM, once
+    set_status(&rig, "OL");
+    wait_for("NOTALARM", 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        notified(&s, "NOTALARM"),
+        vec![notalarm.clone()],
+        "{}",
+        logs()
+    );
+    assert_eq!(notified(&s, "ALARM").len(), 2, "{}", logs());
+
+    // a driver without ups.alarm (an empty value removes the variable): "n/a", as NUT
+    set_var(&rig, "ups.alarm", "");
+    let mut c = rig.client();
+    wait_until(
+        "ups.alarm to go away",
+        Duration::from_secs(5),
+        || (c.request("GET VAR ups ups.alarm") == "ERR VAR-NOT-SUPPORTED\n").then_some(()),
+        logs,
+    );
+    set_status(&rig, "ALARM OL");
+    wait_for("ALARM", 3);
+    set_status(&rig, "OL");
+    wait_for("NOTALARM", 2);
+    assert_eq!(
+        notified(&s, "ALARM"),
+        vec![
+            alarm("Replace battery!"),
+            alarm("Fan failure, contact service"),
+            alarm("n/a"),
+        ],
+        "{}",
+        logs()
+    );
+    assert_eq!(
+        notified(&s, "NOTALARM"),
+        vec![notalarm.clone(), notalarm],
+        "{}",
+        logs()
+    );
+
+    // everything the user was told, in order: nothing but the alarms (no OTHER for the
+    // ALARM word, no ONLINE/ONBATT, no COMMBAD), and never a shutdown
+    std::thread::sleep(Duration::from_secs(1));
+    let all: Vec<String> = s
+        .notify_log()
+        .lines()
+        .map(|l| l.rsplit_once('|').unwrap().0.to_string())
+        .collect();
+    let want: Vec<String> = vec![
+        alarm("Replace battery!"),
+        alarm("Fan failure, contact service"),
+        format!("NOTALARM|{sys}|UPS {sys} is no longer in an alarm state (no active alarms)"),
+        alarm("n/a"),
+        format!("NOTALARM|{sys}|UPS {sys} is no longer in an alarm state (no active alarms)"),
+    ];
+    assert_eq!(all, want, "{}", logs());
+    assert!(sp.exited().is_none(), "upsmon exited: {}", logs());
+    assert!(
+        !rig.dir.path().join("shutdown.order").exists(),
+        "SHUTDOWNCMD ran: {}",
+        logs()
+    );
+    assert!(!s.flag().exists(), "{}", logs());
+    assert_eq!(
+        rig.client().request("GET VAR ups ups.status"),
+        "VAR ups ups.status \"OL\"\n",
+        "{}",
+        logs()
+    );
+}
