@@ -515,7 +515,11 @@ impl Machine {
         if u.lastpoll.is_some_and(|t| elapsed(now, t) < nocomm) {
             return;
         }
-        if u.lastncwarn.is_none_or(|t| elapsed(now, t) > nocomm) {
+        // whole seconds, as NUT's time_t arithmetic: with POLLFREQ 1 and NOCOMMWARNTIME 2 the
+        // repeat comes every 3 s, not at the first poll past 2.0 s
+        if u.lastncwarn
+            .is_none_or(|t| elapsed(now, t).as_secs() > nocomm.as_secs())
+        {
             self.ups[i].lastncwarn = Some(now);
             self.notify(out, Event::NoComm, i, None);
         }

@@ -656,6 +656,22 @@ fn commbad_commok_and_nocomm() {
 }
 
 #[test]
+fn nocomm_repeats_by_whole_seconds_as_nut() {
+    // NUT compares time_t seconds: polls 1.001 s apart with NOCOMMWARNTIME 2 repeat NOCOMM
+    // every third poll (the first once 2 s passed since the last good poll), not every second.
+    let mut s = Sim::new(&format!("{PRIMARY}NOCOMMWARNTIME 2\n"));
+    s.at(0.0).poll(0, "OL");
+    let mut seen = Vec::new();
+    for k in 1..=10 {
+        let t = f64::from(k) * 1.001;
+        if names(&s.at(t).lost(0)).contains(&"NOCOMM") {
+            seen.push(k);
+        }
+    }
+    assert_eq!(seen, [2, 5, 8]);
+}
+
+#[test]
 fn never_reached_ups_gets_commbad_then_nocomm() {
     let mut s = Sim::new(PRIMARY);
     assert_eq!(names(&s.at(0.0).lost(0)), vec!["COMMBAD"]);
