@@ -104,7 +104,7 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     open_for_nut(&rig, &p);
     let s = upsmon_conf(&rig, Mon::Stock, "secondary", "monuser", "secret", "");
-    let mut primary = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "nut"]));
+    let mut primary = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "nut"], &[]));
     let mut secondary = start_upsmon(&rig, &s);
     let logs = || {
         format!(

@@ -11,61 +11,11 @@
 mod upsmon_common;
 
 use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use upsmon_common::*;
 
-/// One request the test server got: (request line, headers, body).
-type Request = (String, Vec<String>, String);
-
-/// An HTTP server on 127.0.0.1 answering every request with 200 and an ntfy-like JSON body;
-/// returns its port and the requests received.
-fn http_server() -> (u16, Arc<Mutex<Vec<Request>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut headers = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                headers.push(h.trim_end().to_string());
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            let answer = "{\"id\":\"x\",\"event\":\"message\"}\n";
-            let _ = s.write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
-                    answer.len()
-                )
-                .as_bytes(),
-            );
-            g.lock().unwrap().push((
-                line.trim_end().to_string(),
-                headers,
-                String::from_utf8_lossy(&body).into_owned(),
-            ));
-        }
-    });
-    (port, got)
-}
+/// What an ntfy server answers a publish with (abridged).
+const NTFY_REPLY: &str = "{\"id\":\"x\",\"event\":\"message\"}\n";
 
 const TOPIC: &str = "nut-SECRET-TOPIC-4711";
 
@@ -73,7 +23,7 @@ const TOPIC: &str = "nut-SECRET-TOPIC-4711";
 fn ntfy_requests_of_a_power_failure() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
-    let (port, got) = http_server();
+    let (port, got) = http_server(NTFY_REPLY);
     let extra = format!("NOTIFYURL phone ntfy http://127.0.0.1:{port}/{TOPIC}\n");
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
     let mut pp = start_upsmon(&rig, &p);

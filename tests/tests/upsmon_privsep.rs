@@ -26,7 +26,7 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
     let rig = Rig::ours(&stock);
     let md = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     open_for_nut(&rig, &md);
-    let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let parent = group.0.pid();
     let logs = || {
         format!(
@@ -115,7 +115,7 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
     );
     open_for_nut(&rig, &md);
     for how in ["-c stop", "SIGTERM to the parent"] {
-        let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"]));
+        let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"], &[]));
         let parent = group.0.pid();
         let child = child_pid(&md);
         let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
@@ -169,7 +169,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
         "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n",
     );
     open_for_nut(&rig, &md);
-    let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let logs = || format!("{}\n{}", md.log(), md.notify_log());
     let child = child_pid(&md);
     wait_until(
@@ -239,7 +239,7 @@ fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
     let rig = Rig::ours(&stock);
     let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
     open_for_nut(&rig, &md);
-    let _group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"]));
+    let _group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     child_pid(&md);
     let conf_path = md.dir.join("upsmon.conf");
     let conf = std::fs::read_to_string(&conf_path).unwrap();

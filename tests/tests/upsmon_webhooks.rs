@@ -5,60 +5,15 @@
 mod upsmon_common;
 
 use nut_rs_tests::{free_port, stock_nut, Impl, NutDirOptions, Rig};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use upsmon_common::*;
-
-/// One request the test server got: (request line, headers, body).
-type Request = (String, Vec<String>, String);
-
-/// An HTTP server on 127.0.0.1 answering every request with 200; returns its port and the
-/// requests received.
-fn http_server() -> (u16, Arc<Mutex<Vec<Request>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut headers = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                headers.push(h.trim_end().to_string());
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-            g.lock().unwrap().push((
-                line.trim_end().to_string(),
-                headers,
-                String::from_utf8_lossy(&body).into_owned(),
-            ));
-        }
-    });
-    (port, got)
-}
 
 #[test]
 fn json_and_wechat_payloads_reach_a_local_server() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
-    let (port, got) = http_server();
+    let (port, got) = http_server("");
     let extra = format!(
         "NOTIFYURL generic json http://127.0.0.1:{port}/hook/SECRET-PATH-TOKEN\n\
          NOTIFYURL robot wechat \"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=SECRET-ROBOT-KEY\"\n\
@@ -205,4 +160,102 @@ fn dead_endpoints_and_a_hanging_notifycmd_do_not_delay_the_shutdown() {
         logs,
     );
     drop(silent);
+}
+
+/// An https endpoint with a private CA: trusted through `SSL_CERT_FILE`, refused when that
+/// file holds another CA (and the failure is logged without the secret path).
+#[test]
+fn https_endpoint_is_checked_against_ssl_cert_file() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
+    let pki = nut_rs_tests::daemon::TestPki::new("webhook test CA");
+    let (port, got) = https_server(&pki.certfile_pem, "");
+    let ca = rig.dir.path().join("webhook-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let other = rig.dir.path().join("other-ca.pem");
+    std::fs::write(
+        &other,
+        nut_rs_tests::daemon::TestPki::new("another CA").ca_pem,
+    )
+    .unwrap();
+    let extra = format!(
+        "NOTIFYURL secure json https://127.0.0.1:{port}/hook/SECRET-PATH-TOKEN\n\
+         NOTIFYURLFLAG ONLINE NONE\nNOTIFYURLFLAG COMMOK NONE\n"
+    );
+    let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
+    let sys = rig.target("ups");
+
+    // the wrong CA: nothing arrives, the log names the host only
+    {
+        let _pp = start_upsmon_with(
+            &rig,
+            &p,
+            &["-D", "-p"],
+            &[("SSL_CERT_FILE", other.as_os_str())],
+        );
+        let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
+        wait_until(
+            "login",
+            Duration::from_secs(10),
+            || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+            logs,
+        );
+        set_status(&rig, "OB");
+        let line = wait_until(
+            "the refused delivery in the log",
+            Duration::from_secs(10),
+            || {
+                p.log()
+                    .lines()
+                    .find(|l| l.contains("ONBATT attempt 1"))
+                    .map(str::to_string)
+            },
+            logs,
+        );
+        assert!(
+            line.ends_with(
+                "webhook secure (https://127.0.0.1): ONBATT attempt 1: TLS: invalid peer certificate: UnknownIssuer"
+            ),
+            "{line}"
+        );
+        assert!(!p.log().contains("SECRET-PATH-TOKEN"), "{}", p.log());
+        assert!(got.lock().unwrap().is_empty());
+        set_status(&rig, "OL");
+    }
+    wait_until(
+        "the first upsmon to log out",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 0\n").then_some(()),
+        || p.log(),
+    );
+
+    // the right CA: the JSON arrives over TLS
+    let _pp = start_upsmon_with(
+        &rig,
+        &p,
+        &["-D", "-p"],
+        &[("SSL_CERT_FILE", ca.as_os_str())],
+    );
+    let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
+    wait_until(
+        "login",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        logs,
+    );
+    set_status(&rig, "OB");
+    let req = wait_until(
+        "the https request",
+        Duration::from_secs(10),
+        || got.lock().unwrap().first().cloned(),
+        logs,
+    );
+    assert_eq!(req.0, "POST /hook/SECRET-PATH-TOKEN HTTP/1.1");
+    assert!(
+        req.2.starts_with(&format!(
+            "{{\"event\":\"ONBATT\",\"ups\":\"{sys}\",\"message\":\"UPS {sys} on battery\",\"status\":\"OB\","
+        )),
+        "{}",
+        req.2
+    );
 }

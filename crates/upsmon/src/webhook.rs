@@ -19,8 +19,8 @@
 //! Delivery is asynchronous: each POST runs in its own task, with [`ATTEMPTS`] attempts,
 //! exponential backoff and a total [`DEADLINE`]; nothing waits for it, so a slow or dead
 //! endpoint never delays a shutdown. URLs are logged as scheme and host only (a robot key
-//! or a token in the path or query is a secret). `http://` and `https://` (system CA bundle)
-//! are supported.
+//! or a token in the path or query is a secret). `http://` and `https://` are supported;
+//! https trusts the system CA bundle, or only the PEM file `SSL_CERT_FILE` names.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -357,6 +357,13 @@ pub fn payload(kind: Kind, ev: &Event) -> (&'static str, Vec<(String, String)>, 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// Where the distributions keep the CA bundle.
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
     use std::sync::OnceLock;
     static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
@@ -365,11 +372,13 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
             use rustls_pki_types::pem::PemObject;
             use rustls_pki_types::CertificateDer;
             let mut roots = rustls::RootCertStore::empty();
-            for f in [
-                "/etc/ssl/certs/ca-certificates.crt",
-                "/etc/pki/tls/certs/ca-bundle.crt",
-                "/etc/ssl/cert.pem",
-            ] {
+            // SSL_CERT_FILE, as OpenSSL-based tools read it: a private CA (a self-hosted ntfy)
+            let custom = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty());
+            let files: Vec<std::path::PathBuf> = match &custom {
+                Some(f) => vec![f.into()],
+                None => SYSTEM_CA_BUNDLES.iter().map(Into::into).collect(),
+            };
+            for f in &files {
                 if let Ok(iter) = CertificateDer::pem_file_iter(f) {
                     for c in iter.flatten() {
                         let _ = roots.add(c);
@@ -377,7 +386,13 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
                 }
             }
             if roots.is_empty() {
-                return Err("no system CA bundle found for https".into());
+                return Err(match custom {
+                    Some(f) => format!(
+                        "no CA certificate in SSL_CERT_FILE {}",
+                        std::path::Path::new(&f).display()
+                    ),
+                    None => "no system CA bundle found for https".into(),
+                });
             }
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let cfg = rustls::ClientConfig::builder_with_provider(provider)

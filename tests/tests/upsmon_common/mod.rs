@@ -100,12 +100,17 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
 /// Start the upsmon of `md` in the foreground (`-D`) as one process (`-p`); output to
 /// `<dir>/upsmon.log`.
 pub fn start_upsmon(rig: &Rig, md: &MonDir) -> Proc {
-    start_upsmon_with(rig, md, &["-D", "-p"])
+    start_upsmon_with(rig, md, &["-D", "-p"], &[])
 }
 
-/// Start the upsmon of `md` with these arguments (ours) or `-D -p` (stock), in a process group
-/// of its own; output to `<dir>/upsmon.log`.
-pub fn start_upsmon_with(rig: &Rig, md: &MonDir, args: &[&str]) -> Proc {
+/// Start the upsmon of `md` with these arguments (ours) or `-D -p` (stock) and extra
+/// environment, in a process group of its own; output to `<dir>/upsmon.log`.
+pub fn start_upsmon_with(
+    rig: &Rig,
+    md: &MonDir,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Proc {
     let log = std::fs::File::create(md.dir.join("upsmon.log")).unwrap();
     let mut cmd = match md.mon {
         Mon::Stock => {
@@ -125,6 +130,7 @@ pub fn start_upsmon_with(rig: &Rig, md: &MonDir, args: &[&str]) -> Proc {
             c
         }
     };
+    cmd.envs(env.iter().copied());
     let child = cmd
         .env("NUT_CONFPATH", &md.dir)
         .env("NUT_STATEPATH", rig.dir.state())
@@ -271,4 +277,105 @@ pub fn child_pid(md: &MonDir) -> u32 {
         },
         || md.log(),
     )
+}
+
+/// One request a test HTTP server got: (request line, headers, body).
+pub type Request = (String, Vec<String>, String);
+
+/// Read one HTTP/1.1 request from `s`, answer 200 with `reply` as a JSON body (none if
+/// empty).
+fn serve_one<S: std::io::Read + std::io::Write>(s: &mut S, reply: &str) -> Option<Request> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut headers = Vec::new();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        headers.push(h.trim_end().to_string());
+    }
+    let mut body = vec![0; len];
+    let _ = r.read_exact(&mut body);
+    let answer = match reply {
+        "" => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string(),
+        _ => format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+            reply.len()
+        ),
+    };
+    let s = r.into_inner();
+    let _ = s.write_all(answer.as_bytes());
+    let _ = s.flush();
+    Some((
+        line.trim_end().to_string(),
+        headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
+}
+
+/// An HTTP server on 127.0.0.1 answering every request with 200 (and `reply` as body);
+/// returns its port and the requests received.
+pub fn http_server(reply: &'static str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Request>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            if let Some(req) = serve_one(&mut s, reply) {
+                g.lock().unwrap().push(req);
+            }
+        }
+    });
+    (port, got)
+}
+
+/// The same over TLS, with the certificate chain and key of `certfile_pem` (PEM).
+pub fn https_server(
+    certfile_pem: &str,
+    reply: &'static str,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Request>>>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(certfile_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(certfile_pem.as_bytes()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(tcp) = s else { continue };
+            let Ok(conn) = rustls::ServerConnection::new(cfg.clone()) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            if let Some(req) = serve_one(&mut tls, reply) {
+                g.lock().unwrap().push(req);
+            }
+            tls.conn.send_close_notify();
+            let _ = std::io::Write::flush(&mut tls);
+        }
+    });
+    (port, got)
 }
