@@ -195,6 +195,9 @@ pub struct TestPki {
     /// Server certificate, then the CA certificate, then the server's private key (PEM):
     /// what upsd.conf's CERTFILE holds.
     pub certfile_pem: String,
+    /// A client certificate (CN `nut-rs test client`) signed by the CA, and its key (PEM).
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 impl TestPki {
@@ -215,9 +218,18 @@ impl TestPki {
             .distinguished_name
             .push(DnType::CommonName, "127.0.0.1");
         let cert = params.signed_by(&key, &issuer).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client
+            .distinguished_name
+            .push(DnType::CommonName, "nut-rs test client");
+        client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client.signed_by(&client_key, &issuer).unwrap();
         TestPki {
             ca_pem: ca_cert.pem(),
             certfile_pem: format!("{}{}{}", cert.pem(), ca_cert.pem(), key.serialize_pem()),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
         }
     }
 

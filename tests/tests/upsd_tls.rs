@@ -19,20 +19,29 @@ struct TlsRig {
     _driver: Driver,
     /// ca.pem of the CA that signed upsd's certificate (also when upsd has no CERTFILE).
     ca: PathBuf,
+    /// That CA, with a client certificate it signed.
+    pki: TestPki,
     dir: NutDir,
 }
 
 impl TlsRig {
     fn start(stock: &StockNut, with_cert: bool) -> TlsRig {
+        Self::start_with(stock, with_cert, |_| String::new())
+    }
+
+    /// With more upsd.conf lines, made from the path of the CA's ca.pem.
+    fn start_with(stock: &StockNut, with_cert: bool, extra: impl Fn(&Path) -> String) -> TlsRig {
         let dir = NutDir::with(NutDirOptions {
             upses: vec![NutDirOptions::default().upses[0].clone()],
             upsd_conf_extra: Vec::new(),
         });
-        let (ca, certfile) = TestPki::new("nut-rs test CA").write(dir.path());
+        let pki = TestPki::new("nut-rs test CA");
+        let (ca, certfile) = pki.write(dir.path());
         let mut conf = format!("LISTEN 127.0.0.1 {}\n", dir.port);
         if with_cert {
             conf.push_str(&format!("CERTFILE {}\n", certfile.display()));
         }
+        conf.push_str(&extra(&ca));
         dir.write_conf("upsd.conf", &conf);
         let driver = Driver::start(stock, &dir);
         let upsd = start_upsd(&dir, &["-D", "-u", "root"]);
@@ -41,6 +50,7 @@ impl TlsRig {
             upsd,
             _driver: driver,
             ca,
+            pki,
             dir,
         }
     }
@@ -157,7 +167,11 @@ struct Upsmon {
 
 impl Upsmon {
     fn start(stock: &StockNut, rig: &TlsRig, nssdb: &Path) -> Upsmon {
-        let conf = format!(
+        Self::start_with(stock, rig, nssdb, "")
+    }
+
+    fn start_with(stock: &StockNut, rig: &TlsRig, nssdb: &Path, extra: &str) -> Upsmon {
+        let mut conf = format!(
             "MONITOR ups@{} 1 monuser secret secondary\n\
              MINSUPPLIES 1\n\
              SHUTDOWNCMD \"/bin/true\"\n\
@@ -172,6 +186,7 @@ impl Upsmon {
             rig.dir.path().join("killpower").display(),
             nssdb.display()
         );
+        conf.push_str(extra);
         rig.dir.write_conf("upsmon.conf", &conf);
         let log = rig.dir.path().join("upsmon.log");
         let out = std::fs::File::create(&log).unwrap();
@@ -287,22 +302,28 @@ fn stock_upsmon_logs_in_over_verified_tls() {
     assert!(rig.upsd.child.id() > 0);
 }
 
-/// upsmon with FORCESSL 1 must not log in: wait for its refusal, then check upsd's view.
-fn assert_upsmon_stays_out(rig: &TlsRig, upsmon: &Upsmon) {
-    upsmon.wait_log("Can not connect to NUT server 127.0.0.1 in SSL, disconnect");
+/// upsmon's log line when its FORCESSL session fails on its side of the handshake.
+const SSL_REFUSED: &str = "Can not connect to NUT server 127.0.0.1 in SSL, disconnect";
+
+/// upsmon with FORCESSL 1 must not log in: wait for its `refusal` log line, then check
+/// upsd's view.
+fn assert_upsmon_stays_out(rig: &TlsRig, upsmon: &Upsmon, refusal: &str) {
+    upsmon.wait_log(refusal);
     let mut c = LineClient::connect(rig.port()).unwrap();
     assert_eq!(c.request("GET NUMLOGINS ups"), "NUMLOGINS ups 0\n");
     assert_eq!(
         c.request("LIST CLIENT ups"),
         "BEGIN LIST CLIENT ups\nEND LIST CLIENT ups\n"
     );
-    assert!(
-        !upsmon
-            .log()
-            .contains("Connected to NUT server 127.0.0.1 in SSL"),
-        "{}",
-        upsmon.log()
-    );
+    if refusal == SSL_REFUSED {
+        assert!(
+            !upsmon
+                .log()
+                .contains("Connected to NUT server 127.0.0.1 in SSL"),
+            "{}",
+            upsmon.log()
+        );
+    }
     eprintln!("upsmon log:\n{}", upsmon.log());
 }
 
@@ -315,7 +336,7 @@ fn stock_upsmon_with_forcessl_stays_out_when_upsd_has_no_certificate() {
     let rig = TlsRig::start(&stock, false);
     let db = nss_db(rig.dir.path(), &rig.ca);
     let upsmon = Upsmon::start(&stock, &rig, &db);
-    assert_upsmon_stays_out(&rig, &upsmon);
+    assert_upsmon_stays_out(&rig, &upsmon, SSL_REFUSED);
 }
 
 #[test]
@@ -331,7 +352,7 @@ fn stock_upsmon_with_certverify_rejects_a_certificate_from_another_ca() {
     let (other_ca, _) = other.write(&other_dir);
     let db = nss_db(&other_dir, &other_ca);
     let upsmon = Upsmon::start(&stock, &rig, &db);
-    assert_upsmon_stays_out(&rig, &upsmon);
+    assert_upsmon_stays_out(&rig, &upsmon, SSL_REFUSED);
     assert!(
         upsmon
             .log()
@@ -340,4 +361,164 @@ fn stock_upsmon_with_certverify_rejects_a_certificate_from_another_ca() {
         upsmon.log()
     );
     assert!(!rig.log().contains("TLS handshake done"), "{}", rig.log());
+}
+
+/// The NSS database password of [`nss_db_with_client`].
+const NSS_DB_PASSWORD: &str = "dbsecret";
+
+/// An NSS database (password [`NSS_DB_PASSWORD`]) trusting the rig's CA and holding its client
+/// certificate and key under the nickname `nutclient`.
+fn nss_db_with_client(rig: &TlsRig) -> PathBuf {
+    let dir = rig.dir.path();
+    let db = dir.join("nssdb-client");
+    std::fs::create_dir_all(&db).unwrap();
+    let pwfile = dir.join("nss-password");
+    std::fs::write(&pwfile, NSS_DB_PASSWORD).unwrap();
+    let (cert, key, p12) = (
+        dir.join("client.pem"),
+        dir.join("client.key"),
+        dir.join("client.p12"),
+    );
+    std::fs::write(&cert, &rig.pki.client_cert_pem).unwrap();
+    std::fs::write(&key, &rig.pki.client_key_pem).unwrap();
+    let s = |p: &Path| p.display().to_string();
+    let steps: Vec<(&str, Vec<String>)> = vec![
+        (
+            "certutil",
+            vec!["-N".into(), "-d".into(), s(&db), "-f".into(), s(&pwfile)],
+        ),
+        (
+            "certutil",
+            vec![
+                "-A".into(),
+                "-d".into(),
+                s(&db),
+                "-f".into(),
+                s(&pwfile),
+                "-n".into(),
+                "nutca".into(),
+                "-t".into(),
+                "C,,".into(),
+                "-i".into(),
+                s(&rig.ca),
+            ],
+        ),
+        (
+            "openssl",
+            vec![
+                "pkcs12".into(),
+                "-export".into(),
+                "-in".into(),
+                s(&cert),
+                "-inkey".into(),
+                s(&key),
+                "-name".into(),
+                "nutclient".into(),
+                "-out".into(),
+                s(&p12),
+                "-passout".into(),
+                "pass:p12secret".into(),
+            ],
+        ),
+        (
+            "pk12util",
+            vec![
+                "-i".into(),
+                s(&p12),
+                "-d".into(),
+                s(&db),
+                "-W".into(),
+                "p12secret".into(),
+                "-k".into(),
+                s(&pwfile),
+            ],
+        ),
+    ];
+    for (program, args) in steps {
+        let (code, out, err) =
+            run_with_timeout(Command::new(program).args(&args), Duration::from_secs(20));
+        assert_eq!(code, Some(0), "{program} {args:?}: {out}{err}");
+    }
+    db
+}
+
+/// `CERTREQUEST REQUIRE` with the CA in CERTPATH: stock upsmon presenting its certificate
+/// (CERTIDENT, from its NSS database) logs in over TLS.
+#[test]
+fn stock_upsmon_with_a_client_certificate_logs_in_when_upsd_requires_one() {
+    let Some(stock) = stock_nut() else { return };
+    if !have_certutil() {
+        return;
+    }
+    let rig = TlsRig::start_with(&stock, true, |ca| {
+        format!("CERTREQUEST REQUIRE\nCERTPATH {}\n", ca.display())
+    });
+    let db = nss_db_with_client(&rig);
+    let upsmon = Upsmon::start_with(
+        &stock,
+        &rig,
+        &db,
+        &format!("CERTIDENT nutclient {NSS_DB_PASSWORD}\n"),
+    );
+    wait_reply(
+        rig.port(),
+        "GET NUMLOGINS ups",
+        "NUMLOGINS ups 1\n",
+        Duration::from_secs(15),
+    );
+    upsmon.wait_log("Connected to NUT server 127.0.0.1 in SSL");
+    assert!(
+        rig.log().contains("TLS handshake done with 127.0.0.1"),
+        "{}",
+        rig.log()
+    );
+}
+
+/// `CERTREQUEST REQUIRE`: stock upsmon without a client certificate stays out, and so does
+/// stock upsc; `CERTREQUEST REQUEST` lets upsc in without one.
+#[test]
+fn clients_without_a_certificate_are_refused_by_require_and_let_in_by_request() {
+    let Some(stock) = stock_nut() else { return };
+    if !have_certutil() {
+        return;
+    }
+    let rig = TlsRig::start_with(&stock, true, |ca| {
+        format!("CERTREQUEST REQUIRE\nCERTPATH {}\n", ca.display())
+    });
+    let db = nss_db(rig.dir.path(), &rig.ca);
+    let upsmon = Upsmon::start(&stock, &rig, &db);
+    // TLS 1.3: the client's side of the handshake ends before upsd checks its certificate,
+    // so upsmon 2.8.0 sees the refusal at its first request
+    let refusal = format!("Set username on [ups@{}] failed", rig.addr());
+    assert_upsmon_stays_out(&rig, &upsmon, &refusal);
+    assert!(
+        rig.log().contains("TLS handshake with 127.0.0.1 failed"),
+        "{}",
+        rig.log()
+    );
+    let upsc = |rig: &TlsRig| {
+        run_with_timeout(
+            Command::new(&stock.upsc).args([&format!("ups@{}", rig.addr()), "ups.status"]),
+            Duration::from_secs(15),
+        )
+    };
+    let (code, out, err) = upsc(&rig);
+    assert_ne!(
+        code,
+        Some(0),
+        "upsc got in without a certificate: {out}{err}"
+    );
+    drop(upsmon);
+    drop(rig);
+
+    let rig = TlsRig::start_with(&stock, true, |ca| {
+        format!("CERTREQUEST REQUEST\nCERTPATH {}\n", ca.display())
+    });
+    let (code, out, err) = upsc(&rig);
+    assert_eq!((code, out.as_str()), (Some(0), "OL DISCHRG\n"), "{err}");
+    assert!(
+        rig.log().contains("TLS handshake done with 127.0.0.1"),
+        "{}",
+        rig.log()
+    );
 }

@@ -253,7 +253,11 @@ fn run(args: Args) -> Result<()> {
     let descriptions = config::load_descriptions(&conf.datapath);
     let users = config::load_users(&confpath)?;
     let tls = match &conf.upsd.certfile {
-        Some(file) => Some(tls::acceptor(file)?),
+        Some(file) => Some(tls::acceptor(
+            file,
+            conf.upsd.certrequest,
+            conf.upsd.certpath.as_deref(),
+        )?),
         None => None,
     };
     if conf.upsd.certfile.is_none() && conf.upsd.certpath.is_some() {
