@@ -98,3 +98,69 @@ fn certificate_from_another_ca_is_refused() {
 fn forcessl_refuses_clear_text() {
     never_logs_in(false, false);
 }
+
+/// upsd with `CERTREQUEST REQUIRE`: our upsmon presents the certificate and key of its
+/// `CERTFILE` (NUT 2.8.6+) and logs in; without CERTFILE it stays out (COMMBAD).
+#[test]
+fn certfile_is_the_client_certificate_upsd_requires() {
+    let Some(stock) = stock_nut() else { return };
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new("nut-rs client-auth CA");
+    let (ca, certfile) = pki.write(pki_dir.path());
+    let client = pki_dir.path().join("upsmon.pem");
+    std::fs::write(
+        &client,
+        format!("{}{}", pki.client_cert_pem, pki.client_key_pem),
+    )
+    .unwrap();
+    let mut opts = NutDirOptions::default();
+    opts.upsd_conf_extra.extend([
+        format!("CERTFILE {}", certfile.display()),
+        "CERTREQUEST REQUIRE".to_string(),
+        format!("CERTPATH {}", ca.display()),
+    ]);
+    let rig = Rig::start(&stock, Impl::Ours, opts);
+
+    let without = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "secondary",
+        "monuser",
+        "secret",
+        &tls_conf(&ca),
+    );
+    let mut wp = start_upsmon(&rig, &without);
+    let logs = || format!("{}\n{}", without.log(), rig.upsd.log(&rig.dir));
+    wait_until(
+        "COMMBAD without a client certificate",
+        Duration::from_secs(10),
+        || (!notified(&without, "COMMBAD").is_empty()).then_some(()),
+        logs,
+    );
+    assert_eq!(numlogins(&rig), "NUMLOGINS ups 0\n", "{}", logs());
+    assert!(
+        rig.upsd
+            .log(&rig.dir)
+            .contains("TLS handshake with 127.0.0.1 failed"),
+        "{}",
+        logs()
+    );
+    assert!(wp.exited().is_none());
+    drop(wp);
+
+    let with = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "primary",
+        "upsmon",
+        "pw",
+        &format!("{}CERTFILE {}\n", tls_conf(&ca), client.display()),
+    );
+    let _pp = start_upsmon(&rig, &with);
+    wait_until(
+        "login with the client certificate",
+        Duration::from_secs(10),
+        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
+        || format!("{}\n{}", with.log(), rig.upsd.log(&rig.dir)),
+    );
+}

@@ -7,7 +7,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::error::{Error, Result};
 
@@ -130,6 +130,32 @@ impl TlsConfig {
         Ok(TlsConfig {
             config,
             server_name: parse_name(server_name)?,
+        })
+    }
+
+    /// Also present a client certificate when the server asks for one (upsd's
+    /// `CERTREQUEST`): the chain and private key of a PEM file, client certificate first and
+    /// the key last, as upsmon's `CERTFILE` in NUT 2.8.6+.
+    pub fn with_client_cert_file(self, pem_file: impl AsRef<Path>) -> Result<TlsConfig> {
+        let path = pem_file.as_ref();
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| Error::Tls(format!("reading {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(Error::Tls(format!(
+                "no certificate found in {}",
+                path.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(path)
+            .map_err(|e| Error::Tls(format!("no private key in {}: {e}", path.display())))?;
+        let key = rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+            .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
+        let mut config = (*self.config).clone();
+        config.client_auth_cert_resolver = Arc::new(rustls::sign::SingleCertAndKey::from(key));
+        Ok(TlsConfig {
+            config: Arc::new(config),
+            server_name: self.server_name,
         })
     }
 

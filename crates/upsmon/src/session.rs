@@ -38,6 +38,8 @@ pub struct TlsPolicy {
     /// Check the server certificate against `certpath`.
     pub verify: bool,
     pub certpath: Option<std::path::PathBuf>,
+    /// `CERTFILE`: the client certificate and key to present when upsd asks.
+    pub certfile: Option<std::path::PathBuf>,
 }
 
 impl TlsPolicy {
@@ -47,6 +49,7 @@ impl TlsPolicy {
             force: conf.forcessl,
             verify: conf.certverify,
             certpath: conf.certpath.clone(),
+            certfile: conf.certfile.clone(),
         };
         if let Some(h) = conf.certhosts.iter().find(|h| h.host == host) {
             p.force = h.forcessl;
@@ -57,13 +60,17 @@ impl TlsPolicy {
 
     fn config(&self, host: &str) -> Result<TlsConfig, String> {
         let name = host.trim_start_matches('[').trim_end_matches(']');
-        if self.verify {
+        let config = if self.verify {
             match &self.certpath {
-                Some(p) => TlsConfig::from_ca_path(p, name).map_err(|e| e.to_string()),
-                None => Err("CERTVERIFY is on but no CERTPATH is set".into()),
+                Some(p) => TlsConfig::from_ca_path(p, name).map_err(|e| e.to_string())?,
+                None => return Err("CERTVERIFY is on but no CERTPATH is set".into()),
             }
         } else {
-            TlsConfig::dangerous_no_verify(name).map_err(|e| e.to_string())
+            TlsConfig::dangerous_no_verify(name).map_err(|e| e.to_string())?
+        };
+        match &self.certfile {
+            Some(f) => config.with_client_cert_file(f).map_err(|e| e.to_string()),
+            None => Ok(config),
         }
     }
 }
@@ -128,6 +135,7 @@ impl Session {
                 if self.tls.force || self.tls.verify {
                     return Err(format!("TLS set-up: {e}"));
                 }
+                tracing::warn!("{sys}: TLS set-up failed ({e}), going on in clear text");
             }
         }
         c.username(&self.monitor.user)
