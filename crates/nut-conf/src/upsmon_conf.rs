@@ -277,6 +277,110 @@ pub struct CertHost {
     pub forcessl: bool,
 }
 
+/// The payload format of a `NOTIFYURL` endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    /// `{"event","ups","message","status","time","host"}` for a generic receiver.
+    Json,
+    /// A WeChat Work group robot (`msgtype` text).
+    Wechat,
+    /// An ntfy topic: the message as the body, title, priority and tags as headers.
+    Ntfy,
+}
+
+/// An `http://` or `https://` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// `https://`.
+    pub https: bool,
+    /// Host name or address (an IPv6 address without brackets).
+    pub host: String,
+    /// Port, the scheme's default when not given.
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpUrl {
+    /// Parse a URL; user:password@ and white space or control characters are refused (the
+    /// path goes into the request line as it is).
+    pub fn parse(s: &str) -> Result<HttpUrl, String> {
+        let (https, rest) = if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else {
+            return Err("the URL must start with http:// or https://".into());
+        };
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("white space or a control character in the URL".into());
+        }
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.contains('@') {
+            return Err("user:password@ in the URL is not supported".into());
+        }
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6.find(']').ok_or("unclosed [ in the URL host")?;
+            let port = match &v6[end + 1..] {
+                "" => default_port,
+                p => p
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse().ok())
+                    .ok_or("bad port in the URL")?,
+            };
+            (v6[..end].to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().map_err(|_| "bad port in the URL")?),
+                None => (authority.to_string(), default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err("no host in the URL".into());
+        }
+        Ok(HttpUrl {
+            https,
+            host,
+            port,
+            path,
+        })
+    }
+
+    /// What may be logged: scheme and host, never the path or query (they hold the secrets).
+    pub fn redacted(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.host
+        )
+    }
+}
+
+/// A `NOTIFYURL <name> <kind> <url>` line (a nut-rs addition; stock upsmon ignores it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyUrl {
+    /// The name `NOTIFYURLFLAG` refers to.
+    pub name: String,
+    /// Payload format.
+    pub kind: HookKind,
+    /// Endpoint.
+    pub url: HttpUrl,
+}
+
+/// A `NOTIFYURLFLAG <event> <name>[+<name>...]|NONE` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyUrlFlag {
+    /// The hooks that get the event; empty for `NONE`.
+    pub names: Vec<String>,
+    /// Where it was set (for the check that every name exists).
+    pub line: usize,
+}
+
 /// A parsed `upsmon.conf`, with NUT's defaults for what it does not set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsmonConf {
@@ -336,6 +440,10 @@ pub struct UpsmonConf {
     pub debug_min: Option<u32>,
     /// `POLLFAIL_LOG_THROTTLE_MAX` (default -1).
     pub pollfail_log_throttle_max: i64,
+    /// `NOTIFYURL` lines.
+    pub notify_urls: Vec<NotifyUrl>,
+    /// `NOTIFYURLFLAG` by uppercased event name; an event without one goes to every hook.
+    pub notify_url_flags: BTreeMap<String, NotifyUrlFlag>,
     /// Accepted lines with no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -371,12 +479,26 @@ impl Default for UpsmonConf {
             forcessl: false,
             debug_min: None,
             pollfail_log_throttle_max: -1,
+            notify_urls: Vec::new(),
+            notify_url_flags: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
 }
 
 impl UpsmonConf {
+    /// The `NOTIFYURL` endpoints that receive `event`.
+    pub fn hooks_for(&self, event: &str) -> Vec<&NotifyUrl> {
+        match self.notify_url_flags.get(&event.to_ascii_uppercase()) {
+            None => self.notify_urls.iter().collect(),
+            Some(f) => self
+                .notify_urls
+                .iter()
+                .filter(|h| f.names.contains(&h.name))
+                .collect(),
+        }
+    }
+
     /// Flags in effect for `event`: the configured ones, else NUT 2.8.0's defaults.
     pub fn notify_flags_for(&self, event: &str) -> NotifyFlags {
         self.notify_flags
@@ -427,6 +549,8 @@ const KEYWORDS: &[&str] = &[
     "FORCESSL",
     "DEBUG_MIN",
     "POLLFAIL_LOG_THROTTLE_MAX",
+    "NOTIFYURL",
+    "NOTIFYURLFLAG",
 ];
 
 /// Uppercased event name, or a message listing the known ones.
@@ -645,6 +769,44 @@ fn apply(
                 forcessl: boolean("CERTHOST forcessl", &words[4])?,
             });
         }
+        "NOTIFYURL" => {
+            arity(
+                words,
+                3,
+                3,
+                "3 values: <name> <json|wechat|ntfy> <url> (put a URL with '=' in double quotes)",
+            )?;
+            let kind = match words[2].to_ascii_lowercase().as_str() {
+                "json" => HookKind::Json,
+                "wechat" => HookKind::Wechat,
+                "ntfy" => HookKind::Ntfy,
+                other => {
+                    return Err(format!(
+                        "NOTIFYURL kind '{other}' is not json, wechat or ntfy"
+                    ))
+                }
+            };
+            let url = HttpUrl::parse(&words[3]).map_err(|e| format!("NOTIFYURL: {e}"))?;
+            if conf.notify_urls.iter().any(|h| h.name == words[1]) {
+                return Err(format!("NOTIFYURL {} is defined twice", words[1]));
+            }
+            conf.notify_urls.push(NotifyUrl {
+                name: words[1].clone(),
+                kind,
+                url,
+            });
+        }
+        "NOTIFYURLFLAG" => {
+            arity(words, 2, 2, "an event and <name>[+<name>...] or NONE")?;
+            let event = notify_event(&words[1])?;
+            let names = if words[2].eq_ignore_ascii_case("NONE") {
+                Vec::new()
+            } else {
+                words[2].split('+').map(str::to_string).collect()
+            };
+            conf.notify_url_flags
+                .insert(event, NotifyUrlFlag { names, line });
+        }
         "CERTVERIFY" => conf.certverify = boolean(key, &one(words)?)?,
         "FORCESSL" => conf.forcessl = boolean(key, &one(words)?)?,
         _ => return Err(unknown_directive(key, KEYWORDS)),
@@ -662,6 +824,19 @@ pub fn parse(text: &[u8], file: &Path) -> Result<UpsmonConf, ConfError> {
             warnings.push(warning(file, n, m))
         })
         .map_err(|m| ConfError::new(file, n, m))?;
+    }
+    for (event, flag) in &conf.notify_url_flags {
+        if let Some(n) = flag
+            .names
+            .iter()
+            .find(|n| !conf.notify_urls.iter().any(|h| &h.name == *n))
+        {
+            return Err(ConfError::new(
+                file,
+                flag.line,
+                format!("NOTIFYURLFLAG {event}: no NOTIFYURL named {n}"),
+            ));
+        }
     }
     conf.warnings = warnings;
     Ok(conf)
@@ -987,5 +1162,69 @@ POLLFAIL_LOG_THROTTLE_MAX 100
             fail("MONITOR ups 1 u \"p#w\" primary"),
             "upsmon.conf:1: Unbalanced word due to unescaped # in quotes; write \\# for a literal # inside quotes"
         );
+    }
+
+    #[test]
+    fn notify_urls() {
+        let c = ok("NOTIFYURL hook json http://127.0.0.1:9/x\nNOTIFYURLFLAG onbatt hook\n\
+                    NOTIFYURL robot wechat \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K\"\n\
+                    NOTIFYURLFLAG ONLINE NONE\n");
+        assert_eq!(c.notify_urls.len(), 2);
+        let names =
+            |e: &str| -> Vec<String> { c.hooks_for(e).iter().map(|h| h.name.clone()).collect() };
+        assert_eq!(names("ONBATT"), ["hook"]);
+        assert_eq!(names("ONLINE"), Vec::<String>::new());
+        assert_eq!(names("lowbatt"), ["hook", "robot"]);
+        let robot = &c.notify_urls[1];
+        assert_eq!(robot.kind, HookKind::Wechat);
+        assert_eq!(
+            (
+                robot.url.https,
+                robot.url.host.as_str(),
+                robot.url.port,
+                robot.url.path.as_str()
+            ),
+            (
+                true,
+                "qyapi.weixin.qq.com",
+                443,
+                "/cgi-bin/webhook/send?key=K"
+            )
+        );
+        assert_eq!(robot.url.redacted(), "https://qyapi.weixin.qq.com");
+        assert_eq!(
+            fail("\nNOTIFYURL a xml http://x/\n"),
+            "upsmon.conf:2: NOTIFYURL kind 'xml' is not json, wechat or ntfy"
+        );
+        assert_eq!(
+            fail("NOTIFYURL a json http://x/\n\nNOTIFYURLFLAG ONBATT a+nope\n"),
+            "upsmon.conf:3: NOTIFYURLFLAG ONBATT: no NOTIFYURL named nope"
+        );
+        assert_eq!(
+            fail("NOTIFYURL a json http://x/\nNOTIFYURL a ntfy http://y/\n"),
+            "upsmon.conf:2: NOTIFYURL a is defined twice"
+        );
+        assert!(fail("NOTIFYURLFLAG NOSUCHEVENT a\n")
+            .starts_with("upsmon.conf:1: unknown notify event"));
+    }
+
+    #[test]
+    fn http_urls() {
+        let u = HttpUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!((u.port, u.path.as_str()), (8080, "/"));
+        let u = HttpUrl::parse("http://[::1]:81?x").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 81, "/?x")
+        );
+        for bad in [
+            "ftp://x",
+            "http://u:p@x/",
+            "http:///x",
+            "http://x/a b",
+            "http://x:99999/",
+        ] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 }

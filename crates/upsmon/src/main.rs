@@ -166,12 +166,10 @@ fn remove_stale_pid_file(pid_file: &Path) {
     }
 }
 
-/// Read upsmon.conf (webhook lines taken out first).
-pub fn load_conf(path: &Path) -> Result<(UpsmonConf, webhook::WebhookConf)> {
+/// Read upsmon.conf.
+pub fn load_conf(path: &Path) -> Result<UpsmonConf> {
     let text = std::fs::read(path).with_context(|| format!("Can't open {}", path.display()))?;
-    let (text, hooks) = webhook::extract(&text, path)?;
-    let conf = nut_conf::upsmon_conf::parse(&text, path)?;
-    Ok((conf, hooks))
+    Ok(nut_conf::upsmon_conf::parse(&text, path)?)
 }
 
 fn run(args: Args) -> Result<ExitCode> {
@@ -195,7 +193,7 @@ fn run(args: Args) -> Result<ExitCode> {
     }
 
     init_logging(args.debug, !foreground && !args.killpower);
-    let (conf, hooks) = load_conf(&confpath)?;
+    let conf = load_conf(&confpath)?;
     for w in &conf.warnings {
         tracing::warn!("{w}");
     }
@@ -317,7 +315,6 @@ fn run(args: Args) -> Result<ExitCode> {
     let (poll_tx, poll_rx) = watch::channel(Duration::from_secs(conf.pollfreq.max(1)));
     let app = App {
         conf,
-        hooks,
         powerdownflag,
         confpath,
         connect_timeout,
@@ -338,7 +335,6 @@ fn run(args: Args) -> Result<ExitCode> {
 
 struct App {
     conf: UpsmonConf,
-    hooks: webhook::WebhookConf,
     powerdownflag: Option<PathBuf>,
     confpath: PathBuf,
     connect_timeout: Duration,
@@ -518,7 +514,7 @@ impl App {
     /// except what the root parent was started with (SHUTDOWNCMD, POWERDOWNFLAG).
     fn reload(&mut self, machine: &mut Machine) -> Vec<Action> {
         tracing::info!("Reloading configuration");
-        let (conf, hooks) = match load_conf(&self.confpath) {
+        let conf = match load_conf(&self.confpath) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("reload failed, keeping the old configuration: {e:#}");
@@ -537,7 +533,6 @@ impl App {
         match machine.reload(&conf, Instant::now()) {
             Ok(actions) => {
                 self.conf = conf;
-                self.hooks = hooks;
                 self.sync_sessions();
                 actions
             }
@@ -572,7 +567,7 @@ impl App {
                 }
             }
         }
-        let hooks = self.hooks.hooks_for(name);
+        let hooks = self.conf.hooks_for(name);
         if !hooks.is_empty() {
             let ev = webhook::Event {
                 event: name.to_string(),

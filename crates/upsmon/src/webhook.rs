@@ -1,7 +1,7 @@
 //! Built-in webhooks (a nut-rs addition): notify events POSTed to HTTP endpoints, without a
-//! NOTIFYCMD script.
-//!
-//! Two optional upsmon.conf directives (stock upsmon logs them as invalid and ignores them):
+//! NOTIFYCMD script. The payloads and the delivery live here; the two optional upsmon.conf
+//! directives are parsed by `nut_conf::upsmon_conf` (stock upsmon logs them as invalid and
+//! ignores them):
 //!
 //! ```text
 //! NOTIFYURL <name> <kind> <url>          # kind: json | wechat | ntfy
@@ -22,12 +22,10 @@
 //! or a token in the path or query is a secret). `http://` and `https://` are supported;
 //! https trusts the system CA bundle, or only the PEM file `SSL_CERT_FILE` names.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nut_conf::ConfError;
+use nut_conf::upsmon_conf::{HookKind, HttpUrl, NotifyUrl};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -40,210 +38,19 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// First backoff; doubled after each failed attempt.
 pub const BACKOFF: Duration = Duration::from_millis(500);
 
-/// The payload format of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Json,
-    Wechat,
-    Ntfy,
-}
-
-/// One `NOTIFYURL` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hook {
-    pub name: String,
-    pub kind: Kind,
-    pub url: Url,
-}
-
-/// The webhook part of upsmon.conf.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WebhookConf {
-    pub hooks: Vec<Hook>,
-    /// Event (upper case) → hook names; an empty list sends the event nowhere.
-    pub flags: BTreeMap<String, Vec<String>>,
-}
-
-impl WebhookConf {
-    /// The hooks that receive `event`.
-    pub fn hooks_for(&self, event: &str) -> Vec<&Hook> {
-        match self.flags.get(&event.to_ascii_uppercase()) {
-            None => self.hooks.iter().collect(),
-            Some(names) => self
-                .hooks
-                .iter()
-                .filter(|h| names.contains(&h.name))
-                .collect(),
-        }
+/// The `Host` header for `url` (the port only when it is not the scheme's default).
+fn host_header(url: &HttpUrl) -> String {
+    let default = if url.https { 443 } else { 80 };
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    if url.port == default {
+        host
+    } else {
+        format!("{host}:{}", url.port)
     }
-}
-
-/// A parsed `http://` or `https://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
-    /// Path and query, starting with `/`.
-    pub path: String,
-}
-
-impl Url {
-    pub fn parse(s: &str) -> Result<Url, String> {
-        let (https, rest) = if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else {
-            return Err("the URL must start with http:// or https://".into());
-        };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-            None => (rest, "/".to_string()),
-        };
-        if authority.contains('@') {
-            return Err("user:password@ in the URL is not supported".into());
-        }
-        let default_port = if https { 443 } else { 80 };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6.find(']').ok_or("unclosed [ in the URL host")?;
-            let port = match &v6[end + 1..] {
-                "" => default_port,
-                p => p
-                    .strip_prefix(':')
-                    .and_then(|p| p.parse().ok())
-                    .ok_or("bad port in the URL")?,
-            };
-            (v6[..end].to_string(), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().map_err(|_| "bad port in the URL")?),
-                None => (authority.to_string(), default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err("no host in the URL".into());
-        }
-        Ok(Url {
-            https,
-            host,
-            port,
-            path,
-        })
-    }
-
-    /// What may be logged: scheme and host, never the path or query.
-    pub fn redacted(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.https { "https" } else { "http" },
-            self.host
-        )
-    }
-
-    fn host_header(&self) -> String {
-        let default = if self.https { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-}
-
-/// Take the `NOTIFYURL`/`NOTIFYURLFLAG` lines out of an upsmon.conf: returns the text with
-/// those lines blanked (so line numbers of the rest stay right) and the webhook settings.
-pub fn extract(text: &[u8], file: &Path) -> Result<(Vec<u8>, WebhookConf), ConfError> {
-    let lines = nut_conf::lines(text, file)?;
-    let mut conf = WebhookConf::default();
-    let mut blank = Vec::new();
-    for l in &lines {
-        let key = l.words[0].as_str();
-        if key != "NOTIFYURL" && key != "NOTIFYURLFLAG" {
-            continue;
-        }
-        blank.push(l.number);
-        let err = |m: String| ConfError::new(file, l.number, m);
-        if key == "NOTIFYURL" {
-            if l.words.len() != 4 {
-                return Err(err(
-                    "NOTIFYURL needs 3 arguments: <name> <json|wechat|ntfy> <url> \
-                     (put a URL with '=' in double quotes)"
-                        .into(),
-                ));
-            }
-            let kind = match l.words[2].to_ascii_lowercase().as_str() {
-                "json" => Kind::Json,
-                "wechat" => Kind::Wechat,
-                "ntfy" => Kind::Ntfy,
-                other => {
-                    return Err(err(format!(
-                        "NOTIFYURL kind '{other}' is not json, wechat or ntfy"
-                    )))
-                }
-            };
-            let url = Url::parse(&l.words[3]).map_err(|e| err(format!("NOTIFYURL: {e}")))?;
-            if conf.hooks.iter().any(|h| h.name == l.words[1]) {
-                return Err(err(format!("NOTIFYURL {} is defined twice", l.words[1])));
-            }
-            conf.hooks.push(Hook {
-                name: l.words[1].clone(),
-                kind,
-                url,
-            });
-        } else {
-            if l.words.len() != 3 {
-                return Err(err(
-                    "NOTIFYURLFLAG needs 2 arguments: <event> <name>[+<name>...]|NONE".into(),
-                ));
-            }
-            let event = l.words[1].to_ascii_uppercase();
-            if !nut_conf::upsmon_conf::NOTIFY_EVENTS.contains(&event.as_str()) {
-                return Err(err(format!(
-                    "'{}' is not a valid notify event name",
-                    l.words[1]
-                )));
-            }
-            let names: Vec<String> = if l.words[2].eq_ignore_ascii_case("NONE") {
-                Vec::new()
-            } else {
-                l.words[2].split('+').map(str::to_string).collect()
-            };
-            conf.flags.insert(event, names);
-        }
-    }
-    for (event, names) in &conf.flags {
-        for n in names {
-            if !conf.hooks.iter().any(|h| &h.name == n) {
-                return Err(ConfError::new(
-                    file,
-                    0,
-                    format!("NOTIFYURLFLAG {event}: no NOTIFYURL named {n}"),
-                ));
-            }
-        }
-    }
-    // blank the physical lines of the webhook directives (and their continuations)
-    let mut out = Vec::with_capacity(text.len());
-    let mut blanking = false;
-    for (physical, line) in (1..).zip(text.split_inclusive(|&b| b == b'\n')) {
-        let body = line.strip_suffix(b"\n").unwrap_or(line);
-        if blank.contains(&physical) || blanking {
-            blanking = body.ends_with(b"\\");
-            if line.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-        } else {
-            out.extend_from_slice(line);
-        }
-    }
-    Ok((out, conf))
 }
 
 /// One notification as the hooks see it.
@@ -304,9 +111,9 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Content type, extra headers and body for `hook`.
-pub fn payload(kind: Kind, ev: &Event) -> (&'static str, Vec<(String, String)>, String) {
+pub fn payload(kind: HookKind, ev: &Event) -> (&'static str, Vec<(String, String)>, String) {
     match kind {
-        Kind::Json => (
+        HookKind::Json => (
             "application/json",
             Vec::new(),
             format!(
@@ -319,7 +126,7 @@ pub fn payload(kind: Kind, ev: &Event) -> (&'static str, Vec<(String, String)>, 
                 json_str(&ev.host)
             ),
         ),
-        Kind::Wechat => (
+        HookKind::Wechat => (
             "application/json",
             Vec::new(),
             format!(
@@ -327,7 +134,7 @@ pub fn payload(kind: Kind, ev: &Event) -> (&'static str, Vec<(String, String)>, 
                 json_str(&format!("[{}] {}", ev.host, ev.message))
             ),
         ),
-        Kind::Ntfy => {
+        HookKind::Ntfy => {
             let title = if ev.ups.is_empty() {
                 format!("{} on {}", ev.event, ev.host)
             } else {
@@ -407,7 +214,7 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
 
 /// One POST; Ok(status code).
 async fn post_once(
-    url: &Url,
+    url: &HttpUrl,
     content_type: &str,
     headers: &[(String, String)],
     body: &str,
@@ -430,7 +237,7 @@ async fn post_once(
     let mut req = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: nut-rs-upsmon\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         url.path,
-        url.host_header(),
+        host_header(url),
         body.len()
     );
     for (k, v) in headers {
@@ -465,7 +272,7 @@ async fn post_once(
 }
 
 /// Deliver `ev` to `hook` in the background (retries, backoff, deadline).
-pub fn spawn_send(hook: &Hook, ev: &Event) {
+pub fn spawn_send(hook: &NotifyUrl, ev: &Event) {
     let hook = hook.clone();
     let (ct, headers, body) = payload(hook.kind, ev);
     let event = ev.event.clone();
@@ -508,44 +315,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
-        let u = Url::parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET").unwrap();
-        assert_eq!(
-            (u.https, u.host.as_str(), u.port, u.path.as_str()),
-            (
-                true,
-                "qyapi.weixin.qq.com",
-                443,
-                "/cgi-bin/webhook/send?key=SECRET"
-            )
-        );
-        assert_eq!(u.redacted(), "https://qyapi.weixin.qq.com");
-        let u = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((u.port, u.path.as_str()), (8080, "/"));
-        let u = Url::parse("http://[::1]:81?x").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("::1", 81, "/?x")
-        );
-        assert!(Url::parse("ftp://x").is_err());
-        assert!(Url::parse("http://u:p@x/").is_err());
-    }
-
-    #[test]
-    fn extract_blanks_lines_and_parses() {
-        let text = b"POLLFREQ 5\nNOTIFYURL hook json http://127.0.0.1:9/x\nNOTIFYURLFLAG onbatt hook\nNOTIFYURLFLAG ONLINE NONE\nFINALDELAY 1\n";
-        let (out, c) = extract(text, Path::new("upsmon.conf")).unwrap();
-        assert_eq!(out, b"POLLFREQ 5\n\n\n\nFINALDELAY 1\n");
-        assert_eq!(c.hooks.len(), 1);
-        assert_eq!(c.hooks_for("ONBATT").len(), 1);
-        assert_eq!(c.hooks_for("ONLINE").len(), 0);
-        assert_eq!(c.hooks_for("LOWBATT").len(), 1);
-        let e = extract(b"\nNOTIFYURL a xml http://x/\n", Path::new("f")).unwrap_err();
-        assert_eq!(e.line, 2);
-        assert!(extract(b"NOTIFYURLFLAG ONBATT nope\n", Path::new("f")).is_err());
-    }
-
-    #[test]
     fn payloads() {
         let ev = Event {
             event: "ONBATT".into(),
@@ -555,12 +324,12 @@ mod tests {
             time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             host: "box".into(),
         };
-        let (_, _, body) = payload(Kind::Json, &ev);
+        let (_, _, body) = payload(HookKind::Json, &ev);
         assert_eq!(
             body,
             "{\"event\":\"ONBATT\",\"ups\":\"ups@localhost\",\"message\":\"UPS \\\"ups@localhost\\\" on battery\",\"status\":\"OB\",\"time\":\"2023-11-14T22:13:20Z\",\"host\":\"box\"}"
         );
-        let (_, _, body) = payload(Kind::Wechat, &ev);
+        let (_, _, body) = payload(HookKind::Wechat, &ev);
         assert!(body.starts_with("{\"msgtype\":\"text\",\"text\":{\"content\":\"[box] UPS"));
     }
 }
