@@ -15,6 +15,7 @@ use usbhid_ups::core::{upsc_dump, Core};
 use usbhid_ups::hid::backend::HidBackend;
 use usbhid_ups::hid::device::Device;
 use usbhid_ups::hid::matcher::Matcher;
+use usbhid_ups::hid::record::RecordMode;
 use usbhid_ups::hid::recording::Recording;
 use usbhid_ups::hid::replay::identity_of;
 use usbhid_ups::hid::sim::SimDevice;
@@ -232,7 +233,7 @@ const HELP: &[(&str, bool, &str)] = &[
     (
         "record",
         false,
-        "Write the device to this nut-hid-recording/1 file",
+        "Write the device, then its interrupt reports, to this nut-hid-recording/1 file",
     ),
     (
         "simlog",
@@ -392,10 +393,11 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
         cfg.poll_interval = i;
     }
     let debug = i32::from(args.debug).max(cfg.debug_min.unwrap_or(0) as i32);
-    let make_backend = || backend_for(&cfg);
+    let make_backend = || backend_for(&cfg, true);
 
     if args.killpower {
-        return killpower(&sock, &cfg, make_backend);
+        // Never record from -k: it would replace a recording the running driver is writing.
+        return killpower(&sock, &cfg, || backend_for(&cfg, false));
     }
 
     // Drop root before touching the device or creating the socket, as NUT 2.8.0 does.
@@ -531,16 +533,21 @@ fn stop_previous_instance(sock: &Path) {
 /// The device backend selected by the configuration: `backend = static:<file>` serves a `.dev`
 /// file; `recording = <file>` runs the HID backend on a simulated unit played from a
 /// `nut-hid-recording/1` file (its `[[event]]` scenario included; `simlog = <file>` logs the
-/// SET_REPORTs it receives); otherwise the HID backend on real hardware.
-fn backend_for(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+/// SET_REPORTs it receives); otherwise the HID backend on real hardware. With `record` (and
+/// `record_mode`), the HID backend's device, real or simulated, is recorded ([`RecordMode`]).
+fn backend_for(cfg: &DriverConfig, record_mode: bool) -> Result<Box<dyn Backend>> {
     if let Some(b) = cfg.get("backend") {
         return match b.strip_prefix("static:") {
             Some(file) if !file.is_empty() => Ok(Box::new(StaticBackend::new(Path::new(file)))),
             _ => bail!("unknown backend '{b}' (supported: static:<file>)"),
         };
     }
+    let mut record = cfg
+        .get("record")
+        .filter(|_| record_mode)
+        .map(|f| RecordMode::new(PathBuf::from(f)));
     let Some(file) = cfg.get("recording") else {
-        return hidraw_backend(cfg);
+        return hidraw_backend(cfg, record);
     };
     // Like dummy-ups's port, a relative recording is looked up in the config directory.
     let path = nut_conf::confpath().join(file);
@@ -557,20 +564,23 @@ fn backend_for(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
             .with_context(|| format!("opening simlog {log}"))?;
     }
     Ok(Box::new(HidBackend::new(Box::new(move || {
-        unit.reopen().map(|d| Box::new(d) as Box<dyn Device>)
+        let dev: Box<dyn Device> = Box::new(unit.reopen()?);
+        Ok(match &mut record {
+            Some(r) => r.wrap(dev),
+            None => dev,
+        })
     }))))
 }
 
 /// The HID backend on the first hidraw device that matches the ups.conf options and that a
 /// subdriver claims; reconnects look for the same unit (serial, else port).
 #[cfg(target_os = "linux")]
-fn hidraw_backend(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+fn hidraw_backend(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<Box<dyn Backend>> {
     use usbhid_ups::hid::device::{DeviceError, Identity};
     use usbhid_ups::hid::hidraw::{find, find_same, HidrawDevice};
     let matcher = Matcher::new(|k| cfg.get(k))?;
     let productid_given = cfg.get("productid").is_some();
     let mut seen: Option<Identity> = None;
-    let record = cfg.get("record").map(PathBuf::from);
     Ok(Box::new(HidBackend::new(Box::new(move || {
         let sysfs = Path::new("/sys");
         let info = match &seen {
@@ -583,36 +593,17 @@ fn hidraw_backend(cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
         };
         let info =
             info.ok_or_else(|| DeviceError::Disconnected("No matching HID UPS found".into()))?;
-        let mut dev = HidrawDevice::open(&info, Path::new("/dev"))?;
-        if seen.is_none() {
-            if let Some(file) = &record {
-                write_recording(&mut dev, file);
-            }
-        }
+        let dev: Box<dyn Device> = Box::new(HidrawDevice::open(&info, Path::new("/dev"))?);
         seen = Some(info.identity.clone());
-        Ok(Box::new(dev) as Box<dyn Device>)
+        Ok(match &mut record {
+            Some(r) => r.wrap(dev),
+            None => dev,
+        })
     }))))
 }
 
-/// Record mode (`record = <file>`): the device as a `nut-hid-recording/1` file, written once
-/// when the unit is first opened. A failure is logged; the driver carries on.
-#[cfg(target_os = "linux")]
-fn write_recording(dev: &mut dyn Device, file: &Path) {
-    use usbhid_ups::hid::record::{record, DEFAULT_STRINGS_UP_TO};
-    let result = dev
-        .report_descriptor()
-        .map_err(|e| e.to_string())
-        .and_then(|raw| nut_hid::parse(&raw).map_err(|e| e.to_string()))
-        .and_then(|desc| record(dev, &desc, DEFAULT_STRINGS_UP_TO).map_err(|e| e.to_string()))
-        .and_then(|rec| std::fs::write(file, rec.to_toml()).map_err(|e| e.to_string()));
-    match result {
-        Ok(()) => tracing::info!("device recorded to {}", file.display()),
-        Err(e) => tracing::error!("recording the device to {}: {e}", file.display()),
-    }
-}
-
 #[cfg(not(target_os = "linux"))]
-fn hidraw_backend(_cfg: &DriverConfig) -> Result<Box<dyn Backend>> {
+fn hidraw_backend(_cfg: &DriverConfig, _record: Option<RecordMode>) -> Result<Box<dyn Backend>> {
     bail!("no USB transport on this system: use recording = <file> or backend = static:<file>")
 }
 

@@ -84,6 +84,18 @@ pub struct Interrupt {
     pub report: Vec<u8>,
 }
 
+impl Interrupt {
+    /// The entry as [`Recording::to_toml`] writes it: a blank line, then a whole
+    /// `[[interrupt]]` table. Record mode appends these to a written recording.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "\n[[interrupt]]\nafter_ms = {}\nhex = \"{}\"\n",
+            self.after_ms,
+            hex_string(&self.report)
+        )
+    }
+}
+
 /// One `[[event]]` of the scenario.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -442,12 +454,7 @@ impl Recording {
             }
         }
         for i in &self.interrupts {
-            let _ = write!(
-                o,
-                "\n[[interrupt]]\nafter_ms = {}\nhex = \"{}\"\n",
-                i.after_ms,
-                hex_string(&i.report)
-            );
+            o.push_str(&i.to_toml());
         }
         for e in &self.events {
             let _ = write!(o, "\n[[event]]\nat_s = {:?}\n", e.at_s);
