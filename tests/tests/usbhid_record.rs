@@ -75,9 +75,9 @@ fn base() -> String {
     base.to_string()
 }
 
-/// A NUT directory whose UPS `ups` is our driver on `recording` (polling every 10 s: within
-/// the scenario only interrupt reports change the status), plus `extra` ups.conf lines.
-fn dir_for(recording: &Path, extra: &str) -> NutDir {
+/// A NUT directory whose UPS `ups` is our driver on `recording`, polling every
+/// `pollinterval` seconds, plus `extra` ups.conf lines.
+fn dir_for(recording: &Path, pollinterval: u32, extra: &str) -> NutDir {
     let dir = NutDir::with(NutDirOptions {
         upses: Vec::new(),
         upsd_conf_extra: Vec::new(),
@@ -85,7 +85,7 @@ fn dir_for(recording: &Path, extra: &str) -> NutDir {
     dir.write_conf(
         "ups.conf",
         &format!(
-            "[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\tpollfreq = 40\n\tpollinterval = 10\n\
+            "[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\tpollfreq = 40\n\tpollinterval = {pollinterval}\n\
              \trecording = \"{}\"\n{extra}",
             recording.display()
         ),
@@ -184,9 +184,11 @@ fn a_recorded_power_failure_replays_the_same() {
     std::fs::write(&scenario, format!("{}{SCENARIO}", base())).expect("write scenario");
     let recorded = tmp.path().join("recorded.toml");
 
-    // Record the simulated power failure.
+    // Record the simulated power failure (polling every 10 s: within the scenario only
+    // interrupt reports change the status).
     let dir = dir_for(
         &scenario,
+        10,
         &format!("\trecord = \"{}\"\n", recorded.display()),
     );
     let driver = start_driver(&dir);
@@ -234,8 +236,9 @@ fn a_recorded_power_failure_replays_the_same() {
     assert_eq!(rest, snapshot);
     assert!(rec.events.is_empty());
 
-    // Replay the file: the same statuses, at the same pace, from the interrupts alone.
-    let dir = dir_for(&recorded, "");
+    // Replay the file: the same statuses, at the same pace. It polls every second here, so
+    // the GET_REPORTs between the interrupts must show the state the interrupts announced.
+    let dir = dir_for(&recorded, 1, "");
     let driver = start_driver(&dir);
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));

@@ -1,6 +1,9 @@
 //! Replay of a [`Recording`] as a [`Device`]: GET_REPORT answers exactly as recorded (an absent
 //! id fails like a STALL), strings by index, identity from `[usb]` and its indices, the
-//! `[[interrupt]]` reports at their recorded delays. SET_REPORTs are accepted, stored (a later
+//! `[[interrupt]]` reports at their recorded delays. A delivered interrupt report also becomes
+//! the answer to GET_REPORT of its id when the recorded answer has the same length, as a unit's
+//! Feature report shows the state its Input report announced (so a poll after a recorded
+//! event reads the new state, not the state of the snapshot). SET_REPORTs are accepted, stored (a later
 //! GET of that id returns what was written, as a real unit reflects writes), kept in a list a
 //! test can read ([`ReplayDevice::sets`]) and optionally appended to a log file
 //! (`SET_REPORT 0x15 15 3c 00` per line) so a test of the driver binary can check them.
@@ -125,8 +128,9 @@ pub struct ReplayDevice {
     pub(crate) feature: BTreeMap<u8, Vec<u8>>,
     /// Current Input report contents by id (the simulator changes them).
     pub(crate) input: BTreeMap<u8, Vec<u8>>,
-    /// Interrupt reports not yet delivered, with their due time on the clock, in order.
-    pub(crate) pending: VecDeque<(Duration, Vec<u8>)>,
+    /// Interrupt reports not yet delivered, with their due time on the clock, in order, and
+    /// whether they come from the recording's `[[interrupt]]` list (not from a simulation).
+    pub(crate) pending: VecDeque<(Duration, Vec<u8>, bool)>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Clock time when the device was opened.
     pub(crate) start: Duration,
@@ -149,7 +153,7 @@ impl ReplayDevice {
             .iter()
             .map(|i| {
                 due = due.saturating_add(Duration::from_millis(i.after_ms));
-                (due, i.report.clone())
+                (due, i.report.clone(), true)
             })
             .collect();
         ReplayDevice {
@@ -182,23 +186,32 @@ impl ReplayDevice {
         self.clock.now().saturating_sub(self.start)
     }
 
-    /// Queues an interrupt report due at `due`, after those due at the same time or earlier.
+    /// Queues a simulated interrupt report due at `due`, after those due at the same time or
+    /// earlier. (The simulation has already put its values into the reports.)
     pub(crate) fn queue_interrupt(&mut self, due: Duration, report: Vec<u8>) {
-        let at = self.pending.partition_point(|(d, _)| *d <= due);
-        self.pending.insert(at, (due, report));
+        let at = self.pending.partition_point(|(d, _, _)| *d <= due);
+        self.pending.insert(at, (due, report, false));
     }
 
-    /// The first interrupt report due at `now`, if any.
+    /// The first interrupt report due at `now`, if any. A recorded one also becomes the
+    /// GET_REPORT answer of its id (same length only).
     pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Vec<u8>> {
-        if self.pending.front().is_some_and(|(d, _)| *d <= now) {
-            self.pending.pop_front().map(|(_, r)| r)
-        } else {
-            None
+        if self.pending.front().is_none_or(|(d, _, _)| *d > now) {
+            return None;
         }
+        let (_, report, recorded) = self.pending.pop_front()?;
+        if recorded {
+            if let Some(answer) = report.first().and_then(|id| self.feature.get_mut(id)) {
+                if answer.len() == report.len() {
+                    answer.clone_from(&report);
+                }
+            }
+        }
+        Some(report)
     }
 
     pub(crate) fn next_due(&self) -> Option<Duration> {
-        self.pending.front().map(|(d, _)| *d)
+        self.pending.front().map(|(d, _, _)| *d)
     }
 }
 
@@ -362,5 +375,37 @@ mod tests {
             Some(vec![0x16, 0x0e, 0x00])
         );
         assert_eq!(d.read_interrupt(Duration::from_millis(750)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_delivered_interrupt_report_is_the_new_get_report_answer() {
+        let mut rec = Recording::parse(BK650, "bk650").unwrap();
+        rec.interrupts.clear();
+        rec.interrupts.push(super::super::recording::Interrupt {
+            after_ms: 100,
+            report: vec![0x0c, 0x1e],
+        });
+        // a report whose length differs from the recorded answer leaves that answer alone
+        rec.interrupts.push(super::super::recording::Interrupt {
+            after_ms: 100,
+            report: vec![0x16, 0x0a],
+        });
+        let clock = ManualClock::new();
+        let mut d = ReplayDevice::with_clock(&rec, clock.clone());
+        assert_eq!(d.get_feature(0x0c, 2).unwrap(), [0x0c, 0x64]);
+        // not yet delivered: still the snapshot
+        clock.advance(Duration::from_millis(150));
+        assert_eq!(d.get_feature(0x0c, 2).unwrap(), [0x0c, 0x64]);
+        assert_eq!(
+            d.read_interrupt(Duration::ZERO).unwrap(),
+            Some(vec![0x0c, 0x1e])
+        );
+        assert_eq!(d.get_feature(0x0c, 2).unwrap(), [0x0c, 0x1e]);
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(
+            d.read_interrupt(Duration::ZERO).unwrap(),
+            Some(vec![0x16, 0x0a])
+        );
+        assert_eq!(d.get_feature(0x16, 3).unwrap(), [0x16, 0x0e, 0x00]);
     }
 }
