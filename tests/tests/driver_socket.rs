@@ -6,25 +6,17 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_reply, wait_var};
-use nut_rs_tests::{
-    data_file, our_bin, run_with_timeout, stock_nut, Impl, LineClient, NutDir, NutDirOptions, Proc,
-    StockNut,
-};
-
-const DRIVER: &str = "usbhid-ups";
+use nut_rs_tests::usbhid::{empty_dir, sock, start_driver, DRIVER};
+use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, Proc, StockNut};
 const EXTRA: &str =
     "!rw ups.delay.shutdown 10\n!cmd beeper.disable\n!cmd test.battery.start.quick\n";
 
 /// A NutDir whose ups.conf has one UPS `ups` served by our driver from `ups.dev`.
 fn dir_with(extra_conf: &str) -> NutDir {
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     let dev = std::fs::read_to_string(data_file("bk650m2-ch.dev")).unwrap();
     dir.write_conf("ups.dev", &format!("{dev}{EXTRA}"));
     dir.write_conf(
@@ -42,39 +34,8 @@ fn dev_path(dir: &NutDir) -> PathBuf {
     dir.conf().join("ups.dev")
 }
 
-fn sock(dir: &NutDir) -> PathBuf {
-    dir.state().join(format!("{DRIVER}-ups"))
-}
-
-/// Start our driver in the foreground (`-a ups -u root -F`) and wait for its socket.
-fn start_driver(dir: &NutDir, extra: &[&str]) -> Proc {
-    let _ = std::fs::remove_file(sock(dir));
-    let child = dir
-        .command(&our_bin(DRIVER), "driver.log")
-        .args(["-a", "ups", "-u", "root", "-F"])
-        .args(extra)
-        .spawn()
-        .expect("spawn our driver");
-    let mut p = Proc {
-        child,
-        name: "usbhid-ups ups".into(),
-    };
-    wait_for("driver socket", Duration::from_secs(10), |_| {
-        if let Some(st) = p.exited() {
-            panic!("driver exited ({st}):\n{}", dir.log("driver.log"));
-        }
-        sock(dir).exists().then_some(())
-    });
-    p
-}
-
 fn run(dir: &NutDir, program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(program);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    run_with_timeout(&mut cmd, Duration::from_secs(20))
+    dir.run(program, args, Duration::from_secs(20))
 }
 
 /// `upsc ups@127.0.0.1:<port>` with the directory's path blanked out.
@@ -113,36 +74,15 @@ fn check_upsd(stock: &StockNut, which: Impl) -> String {
 
     // instant command and SET through stock clients reach the backend, with tracking
     let target = format!("ups@127.0.0.1:{}", dir.port);
-    let (code, out, err) = run(
-        &dir,
-        &stock.upscmd,
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-            "beeper.disable",
-        ],
-    );
-    assert_eq!(code, Some(0), "{which:?} upscmd: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upscmd: {out}{err}");
-    let (code, out, err) = run(
-        &dir,
-        &stock.upscmd,
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-            "test.battery.start.quick",
-        ],
-    );
-    assert_eq!(code, Some(0), "{which:?} upscmd: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upscmd: {out}{err}");
+    for cmd in ["beeper.disable", "test.battery.start.quick"] {
+        let (code, out, err) = run(
+            &dir,
+            &stock.upscmd,
+            &["-u", "admin", "-p", "adminpw", "-w", &target, cmd],
+        );
+        assert_eq!(code, Some(0), "{which:?} upscmd: {out}{err}");
+        assert!(err.contains("SUCCESS"), "{which:?} upscmd: {out}{err}");
+    }
     let (code, out, err) = run(
         &dir,
         &stock.upsrw,

@@ -1,0 +1,75 @@
+//! Helpers for the tests of our usbhid-ups driver: the BK650M2-CH recording it replays, the
+//! `SET_REPORT` lines its simulator logs, and starting it in the foreground on a [`NutDir`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::daemon::wait_for;
+use crate::{crate_dir, our_bin, NutDir, NutDirOptions, Proc};
+
+/// The driver's program name.
+pub const DRIVER: &str = "usbhid-ups";
+
+/// The recording of the APC Back-UPS BK650M2-CH the simulator replays.
+pub fn bk650m2_recording() -> PathBuf {
+    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+}
+
+/// A NUT directory with no UPS in it (the test writes its own ups.conf).
+pub fn empty_dir() -> NutDir {
+    NutDir::with(NutDirOptions {
+        upses: Vec::new(),
+        upsd_conf_extra: Vec::new(),
+    })
+}
+
+/// The `SET_REPORT 0xNN …` line of the simulator's log for a report `id` whose first data
+/// byte is `value`, as NUT 2.8.0 sends it: the whole buffered report of `len` bytes (NUT's
+/// declared length, 24 bytes for 0x21 and 0x40 on the BK650M2-CH).
+pub fn set_report_line(id: u8, value: u8, len: usize) -> String {
+    let mut b = vec![0u8; len];
+    b[0] = id;
+    b[1] = value;
+    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("SET_REPORT 0x{id:02x} {}", hex.join(" "))
+}
+
+/// What NUT 2.8.0 sends for `shutdown.reboot` on the BK650M2-CH: APCDelayBeforeReboot = 10,
+/// the whole declared report 0x40 (24 bytes, the length NUT buffers for it).
+pub fn bk650m2_reboot_line() -> String {
+    set_report_line(0x40, 10, 24)
+}
+
+/// Where the simulator logs the reports it was sent (`simlog = …` in ups.conf).
+pub fn simlog(dir: &NutDir) -> PathBuf {
+    dir.path().join("simlog")
+}
+
+/// The driver's socket for the UPS `ups`.
+pub fn sock(dir: &NutDir) -> PathBuf {
+    dir.state().join(format!("{DRIVER}-ups"))
+}
+
+/// Start our driver in the foreground (`-a ups -u root -F`, then `extra`), output to
+/// `driver.log`, after removing a socket left by an earlier instance; waits for the new
+/// socket and panics with the log if the driver exits first.
+pub fn start_driver(dir: &NutDir, extra: &[&str]) -> Proc {
+    let _ = std::fs::remove_file(sock(dir));
+    let child = dir
+        .command(&our_bin(DRIVER), "driver.log")
+        .args(["-a", "ups", "-u", "root", "-F"])
+        .args(extra)
+        .spawn()
+        .expect("spawn our driver");
+    let mut p = Proc {
+        child,
+        name: "usbhid-ups ups".into(),
+    };
+    wait_for("driver socket", Duration::from_secs(10), |_| {
+        if let Some(st) = p.exited() {
+            panic!("driver exited ({st}):\n{}", dir.log("driver.log"));
+        }
+        sock(dir).exists().then_some(())
+    });
+    p
+}
