@@ -78,23 +78,15 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
             rig.dir.log("driver.log")
         )
     };
-    wait_until(
+    wait_logins(
+        &rig,
+        2,
         "both upsmon to log in",
         Duration::from_secs(5),
-        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
         logs,
     );
 
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "both SHUTDOWNCMDs",
-        Duration::from_secs(30),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (t.lines().count() >= 2).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(30), logs);
     let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
     assert!(text.ends_with("primary root\n"), "{text}\n{}", logs());
@@ -113,14 +105,8 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
         ("ONBATT", format!("UPS {sys} on battery")),
         ("LOWBATT", format!("UPS {sys} battery is low")),
     ] {
-        let lines: Vec<String> = p
-            .notify_log()
-            .lines()
-            .filter(|l| l.starts_with(&format!("{event}|")))
-            .map(str::to_string)
-            .collect();
         assert_eq!(
-            lines,
+            notified_lines(&p, event),
             [format!("{event}|{sys}|{message}|nut")],
             "{}",
             logs()

@@ -5,11 +5,11 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{free_port, our_bin, run_with_timeout, Proc};
+use nut_rs_tests::{free_port, run_with_timeout, Proc};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-use upsmon_common::{wait_until, write_script};
+use upsmon_common::{our_upsmon, upsmon_command, wait_until, write_script};
 
 /// A directory with an upsmon.conf made of `MONITOR ups@127.0.0.1:<dead port>` (primary),
 /// recording NOTIFYCMD/SHUTDOWNCMD scripts, and `extra`.
@@ -50,17 +50,9 @@ fn conf_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
     (d, dir)
 }
 
-fn upsmon(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(our_bin("upsmon"));
-    c.args(args)
-        .env("NUT_CONFPATH", dir)
-        .env("NUT_ALTPIDPATH", dir);
-    c
-}
-
 fn spawn(dir: &Path) -> Proc {
     let log = std::fs::File::create(dir.join("upsmon.log")).unwrap();
-    let child = upsmon(dir, &["-D", "-p"])
+    let child = our_upsmon(dir, &["-D", "-p"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -72,6 +64,13 @@ fn spawn(dir: &Path) -> Proc {
     }
 }
 
+/// `upsmon -F` on `dir`, which must refuse to start (exit 1): its stderr.
+fn refused(dir: &Path) -> String {
+    let (code, _, err) = run_with_timeout(&mut our_upsmon(dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    err
+}
+
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_default()
 }
@@ -79,30 +78,27 @@ fn read(dir: &Path, f: &str) -> String {
 #[test]
 fn bad_line_stops_start_up_with_file_and_line() {
     let (_d, dir) = conf_dir("POLLFREQ often\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("upsmon.conf:12:"), "{err}");
     let (_d, dir) = conf_dir("NOTIFYURL hook xml http://127.0.0.1/\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("upsmon.conf:12:"), "{err}");
 }
 
 #[test]
 fn too_little_power_for_minsupplies_is_fatal() {
     let (_d, dir) = conf_dir("MINSUPPLIES 2\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("insufficient power"), "{err}");
 }
 
 #[test]
 fn version_and_help() {
     let (_d, dir) = conf_dir("");
-    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-V"]), Duration::from_secs(10));
+    let (code, out, _) = run_with_timeout(&mut our_upsmon(&dir, &["-V"]), Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert!(out.starts_with("Network UPS Tools upsmon"), "{out}");
-    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-h"]), Duration::from_secs(10));
+    let (code, out, _) = run_with_timeout(&mut our_upsmon(&dir, &["-h"]), Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert!(out.contains("-K"), "{out}");
 }
@@ -126,9 +122,7 @@ fn unreachable_upsd_is_reported_and_retried_then_stop() {
     // -c stop through the PID file
     let pid: u32 = read(&dir, "upsmon.pid").trim().parse().unwrap();
     assert_eq!(pid, p.pid());
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(&dir, &["-c", "stop"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&dir, "stop");
     let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
     assert!(st.success(), "{st}");
     assert!(!dir.join("upsmon.pid").exists());
@@ -144,8 +138,7 @@ fn second_instance_is_refused() {
         || dir.join("upsmon.pid").exists().then_some(()),
         String::new,
     );
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("already running"), "{err}");
 }
 
@@ -160,9 +153,7 @@ fn c_fsd_forces_the_shutdown() {
         || dir.join("upsmon.pid").exists().then_some(()),
         logs,
     );
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(&dir, &["-c", "fsd"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&dir, "fsd");
     wait_until(
         "SHUTDOWNCMD",
         Duration::from_secs(10),
@@ -191,9 +182,7 @@ fn no_monitor_lines_still_obeys_stop() {
         || dir.join("upsmon.pid").exists().then_some(()),
         logs,
     );
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(dir, &["-c", "stop"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(dir, "stop");
     let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
     assert!(st.success(), "{st}");
 }

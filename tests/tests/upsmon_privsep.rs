@@ -6,19 +6,11 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Rig};
+use nut_rs_tests::{run_with_timeout, stock_nut, Rig};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
-
-fn all_notified(md: &MonDir, event: &str) -> Vec<String> {
-    md.notify_log()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{event}|")))
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
@@ -37,10 +29,11 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
         )
     };
     let child = child_pid(&md);
-    wait_until(
+    wait_logins(
+        &rig,
+        1,
         "the child to log in",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
         logs,
     );
     let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
@@ -54,27 +47,18 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
     );
 
     set_status(&rig, "OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(20),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (!t.is_empty()).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(20), logs);
     assert_eq!(text, "primary root\n", "{}", logs());
     let sys = rig.target("ups");
     // notifications come from the unprivileged child
     assert_eq!(
-        all_notified(&md, "LOWBATT"),
+        notified_lines(&md, "LOWBATT"),
         [format!("LOWBATT|{sys}|UPS {sys} battery is low|nut")],
         "{}",
         logs()
     );
     assert_eq!(
-        all_notified(&md, "SHUTDOWN"),
+        notified_lines(&md, "SHUTDOWN"),
         ["SHUTDOWN||Auto logout and shutdown proceeding|nut"],
         "{}",
         logs()
@@ -126,14 +110,7 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
             md.log()
         );
         if how == "-c stop" {
-            let (code, _, err) = run_with_timeout(
-                Command::new(our_bin("upsmon"))
-                    .args(["-c", "stop"])
-                    .env("NUT_CONFPATH", &md.dir)
-                    .env("NUT_ALTPIDPATH", &md.dir),
-                Duration::from_secs(10),
-            );
-            assert_eq!(code, Some(0), "{err}");
+            upsmon_command(&md.dir, "stop");
         } else {
             let _ = Command::new("kill")
                 .args(["-TERM", &parent.to_string()])
@@ -172,23 +149,19 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let logs = || format!("{}\n{}", md.log(), md.notify_log());
     let child = child_pid(&md);
-    wait_until(
+    wait_logins(
+        &rig,
+        1,
         "the child to log in",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
         logs,
     );
     let _ = Command::new("kill")
         .args(["-KILL", &group.0.pid().to_string()])
         .status();
-    wait_until(
-        "NOPARENT",
-        Duration::from_secs(5),
-        || (!all_notified(&md, "NOPARENT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&md, "NOPARENT", 1, "NOPARENT", Duration::from_secs(5), logs);
     assert_eq!(
-        all_notified(&md, "NOPARENT"),
+        notified_lines(&md, "NOPARENT"),
         ["NOPARENT||upsmon parent process died - shutdown impossible|nut"],
         "{}",
         logs()
@@ -200,18 +173,15 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     );
     // at most one NOPARENT per two minutes
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(all_notified(&md, "NOPARENT").len(), 1, "{}", logs());
+    assert_eq!(notified_lines(&md, "NOPARENT").len(), 1, "{}", logs());
 
     // the shutdown still happens, with the child's own rights (NUT 2.8 would only log)
     set_status(&rig, "FSD OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
+    let text = wait_shutdowns(
+        &rig,
+        1,
         "SHUTDOWNCMD from the child",
         Duration::from_secs(15),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (!t.is_empty()).then_some(t)
-        },
         logs,
     );
     assert_eq!(text, "secondary nut\n", "{}", logs());
@@ -248,14 +218,7 @@ fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
         conf.replace("SHUTDOWNCMD \"", "SHUTDOWNCMD \"echo changed; "),
     )
     .unwrap();
-    let (code, _, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-c", "reload"])
-            .env("NUT_CONFPATH", &md.dir)
-            .env("NUT_ALTPIDPATH", &md.dir),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&md.dir, "reload");
     wait_until(
         "the split-mode warning",
         Duration::from_secs(5),
@@ -275,10 +238,7 @@ fn unknown_run_as_user_is_fatal() {
     let rig = Rig::ours(&stock);
     let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
     let (code, out, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-F", "-u", "no-such-user-nut-rs"])
-            .env("NUT_CONFPATH", &md.dir)
-            .env("NUT_ALTPIDPATH", &md.dir),
+        &mut our_upsmon(&md.dir, &["-F", "-u", "no-such-user-nut-rs"]),
         Duration::from_secs(10),
     );
     assert_eq!(code, Some(1), "{out}{err}");
