@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::daemon::wait_for;
-use crate::{crate_dir, our_bin, NutDir, NutDirOptions, Proc};
+use crate::daemon::{wait_for, wait_reply};
+use crate::{crate_dir, our_bin, NutDir, NutDirOptions, Proc, StockNut};
 
 /// The driver's program name.
 pub const DRIVER: &str = "usbhid-ups";
@@ -13,6 +13,11 @@ pub const DRIVER: &str = "usbhid-ups";
 /// The recording of the APC Back-UPS BK650M2-CH the simulator replays.
 pub fn bk650m2_recording() -> PathBuf {
     crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+}
+
+/// The directory of our driver binaries, for `driverpath` in ups.conf (upsdrvctl).
+pub fn driverpath() -> PathBuf {
+    our_bin(DRIVER).parent().unwrap().to_path_buf()
 }
 
 /// A NUT directory with no UPS in it (the test writes its own ups.conf).
@@ -72,4 +77,55 @@ pub fn start_driver(dir: &NutDir, extra: &[&str]) -> Proc {
         sock(dir).exists().then_some(())
     });
     p
+}
+
+/// The UPS `ups` of `dir` as stock clients name it.
+pub fn target(dir: &NutDir) -> String {
+    format!("ups@127.0.0.1:{}", dir.port)
+}
+
+/// Stock `upsrw -s <assignment>` as admin, waiting for the driver's verdict (`-w`):
+/// (exit code, stdout, stderr).
+pub fn stock_set(
+    stock: &StockNut,
+    dir: &NutDir,
+    assignment: &str,
+) -> (Option<i32>, String, String) {
+    let args = [
+        "-s",
+        assignment,
+        "-u",
+        "admin",
+        "-p",
+        "adminpw",
+        "-w",
+        &target(dir),
+    ];
+    dir.run(&stock.upsrw, &args, Duration::from_secs(20))
+}
+
+/// Through stock upscmd and upsrw as admin, each waiting for the driver's verdict: the
+/// instant commands `beeper.disable` and `test.battery.start.quick` and the write
+/// `ups.delay.shutdown=30` succeed, and upsd then serves the new value. `label` starts every
+/// failure message.
+pub fn stock_commands_and_set_succeed(stock: &StockNut, dir: &NutDir, label: &str) {
+    let target = target(dir);
+    for cmd in ["beeper.disable", "test.battery.start.quick"] {
+        let (code, out, err) = dir.run(
+            &stock.upscmd,
+            &["-u", "admin", "-p", "adminpw", "-w", &target, cmd],
+            Duration::from_secs(20),
+        );
+        assert_eq!(code, Some(0), "{label} upscmd {cmd}: {out}{err}");
+        assert!(err.contains("SUCCESS"), "{label} upscmd {cmd}: {out}{err}");
+    }
+    let (code, out, err) = stock_set(stock, dir, "ups.delay.shutdown=30");
+    assert_eq!(code, Some(0), "{label} upsrw: {out}{err}");
+    assert!(err.contains("SUCCESS"), "{label} upsrw: {out}{err}");
+    wait_reply(
+        dir.port,
+        "GET VAR ups ups.delay.shutdown",
+        "VAR ups ups.delay.shutdown \"30\"\n",
+        Duration::from_secs(5),
+    );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nut_rs_tests::daemon::{signal, wait_for};
 use nut_rs_tests::usbhid::{
-    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, sock, DRIVER,
+    bk650m2_reboot_line, bk650m2_recording, driverpath, empty_dir, simlog, sock, DRIVER,
 };
 use nut_rs_tests::{our_bin, NutDir};
 
@@ -23,13 +23,12 @@ fn dir_for(recording: &Path, extra: &str) -> NutDir {
 }
 
 fn write_ups_conf(dir: &NutDir, recording: &Path, extra: &str) {
-    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
     dir.write_conf(
         "ups.conf",
         &format!(
             "driverpath = \"{}\"\n[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\
              \trecording = \"{}\"\n\tsimlog = \"{}\"\n{extra}",
-            bin_dir.display(),
+            driverpath().display(),
             recording.display(),
             simlog(dir).display()
         ),
@@ -50,6 +49,15 @@ fn pidfile(dir: &NutDir) -> PathBuf {
 
 fn run(dir: &NutDir, program: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     dir.run(program, args, Duration::from_secs(40))
+}
+
+/// Our driver once in the foreground, dumping its variables after one update (`-d 1`).
+fn dump_once(dir: &NutDir) -> (Option<i32>, String, String) {
+    run(
+        dir,
+        &our_bin(DRIVER),
+        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
+    )
 }
 
 fn upsdrvctl(dir: &NutDir, args: &[&str]) -> (Option<i32>, String, String) {
@@ -124,11 +132,7 @@ fn offdelay_and_ondelay_do_not_change_what_this_unit_receives() {
     let dir = dir_for(&bk650m2_recording(), "\toffdelay = 60\n\tondelay = 120\n");
     // The options reach the variables 2.8.0 publishes for them: this unit has
     // DelayBeforeShutdown (ups.delay.shutdown) but no DelayBeforeStartup (no ups.delay.start).
-    let (code, out, err) = run(
-        &dir,
-        &our_bin(DRIVER),
-        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
-    );
+    let (code, out, err) = dump_once(&dir);
     assert_eq!(code, Some(0), "-d 1: {err}");
     assert!(out.contains("\nups.delay.shutdown: 60\n"), "{out}");
     assert!(!out.contains("\nups.delay.start:"), "{out}");
@@ -171,40 +175,34 @@ fn crippled_recording(dir: &NutDir) -> PathBuf {
     path
 }
 
+/// `upsdrvctl shutdown` fails loudly, naming the UPS, and nothing reaches the unit.
+fn shutdown_fails_and_sends_nothing(dir: &NutDir) {
+    let (code, out, err) = upsdrvctl(dir, &["shutdown"]);
+    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
+    assert!(err.contains("Shutdown failed!"), "{out}{err}");
+    assert!(
+        err.contains("Driver failed to shut down ups"),
+        "upsdrvctl names the UPS: {out}{err}"
+    );
+    assert_eq!(simlog_lines(dir), Vec::<String>::new(), "nothing sent");
+}
+
 #[test]
 fn a_unit_without_shutdown_commands_fails_with_a_clear_message() {
     let dir = dir_for(&bk650m2_recording(), "");
     let rec = crippled_recording(&dir);
     write_ups_conf(&dir, &rec, "");
     // sanity: the edited unit still serves, without the commands
-    let (code, out, err) = run(
-        &dir,
-        &our_bin(DRIVER),
-        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
-    );
+    let (code, out, err) = dump_once(&dir);
     assert_eq!(code, Some(0), "-d 1 on the edited unit: {err}");
     assert!(out.contains("\nups.status: OL DISCHRG\n"), "{out}");
     assert!(!out.contains("\nups.delay.shutdown:"), "{out}");
 
-    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
-    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
-    assert!(err.contains("Shutdown failed!"), "{out}{err}");
-    assert!(
-        err.contains("Driver failed to shut down ups"),
-        "upsdrvctl names the UPS: {out}{err}"
-    );
-    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+    shutdown_fails_and_sends_nothing(&dir);
 
     // The same through a running instance: it answers the INSTCMD with a failure.
     let _driver = start(&dir);
-    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
-    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
-    assert!(err.contains("Shutdown failed!"), "{out}{err}");
-    assert!(
-        err.contains("Driver failed to shut down ups"),
-        "upsdrvctl names the UPS: {out}{err}"
-    );
-    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+    shutdown_fails_and_sends_nothing(&dir);
     let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{start_upsd_bin, wait_reply, wait_var};
 use nut_rs_tests::usbhid::{
-    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver, DRIVER,
+    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
+    stock_commands_and_set_succeed, target, DRIVER,
 };
 use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, StockNut};
 
@@ -98,7 +99,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
     let _driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &which.binary(stock), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
-    let target = format!("ups@127.0.0.1:{}", dir.port);
+    let target = target(&dir);
     let (code, out, err) = run(&dir, &stock.upsc, &[&target]);
     assert_eq!(code, Some(0), "{which:?} upsc: {err}");
     let ours = parse(&out);
@@ -140,29 +141,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
         ],
         "{which:?}: {out}"
     );
-    let admin = ["-u", "admin", "-p", "adminpw", "-w"];
-    for cmd in ["beeper.disable", "test.battery.start.quick"] {
-        let mut args = admin.to_vec();
-        args.extend([target.as_str(), cmd]);
-        let (code, out, err) = run(&dir, &stock.upscmd, &args);
-        assert_eq!(code, Some(0), "{which:?} upscmd {cmd}: {out}{err}");
-        assert!(
-            err.contains("SUCCESS"),
-            "{which:?} upscmd {cmd}: {out}{err}"
-        );
-    }
-    let mut args = vec!["-s", "ups.delay.shutdown=30"];
-    args.extend(admin);
-    args.push(&target);
-    let (code, out, err) = run(&dir, &stock.upsrw, &args);
-    assert_eq!(code, Some(0), "{which:?} upsrw: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upsrw: {out}{err}");
-    wait_reply(
-        dir.port,
-        "GET VAR ups ups.delay.shutdown",
-        "VAR ups ups.delay.shutdown \"30\"\n",
-        Duration::from_secs(5),
-    );
+    stock_commands_and_set_succeed(stock, &dir, &format!("{which:?}"));
     // ups.delay.shutdown is a driver-side setting: nothing more reaches the unit.
     let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();
     assert_eq!(log.lines().count(), 2, "{log}");
