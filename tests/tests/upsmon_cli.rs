@@ -71,6 +71,16 @@ fn refused(dir: &Path) -> String {
     err
 }
 
+/// Wait until the upsmon of `dir` has written its PID file.
+fn wait_pid_file(dir: &Path, context: impl Fn() -> String) {
+    wait_until(
+        "PID file",
+        Duration::from_secs(5),
+        || dir.join("upsmon.pid").exists().then_some(()),
+        context,
+    );
+}
+
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_default()
 }
@@ -132,12 +142,7 @@ fn unreachable_upsd_is_reported_and_retried_then_stop() {
 fn second_instance_is_refused() {
     let (_d, dir) = conf_dir("");
     let _p = spawn(&dir);
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        String::new,
-    );
+    wait_pid_file(&dir, String::new);
     let err = refused(&dir);
     assert!(err.contains("already running"), "{err}");
 }
@@ -147,12 +152,7 @@ fn c_fsd_forces_the_shutdown() {
     let (_d, dir) = conf_dir("");
     let mut p = spawn(&dir);
     let logs = || format!("{}\n{}", read(&dir, "upsmon.log"), read(&dir, "notify.log"));
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        logs,
-    );
+    wait_pid_file(&dir, logs);
     upsmon_command(&dir, "fsd");
     wait_until(
         "SHUTDOWNCMD",
@@ -176,12 +176,7 @@ fn no_monitor_lines_still_obeys_stop() {
     std::fs::write(dir.join("upsmon.conf"), "MINSUPPLIES 0\nPOLLFREQ 1\n").unwrap();
     let mut p = spawn(dir);
     let logs = || read(dir, "upsmon.log");
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        logs,
-    );
+    wait_pid_file(dir, logs);
     upsmon_command(dir, "stop");
     let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
     assert!(st.success(), "{st}");

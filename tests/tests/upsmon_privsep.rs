@@ -12,6 +12,23 @@ use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
 
+/// A secondary of ours (user `monuser`) whose scripts and logs the `nut` child can reach.
+fn secondary_for_nut(rig: &Rig, extra: &str) -> MonDir {
+    let md = upsmon_conf(rig, Mon::Ours, "secondary", "monuser", "secret", extra);
+    open_for_nut(rig, &md);
+    md
+}
+
+/// `child` runs as `nut` (real and effective uid) under `parent`.
+fn assert_child_of_as_nut(child: u32, parent: u32, context: &str) {
+    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
+    assert_eq!(
+        (uids(child), ppid(child)),
+        ((nut, nut), Some(parent)),
+        "{context}"
+    );
+}
+
 #[test]
 fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
     let Some(stock) = stock_nut() else { return };
@@ -36,15 +53,9 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
         Duration::from_secs(10),
         logs,
     );
-    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
     assert_ne!(child, parent);
     assert_eq!(uids(parent), (0, 0), "{}", logs());
-    assert_eq!(
-        (uids(child), ppid(child)),
-        ((nut, nut), Some(parent)),
-        "{}",
-        logs()
-    );
+    assert_child_of_as_nut(child, parent, &logs());
 
     set_status(&rig, "OB LB");
     let text = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(20), logs);
@@ -89,26 +100,12 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
     // RUN_AS_USER in upsmon.conf wins over -u, as in NUT (the file is read after the options)
-    let md = upsmon_conf(
-        &rig,
-        Mon::Ours,
-        "secondary",
-        "monuser",
-        "secret",
-        "RUN_AS_USER nut\n",
-    );
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "RUN_AS_USER nut\n");
     for how in ["-c stop", "SIGTERM to the parent"] {
         let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"], &[]));
         let parent = group.0.pid();
         let child = child_pid(&md);
-        let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
-        assert_eq!(
-            (uids(child), ppid(child)),
-            ((nut, nut), Some(parent)),
-            "{}",
-            md.log()
-        );
+        assert_child_of_as_nut(child, parent, &md.log());
         if how == "-c stop" {
             upsmon_command(&md.dir, "stop");
         } else {
@@ -137,15 +134,7 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
 fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
-    let md = upsmon_conf(
-        &rig,
-        Mon::Ours,
-        "secondary",
-        "monuser",
-        "secret",
-        "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n",
-    );
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n");
     let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let logs = || format!("{}\n{}", md.log(), md.notify_log());
     let child = child_pid(&md);
@@ -207,8 +196,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
 fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
-    let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "");
     let _group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     child_pid(&md);
     let conf_path = md.dir.join("upsmon.conf");

@@ -151,18 +151,23 @@ fn https_endpoint_is_checked_against_ssl_cert_file() {
     );
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
     let sys = rig.target("ups");
-
-    // the wrong CA: nothing arrives, the log names the host only
-    {
-        let _pp = start_upsmon_with(
+    let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
+    // upsmon trusting the CA file `ca`, logged in, and the UPS on battery
+    let onbatt_trusting = |ca: &std::path::Path| {
+        let pp = start_upsmon_with(
             &rig,
             &p,
             &["-D", "-p"],
-            &[("SSL_CERT_FILE", other.as_os_str())],
+            &[("SSL_CERT_FILE", ca.as_os_str())],
         );
-        let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
         wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
         set_status(&rig, "OB");
+        pp
+    };
+
+    // the wrong CA: nothing arrives, the log names the host only
+    {
+        let _pp = onbatt_trusting(&other);
         let line = wait_until(
             "the refused delivery in the log",
             Duration::from_secs(10),
@@ -193,15 +198,7 @@ fn https_endpoint_is_checked_against_ssl_cert_file() {
     );
 
     // the right CA: the JSON arrives over TLS
-    let _pp = start_upsmon_with(
-        &rig,
-        &p,
-        &["-D", "-p"],
-        &[("SSL_CERT_FILE", ca.as_os_str())],
-    );
-    let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
-    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
-    set_status(&rig, "OB");
+    let _pp = onbatt_trusting(&ca);
     let req = wait_until(
         "the https request",
         Duration::from_secs(10),
