@@ -1,5 +1,6 @@
 //! Helpers for the tests of our usbhid-ups driver: the BK650M2-CH recording it replays, the
-//! `SET_REPORT` lines its simulator logs, and starting it in the foreground on a [`NutDir`].
+//! `SET_REPORT` lines its simulator logs, starting it in the foreground on a [`NutDir`], and
+//! the requests stock upscmd/upsrw send it through upsd.
 
 use std::path::PathBuf;
 use std::time::Duration;
