@@ -146,12 +146,7 @@ pub fn run_upsd(dir: &NutDir, args: &[&str]) -> (Option<i32>, String, String) {
 
 /// Run the upsd `binary` (ours or stock) like [`run_upsd`].
 pub fn run_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(binary);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    crate::run_with_timeout(&mut cmd, Duration::from_secs(10))
+    dir.run(binary, args, Duration::from_secs(10))
 }
 
 /// Real, effective, saved and filesystem uid of a process (`Uid:` of /proc/<pid>/status).

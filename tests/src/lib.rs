@@ -14,6 +14,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
+pub mod usbhid;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -320,6 +321,22 @@ impl NutDir {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         c
+    }
+
+    /// Run `program` with `args` and this setup's environment to completion, within
+    /// `timeout`: (exit code, stdout, stderr).
+    pub fn run(
+        &self,
+        program: &Path,
+        args: &[&str],
+        timeout: Duration,
+    ) -> (Option<i32>, String, String) {
+        let mut cmd = Command::new(program);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        run_with_timeout(&mut cmd, timeout)
     }
 
     /// Contents of a log file written by [`NutDir::command`].

@@ -6,25 +6,20 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_reply, wait_var};
-use nut_rs_tests::{
-    data_file, our_bin, run_with_timeout, stock_nut, Impl, LineClient, NutDir, NutDirOptions, Proc,
-    StockNut,
+use nut_rs_tests::usbhid::{
+    driverpath, empty_dir, sock, start_driver, stock_commands_and_set_succeed, stock_set, target,
+    DRIVER,
 };
-
-const DRIVER: &str = "usbhid-ups";
+use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, Proc, StockNut};
 const EXTRA: &str =
     "!rw ups.delay.shutdown 10\n!cmd beeper.disable\n!cmd test.battery.start.quick\n";
 
 /// A NutDir whose ups.conf has one UPS `ups` served by our driver from `ups.dev`.
 fn dir_with(extra_conf: &str) -> NutDir {
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     let dev = std::fs::read_to_string(data_file("bk650m2-ch.dev")).unwrap();
     dir.write_conf("ups.dev", &format!("{dev}{EXTRA}"));
     dir.write_conf(
@@ -42,45 +37,26 @@ fn dev_path(dir: &NutDir) -> PathBuf {
     dir.conf().join("ups.dev")
 }
 
-fn sock(dir: &NutDir) -> PathBuf {
-    dir.state().join(format!("{DRIVER}-ups"))
-}
-
-/// Start our driver in the foreground (`-a ups -u root -F`) and wait for its socket.
-fn start_driver(dir: &NutDir, extra: &[&str]) -> Proc {
-    let _ = std::fs::remove_file(sock(dir));
-    let child = dir
-        .command(&our_bin(DRIVER), "driver.log")
-        .args(["-a", "ups", "-u", "root", "-F"])
-        .args(extra)
-        .spawn()
-        .expect("spawn our driver");
-    let mut p = Proc {
-        child,
-        name: "usbhid-ups ups".into(),
-    };
-    wait_for("driver socket", Duration::from_secs(10), |_| {
-        if let Some(st) = p.exited() {
-            panic!("driver exited ({st}):\n{}", dir.log("driver.log"));
-        }
-        sock(dir).exists().then_some(())
-    });
-    p
+/// Rewrite ups.conf for upsdrvctl: `driverpath` to our binaries, then `head`, the
+/// configuration so far and `tail`.
+fn for_upsdrvctl(dir: &NutDir, head: &str, tail: &str) {
+    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap();
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "driverpath = {}\n{head}{conf}{tail}",
+            driverpath().display()
+        ),
+    );
 }
 
 fn run(dir: &NutDir, program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(program);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    run_with_timeout(&mut cmd, Duration::from_secs(20))
+    dir.run(program, args, Duration::from_secs(20))
 }
 
 /// `upsc ups@127.0.0.1:<port>` with the directory's path blanked out.
 fn upsc_all(stock: &StockNut, dir: &NutDir) -> String {
-    let target = format!("ups@127.0.0.1:{}", dir.port);
-    let (code, out, err) = run(dir, &stock.upsc, &[&target]);
+    let (code, out, err) = run(dir, &stock.upsc, &[&target(dir)]);
     assert_eq!(code, Some(0), "upsc failed: {err}");
     out.replace(&dir.path().display().to_string(), "<dir>")
 }
@@ -112,74 +88,9 @@ fn check_upsd(stock: &StockNut, which: Impl) -> String {
     );
 
     // instant command and SET through stock clients reach the backend, with tracking
-    let target = format!("ups@127.0.0.1:{}", dir.port);
-    let (code, out, err) = run(
-        &dir,
-        &stock.upscmd,
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-            "beeper.disable",
-        ],
-    );
-    assert_eq!(code, Some(0), "{which:?} upscmd: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upscmd: {out}{err}");
-    let (code, out, err) = run(
-        &dir,
-        &stock.upscmd,
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-            "test.battery.start.quick",
-        ],
-    );
-    assert_eq!(code, Some(0), "{which:?} upscmd: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upscmd: {out}{err}");
-    let (code, out, err) = run(
-        &dir,
-        &stock.upsrw,
-        &[
-            "-s",
-            "ups.delay.shutdown=30",
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-        ],
-    );
-    assert_eq!(code, Some(0), "{which:?} upsrw: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upsrw: {out}{err}");
-    wait_reply(
-        dir.port,
-        "GET VAR ups ups.delay.shutdown",
-        "VAR ups ups.delay.shutdown \"30\"\n",
-        Duration::from_secs(5),
-    );
+    stock_commands_and_set_succeed(stock, &dir, &format!("{which:?}"));
     // a read-only variable is refused (by upsd, before it reaches the driver)
-    let (_, out, err) = run(
-        &dir,
-        &stock.upsrw,
-        &[
-            "-s",
-            "ups.load=3",
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            "-w",
-            &target,
-        ],
-    );
+    let (_, out, err) = stock_set(stock, &dir, "ups.load=3");
     assert!(
         !err.contains("SUCCESS"),
         "{which:?}: read-only SET succeeded: {out}{err}"
@@ -381,19 +292,15 @@ fn unknown_key_stops_the_driver_with_stock_message() {
 #[test]
 fn upsdrvctl_start_stop_shutdown() {
     let dir = dir_with("\tsdorder = 1\n");
-    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
-    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap();
-    dir.write_conf(
-        "ups.conf",
-        &format!(
-            "driverpath = {}\n{conf}[other]\n\tdriver = dummy-ups\n\tport = x.dev\n\tsdorder = -1\n",
-            bin_dir.display()
-        ),
+    for_upsdrvctl(
+        &dir,
+        "",
+        "[other]\n\tdriver = dummy-ups\n\tport = x.dev\n\tsdorder = -1\n",
     );
     let ctl = our_bin("upsdrvctl");
     let (code, out, _) = run(&dir, &ctl, &["-t", "shutdown"]);
     assert_eq!(code, Some(0));
-    let drv = bin_dir.join(DRIVER).display().to_string();
+    let drv = driverpath().join(DRIVER).display().to_string();
     assert_eq!(
         out.lines().skip(1).collect::<Vec<_>>(),
         [
@@ -545,15 +452,7 @@ fn reload_republishes_the_configuration() {
 #[test]
 fn upsdrvctl_retries_a_failing_driver() {
     let dir = dir_with("\tbogus = 1\n");
-    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
-    let conf = std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap();
-    dir.write_conf(
-        "ups.conf",
-        &format!(
-            "driverpath = {}\nmaxretry = 2\nretrydelay = 1\n{conf}",
-            bin_dir.display()
-        ),
-    );
+    for_upsdrvctl(&dir, "maxretry = 2\nretrydelay = 1\n", "");
     let t0 = Instant::now();
     let (code, out, err) = run(&dir, &our_bin("upsdrvctl"), &["-u", "root", "start"]);
     assert_ne!(code, Some(0), "{out}{err}");

@@ -8,11 +8,10 @@
 mod upsmon_common;
 
 use nut_rs_tests::daemon::{wait_for, wait_var};
-use nut_rs_tests::{
-    crate_dir, our_bin, run_with_timeout, stock_nut, Driver, Impl, NutDir, NutDirOptions, Proc,
-    Rig, Upsd,
+use nut_rs_tests::usbhid::{
+    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
 };
-use std::path::PathBuf;
+use nut_rs_tests::{our_bin, stock_nut, Driver, Impl, Rig, Upsd};
 use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
@@ -30,40 +29,14 @@ set = { "UPS.PowerSummary.RemainingCapacity" = 9, "UPS.PowerSummary.BelowRemaini
 interrupt = true
 "#;
 
-fn recording() -> PathBuf {
-    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
-}
-
-/// `SET_REPORT 0x40 0a 00 …`: NUT 2.8.0's shutdown.reboot for this unit (APCDelayBeforeReboot
-/// = 10, the whole 24-byte report it buffers).
-fn reboot_line() -> String {
-    let mut b = [0u8; 24];
-    b[0] = 0x40;
-    b[1] = 10;
-    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("SET_REPORT 0x40 {}", hex.join(" "))
-}
-
-fn run_in(dir: &NutDir, program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(program);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    run_with_timeout(&mut cmd, Duration::from_secs(40))
-}
-
 #[test]
 fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
     let Some(stock) = stock_nut() else { return };
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     let scenario = dir.path().join("scenario.toml");
-    let base = std::fs::read_to_string(recording()).expect("recording");
+    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
     std::fs::write(&scenario, format!("{base}{SCENARIO}")).unwrap();
-    let simlog = dir.path().join("simlog");
+    let simlog = simlog(&dir);
     dir.write_conf(
         "ups.conf",
         &format!(
@@ -73,18 +46,7 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
             simlog.display()
         ),
     );
-    let sock = dir.state().join("usbhid-ups-ups");
-    let mut driver = Proc {
-        child: dir
-            .command(&our_bin("usbhid-ups"), "driver.log")
-            .args(["-a", "ups", "-u", "root", "-F"])
-            .spawn()
-            .expect("spawn our driver"),
-        name: "usbhid-ups".into(),
-    };
-    wait_for("driver socket", Duration::from_secs(10), |_| {
-        sock.exists().then_some(())
-    });
+    let mut driver = start_driver(&dir, &[]);
     let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
     let rig = Rig {
@@ -116,23 +78,15 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
             rig.dir.log("driver.log")
         )
     };
-    wait_until(
+    wait_logins(
+        &rig,
+        2,
         "both upsmon to log in",
         Duration::from_secs(5),
-        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
         logs,
     );
 
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "both SHUTDOWNCMDs",
-        Duration::from_secs(30),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (t.lines().count() >= 2).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(30), logs);
     let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
     assert!(text.ends_with("primary root\n"), "{text}\n{}", logs());
@@ -151,14 +105,8 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
         ("ONBATT", format!("UPS {sys} on battery")),
         ("LOWBATT", format!("UPS {sys} battery is low")),
     ] {
-        let lines: Vec<String> = p
-            .notify_log()
-            .lines()
-            .filter(|l| l.starts_with(&format!("{event}|")))
-            .map(str::to_string)
-            .collect();
         assert_eq!(
-            lines,
+            notified_lines(&p, event),
             [format!("{event}|{sys}|{message}|nut")],
             "{}",
             logs()
@@ -180,7 +128,11 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
         driver.exited().map(|_| ())
     });
     assert_eq!(std::fs::read_to_string(&simlog).unwrap_or_default(), "");
-    let (code, out, err) = run_in(&rig.dir, &our_bin("upsdrvctl"), &["shutdown"]);
+    let (code, out, err) = rig.dir.run(
+        &our_bin("upsdrvctl"),
+        &["shutdown"],
+        Duration::from_secs(40),
+    );
     assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
     let sent: Vec<String> = std::fs::read_to_string(&simlog)
         .unwrap_or_default()
@@ -188,5 +140,5 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
         .filter(|l| l.starts_with("SET_REPORT"))
         .map(str::to_string)
         .collect();
-    assert_eq!(sent, [reboot_line()], "{out}{err}");
+    assert_eq!(sent, [bk650m2_reboot_line()], "{out}{err}");
 }

@@ -6,22 +6,27 @@
 //! upsmon 2.8.0 always uses /run/nut/upsmon.pid, so each upsmon runs in its own mount
 //! namespace with a private tmpfs on /run/nut (`unshare -m`).
 
-use nut_rs_tests::{run_with_timeout, stock_nut, Impl, NutDirOptions, Proc, Rig};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod upsmon_common;
+
+use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use std::time::Duration;
+use upsmon_common::{
+    set_status, shutdown_order, start_upsmon, wait_logins, wait_shutdowns, wait_until,
+    write_upsmon_conf, Mon, MonDir,
+};
 
 const EVENTS: &[&str] = &[
     "ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "REPLBATT", "NOCOMM",
     "NOPARENT",
 ];
 
-/// Write `<dir>/<role>/upsmon.conf` and return that directory.
-fn upsmon_conf(rig: &Rig, role: &str, user: &str, pw: &str) -> PathBuf {
+/// Write `<dir>/upsmon-<role>/upsmon.conf` for stock upsmon, with a SHUTDOWNCMD that appends
+/// the role to the rig's `shutdown.order`.
+fn upsmon_conf(rig: &Rig, role: &str, user: &str, pw: &str) -> MonDir {
     let dir = rig.dir.path().join(format!("upsmon-{role}"));
     std::fs::create_dir_all(&dir).unwrap();
     let script = rig.dir.path().join("shutdown.sh");
-    let order = rig.dir.path().join("shutdown.order");
+    let order = shutdown_order(rig);
     std::fs::write(
         &script,
         format!("#!/bin/sh\necho \"$1\" >> '{}'\n", order.display()),
@@ -46,88 +51,27 @@ fn upsmon_conf(rig: &Rig, role: &str, user: &str, pw: &str) -> PathBuf {
     for e in EVENTS {
         conf.push_str(&format!("NOTIFYFLAG {e} SYSLOG\n"));
     }
-    let p = dir.join("upsmon.conf");
-    std::fs::write(&p, conf).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    dir
-}
-
-/// Start `upsmon -D -p` with its own /run/nut; output goes to `<confdir>/upsmon.log`.
-fn start_upsmon(upsmon: &Path, confdir: &Path, state: &Path) -> Proc {
-    let log = std::fs::File::create(confdir.join("upsmon.log")).unwrap();
-    let child = Command::new("unshare")
-        .args([
-            "-m",
-            "sh",
-            "-c",
-            "mkdir -p /run/nut && mount -t tmpfs tmpfs /run/nut && exec \"$0\" -D -p",
-        ])
-        .arg(upsmon)
-        .env("NUT_CONFPATH", confdir)
-        .env("NUT_STATEPATH", state)
-        .env("NUT_ALTPIDPATH", state)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("spawn unshare upsmon");
-    Proc {
-        child,
-        name: format!("upsmon {}", confdir.display()),
-    }
-}
-
-fn wait_until(
-    what: &str,
-    timeout: Duration,
-    mut f: impl FnMut() -> Option<String>,
-    context: impl Fn() -> String,
-) -> String {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            t0.elapsed() < timeout,
-            "timed out ({timeout:?}) waiting for {what}:\n{}",
-            context()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    write_upsmon_conf(dir, role, Mon::Stock, &conf)
 }
 
 fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, which, NutDirOptions::default());
-    let pdir = upsmon_conf(&rig, "primary", "upsmon", "pw");
-    let sdir = upsmon_conf(&rig, "secondary", "monuser", "secret");
-    let mut primary = start_upsmon(&stock.upsmon, &pdir, &rig.dir.state());
-    let mut secondary = start_upsmon(&stock.upsmon, &sdir, &rig.dir.state());
+    let p = upsmon_conf(&rig, "primary", "upsmon", "pw");
+    let s = upsmon_conf(&rig, "secondary", "monuser", "secret");
+    let mut primary = start_upsmon(&rig, &p);
+    let mut secondary = start_upsmon(&rig, &s);
     let logs = || {
         format!(
             "--- primary:\n{}\n--- secondary:\n{}\n--- upsd:\n{}",
-            std::fs::read_to_string(pdir.join("upsmon.log")).unwrap_or_default(),
-            std::fs::read_to_string(sdir.join("upsmon.log")).unwrap_or_default(),
+            p.log(),
+            s.log(),
             rig.upsd.log(&rig.dir)
         )
     };
 
-    // both log in
+    wait_logins(&rig, 2, "upsmon to log in", Duration::from_secs(10), logs);
     let mut c = rig.client();
-    let t0 = Instant::now();
-    loop {
-        if c.request("GET NUMLOGINS ups") == "NUMLOGINS ups 2\n" {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "upsmon did not log in:\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert_eq!(
         c.request("LIST CLIENT ups"),
         "BEGIN LIST CLIENT ups\nCLIENT ups 127.0.0.1\nCLIENT ups 127.0.0.1\nEND LIST CLIENT ups\n"
@@ -139,7 +83,7 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     // the primary asked for and got PRIMARY right after LOGIN (upsmon 2.8.0 logs a refusal as
     // "Primary managerial privileges unavailable", see primary_without_rights_is_refused)
     std::thread::sleep(Duration::from_millis(500));
-    let plog = std::fs::read_to_string(pdir.join("upsmon.log")).unwrap_or_default();
+    let plog = p.log();
     assert!(plog.contains("Logged into UPS"), "{}", logs());
     assert!(
         !plog.contains("Primary managerial privileges unavailable"),
@@ -154,30 +98,9 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     );
 
     // power failure with low battery
-    let (code, _, err) = run_with_timeout(
-        Command::new(&stock.upsrw).args([
-            "-s",
-            "ups.status=OB LB",
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            &rig.target("ups"),
-        ]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "upsrw: {err}");
+    set_status(&rig, "OB LB");
 
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "both SHUTDOWNCMDs",
-        Duration::from_secs(25),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (t.lines().count() >= 2).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(25), logs);
     assert_eq!(text, "secondary\nprimary\n", "{}", logs());
     assert_eq!(
         c.request("GET VAR ups ups.status"),
@@ -186,7 +109,7 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
         logs()
     );
     assert!(
-        pdir.join("killpower").exists(),
+        p.flag().exists(),
         "primary wrote no POWERDOWNFLAG:\n{}",
         logs()
     );
@@ -197,15 +120,10 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     wait_until(
         "upsmon exits",
         Duration::from_secs(10),
-        || (primary.exited().is_some() && secondary.exited().is_some()).then(String::new),
+        || (primary.exited().is_some() && secondary.exited().is_some()).then_some(()),
         logs,
     );
-    wait_until(
-        "NUMLOGINS 0",
-        Duration::from_secs(5),
-        || (c.request("GET NUMLOGINS ups") == "NUMLOGINS ups 0\n").then(String::new),
-        logs,
-    );
+    wait_logins(&rig, 0, "NUMLOGINS 0", Duration::from_secs(5), logs);
 }
 
 mod power_failure_shuts_down_secondary_then_primary {
@@ -224,17 +142,17 @@ mod power_failure_shuts_down_secondary_then_primary {
 fn primary_without_rights_is_refused(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, which, NutDirOptions::default());
-    let pdir = upsmon_conf(&rig, "primary", "monuser", "secret");
-    let _primary = start_upsmon(&stock.upsmon, &pdir, &rig.dir.state());
+    let p = upsmon_conf(&rig, "primary", "monuser", "secret");
+    let _primary = start_upsmon(&rig, &p);
     let log = wait_until(
         "the refusal in the log",
         Duration::from_secs(10),
         || {
-            let l = std::fs::read_to_string(pdir.join("upsmon.log")).unwrap_or_default();
+            let l = p.log();
             l.contains("Primary managerial privileges unavailable")
                 .then_some(l)
         },
-        || std::fs::read_to_string(pdir.join("upsmon.log")).unwrap_or_default(),
+        || p.log(),
     );
     assert!(log.contains("Response: [ERR ACCESS-DENIED]"), "{log}");
     // it is still logged in (as a plain login)

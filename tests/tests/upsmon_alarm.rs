@@ -11,26 +11,8 @@
 mod upsmon_common;
 
 use nut_rs_tests::{stock_nut, Driver, Impl, NutDir, NutDirOptions, Rig, Upsd};
-use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
-
-/// `upsrw -s <var>=<value>` as admin on the UPS `ups`.
-fn set_var(rig: &Rig, var: &str, value: &str) {
-    let (code, out, err) = nut_rs_tests::run_with_timeout(
-        Command::new(&rig.stock.upsrw).args([
-            "-s",
-            &format!("{var}={value}"),
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            &rig.target("ups"),
-        ]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "upsrw -s {var}={value}: {out}{err}");
-}
 
 /// The default rig, with `ups.alarm: <initial>` added to the data file of `ups`.
 fn rig_with_alarm_var(stock: &nut_rs_tests::StockNut, initial: &str) -> Rig {
@@ -69,21 +51,18 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
             rig.upsd.log(&rig.dir)
         )
     };
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     let sys = rig.target("ups");
     let alarm = |text: &str| format!("ALARM|{sys}|UPS {sys}: one or more active alarms: [{text}]");
     let notalarm =
         format!("NOTALARM|{sys}|UPS {sys} is no longer in an alarm state (no active alarms)");
     let wait_for = |event: &str, n: usize| {
-        wait_until(
+        wait_notified(
+            &s,
+            event,
+            n,
             &format!("{n} {event} notification(s)"),
             Duration::from_secs(5),
-            || (notified(&s, event).len() >= n).then_some(()),
             logs,
         )
     };
@@ -106,7 +85,7 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
     assert_eq!(notified(&s, "ALARM").len(), 1, "{}", logs());
 
     // the text changes while ALARM stays: notified again with the new text
-    set_var(&rig, "ups.alarm", "Fan failure, contact service");
+    set_var(&rig, "ups", "ups.alarm", "Fan failure, contact service");
     wait_for("ALARM", 2);
     assert_eq!(
         notified(&s, "ALARM"),
@@ -132,7 +111,7 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
     assert_eq!(notified(&s, "ALARM").len(), 2, "{}", logs());
 
     // a driver without ups.alarm (an empty value removes the variable): "n/a", as NUT
-    set_var(&rig, "ups.alarm", "");
+    set_var(&rig, "ups", "ups.alarm", "");
     let mut c = rig.client();
     wait_until(
         "ups.alarm to go away",
@@ -164,11 +143,7 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
     // everything the user was told, in order: nothing but the alarms (no OTHER for the
     // ALARM word, no ONLINE/ONBATT, no COMMBAD), and never a shutdown
     std::thread::sleep(Duration::from_secs(1));
-    let all: Vec<String> = s
-        .notify_log()
-        .lines()
-        .map(|l| l.rsplit_once('|').unwrap().0.to_string())
-        .collect();
+    let all = notifications(&s);
     let want: Vec<String> = vec![
         alarm("Replace battery!"),
         alarm("Fan failure, contact service"),
@@ -179,7 +154,7 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
     assert_eq!(all, want, "{}", logs());
     assert!(sp.exited().is_none(), "upsmon exited: {}", logs());
     assert!(
-        !rig.dir.path().join("shutdown.order").exists(),
+        !shutdown_order(&rig).exists(),
         "SHUTDOWNCMD ran: {}",
         logs()
     );

@@ -5,11 +5,11 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{free_port, our_bin, run_with_timeout, Proc};
+use nut_rs_tests::{free_port, run_with_timeout, Proc};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-use upsmon_common::{wait_until, write_script};
+use upsmon_common::{our_upsmon, upsmon_command, wait_until, write_script};
 
 /// A directory with an upsmon.conf made of `MONITOR ups@127.0.0.1:<dead port>` (primary),
 /// recording NOTIFYCMD/SHUTDOWNCMD scripts, and `extra`.
@@ -50,17 +50,9 @@ fn conf_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
     (d, dir)
 }
 
-fn upsmon(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(our_bin("upsmon"));
-    c.args(args)
-        .env("NUT_CONFPATH", dir)
-        .env("NUT_ALTPIDPATH", dir);
-    c
-}
-
 fn spawn(dir: &Path) -> Proc {
     let log = std::fs::File::create(dir.join("upsmon.log")).unwrap();
-    let child = upsmon(dir, &["-D", "-p"])
+    let child = our_upsmon(dir, &["-D", "-p"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -72,6 +64,23 @@ fn spawn(dir: &Path) -> Proc {
     }
 }
 
+/// `upsmon -F` on `dir`, which must refuse to start (exit 1): its stderr.
+fn refused(dir: &Path) -> String {
+    let (code, _, err) = run_with_timeout(&mut our_upsmon(dir, &["-F"]), Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{err}");
+    err
+}
+
+/// Wait until the upsmon of `dir` has written its PID file.
+fn wait_pid_file(dir: &Path, context: impl Fn() -> String) {
+    wait_until(
+        "PID file",
+        Duration::from_secs(5),
+        || dir.join("upsmon.pid").exists().then_some(()),
+        context,
+    );
+}
+
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_default()
 }
@@ -79,30 +88,27 @@ fn read(dir: &Path, f: &str) -> String {
 #[test]
 fn bad_line_stops_start_up_with_file_and_line() {
     let (_d, dir) = conf_dir("POLLFREQ often\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("upsmon.conf:12:"), "{err}");
     let (_d, dir) = conf_dir("NOTIFYURL hook xml http://127.0.0.1/\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("upsmon.conf:12:"), "{err}");
 }
 
 #[test]
 fn too_little_power_for_minsupplies_is_fatal() {
     let (_d, dir) = conf_dir("MINSUPPLIES 2\n");
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    let err = refused(&dir);
     assert!(err.contains("insufficient power"), "{err}");
 }
 
 #[test]
 fn version_and_help() {
     let (_d, dir) = conf_dir("");
-    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-V"]), Duration::from_secs(10));
+    let (code, out, _) = run_with_timeout(&mut our_upsmon(&dir, &["-V"]), Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert!(out.starts_with("Network UPS Tools upsmon"), "{out}");
-    let (code, out, _) = run_with_timeout(&mut upsmon(&dir, &["-h"]), Duration::from_secs(10));
+    let (code, out, _) = run_with_timeout(&mut our_upsmon(&dir, &["-h"]), Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert!(out.contains("-K"), "{out}");
 }
@@ -126,9 +132,7 @@ fn unreachable_upsd_is_reported_and_retried_then_stop() {
     // -c stop through the PID file
     let pid: u32 = read(&dir, "upsmon.pid").trim().parse().unwrap();
     assert_eq!(pid, p.pid());
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(&dir, &["-c", "stop"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&dir, "stop");
     let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
     assert!(st.success(), "{st}");
     assert!(!dir.join("upsmon.pid").exists());
@@ -138,14 +142,8 @@ fn unreachable_upsd_is_reported_and_retried_then_stop() {
 fn second_instance_is_refused() {
     let (_d, dir) = conf_dir("");
     let _p = spawn(&dir);
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        String::new,
-    );
-    let (code, _, err) = run_with_timeout(&mut upsmon(&dir, &["-F"]), Duration::from_secs(10));
-    assert_eq!(code, Some(1), "{err}");
+    wait_pid_file(&dir, String::new);
+    let err = refused(&dir);
     assert!(err.contains("already running"), "{err}");
 }
 
@@ -154,15 +152,8 @@ fn c_fsd_forces_the_shutdown() {
     let (_d, dir) = conf_dir("");
     let mut p = spawn(&dir);
     let logs = || format!("{}\n{}", read(&dir, "upsmon.log"), read(&dir, "notify.log"));
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        logs,
-    );
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(&dir, &["-c", "fsd"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    wait_pid_file(&dir, logs);
+    upsmon_command(&dir, "fsd");
     wait_until(
         "SHUTDOWNCMD",
         Duration::from_secs(10),
@@ -185,15 +176,8 @@ fn no_monitor_lines_still_obeys_stop() {
     std::fs::write(dir.join("upsmon.conf"), "MINSUPPLIES 0\nPOLLFREQ 1\n").unwrap();
     let mut p = spawn(dir);
     let logs = || read(dir, "upsmon.log");
-    wait_until(
-        "PID file",
-        Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
-        logs,
-    );
-    let (code, _, err) =
-        run_with_timeout(&mut upsmon(dir, &["-c", "stop"]), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{err}");
+    wait_pid_file(dir, logs);
+    upsmon_command(dir, "stop");
     let st = wait_until("exit", Duration::from_secs(5), || p.exited(), logs);
     assert!(st.success(), "{st}");
 }

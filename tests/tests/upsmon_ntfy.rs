@@ -35,12 +35,7 @@ fn ntfy_requests_of_a_power_failure() {
             got.lock().unwrap()
         )
     };
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     let n_requests = |n: usize| {
         wait_until(
             &format!("{n} ntfy requests"),
@@ -136,10 +131,12 @@ fn ntfy_requests_of_a_power_failure() {
 
     // the hook did not change what NOTIFYCMD got, nor the shutdown (NOTIFYCMD runs in its
     // own process: its line may come after the hook's request)
-    wait_until(
+    wait_notified(
+        &p,
+        "SHUTDOWN",
+        1,
         "NOTIFYCMD for SHUTDOWN",
         Duration::from_secs(5),
-        || (!notified(&p, "SHUTDOWN").is_empty()).then_some(()),
         logs,
     );
     assert_eq!(
@@ -154,7 +151,7 @@ fn ntfy_requests_of_a_power_failure() {
         || pp.exited(),
         logs,
     );
-    let order = std::fs::read_to_string(rig.dir.path().join("shutdown.order")).unwrap();
+    let order = std::fs::read_to_string(shutdown_order(&rig)).unwrap();
     assert_eq!(order.lines().count(), 1, "{order}");
     assert!(order.starts_with("primary "), "{order}");
     // nothing more was posted, and the topic (anyone who knows it can subscribe) was never

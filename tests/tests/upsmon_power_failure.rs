@@ -33,22 +33,18 @@ fn power_failure(upsd: Impl, primary: Mon, secondary: Mon) {
             rig.upsd.log(&rig.dir)
         )
     };
-    wait_until(
+    wait_logins(
+        &rig,
+        2,
         "both upsmon to log in",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
         logs,
     );
     let sys = rig.target("ups");
 
     set_status(&rig, "OB");
     for md in [&p, &s] {
-        wait_until(
-            "ONBATT",
-            Duration::from_secs(5),
-            || (!notified(md, "ONBATT").is_empty()).then_some(()),
-            logs,
-        );
+        wait_notified(md, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
         assert_eq!(
             notified(md, "ONBATT"),
             vec![format!("ONBATT|{sys}|UPS {sys} on battery")],
@@ -59,16 +55,7 @@ fn power_failure(upsd: Impl, primary: Mon, secondary: Mon) {
     assert!(pp.exited().is_none() && sp.exited().is_none(), "{}", logs());
 
     set_status(&rig, "OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "both SHUTDOWNCMDs",
-        Duration::from_secs(25),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (t.lines().count() >= 2).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(25), logs);
     let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
     assert_eq!(
@@ -152,43 +139,18 @@ fn no_spurious_shutdown() {
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
-    wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONBATT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
     set_status(&rig, "OL");
-    wait_until(
-        "ONLINE",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONLINE").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONLINE", 1, "ONLINE", Duration::from_secs(5), logs);
     // upsd restarts while OL
     let _ = rig.upsd.proc_.child.kill();
     let _ = rig.upsd.proc_.child.wait();
-    wait_until(
-        "COMMBAD",
-        Duration::from_secs(5),
-        || (!notified(&p, "COMMBAD").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "COMMBAD", 1, "COMMBAD", Duration::from_secs(5), logs);
     std::thread::sleep(Duration::from_secs(4)); // longer than DEADTIME
     rig.upsd = nut_rs_tests::Upsd::start(&rig.dir, &Impl::Ours.binary(&stock), Impl::Ours);
-    wait_until(
-        "COMMOK",
-        Duration::from_secs(10),
-        || (!notified(&p, "COMMOK").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "COMMOK", 1, "COMMOK", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_secs(2));
     assert!(pp.exited().is_none(), "upsmon exited: {}", logs());
     assert!(notified(&p, "SHUTDOWN").is_empty(), "{}", logs());
@@ -211,33 +173,13 @@ fn critical_by_silence() {
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let _pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
-    wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONBATT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
     let _ = rig.upsd.proc_.child.kill();
     let _ = rig.upsd.proc_.child.wait();
     let t0 = Instant::now();
-    let order = rig.dir.path().join("shutdown.order");
-    wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(20),
-        || {
-            std::fs::read_to_string(&order)
-                .ok()
-                .filter(|t| !t.is_empty())
-        },
-        logs,
-    );
+    wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(20), logs);
     // DEADTIME 3 s + FINALDELAY 1 s, at the earliest
     assert!(t0.elapsed() >= Duration::from_secs(3), "{:?}", t0.elapsed());
     assert_eq!(
@@ -257,19 +199,9 @@ fn stale_driver_while_online_is_no_shutdown() {
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     rig.driver.signal("ups", "STOP");
-    wait_until(
-        "COMMBAD",
-        Duration::from_secs(15),
-        || (!notified(&p, "COMMBAD").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "COMMBAD", 1, "COMMBAD", Duration::from_secs(15), logs);
     assert!(
         p.log().contains("Data stale") || p.log().contains("DATA-STALE"),
         "{}",
@@ -277,12 +209,7 @@ fn stale_driver_while_online_is_no_shutdown() {
     );
     std::thread::sleep(Duration::from_secs(4)); // longer than DEADTIME
     rig.driver.signal("ups", "CONT");
-    wait_until(
-        "COMMOK",
-        Duration::from_secs(15),
-        || (!notified(&p, "COMMOK").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "COMMOK", 1, "COMMOK", Duration::from_secs(15), logs);
     assert!(pp.exited().is_none(), "upsmon exited: {}", logs());
     assert!(notified(&p, "SHUTDOWN").is_empty(), "{}", logs());
     assert!(!p.flag().exists(), "{}", logs());
@@ -303,9 +230,7 @@ fn sample_configurations_parse() {
         .replace("# NOTIFYURL", "NOTIFYURL");
         std::fs::write(d.path().join("upsmon.conf"), text).unwrap();
         let (code, out, err) = nut_rs_tests::run_with_timeout(
-            std::process::Command::new(nut_rs_tests::our_bin("upsmon"))
-                .arg("-K")
-                .env("NUT_CONFPATH", d.path()),
+            &mut our_upsmon(d.path(), &["-K"]),
             Duration::from_secs(10),
         );
         // -K: no flag file exists, so 1, but never a configuration error
@@ -326,35 +251,11 @@ fn primary_stops_waiting_after_hostsync() {
     let mut stuck = rig.client();
     stuck.auth("monuser", "secret");
     assert_eq!(stuck.request("LOGIN ups"), "OK\n");
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 2\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 2, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB LB");
-    let mut c = rig.client();
-    let fsd = wait_until(
-        "FSD on upsd",
-        Duration::from_secs(5),
-        || {
-            c.request("GET VAR ups ups.status")
-                .contains("FSD")
-                .then(Instant::now)
-        },
-        logs,
-    );
-    let order = rig.dir.path().join("shutdown.order");
-    wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(15),
-        || {
-            std::fs::read_to_string(&order)
-                .ok()
-                .filter(|t| !t.is_empty())
-        },
-        logs,
-    );
+    wait_fsd(&rig, "FSD on upsd", Duration::from_secs(5), logs);
+    let fsd = Instant::now();
+    wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(15), logs);
     let waited = fsd.elapsed();
     // HOSTSYNC 5 s + FINALDELAY 1 s
     assert!(

@@ -6,18 +6,27 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Rig};
+use nut_rs_tests::{run_with_timeout, stock_nut, Rig};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
 use upsmon_common::*;
 
-fn all_notified(md: &MonDir, event: &str) -> Vec<String> {
-    md.notify_log()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{event}|")))
-        .map(str::to_string)
-        .collect()
+/// A secondary of ours (user `monuser`) whose scripts and logs the `nut` child can reach.
+fn secondary_for_nut(rig: &Rig, extra: &str) -> MonDir {
+    let md = upsmon_conf(rig, Mon::Ours, "secondary", "monuser", "secret", extra);
+    open_for_nut(rig, &md);
+    md
+}
+
+/// `child` runs as `nut` (real and effective uid) under `parent`.
+fn assert_child_of_as_nut(child: u32, parent: u32, context: &str) {
+    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
+    assert_eq!(
+        (uids(child), ppid(child)),
+        ((nut, nut), Some(parent)),
+        "{context}"
+    );
 }
 
 #[test]
@@ -37,44 +46,30 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
         )
     };
     let child = child_pid(&md);
-    wait_until(
+    wait_logins(
+        &rig,
+        1,
         "the child to log in",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
         logs,
     );
-    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
     assert_ne!(child, parent);
     assert_eq!(uids(parent), (0, 0), "{}", logs());
-    assert_eq!(
-        (uids(child), ppid(child)),
-        ((nut, nut), Some(parent)),
-        "{}",
-        logs()
-    );
+    assert_child_of_as_nut(child, parent, &logs());
 
     set_status(&rig, "OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(20),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (!t.is_empty()).then_some(t)
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(20), logs);
     assert_eq!(text, "primary root\n", "{}", logs());
     let sys = rig.target("ups");
     // notifications come from the unprivileged child
     assert_eq!(
-        all_notified(&md, "LOWBATT"),
+        notified_lines(&md, "LOWBATT"),
         [format!("LOWBATT|{sys}|UPS {sys} battery is low|nut")],
         "{}",
         logs()
     );
     assert_eq!(
-        all_notified(&md, "SHUTDOWN"),
+        notified_lines(&md, "SHUTDOWN"),
         ["SHUTDOWN||Auto logout and shutdown proceeding|nut"],
         "{}",
         logs()
@@ -105,35 +100,14 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
     // RUN_AS_USER in upsmon.conf wins over -u, as in NUT (the file is read after the options)
-    let md = upsmon_conf(
-        &rig,
-        Mon::Ours,
-        "secondary",
-        "monuser",
-        "secret",
-        "RUN_AS_USER nut\n",
-    );
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "RUN_AS_USER nut\n");
     for how in ["-c stop", "SIGTERM to the parent"] {
         let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "root"], &[]));
         let parent = group.0.pid();
         let child = child_pid(&md);
-        let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
-        assert_eq!(
-            (uids(child), ppid(child)),
-            ((nut, nut), Some(parent)),
-            "{}",
-            md.log()
-        );
+        assert_child_of_as_nut(child, parent, &md.log());
         if how == "-c stop" {
-            let (code, _, err) = run_with_timeout(
-                Command::new(our_bin("upsmon"))
-                    .args(["-c", "stop"])
-                    .env("NUT_CONFPATH", &md.dir)
-                    .env("NUT_ALTPIDPATH", &md.dir),
-                Duration::from_secs(10),
-            );
-            assert_eq!(code, Some(0), "{err}");
+            upsmon_command(&md.dir, "stop");
         } else {
             let _ = Command::new("kill")
                 .args(["-TERM", &parent.to_string()])
@@ -160,35 +134,23 @@ fn stop_command_and_sigterm_to_the_parent_end_both_processes() {
 fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
-    let md = upsmon_conf(
-        &rig,
-        Mon::Ours,
-        "secondary",
-        "monuser",
-        "secret",
-        "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n",
-    );
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n");
     let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let logs = || format!("{}\n{}", md.log(), md.notify_log());
     let child = child_pid(&md);
-    wait_until(
+    wait_logins(
+        &rig,
+        1,
         "the child to log in",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
         logs,
     );
     let _ = Command::new("kill")
         .args(["-KILL", &group.0.pid().to_string()])
         .status();
-    wait_until(
-        "NOPARENT",
-        Duration::from_secs(5),
-        || (!all_notified(&md, "NOPARENT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&md, "NOPARENT", 1, "NOPARENT", Duration::from_secs(5), logs);
     assert_eq!(
-        all_notified(&md, "NOPARENT"),
+        notified_lines(&md, "NOPARENT"),
         ["NOPARENT||upsmon parent process died - shutdown impossible|nut"],
         "{}",
         logs()
@@ -200,18 +162,15 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     );
     // at most one NOPARENT per two minutes
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(all_notified(&md, "NOPARENT").len(), 1, "{}", logs());
+    assert_eq!(notified_lines(&md, "NOPARENT").len(), 1, "{}", logs());
 
     // the shutdown still happens, with the child's own rights (NUT 2.8 would only log)
     set_status(&rig, "FSD OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
+    let text = wait_shutdowns(
+        &rig,
+        1,
         "SHUTDOWNCMD from the child",
         Duration::from_secs(15),
-        || {
-            let t = std::fs::read_to_string(&order).unwrap_or_default();
-            (!t.is_empty()).then_some(t)
-        },
         logs,
     );
     assert_eq!(text, "secondary nut\n", "{}", logs());
@@ -237,8 +196,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
 fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::ours(&stock);
-    let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
-    open_for_nut(&rig, &md);
+    let md = secondary_for_nut(&rig, "");
     let _group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     child_pid(&md);
     let conf_path = md.dir.join("upsmon.conf");
@@ -248,14 +206,7 @@ fn reload_warns_that_the_parent_keeps_its_shutdown_settings() {
         conf.replace("SHUTDOWNCMD \"", "SHUTDOWNCMD \"echo changed; "),
     )
     .unwrap();
-    let (code, _, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-c", "reload"])
-            .env("NUT_CONFPATH", &md.dir)
-            .env("NUT_ALTPIDPATH", &md.dir),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&md.dir, "reload");
     wait_until(
         "the split-mode warning",
         Duration::from_secs(5),
@@ -275,10 +226,7 @@ fn unknown_run_as_user_is_fatal() {
     let rig = Rig::ours(&stock);
     let md = upsmon_conf(&rig, Mon::Ours, "secondary", "monuser", "secret", "");
     let (code, out, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-F", "-u", "no-such-user-nut-rs"])
-            .env("NUT_CONFPATH", &md.dir)
-            .env("NUT_ALTPIDPATH", &md.dir),
+        &mut our_upsmon(&md.dir, &["-F", "-u", "no-such-user-nut-rs"]),
         Duration::from_secs(10),
     );
     assert_eq!(code, Some(1), "{out}{err}");

@@ -3,8 +3,7 @@
 
 mod upsmon_common;
 
-use nut_rs_tests::{our_bin, run_with_timeout, stock_nut, Impl, NutDirOptions, Rig};
-use std::process::Command;
+use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::Duration;
 use upsmon_common::*;
 
@@ -22,35 +21,18 @@ fn reload_applies_new_notify_flags() {
     );
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     std::thread::sleep(Duration::from_secs(2));
     assert!(notified(&p, "ONBATT").is_empty(), "{}", logs());
     set_status(&rig, "OL");
-    wait_until(
-        "ONLINE",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONLINE").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONLINE", 1, "ONLINE", Duration::from_secs(5), logs);
     let conf = p.dir.join("upsmon.conf");
     let text = std::fs::read_to_string(&conf)
         .unwrap()
         .replace("NOTIFYFLAG ONBATT IGNORE\n", "");
     std::fs::write(&conf, text).unwrap();
-    let (code, _, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-c", "reload"])
-            .env("NUT_CONFPATH", &p.dir)
-            .env("NUT_ALTPIDPATH", &p.dir),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&p.dir, "reload");
     wait_until(
         "the reload",
         Duration::from_secs(5),
@@ -58,30 +40,16 @@ fn reload_applies_new_notify_flags() {
         logs,
     );
     set_status(&rig, "OB");
-    wait_until(
+    wait_notified(
+        &p,
+        "ONBATT",
+        1,
         "ONBATT after the reload",
         Duration::from_secs(5),
-        || (!notified(&p, "ONBATT").is_empty()).then_some(()),
         logs,
     );
     assert!(pp.exited().is_none(), "{}", logs());
     assert_eq!(numlogins(&rig), "NUMLOGINS ups 1\n");
-}
-
-fn set_status_of(rig: &Rig, ups: &str, status: &str) {
-    let (code, _, err) = run_with_timeout(
-        Command::new(&rig.stock.upsrw).args([
-            "-s",
-            &format!("ups.status={status}"),
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            &rig.target(ups),
-        ]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "upsrw: {err}");
 }
 
 /// MONITOR lines follow a reload as in NUT: a new UPS is logged into and watched, a removed
@@ -91,7 +59,7 @@ fn reload_follows_monitor_changes() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     // `second` starts as "OB LB" in its data file: make it harmless before anyone watches it
-    set_status_of(&rig, "second", "OL");
+    set_var(&rig, "second", "ups.status", "OL");
     let s = upsmon_conf(
         &rig,
         Mon::Ours,
@@ -103,12 +71,7 @@ fn reload_follows_monitor_changes() {
     let mut sp = start_upsmon(&rig, &s);
     let logs = || format!("{}\n{}", s.log(), s.notify_log());
     let logins = |ups: &str| rig.client().request(&format!("GET NUMLOGINS {ups}"));
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (logins("ups") == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     assert_eq!(logins("second"), "NUMLOGINS second 0\n");
 
     let conf = s.dir.join("upsmon.conf");
@@ -117,14 +80,7 @@ fn reload_follows_monitor_changes() {
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.contains(&old));
     std::fs::write(&conf, text.replace(&old, &new)).unwrap();
-    let (code, _, err) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .args(["-c", "reload"])
-            .env("NUT_CONFPATH", &s.dir)
-            .env("NUT_ALTPIDPATH", &s.dir),
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "{err}");
+    upsmon_command(&s.dir, "reload");
     wait_until(
         "the login moving to `second`",
         Duration::from_secs(5),
@@ -142,12 +98,14 @@ fn reload_follows_monitor_changes() {
     );
     // the old UPS is no longer watched, the new one is
     set_status(&rig, "OB");
-    set_status_of(&rig, "second", "OB");
+    set_var(&rig, "second", "ups.status", "OB");
     let sys = rig.target("second");
-    wait_until(
+    wait_notified(
+        &s,
+        "ONBATT",
+        1,
         "ONBATT of `second`",
         Duration::from_secs(5),
-        || (!notified(&s, "ONBATT").is_empty()).then_some(()),
         logs,
     );
     std::thread::sleep(Duration::from_secs(2));

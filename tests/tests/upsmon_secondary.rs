@@ -9,15 +9,6 @@ use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, Upsd};
 use std::time::{Duration, Instant};
 use upsmon_common::*;
 
-/// The time (seconds since the epoch) NOTIFYCMD recorded on each `event` line.
-fn notified_at(md: &MonDir, event: &str) -> Vec<f64> {
-    md.notify_log()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{event}|")))
-        .map(|l| l.rsplit('|').next().unwrap().parse().unwrap())
-        .collect()
-}
-
 #[test]
 fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
     let Some(stock) = stock_nut() else { return };
@@ -32,7 +23,7 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
         "NOCOMMWARNTIME 2\n",
     );
     let mut sp = start_upsmon(&rig, &s);
-    let order = rig.dir.path().join("shutdown.order");
+    let order = shutdown_order(&rig);
     let logs = || {
         format!(
             "--- upsmon:\n{}\n--- notify.log:\n{}\n--- shutdown.order:\n{}",
@@ -41,12 +32,7 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
             std::fs::read_to_string(&order).unwrap_or_default()
         )
     };
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     assert_eq!(
         rig.client().request("GET VAR ups ups.status"),
         "VAR ups ups.status \"OL DISCHRG\"\n"
@@ -59,12 +45,7 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
     let _ = rig.upsd.proc_.child.kill();
     let _ = rig.upsd.proc_.child.wait();
     let cut = Instant::now();
-    wait_until(
-        "COMMBAD",
-        Duration::from_secs(5),
-        || (!notified(&s, "COMMBAD").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&s, "COMMBAD", 1, "COMMBAD", Duration::from_secs(5), logs);
     assert_eq!(
         notified(&s, "COMMBAD"),
         vec![format!("COMMBAD|{sys}|Communications with UPS {sys} lost")],
@@ -72,12 +53,7 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
         logs()
     );
     // NOCOMM after NOCOMMWARNTIME (2 s), then again NOCOMMWARNTIME later
-    wait_until(
-        "two NOCOMM",
-        Duration::from_secs(10),
-        || (notified(&s, "NOCOMM").len() >= 2).then_some(()),
-        logs,
-    );
+    wait_notified(&s, "NOCOMM", 2, "two NOCOMM", Duration::from_secs(10), logs);
     let times = notified_at(&s, "NOCOMM");
     let gap = times[1] - times[0];
     assert!(
@@ -106,18 +82,8 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
 
     // upsd is back on the same port: COMMOK, the session logs in again
     rig.upsd = Upsd::start(&rig.dir, &Impl::Ours.binary(&stock), Impl::Ours);
-    wait_until(
-        "COMMOK",
-        Duration::from_secs(10),
-        || (!notified(&s, "COMMOK").is_empty()).then_some(()),
-        logs,
-    );
-    wait_until(
-        "login again",
-        Duration::from_secs(5),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_notified(&s, "COMMOK", 1, "COMMOK", Duration::from_secs(10), logs);
+    wait_logins(&rig, 1, "login again", Duration::from_secs(5), logs);
     let nocomms_before = notified(&s, "NOCOMM").len();
     // more than NOCOMMWARNTIME: a NOCOMM now would be a stale warning
     std::thread::sleep(Duration::from_secs(3));
@@ -128,11 +94,7 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
     want.push(format!(
         "COMMOK|{sys}|Communications with UPS {sys} established"
     ));
-    let all: Vec<String> = s
-        .notify_log()
-        .lines()
-        .map(|l| l.rsplit_once('|').unwrap().0.to_string())
-        .collect();
+    let all = notifications(&s);
     assert_eq!(all, want, "{}", logs());
     assert!(sp.exited().is_none(), "upsmon exited: {}", logs());
     assert!(!order.exists(), "SHUTDOWNCMD ran: {}", logs());

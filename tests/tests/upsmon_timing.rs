@@ -27,51 +27,23 @@ fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
     let p = upsmon_conf(&rig, mon, "primary", "upsmon", "pw", "");
     let _pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(1500));
     let t_ob = now();
     set_status(&rig, "OB");
     let onbatt = wait_until(
         "ONBATT",
         Duration::from_secs(5),
-        || {
-            p.notify_log()
-                .lines()
-                .find(|l| l.starts_with("ONBATT|"))
-                .map(stamp)
-        },
+        || notified_at(&p, "ONBATT").first().copied(),
         logs,
     );
     std::thread::sleep(Duration::from_millis(1500));
     let t_lb = now();
     set_status(&rig, "OB LB");
-    let mut c = rig.client();
-    let fsd = wait_until(
-        "FSD on upsd",
-        Duration::from_secs(5),
-        || {
-            c.request("GET VAR ups ups.status")
-                .contains("FSD")
-                .then(now)
-        },
-        logs,
-    );
-    let order = rig.dir.path().join("shutdown.order");
-    let shutdown = wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(10),
-        || {
-            std::fs::read_to_string(&order)
-                .ok()
-                .and_then(|t| t.lines().next().map(stamp))
-        },
-        logs,
-    );
+    wait_fsd(&rig, "FSD on upsd", Duration::from_secs(5), logs);
+    let fsd = now();
+    let order = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(10), logs);
+    let shutdown = stamp(order.lines().next().unwrap());
     let r = (onbatt - t_ob, fsd - t_lb, shutdown - t_lb);
     eprintln!(
         "{mon:?} primary: mains lost -> ONBATT {:.3} s, LB -> FSD {:.3} s, LB -> SHUTDOWNCMD {:.3} s",

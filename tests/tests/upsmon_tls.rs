@@ -34,6 +34,16 @@ fn tls_conf(ca: &std::path::Path) -> String {
     format!("CERTPATH {}\nCERTVERIFY 1\nFORCESSL 1\n", ca.display())
 }
 
+/// upsmon's log and notify log, and upsd's log.
+fn all_logs(rig: &Rig, p: &MonDir) -> String {
+    format!(
+        "{}\n{}\n{}",
+        p.log(),
+        p.notify_log(),
+        rig.upsd.log(&rig.dir)
+    )
+}
+
 #[test]
 fn verified_tls_session_sees_the_power_failure() {
     let Some((rig, _pki, ca)) = rig(true, false) else {
@@ -41,27 +51,10 @@ fn verified_tls_session_sees_the_power_failure() {
     };
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &tls_conf(&ca));
     let _pp = start_upsmon(&rig, &p);
-    let logs = || {
-        format!(
-            "{}\n{}\n{}",
-            p.log(),
-            p.notify_log(),
-            rig.upsd.log(&rig.dir)
-        )
-    };
-    wait_until(
-        "login over TLS",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    let logs = || all_logs(&rig, &p);
+    wait_logins(&rig, 1, "login over TLS", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
-    wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONBATT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
 }
 
 fn never_logs_in(tls: bool, other_ca: bool) {
@@ -70,20 +63,8 @@ fn never_logs_in(tls: bool, other_ca: bool) {
     };
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &tls_conf(&ca));
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || {
-        format!(
-            "{}\n{}\n{}",
-            p.log(),
-            p.notify_log(),
-            rig.upsd.log(&rig.dir)
-        )
-    };
-    wait_until(
-        "COMMBAD",
-        Duration::from_secs(10),
-        || (!notified(&p, "COMMBAD").is_empty()).then_some(()),
-        logs,
-    );
+    let logs = || all_logs(&rig, &p);
+    wait_notified(&p, "COMMBAD", 1, "COMMBAD", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(numlogins(&rig), "NUMLOGINS ups 0\n", "{}", logs());
     assert!(pp.exited().is_none(), "{}", logs());

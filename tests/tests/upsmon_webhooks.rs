@@ -24,12 +24,7 @@ fn json_and_wechat_payloads_reach_a_local_server() {
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
     let _pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}\n{:?}", p.log(), p.notify_log(), got.lock().unwrap());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     let reqs = wait_until(
         "two webhook requests",
@@ -75,12 +70,7 @@ fn json_and_wechat_payloads_reach_a_local_server() {
     );
     // ONLINE is selected for no hook
     set_status(&rig, "OL");
-    wait_until(
-        "ONLINE",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONLINE").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONLINE", 1, "ONLINE", Duration::from_secs(5), logs);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(got.lock().unwrap().len(), 2, "{}", logs());
     let log = p.log();
@@ -113,38 +103,15 @@ fn dead_endpoints_and_a_hanging_notifycmd_do_not_delay_the_shutdown() {
     );
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
-    wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || (!notified(&p, "ONBATT").is_empty()).then_some(()),
-        logs,
-    );
+    wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
     set_status(&rig, "OB LB");
-    let order = rig.dir.path().join("shutdown.order");
-    let text = wait_until(
-        "SHUTDOWNCMD",
-        Duration::from_secs(10),
-        || {
-            std::fs::read_to_string(&order)
-                .ok()
-                .filter(|t| !t.is_empty())
-        },
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(10), logs);
     let shutdown_at: f64 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let lowbatt_at: f64 = p
-        .notify_log()
-        .lines()
-        .find(|l| l.starts_with("LOWBATT|"))
-        .and_then(|l| l.rsplit('|').next())
-        .and_then(|t| t.parse().ok())
+    let lowbatt_at: f64 = notified_at(&p, "LOWBATT")
+        .first()
+        .copied()
         .unwrap_or_else(|| panic!("no LOWBATT: {}", logs()));
     // LOWBATT -> FSD -> NUMLOGINS 1 -> SHUTDOWN -> FINALDELAY (1 s) -> SHUTDOWNCMD
     let took = shutdown_at - lowbatt_at;
@@ -184,23 +151,23 @@ fn https_endpoint_is_checked_against_ssl_cert_file() {
     );
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
     let sys = rig.target("ups");
-
-    // the wrong CA: nothing arrives, the log names the host only
-    {
-        let _pp = start_upsmon_with(
+    let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
+    // upsmon trusting the CA file `ca`, logged in, and the UPS on battery
+    let onbatt_trusting = |ca: &std::path::Path| {
+        let pp = start_upsmon_with(
             &rig,
             &p,
             &["-D", "-p"],
-            &[("SSL_CERT_FILE", other.as_os_str())],
+            &[("SSL_CERT_FILE", ca.as_os_str())],
         );
-        let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
-        wait_until(
-            "login",
-            Duration::from_secs(10),
-            || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-            logs,
-        );
+        wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
         set_status(&rig, "OB");
+        pp
+    };
+
+    // the wrong CA: nothing arrives, the log names the host only
+    {
+        let _pp = onbatt_trusting(&other);
         let line = wait_until(
             "the refused delivery in the log",
             Duration::from_secs(10),
@@ -222,28 +189,16 @@ fn https_endpoint_is_checked_against_ssl_cert_file() {
         assert!(got.lock().unwrap().is_empty());
         set_status(&rig, "OL");
     }
-    wait_until(
+    wait_logins(
+        &rig,
+        0,
         "the first upsmon to log out",
         Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 0\n").then_some(()),
         || p.log(),
     );
 
     // the right CA: the JSON arrives over TLS
-    let _pp = start_upsmon_with(
-        &rig,
-        &p,
-        &["-D", "-p"],
-        &[("SSL_CERT_FILE", ca.as_os_str())],
-    );
-    let logs = || format!("{}\n{:?}", p.log(), got.lock().unwrap());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
-    set_status(&rig, "OB");
+    let _pp = onbatt_trusting(&ca);
     let req = wait_until(
         "the https request",
         Duration::from_secs(10),

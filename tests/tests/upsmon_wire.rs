@@ -69,12 +69,7 @@ fn requests(mon: Mon) -> Option<Vec<String>> {
     std::fs::write(&conf, text).unwrap();
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{:?}", p.log(), lines.lock().unwrap());
-    wait_until(
-        "login",
-        Duration::from_secs(10),
-        || (numlogins(&rig) == "NUMLOGINS ups 1\n").then_some(()),
-        logs,
-    );
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB LB");
     wait_until("exit", Duration::from_secs(15), || pp.exited(), logs);
     std::thread::sleep(Duration::from_millis(300));

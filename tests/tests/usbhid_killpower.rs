@@ -6,45 +6,33 @@
 //! whatever `offdelay` / `ondelay` say. A unit with none of the three commands fails loudly.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use nut_rs_tests::daemon::{signal, wait_for};
-use nut_rs_tests::{crate_dir, our_bin, run_with_timeout, NutDir, NutDirOptions};
-
-const DRIVER: &str = "usbhid-ups";
-
-fn recording() -> PathBuf {
-    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
-}
+use nut_rs_tests::usbhid::{
+    bk650m2_reboot_line, bk650m2_recording, driverpath, empty_dir, simlog, sock, DRIVER,
+};
+use nut_rs_tests::{our_bin, NutDir};
 
 /// A NUT directory whose ups.conf runs our driver binary (`driverpath`) for UPS `ups` on
 /// `recording`, logging SET_REPORTs to `<dir>/simlog`; `extra` goes into the section.
 fn dir_for(recording: &Path, extra: &str) -> NutDir {
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     write_ups_conf(&dir, recording, extra);
     dir
 }
 
 fn write_ups_conf(dir: &NutDir, recording: &Path, extra: &str) {
-    let bin_dir = our_bin(DRIVER).parent().unwrap().to_path_buf();
     dir.write_conf(
         "ups.conf",
         &format!(
             "driverpath = \"{}\"\n[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\
              \trecording = \"{}\"\n\tsimlog = \"{}\"\n{extra}",
-            bin_dir.display(),
+            driverpath().display(),
             recording.display(),
             simlog(dir).display()
         ),
     );
-}
-
-fn simlog(dir: &NutDir) -> PathBuf {
-    dir.path().join("simlog")
 }
 
 fn simlog_lines(dir: &NutDir) -> Vec<String> {
@@ -55,31 +43,21 @@ fn simlog_lines(dir: &NutDir) -> Vec<String> {
         .collect()
 }
 
-fn sock(dir: &NutDir) -> PathBuf {
-    dir.state().join(format!("{DRIVER}-ups"))
-}
-
 fn pidfile(dir: &NutDir) -> PathBuf {
     dir.state().join(format!("{DRIVER}-ups.pid"))
 }
 
-/// What NUT 2.8.0 sends for `shutdown.reboot` on this unit: APCDelayBeforeReboot = 10, the
-/// whole declared report 0x40 (24 bytes, the length NUT buffers for it).
-fn reboot_line() -> String {
-    let mut b = [0u8; 24];
-    b[0] = 0x40;
-    b[1] = 10;
-    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("SET_REPORT 0x40 {}", hex.join(" "))
+fn run(dir: &NutDir, program: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    dir.run(program, args, Duration::from_secs(40))
 }
 
-fn run(dir: &NutDir, program: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(program);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    run_with_timeout(&mut cmd, Duration::from_secs(40))
+/// Our driver once in the foreground, dumping its variables after one update (`-d 1`).
+fn dump_once(dir: &NutDir) -> (Option<i32>, String, String) {
+    run(
+        dir,
+        &our_bin(DRIVER),
+        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
+    )
 }
 
 fn upsdrvctl(dir: &NutDir, args: &[&str]) -> (Option<i32>, String, String) {
@@ -115,7 +93,7 @@ fn start(dir: &NutDir) -> Started {
 
 #[test]
 fn shutdown_with_no_driver_running_opens_the_unit_itself() {
-    let dir = dir_for(&recording(), "");
+    let dir = dir_for(&bk650m2_recording(), "");
     let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
     assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
     assert!(!sock(&dir).exists(), "no driver was left running");
@@ -124,12 +102,12 @@ fn shutdown_with_no_driver_running_opens_the_unit_itself() {
             && err.contains("Initiating UPS shutdown"),
         "{out}{err}"
     );
-    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    assert_eq!(simlog_lines(&dir), [bk650m2_reboot_line()], "{out}{err}");
 }
 
 #[test]
 fn shutdown_with_a_running_driver_goes_through_its_socket() {
-    let dir = dir_for(&recording(), "");
+    let dir = dir_for(&bk650m2_recording(), "");
     let _driver = start(&dir);
     assert_eq!(
         simlog_lines(&dir),
@@ -144,21 +122,17 @@ fn shutdown_with_a_running_driver_goes_through_its_socket() {
         err.contains("the running driver shut the UPS down"),
         "{out}{err}"
     );
-    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    assert_eq!(simlog_lines(&dir), [bk650m2_reboot_line()], "{out}{err}");
     let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
 }
 
 #[test]
 fn offdelay_and_ondelay_do_not_change_what_this_unit_receives() {
-    let dir = dir_for(&recording(), "\toffdelay = 60\n\tondelay = 120\n");
+    let dir = dir_for(&bk650m2_recording(), "\toffdelay = 60\n\tondelay = 120\n");
     // The options reach the variables 2.8.0 publishes for them: this unit has
     // DelayBeforeShutdown (ups.delay.shutdown) but no DelayBeforeStartup (no ups.delay.start).
-    let (code, out, err) = run(
-        &dir,
-        &our_bin(DRIVER),
-        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
-    );
+    let (code, out, err) = dump_once(&dir);
     assert_eq!(code, Some(0), "-d 1: {err}");
     assert!(out.contains("\nups.delay.shutdown: 60\n"), "{out}");
     assert!(!out.contains("\nups.delay.start:"), "{out}");
@@ -168,14 +142,14 @@ fn offdelay_and_ondelay_do_not_change_what_this_unit_receives() {
     // it and goes on to shutdown.reboot: neither 60 nor 120 is ever written.
     let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
     assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
-    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    assert_eq!(simlog_lines(&dir), [bk650m2_reboot_line()], "{out}{err}");
 
     // The same through a running instance.
     std::fs::remove_file(simlog(&dir)).unwrap();
     let _driver = start(&dir);
     let (code, out, err) = upsdrvctl(&dir, &["shutdown", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl shutdown ups: {out}{err}");
-    assert_eq!(simlog_lines(&dir), [reboot_line()], "{out}{err}");
+    assert_eq!(simlog_lines(&dir), [bk650m2_reboot_line()], "{out}{err}");
     let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
 }
@@ -184,7 +158,7 @@ fn offdelay_and_ondelay_do_not_change_what_this_unit_receives() {
 /// (report 0x40) renamed to usages no table knows: no shutdown.return, shutdown.reboot nor
 /// load.off.delay is left.
 fn crippled_recording(dir: &NutDir) -> PathBuf {
-    let text = std::fs::read_to_string(recording()).unwrap();
+    let text = std::fs::read_to_string(bk650m2_recording()).unwrap();
     let edited = text
         .replacen("85 15 05 84 09 57", "85 15 05 84 09 5f", 1)
         .replacen("85 40 09 7c", "85 40 09 7b", 1);
@@ -201,40 +175,34 @@ fn crippled_recording(dir: &NutDir) -> PathBuf {
     path
 }
 
+/// `upsdrvctl shutdown` fails loudly, naming the UPS, and nothing reaches the unit.
+fn shutdown_fails_and_sends_nothing(dir: &NutDir) {
+    let (code, out, err) = upsdrvctl(dir, &["shutdown"]);
+    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
+    assert!(err.contains("Shutdown failed!"), "{out}{err}");
+    assert!(
+        err.contains("Driver failed to shut down ups"),
+        "upsdrvctl names the UPS: {out}{err}"
+    );
+    assert_eq!(simlog_lines(dir), Vec::<String>::new(), "nothing sent");
+}
+
 #[test]
 fn a_unit_without_shutdown_commands_fails_with_a_clear_message() {
-    let dir = dir_for(&recording(), "");
+    let dir = dir_for(&bk650m2_recording(), "");
     let rec = crippled_recording(&dir);
     write_ups_conf(&dir, &rec, "");
     // sanity: the edited unit still serves, without the commands
-    let (code, out, err) = run(
-        &dir,
-        &our_bin(DRIVER),
-        &["-a", "ups", "-u", "root", "-d", "1", "-i", "1"],
-    );
+    let (code, out, err) = dump_once(&dir);
     assert_eq!(code, Some(0), "-d 1 on the edited unit: {err}");
     assert!(out.contains("\nups.status: OL DISCHRG\n"), "{out}");
     assert!(!out.contains("\nups.delay.shutdown:"), "{out}");
 
-    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
-    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
-    assert!(err.contains("Shutdown failed!"), "{out}{err}");
-    assert!(
-        err.contains("Driver failed to shut down ups"),
-        "upsdrvctl names the UPS: {out}{err}"
-    );
-    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+    shutdown_fails_and_sends_nothing(&dir);
 
     // The same through a running instance: it answers the INSTCMD with a failure.
     let _driver = start(&dir);
-    let (code, out, err) = upsdrvctl(&dir, &["shutdown"]);
-    assert_ne!(code, Some(0), "upsdrvctl shutdown must fail: {out}{err}");
-    assert!(err.contains("Shutdown failed!"), "{out}{err}");
-    assert!(
-        err.contains("Driver failed to shut down ups"),
-        "upsdrvctl names the UPS: {out}{err}"
-    );
-    assert_eq!(simlog_lines(&dir), Vec::<String>::new(), "nothing sent");
+    shutdown_fails_and_sends_nothing(&dir);
     let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
 }

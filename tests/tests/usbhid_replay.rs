@@ -4,17 +4,14 @@
 //! upscmd/upsrw commands and writes reach the unit.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::daemon::{start_upsd_bin, wait_for, wait_reply, wait_var};
-use nut_rs_tests::{
-    crate_dir, data_file, our_bin, run_with_timeout, stock_nut, Impl, LineClient, NutDir,
-    NutDirOptions, Proc, StockNut,
+use nut_rs_tests::daemon::{start_upsd_bin, wait_reply, wait_var};
+use nut_rs_tests::usbhid::{
+    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
+    stock_commands_and_set_succeed, target, DRIVER,
 };
-
-const DRIVER: &str = "usbhid-ups";
+use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, StockNut};
 
 /// Stock values a replay cannot reproduce (the reporter's host, config and edits).
 const NOT_COMPARED: &[&str] = &[
@@ -42,17 +39,10 @@ const EXTRA_OK: &[&str] = &[
     "driver.debug",
 ];
 
-fn recording() -> PathBuf {
-    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
-}
-
 /// A NUT directory whose UPS `ups` is our driver on `recording`, logging SET_REPORTs to
 /// `<dir>/simlog`.
 fn dir_for(recording: &std::path::Path) -> NutDir {
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     dir.write_conf(
         "ups.conf",
         &format!(
@@ -66,54 +56,11 @@ fn dir_for(recording: &std::path::Path) -> NutDir {
 }
 
 fn dir() -> NutDir {
-    dir_for(&recording())
-}
-
-fn simlog(dir: &NutDir) -> PathBuf {
-    dir.path().join("simlog")
-}
-
-/// `SET_REPORT 0xNN` lines of the simulator's log, as NUT 2.8.0 would send them: the whole
-/// buffered report (NUT's declared length, 24 bytes for 0x21 and 0x40).
-fn set_line(id: u8, value: u8, len: usize) -> String {
-    let mut b = vec![0u8; len];
-    b[0] = id;
-    b[1] = value;
-    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("SET_REPORT 0x{id:02x} {}", hex.join(" "))
-}
-
-fn sock(dir: &NutDir) -> PathBuf {
-    dir.state().join(format!("{DRIVER}-ups"))
-}
-
-fn start_driver(dir: &NutDir) -> Proc {
-    let _ = std::fs::remove_file(sock(dir));
-    let child = dir
-        .command(&our_bin(DRIVER), "driver.log")
-        .args(["-a", "ups", "-u", "root", "-F"])
-        .spawn()
-        .expect("spawn our driver");
-    let mut p = Proc {
-        child,
-        name: "usbhid-ups ups".into(),
-    };
-    wait_for("driver socket", Duration::from_secs(10), |_| {
-        if let Some(st) = p.exited() {
-            panic!("driver exited ({st}):\n{}", dir.log("driver.log"));
-        }
-        sock(dir).exists().then_some(())
-    });
-    p
+    dir_for(&bk650m2_recording())
 }
 
 fn run(dir: &NutDir, program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(program);
-    for (k, v) in dir.env() {
-        cmd.env(k, v);
-    }
-    cmd.args(args);
-    run_with_timeout(&mut cmd, Duration::from_secs(20))
+    dir.run(program, args, Duration::from_secs(20))
 }
 
 fn parse(text: &str) -> BTreeMap<String, String> {
@@ -149,10 +96,10 @@ fn differences(ours: &BTreeMap<String, String>) -> Vec<String> {
 
 fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
     let dir = dir();
-    let _driver = start_driver(&dir);
+    let _driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &which.binary(stock), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
-    let target = format!("ups@127.0.0.1:{}", dir.port);
+    let target = target(&dir);
     let (code, out, err) = run(&dir, &stock.upsc, &[&target]);
     assert_eq!(code, Some(0), "{which:?} upsc: {err}");
     let ours = parse(&out);
@@ -194,29 +141,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
         ],
         "{which:?}: {out}"
     );
-    let admin = ["-u", "admin", "-p", "adminpw", "-w"];
-    for cmd in ["beeper.disable", "test.battery.start.quick"] {
-        let mut args = admin.to_vec();
-        args.extend([target.as_str(), cmd]);
-        let (code, out, err) = run(&dir, &stock.upscmd, &args);
-        assert_eq!(code, Some(0), "{which:?} upscmd {cmd}: {out}{err}");
-        assert!(
-            err.contains("SUCCESS"),
-            "{which:?} upscmd {cmd}: {out}{err}"
-        );
-    }
-    let mut args = vec!["-s", "ups.delay.shutdown=30"];
-    args.extend(admin);
-    args.push(&target);
-    let (code, out, err) = run(&dir, &stock.upsrw, &args);
-    assert_eq!(code, Some(0), "{which:?} upsrw: {out}{err}");
-    assert!(err.contains("SUCCESS"), "{which:?} upsrw: {out}{err}");
-    wait_reply(
-        dir.port,
-        "GET VAR ups ups.delay.shutdown",
-        "VAR ups ups.delay.shutdown \"30\"\n",
-        Duration::from_secs(5),
-    );
+    stock_commands_and_set_succeed(stock, &dir, &format!("{which:?}"));
     // ups.delay.shutdown is a driver-side setting: nothing more reaches the unit.
     let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();
     assert_eq!(log.lines().count(), 2, "{log}");
@@ -227,7 +152,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
     let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();
     assert_eq!(
         log.lines().last(),
-        Some(set_line(0x40, 10, 24).as_str()),
+        Some(bk650m2_reboot_line().as_str()),
         "{which:?}: {log}"
     );
     ours
@@ -283,10 +208,10 @@ fn value_of(port: u16, var: &str) -> String {
 fn a_power_failure_reaches_upsc_through_interrupt_reports() {
     let tmp = NutDir::new();
     let rec = tmp.path().join("scenario.toml");
-    let base = std::fs::read_to_string(recording()).expect("recording");
+    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
     std::fs::write(&rec, format!("{base}{SCENARIO}")).expect("write scenario");
     let dir = dir_for(&rec);
-    let _driver = start_driver(&dir);
+    let _driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
     // pollinterval is 10 s: within this scenario only interrupt reports can change the status.
@@ -327,7 +252,7 @@ fn a_power_failure_reaches_upsc_through_interrupt_reports() {
 fn an_unplugged_unit_goes_stale_and_comes_back_without_a_restart() {
     let tmp = NutDir::new();
     let rec = tmp.path().join("vanish.toml");
-    let base = std::fs::read_to_string(recording()).expect("recording");
+    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
     let scenario = "\n[[event]]\nat_s = 2.0\nfault = \"vanish\"\nduration_s = 3.0\n";
     std::fs::write(&rec, format!("{base}{scenario}")).expect("write scenario");
     let dir = dir_for(&rec);
@@ -336,7 +261,7 @@ fn an_unplugged_unit_goes_stale_and_comes_back_without_a_restart() {
         "ups.conf",
         &conf.replace("pollinterval = 10", "pollinterval = 1"),
     );
-    let mut driver = start_driver(&dir);
+    let mut driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
     wait_reply(

@@ -41,8 +41,7 @@ impl MonDir {
 
 pub fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    set_mode(path, 0o755);
 }
 
 /// Write `<rig>/upsmon-<role>/upsmon.conf` with a NOTIFYCMD that appends
@@ -86,10 +85,14 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
         conf.push_str(&format!("NOTIFYFLAG {e} SYSLOG+EXEC\n"));
     }
     conf.push_str(extra);
+    write_upsmon_conf(dir, role, mon, &conf)
+}
+
+/// Write `conf` to `<dir>/upsmon.conf` (mode 0600, as upsmon wants it).
+pub fn write_upsmon_conf(dir: PathBuf, role: &str, mon: Mon, conf: &str) -> MonDir {
     let p = dir.join("upsmon.conf");
     std::fs::write(&p, conf).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    set_mode(&p, 0o600);
     MonDir {
         dir,
         role: role.into(),
@@ -169,44 +172,164 @@ pub fn wait_until<T>(
     }
 }
 
-pub fn set_status(rig: &Rig, status: &str) {
-    let (code, _, err) = run_with_timeout(
+/// `upsrw -s <var>=<value>` with stock upsrw as admin on the UPS `ups` of the rig.
+pub fn set_var(rig: &Rig, ups: &str, var: &str, value: &str) {
+    let (code, out, err) = run_with_timeout(
         Command::new(&rig.stock.upsrw).args([
             "-s",
-            &format!("ups.status={status}"),
+            &format!("{var}={value}"),
             "-u",
             "admin",
             "-p",
             "adminpw",
-            &rig.target("ups"),
+            &rig.target(ups),
         ]),
         Duration::from_secs(10),
     );
-    assert_eq!(code, Some(0), "upsrw: {err}");
+    assert_eq!(code, Some(0), "upsrw -s {var}={value}: {out}{err}");
+}
+
+/// Set `ups.status` of the UPS `ups` (dummy-ups passes it on as the driver's status).
+pub fn set_status(rig: &Rig, status: &str) {
+    set_var(rig, "ups", "ups.status", status);
 }
 
 pub fn numlogins(rig: &Rig) -> String {
     rig.client().request("GET NUMLOGINS ups")
 }
 
+/// Wait (`what`, within `timeout`) until `n` clients are logged into the UPS `ups`.
+pub fn wait_logins(
+    rig: &Rig,
+    n: usize,
+    what: &str,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) {
+    let want = format!("NUMLOGINS ups {n}\n");
+    wait_until(
+        what,
+        timeout,
+        || (numlogins(rig) == want).then_some(()),
+        context,
+    );
+}
+
+/// Wait (`what`, within `timeout`) until upsd shows FSD in the status of the UPS `ups`.
+pub fn wait_fsd(rig: &Rig, what: &str, timeout: Duration, context: impl Fn() -> String) {
+    let mut c = rig.client();
+    wait_until(
+        what,
+        timeout,
+        || {
+            c.request("GET VAR ups ups.status")
+                .contains("FSD")
+                .then_some(())
+        },
+        context,
+    );
+}
+
+/// The rig's `shutdown.order`: every SHUTDOWNCMD of [`upsmon_conf`] appends a line to it.
+pub fn shutdown_order(rig: &Rig) -> PathBuf {
+    rig.dir.path().join("shutdown.order")
+}
+
+/// Wait (`what`, within `timeout`) until [`shutdown_order`] has `n` lines (`n` SHUTDOWNCMDs
+/// ran); returns its text.
+pub fn wait_shutdowns(
+    rig: &Rig,
+    n: usize,
+    what: &str,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) -> String {
+    let order = shutdown_order(rig);
+    wait_until(
+        what,
+        timeout,
+        || {
+            let t = std::fs::read_to_string(&order).unwrap_or_default();
+            (t.lines().count() >= n).then_some(t)
+        },
+        context,
+    )
+}
+
+/// Our upsmon with `args`, configured by (`NUT_CONFPATH`) and keeping its PID file in
+/// (`NUT_ALTPIDPATH`) `dir`.
+pub fn our_upsmon(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(our_bin("upsmon"));
+    c.args(args)
+        .env("NUT_CONFPATH", dir)
+        .env("NUT_ALTPIDPATH", dir);
+    c
+}
+
+/// `upsmon -c <cmd>` (stop, reload, fsd) to the running upsmon of `dir`; must exit 0.
+pub fn upsmon_command(dir: &Path, cmd: &str) {
+    let (code, _, err) =
+        run_with_timeout(&mut our_upsmon(dir, &["-c", cmd]), Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{err}");
+}
+
 /// `upsmon -K` of ours with the config of `md`.
 pub fn killpower_check(md: &MonDir) -> Option<i32> {
-    let (code, _, _) = run_with_timeout(
-        Command::new(our_bin("upsmon"))
-            .arg("-K")
-            .env("NUT_CONFPATH", &md.dir),
-        Duration::from_secs(10),
-    );
+    let (code, _, _) = run_with_timeout(&mut our_upsmon(&md.dir, &["-K"]), Duration::from_secs(10));
     code
+}
+
+/// The lines of the notify log with this type, as NOTIFYCMD wrote them
+/// (`type|upsname|message|<time or user>`).
+pub fn notified_lines(md: &MonDir, event: &str) -> Vec<String> {
+    md.notify_log()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{event}|")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A notify log line without its last field (time or user): `type|upsname|message`.
+fn without_last_field(line: &str) -> String {
+    line.rsplit_once('|').unwrap().0.to_string()
+}
+
+/// Every line of the notify log, as `type|upsname|message`.
+pub fn notifications(md: &MonDir) -> Vec<String> {
+    md.notify_log().lines().map(without_last_field).collect()
 }
 
 /// The lines of the notify log with this type, as `type|upsname|message`.
 pub fn notified(md: &MonDir, event: &str) -> Vec<String> {
-    md.notify_log()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{event}|")))
-        .map(|l| l.rsplit_once('|').unwrap().0.to_string())
+    notified_lines(md, event)
+        .iter()
+        .map(|l| without_last_field(l))
         .collect()
+}
+
+/// The time (seconds since the epoch) NOTIFYCMD recorded on each `event` line.
+pub fn notified_at(md: &MonDir, event: &str) -> Vec<f64> {
+    notified_lines(md, event)
+        .iter()
+        .map(|l| l.rsplit('|').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Wait (`what`, within `timeout`) until NOTIFYCMD got `n` notifications of `event`.
+pub fn wait_notified(
+    md: &MonDir,
+    event: &str,
+    n: usize,
+    what: &str,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) {
+    wait_until(
+        what,
+        timeout,
+        || (notified(md, event).len() >= n).then_some(()),
+        context,
+    );
 }
 
 /// Kills the whole process group of an upsmon (parent, child and their scripts) on drop.
@@ -320,17 +443,22 @@ fn serve_one<S: std::io::Read + std::io::Write>(s: &mut S, reply: &str) -> Optio
     ))
 }
 
-/// An HTTP server on 127.0.0.1 answering every request with 200 (and `reply` as body);
-/// returns its port and the requests received.
-pub fn http_server(reply: &'static str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Request>>>) {
+/// The requests a test HTTP server received, in order.
+pub type Requests = std::sync::Arc<std::sync::Mutex<Vec<Request>>>;
+
+/// A server on 127.0.0.1 that hands every connection to `handle` and records the request
+/// it returns; returns its port and the requests received.
+fn server(
+    mut handle: impl FnMut(std::net::TcpStream) -> Option<Request> + Send + 'static,
+) -> (u16, Requests) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let got = Requests::default();
     let g = got.clone();
     std::thread::spawn(move || {
         for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            if let Some(req) = serve_one(&mut s, reply) {
+            let Ok(s) = s else { continue };
+            if let Some(req) = handle(s) {
                 g.lock().unwrap().push(req);
             }
         }
@@ -338,11 +466,14 @@ pub fn http_server(reply: &'static str) -> (u16, std::sync::Arc<std::sync::Mutex
     (port, got)
 }
 
+/// An HTTP server on 127.0.0.1 answering every request with 200 (and `reply` as body);
+/// returns its port and the requests received.
+pub fn http_server(reply: &'static str) -> (u16, Requests) {
+    server(move |mut s| serve_one(&mut s, reply))
+}
+
 /// The same over TLS, with the certificate chain and key of `certfile_pem` (PEM).
-pub fn https_server(
-    certfile_pem: &str,
-    reply: &'static str,
-) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Request>>>) {
+pub fn https_server(certfile_pem: &str, reply: &'static str) -> (u16, Requests) {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
@@ -359,23 +490,12 @@ pub fn https_server(
             .with_single_cert(certs, key)
             .unwrap(),
     );
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let g = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(tcp) = s else { continue };
-            let Ok(conn) = rustls::ServerConnection::new(cfg.clone()) else {
-                continue;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, tcp);
-            if let Some(req) = serve_one(&mut tls, reply) {
-                g.lock().unwrap().push(req);
-            }
-            tls.conn.send_close_notify();
-            let _ = std::io::Write::flush(&mut tls);
-        }
-    });
-    (port, got)
+    server(move |tcp| {
+        let conn = rustls::ServerConnection::new(cfg.clone()).ok()?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let req = serve_one(&mut tls, reply);
+        tls.conn.send_close_notify();
+        let _ = std::io::Write::flush(&mut tls);
+        req
+    })
 }
