@@ -4,14 +4,13 @@
 //! Input reports the scenario sent, in order and on time, and replaying it (no scenario left)
 //! must take upsd's ups.status through the same sequence as the live run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_var};
-use nut_rs_tests::{crate_dir, our_bin, LineClient, NutDir, NutDirOptions, Proc};
+use nut_rs_tests::usbhid::{bk650m2_recording, empty_dir, start_driver, DRIVER};
+use nut_rs_tests::{our_bin, LineClient, NutDir, Proc};
 use usbhid_ups::hid::recording::Recording;
-
-const DRIVER: &str = "usbhid-ups";
 
 /// The power failure of `usbhid_replay.rs` one second later (so that upsd serves the unit well
 /// before it starts): mains lost at 2 s, charge 30 % at 3 s, LB at 4 s, mains back (and LB
@@ -63,9 +62,7 @@ const TRANSIENT: &str = "OL CHRG LB";
 /// The BK650M2-CH recording without its own interrupt reports (the fixture ends with them), so
 /// that only the scenario's reports reach the recording.
 fn base() -> String {
-    let path =
-        crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml");
-    let text = std::fs::read_to_string(path).expect("recording");
+    let text = std::fs::read_to_string(bk650m2_recording()).expect("recording");
     let end = text
         .find("\n[[interrupt]]")
         .expect("the fixture has interrupts");
@@ -78,10 +75,7 @@ fn base() -> String {
 /// A NUT directory whose UPS `ups` is our driver on `recording`, polling every
 /// `pollinterval` seconds, plus `extra` ups.conf lines.
 fn dir_for(recording: &Path, pollinterval: u32, extra: &str) -> NutDir {
-    let dir = NutDir::with(NutDirOptions {
-        upses: Vec::new(),
-        upsd_conf_extra: Vec::new(),
-    });
+    let dir = empty_dir();
     dir.write_conf(
         "ups.conf",
         &format!(
@@ -91,30 +85,6 @@ fn dir_for(recording: &Path, pollinterval: u32, extra: &str) -> NutDir {
         ),
     );
     dir
-}
-
-fn sock(dir: &NutDir) -> PathBuf {
-    dir.state().join(format!("{DRIVER}-ups"))
-}
-
-fn start_driver(dir: &NutDir) -> Proc {
-    let _ = std::fs::remove_file(sock(dir));
-    let child = dir
-        .command(&our_bin(DRIVER), "driver.log")
-        .args(["-a", "ups", "-u", "root", "-F"])
-        .spawn()
-        .expect("spawn our driver");
-    let mut p = Proc {
-        child,
-        name: "usbhid-ups ups".into(),
-    };
-    wait_for("driver socket", Duration::from_secs(10), |_| {
-        if let Some(st) = p.exited() {
-            panic!("driver exited ({st}):\n{}", dir.log("driver.log"));
-        }
-        sock(dir).exists().then_some(())
-    });
-    p
 }
 
 /// Watches ups.status through upsd (every 5 ms) until "OL CHRG": each new value and when it
@@ -191,7 +161,7 @@ fn a_recorded_power_failure_replays_the_same() {
         10,
         &format!("\trecord = \"{}\"\n", recorded.display()),
     );
-    let driver = start_driver(&dir);
+    let driver = start_driver(&dir, &[]);
     // The snapshot is written when the unit is first opened, before the socket exists.
     let snapshot = parse(&recorded).expect("the snapshot parses");
     assert!(snapshot.interrupts.is_empty(), "{:?}", snapshot.interrupts);
@@ -239,7 +209,7 @@ fn a_recorded_power_failure_replays_the_same() {
     // Replay the file: the same statuses, at the same pace. It polls every second here, so
     // the GET_REPORTs between the interrupts must show the state the interrupts announced.
     let dir = dir_for(&recorded, 1, "");
-    let driver = start_driver(&dir);
+    let driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);
     wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
     let replayed = watch_status(dir.port);
