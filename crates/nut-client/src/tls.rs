@@ -30,6 +30,20 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The certificates of a PEM file (other blocks skipped); at least one.
+fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| Error::Tls(format!("reading {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Error::Tls(format!(
+            "no certificate found in {}",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 fn parse_name(server_name: &str) -> Result<ServerName<'static>> {
     ServerName::try_from(server_name.to_owned())
         .map_err(|e| Error::Tls(format!("invalid server name {server_name:?}: {e}")))
@@ -41,15 +55,7 @@ impl TlsConfig {
     /// name or an IP address literal, usually the host the client connected to).
     pub fn from_ca_file(ca_file: impl AsRef<Path>, server_name: &str) -> Result<TlsConfig> {
         let path = ca_file.as_ref();
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| Error::Tls(format!("reading {}: {e}", path.display())))?;
-        if certs.is_empty() {
-            return Err(Error::Tls(format!(
-                "no certificate found in {}",
-                path.display()
-            )));
-        }
+        let certs = pem_certs(path)?;
         TlsConfig::from_ca_certs(certs, server_name)
     }
 
@@ -138,15 +144,7 @@ impl TlsConfig {
     /// the key last, as upsmon's `CERTFILE` in NUT 2.8.6+.
     pub fn with_client_cert_file(self, pem_file: impl AsRef<Path>) -> Result<TlsConfig> {
         let path = pem_file.as_ref();
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| Error::Tls(format!("reading {}: {e}", path.display())))?;
-        if certs.is_empty() {
-            return Err(Error::Tls(format!(
-                "no certificate found in {}",
-                path.display()
-            )));
-        }
+        let certs = pem_certs(path)?;
         let key = PrivateKeyDer::from_pem_file(path)
             .map_err(|e| Error::Tls(format!("no private key in {}: {e}", path.display())))?;
         let key = rustls::sign::CertifiedKey::from_der(certs, key, &provider())
