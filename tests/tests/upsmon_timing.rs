@@ -1,5 +1,6 @@
 //! Reaction times of a primary upsmon, stock 2.8.0 and ours, in the same scenario (our upsd,
-//! stock dummy-ups, POLLFREQ 1, FINALDELAY 1, no secondary): mains lost → ONBATT (NOTIFYCMD
+//! stock dummy-ups, POLLFREQ 1, FINALDELAY 1, no secondary, both as root parent + monitoring
+//! child): mains lost → ONBATT (NOTIFYCMD
 //! ran), LB set → FSD on upsd, LB set → SHUTDOWNCMD. Each figure is printed (run with
 //! `--nocapture` to see them); ours must stay within one poll interval of each bound.
 
@@ -25,7 +26,9 @@ fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
     let stock = stock_nut()?;
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let p = upsmon_conf(&rig, mon, "primary", "upsmon", "pw", "");
-    let _pp = start_upsmon(&rig, &p);
+    // NUT's default two processes (root parent, monitoring child; `-u root` so that the
+    // child can write the test's logs)
+    let _pp = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "root"], &[]));
     let logs = || format!("{}\n{}", p.log(), p.notify_log());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(1500));

@@ -106,8 +106,9 @@ pub fn start_upsmon(rig: &Rig, md: &MonDir) -> Proc {
     start_upsmon_with(rig, md, &["-D", "-p"], &[])
 }
 
-/// Start the upsmon of `md` with these arguments (ours) or `-D -p` (stock) and extra
-/// environment, in a process group of its own; output to `<dir>/upsmon.log`.
+/// Start the upsmon of `md` with these arguments and extra environment (stock upsmon in a
+/// mount namespace of its own with a private /run/nut for its PID file), in a process group of
+/// its own; output to `<dir>/upsmon.log`.
 pub fn start_upsmon_with(
     rig: &Rig,
     md: &MonDir,
@@ -122,9 +123,10 @@ pub fn start_upsmon_with(
                 "-m",
                 "sh",
                 "-c",
-                "mkdir -p /run/nut && mount -t tmpfs tmpfs /run/nut && exec \"$0\" -D -p",
+                "mkdir -p /run/nut && mount -t tmpfs tmpfs /run/nut && exec \"$0\" \"$@\"",
             ])
-            .arg(&rig.stock.upsmon);
+            .arg(&rig.stock.upsmon)
+            .args(args);
             c
         }
         Mon::Ours => {
