@@ -114,27 +114,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(debug: u8, quiet: u8, to_syslog: bool) {
-    let level = match (debug, quiet) {
+/// Log level for `-D` (repeatable) and `-q`.
+fn log_level(debug: u8, quiet: u8) -> &'static str {
+    match (debug, quiet) {
         (0, q) if q > 0 => "warn",
         (0, _) => "info",
         (1, _) => "debug",
         _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UPSD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if to_syslog {
-        builder
-            .with_ansi(false)
-            .without_time()
-            .with_writer(nut_daemon::Syslog::open("upsd"))
-            .init();
-    } else {
-        builder.with_writer(std::io::stderr).init();
     }
+}
+
+fn init_logging(debug: u8, quiet: u8, to_syslog: bool) {
+    nut_daemon::init_logging("upsd", Some("UPSD_LOG"), log_level(debug, quiet), to_syslog);
 }
 
 fn pidfile(statepath: &Path) -> PathBuf {

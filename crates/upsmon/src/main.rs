@@ -132,20 +132,7 @@ fn init_logging(debug: u8, to_syslog: bool) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UPSMON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if to_syslog {
-        builder
-            .with_ansi(false)
-            .without_time()
-            .with_writer(nut_daemon::Syslog::open("upsmon"))
-            .init();
-    } else {
-        builder.with_ansi(false).with_writer(std::io::stderr).init();
-    }
+    nut_daemon::init_logging("upsmon", Some("UPSMON_LOG"), level, to_syslog);
 }
 
 /// Where the PID file lives.

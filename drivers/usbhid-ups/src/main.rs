@@ -317,32 +317,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(progname: &str, debug: u8, quiet: u8, to_syslog: bool) {
-    let level = match (debug, quiet) {
-        (0, q) if q > 0 => "warn",
-        (0, _) => "info",
-        (1 | 2, _) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::new(level);
-    if to_syslog {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(nut_daemon::Syslog::open(progname))
-            .with_ansi(false)
-            .without_time()
-            .with_target(false)
-            .try_init();
-    } else {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_target(false)
-            .try_init();
-    }
-}
-
 fn run(progname: &str, args: Args) -> Result<ExitCode> {
     if args.version {
         return Ok(ExitCode::SUCCESS);
@@ -363,7 +337,13 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
     // Like stock: messages go to stderr while in the foreground (and for -k, -c, -d), to
     // syslog once in the background.
     let to_syslog = !foreground && !args.killpower && args.command.is_none() && args.dump.is_none();
-    init_logging(progname, args.debug, args.quiet, to_syslog);
+    let level = match (args.debug, args.quiet) {
+        (0, q) if q > 0 => "warn",
+        (0, _) => "info",
+        (1 | 2, _) => "debug",
+        _ => "trace",
+    };
+    nut_daemon::init_logging(progname, None, level, to_syslog);
     if args.chroot.is_some() {
         bail!("-r (chroot) is not supported by this driver");
     }
