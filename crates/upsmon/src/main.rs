@@ -143,6 +143,13 @@ fn pidfile() -> PathBuf {
     }
 }
 
+/// Create (or empty) the PID file; a failure is only logged.
+fn create_pid_file(path: &Path) -> Option<std::fs::File> {
+    std::fs::File::create(path)
+        .map_err(|e| tracing::warn!("writing PID file {}: {e}", path.display()))
+        .ok()
+}
+
 /// The parent's clean-up: the PID file names the child, which may not have been allowed to
 /// remove it.
 fn remove_stale_pid_file(pid_file: &Path) {
@@ -244,10 +251,12 @@ fn run(args: Args) -> Result<ExitCode> {
         nix::unistd::daemon(true, false).context("going to the background")?;
     }
 
-    let parent = match child_user {
+    // the PID file is opened before the privileges go, and written once the signal handlers
+    // are in place
+    let (parent, pid_out) = match child_user {
         None => {
             tracing::info!("Warning: running as one big root process by request (upsmon -p)");
-            None
+            (None, create_pid_file(&pid_file))
         }
         Some(user) => {
             let plan = privsep::ParentPlan {
@@ -260,24 +269,13 @@ fn run(args: Args) -> Result<ExitCode> {
                     remove_stale_pid_file(&pid_file);
                     return Ok(code);
                 }
-                privsep::Side::Child(link) => Some((link, user)),
+                privsep::Side::Child(link) => {
+                    let out = create_pid_file(&pid_file);
+                    nut_daemon::become_user(&user, None).context("dropping privileges")?;
+                    tracing::debug!("monitoring as user {}", user.name);
+                    (Some(link), out)
+                }
             }
-        }
-    };
-    // opened before the privileges go, written once the signal handlers are in place
-    let pid_out = match std::fs::File::create(&pid_file) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!("writing PID file {}: {e}", pid_file.display());
-            None
-        }
-    };
-    let parent = match parent {
-        None => None,
-        Some((link, user)) => {
-            nut_daemon::become_user(&user, None).context("dropping privileges")?;
-            tracing::debug!("monitoring as user {}", user.name);
-            Some(link)
         }
     };
 
