@@ -115,5 +115,24 @@ fn reload_follows_monitor_changes() {
         "{}",
         logs()
     );
+    // a changed password on the kept MONITOR line logs in again, with it (and fails)
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let kept = format!(
+        "MONITOR {} 1 monuser secret secondary",
+        rig.target("second")
+    );
+    assert!(text.contains(&kept), "{text}");
+    std::fs::write(
+        &conf,
+        text.replace(&kept, &kept.replace(" secret ", " wrong ")),
+    )
+    .unwrap();
+    upsmon_command(&s.dir, "reload");
+    wait_until(
+        "the login with the new password to fail",
+        Duration::from_secs(5),
+        || (logins("second") == "NUMLOGINS second 0\n").then_some(()),
+        logs,
+    );
     assert!(sp.exited().is_none(), "{}", logs());
 }

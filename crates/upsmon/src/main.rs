@@ -385,19 +385,14 @@ impl App {
         }
     }
 
-    /// Make the sessions follow the MONITOR lines of `self.conf`, as NUT's reload does: a UPS
-    /// kept with the same login keeps its connection, a new one is polled from now on, a
-    /// removed one is dropped, and a changed login or role logs in again.
+    /// Make the sessions follow the MONITOR lines of `self.conf`, as NUT's reload does: a kept
+    /// UPS keeps its session, a new one is polled from now on, a removed one is dropped. (A
+    /// changed login or role is the machine's [`Action::Reconnect`].)
     fn sync_sessions(&mut self) {
         let mut old = std::mem::take(&mut self.sessions);
         let monitors = self.conf.monitors.clone();
         for m in &monitors {
-            let same = |h: &SessionHandle| {
-                let a = &h.monitor;
-                (&a.system, &a.user, &a.password, a.role)
-                    == (&m.system, &m.user, &m.password, m.role)
-            };
-            let handle = match old.iter().position(same) {
+            let handle = match old.iter().position(|h| h.monitor.system == m.system) {
                 Some(i) => old.remove(i),
                 None => self.spawn_session(m),
             };
@@ -643,8 +638,13 @@ impl App {
                     });
                 }
                 Action::Reconnect { ups } => {
-                    if let Some(h) = self.sessions.get(ups) {
-                        let _ = h.commands.try_send(session::Command::Reconnect);
+                    // a new session logs in with the new credentials or role; dropping the
+                    // old handle ends the old one
+                    if let Some(m) = self.conf.monitors.get(ups).cloned() {
+                        let handle = self.spawn_session(&m);
+                        if let Some(h) = self.sessions.get_mut(ups) {
+                            *h = handle;
+                        }
                     }
                 }
             }

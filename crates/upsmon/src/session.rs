@@ -1,7 +1,7 @@
 //! One task per `MONITOR` line: keeps a session with upsd open (connect, `STARTTLS` probe,
 //! `USERNAME`, `PASSWORD`, `LOGIN`, `PRIMARY`/`MASTER`), polls `GET VAR <ups> ups.status` at
 //! the current poll interval and reports each result to the main loop. The main loop sends
-//! back commands that need this UPS's connection (`FSD`, `GET NUMLOGINS`, reconnect).
+//! back commands that need this UPS's connection (`FSD`, `GET NUMLOGINS`).
 //!
 //! An unreachable or misbehaving upsd is never fatal: the poll result is `CommLost` and the
 //! next poll connects again.
@@ -26,8 +26,6 @@ pub enum Command {
     Fsd(oneshot::Sender<bool>),
     /// `GET NUMLOGINS <ups>`; errors count as 0 logins, as in upsmon.
     NumLogins(oneshot::Sender<u32>),
-    /// Drop the connection; the next poll connects again.
-    Reconnect,
 }
 
 /// How this session sets up TLS.
@@ -211,7 +209,6 @@ impl Session {
     async fn command(&self, conn: &mut Option<Client>, cmd: Command) {
         let ups = &self.monitor.ups;
         match cmd {
-            Command::Reconnect => *conn = None,
             Command::Fsd(reply) => {
                 let ok = match conn.as_mut() {
                     Some(c) => match c.fsd(ups).await {
