@@ -1,5 +1,8 @@
 //! Item decoding, value codec and path naming on small hand-made descriptors.
 
+mod common;
+
+use common::field;
 use nut_hid::{
     apc, parse, DescriptorError, Field, PathError, ReportBuffer, ReportKind, UsagePath, UsageTable,
 };
@@ -16,25 +19,6 @@ fn only_field(body: &[u8]) -> Field {
     let desc = parse(&ups(body)).expect("parses");
     assert_eq!(desc.fields.len(), 1, "{:?}", desc.fields);
     desc.fields[0].clone()
-}
-
-fn field(size: u32, offset: u32, min: i64, max: i64) -> Field {
-    Field {
-        path: UsagePath(vec![0x0084_0004, 0x0084_0030]),
-        report_id: 1,
-        kind: ReportKind::Feature,
-        offset,
-        size,
-        logical_min: min,
-        logical_max: max,
-        assumed_logmax: false,
-        physical_min: None,
-        physical_max: None,
-        unit: 0,
-        unit_exponent: 0,
-        attributes: 0x02,
-        item_offset: 0,
-    }
 }
 
 #[test]
@@ -102,7 +86,7 @@ fn unit_exponent_nibbles() {
 
 #[test]
 fn unit_table_and_exponent() {
-    let mut f = field(16, 0, 0, 65535);
+    let mut f = field(1, 16, 0, 0, 65535);
     f.unit = 0x00F0_D121; // volt, k = 7
     f.unit_exponent = 5;
     assert_eq!(f.exponent(), -2);
@@ -129,26 +113,26 @@ fn unit_table_and_exponent() {
 #[test]
 fn extract_masks_by_logical_range_not_size() {
     // Back-UPS BF500: 32-bit field, LogMax 0xffff, garbage in the high bytes.
-    let f = field(32, 0, 0, 0xffff);
+    let f = field(1, 32, 0, 0, 0xffff);
     assert_eq!(f.extract(&[1, 0x00, 0x0a, 0x08, 0x80]), Some(0x0a00));
     // Signed 8-bit.
-    let f = field(8, 0, -128, 127);
+    let f = field(1, 8, 0, -128, 127);
     assert_eq!(f.extract(&[1, 0x80]), Some(-128));
     assert_eq!(f.extract(&[1, 0xff]), Some(-1));
     // DelayBeforeShutdown: LogMin -1, LogMax 32767.
-    let f = field(16, 0, -1, 32767);
+    let f = field(1, 16, 0, -1, 32767);
     assert_eq!(f.extract(&[1, 0xff, 0xff]), Some(-1));
     assert_eq!(f.extract(&[1, 0x14, 0x00]), Some(20));
     // Clamp: range 1..3 keeps 2 bits; 0 clamps up to 1.
-    let f = field(8, 0, 1, 3);
+    let f = field(1, 8, 0, 1, 3);
     assert_eq!(f.extract(&[1, 0x00]), Some(1));
     assert_eq!(f.extract(&[1, 0x07]), Some(3));
     // LogMin > LogMax (possible in a broken descriptor): NUT's order, no panic.
-    let f = field(8, 0, 10, 5);
+    let f = field(1, 8, 0, 10, 5);
     assert_eq!(f.extract(&[1, 0x00]), Some(10));
     assert_eq!(f.extract(&[1, 0x07]), Some(10));
     // Bits at an offset, LSB first across bytes.
-    let f = field(4, 6, 0, 15);
+    let f = field(1, 4, 6, 0, 15);
     assert_eq!(f.extract(&[1, 0b1100_0000, 0b0000_0011]), Some(15));
     assert_eq!(f.extract(&[1, 0b0100_0000, 0b0000_0010]), Some(0b1001));
     assert_eq!(f.extract(&[1, 0xff]), None);
@@ -157,7 +141,7 @@ fn extract_masks_by_logical_range_not_size() {
 
 #[test]
 fn physical_range() {
-    let mut f = field(8, 0, 0, 100);
+    let mut f = field(1, 8, 0, 0, 100);
     f.physical_min = Some(0);
     f.physical_max = Some(1000);
     assert_eq!(f.to_value(50), 500.0);
@@ -177,7 +161,7 @@ fn physical_range() {
 
 #[test]
 fn constant_fields_are_not_writable() {
-    let mut f = field(8, 0, 0, 255);
+    let mut f = field(1, 8, 0, 0, 255);
     f.attributes = 0x01;
     assert!(f.is_constant());
     assert_eq!(f.from_value(3.0), None);
@@ -187,7 +171,7 @@ fn constant_fields_are_not_writable() {
 
 #[test]
 fn insert_keeps_other_bits() {
-    let f = field(4, 6, 0, 15);
+    let f = field(1, 4, 6, 0, 15);
     let mut r = [1u8, 0xff, 0xff];
     f.insert(&mut r, 0).expect("fits");
     assert_eq!(r, [1, 0b0011_1111, 0b1111_1100]);

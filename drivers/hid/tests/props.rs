@@ -1,26 +1,10 @@
 //! Property tests: the codec round-trips, and parsing never panics.
 
-use nut_hid::{parse, Field, ReportKind, UsagePath, UsageTable};
-use proptest::prelude::*;
+mod common;
 
-fn field(size: u32, offset: u32, min: i64, max: i64) -> Field {
-    Field {
-        path: UsagePath(vec![0x0084_0004, 0x0084_0030]),
-        report_id: 7,
-        kind: ReportKind::Feature,
-        offset,
-        size,
-        logical_min: min,
-        logical_max: max,
-        assumed_logmax: false,
-        physical_min: None,
-        physical_max: None,
-        unit: 0,
-        unit_exponent: 0,
-        attributes: 0x02,
-        item_offset: 0,
-    }
-}
+use common::field;
+use nut_hid::{parse, UsageTable};
+use proptest::prelude::*;
 
 /// (size, min, max, value) with min <= value <= max representable in `size` bits.
 fn ranged() -> impl Strategy<Value = (u32, i64, i64, i64)> {
@@ -46,7 +30,7 @@ proptest! {
         offset in 0u32..=255,
         background in proptest::collection::vec(any::<u8>(), 70),
     ) {
-        let f = field(size, offset, min, max);
+        let f = field(7, size, offset, min, max);
         let mut report = background.clone();
         report.truncate(f.needed_len());
         let before = report.clone();
@@ -71,7 +55,7 @@ proptest! {
         max in any::<i32>(),
         report in proptest::collection::vec(any::<u8>(), 0..70),
     ) {
-        let f = field(size, offset, i64::from(min), i64::from(max));
+        let f = field(7, size, offset, i64::from(min), i64::from(max));
         match f.extract(&report) {
             None => prop_assert!(report.len() < f.needed_len()),
             Some(v) if min <= max => prop_assert!(i64::from(min) <= v && v <= i64::from(max)),
