@@ -12,9 +12,6 @@ use tokio_rustls::TlsConnector;
 use crate::error::{Error, Result};
 use crate::tls::TlsConfig;
 
-/// The IANA port of the NUT network protocol.
-pub const DEFAULT_PORT: u16 = 3493;
-
 /// Timeout for connecting, for each line written or read, and for the TLS handshake, unless
 /// changed with [`Client::set_timeout`]. Stock upsclient waits 5 s for a reply line too.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -28,9 +28,7 @@ mod client;
 mod error;
 mod tls;
 
-pub use client::{
-    Client, TrackingStatus, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_LINE, TRACKING_ID_LEN,
-};
+pub use client::{Client, TrackingStatus, DEFAULT_TIMEOUT, MAX_LINE, TRACKING_ID_LEN};
 pub use error::{Error, Result};
 pub use nut_proto::ErrCode;
 pub use tls::TlsConfig;

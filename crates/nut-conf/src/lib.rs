@@ -23,15 +23,6 @@ pub mod upsmon_conf;
 pub mod upssched_conf;
 mod value;
 
-/// The directory holding NUT's config files: env `NUT_CONFPATH` if set and non-empty, else
-/// `/etc/nut` (Debian's compiled-in CONFPATH).
-pub fn confpath() -> PathBuf {
-    match std::env::var_os("NUT_CONFPATH") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from("/etc/nut"),
-    }
-}
-
 /// A problem at one line of a config file. Displays as `<file>:<line>: <message>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}: {message}", file.display())]
@@ -212,17 +203,6 @@ mod tests {
         assert_eq!(section_name("[a b]"), Some("a b"));
         assert_eq!(section_name("[]"), Some(""));
         assert_eq!(section_name("["), None);
-    }
-
-    #[test]
-    fn confpath_from_env_else_etc_nut() {
-        // The only test that touches this variable, so no other test can race it.
-        std::env::set_var("NUT_CONFPATH", "/opt/nut/etc");
-        assert_eq!(confpath(), PathBuf::from("/opt/nut/etc"));
-        std::env::set_var("NUT_CONFPATH", "");
-        assert_eq!(confpath(), PathBuf::from("/etc/nut"));
-        std::env::remove_var("NUT_CONFPATH");
-        assert_eq!(confpath(), PathBuf::from("/etc/nut"));
     }
 
     #[test]

@@ -10,10 +10,9 @@ use crate::value::{
     arity, boolean, debug_level, non_empty_path, parse_bool, parse_unsigned, seconds,
     unknown_directive,
 };
-use crate::{lines, warning, ConfError, Error};
+use nut_proto::DEFAULT_PORT;
 
-/// NUT's registered TCP port, used when `LISTEN` gives none.
-pub const DEFAULT_PORT: u16 = 3493;
+use crate::{lines, warning, ConfError, Error};
 
 /// One `LISTEN <addr> [<port>]` line.
 #[derive(Debug, Clone, PartialEq, Eq)]

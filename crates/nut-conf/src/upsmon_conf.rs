@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use nut_proto::DEFAULT_PORT;
+
 use crate::value::{
     arity, boolean, debug_level, non_empty_path, parse_bool, parse_signed, parse_unsigned, seconds,
     unknown_directive,
@@ -49,9 +51,6 @@ pub const NOTIFY_EVENTS: &[&str] = &[
     "SUSPEND_FINISHED",
     "SUSPEND_TIMEJUMP_UNEXPECTED",
 ];
-
-/// The upsd port used when a system string names none.
-pub const DEFAULT_PORT: u16 = 3493;
 
 /// The role upsmon plays for one UPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

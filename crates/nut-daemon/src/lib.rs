@@ -1,14 +1,19 @@
-//! What every nut-rs daemon (upsd, the drivers, upsmon) shares with NUT's daemons: logging
-//! to stderr in the foreground and to syslog once in the background, finding the running
-//! instance through its PID file, and running as an unprivileged user after the privileged
-//! set-up is done.
+//! What every nut-rs daemon (upsd, the drivers, upsmon) shares with NUT's daemons: where the
+//! files are ([`confpath`], [`statepath`], [`altpidpath`]), logging to stderr in the
+//! foreground and to syslog once in the background ([`init_logging`], [`log_level`]), PID
+//! files and the signals `-c <command>` sends ([`PidFile`], [`signal_command`]), running as
+//! an unprivileged user after the privileged set-up ([`become_user`]), and reading PEM
+//! certificates and keys ([`pem`]).
 
 mod logging;
+pub mod paths;
+pub mod pem;
 mod pidfile;
 mod privs;
 mod syslog;
 
-pub use logging::init_logging;
-pub use pidfile::{read_pid, PidError};
+pub use logging::{init_logging, log_level};
+pub use paths::{altpidpath, altpidpath_for, confpath, pidfile, statepath};
+pub use pidfile::{is_running, read_pid, signal_command, PidError, PidFile};
 pub use privs::{become_user, lookup_user, PrivError, DEFAULT_USER};
 pub use syslog::Syslog;

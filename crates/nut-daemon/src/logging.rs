@@ -1,11 +1,23 @@
 //! The one logging set-up of the daemons: stderr in the foreground (coloured only on a
-//! terminal), syslog under the program's name in the background.
+//! terminal), syslog under the program's name in the background; and the one mapping of NUT's
+//! `-D` / `-q` flags to a level.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::Syslog;
+
+/// The level for `-D` given `debug` times and `-q` given `quiet` times: `-q` (without `-D`)
+/// shows warnings and errors only, nothing shows `info`, one `-D` adds `debug`, more `trace`.
+pub fn log_level(debug: u8, quiet: u8) -> &'static str {
+    match (debug, quiet) {
+        (0, q) if q > 0 => "warn",
+        (0, _) => "info",
+        (1, _) => "debug",
+        _ => "trace",
+    }
+}
 
 /// Install the global subscriber. `level` is `warn`, `info`, `debug` or `trace`; the variable
 /// `filter_var` (e.g. `UPSD_LOG`), when set, holds a tracing filter that replaces it.
@@ -29,4 +41,17 @@ pub fn init_logging(program: &str, filter_var: Option<&str>, level: &str, to_sys
             .with_writer(std::io::stderr)
             .try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_quiet_flags() {
+        assert_eq!(log_level(0, 0), "info");
+        assert_eq!(log_level(0, 2), "warn");
+        assert_eq!(log_level(1, 1), "debug");
+        assert_eq!(log_level(2, 0), "trace");
+    }
 }

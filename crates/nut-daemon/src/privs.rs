@@ -8,18 +8,31 @@ pub const DEFAULT_USER: &str = "nut";
 
 /// Why the switch to the unprivileged user failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PrivError {
+    /// No such user in the password database.
     #[error("user {0} not found")]
     NoUser(String),
+    /// No such group.
     #[error("group {0} not found")]
     NoGroup(String),
+    /// The user or group database could not be read.
     #[error("looking up {what}: {source}")]
-    Lookup { what: String, source: nix::Error },
-    #[error("{call}: {source}")]
-    Switch {
-        call: &'static str,
+    Lookup {
+        /// `user <name>` or `group <name>`.
+        what: String,
+        /// What the system said.
         source: nix::Error,
     },
+    /// A set*id call failed.
+    #[error("{call}: {source}")]
+    Switch {
+        /// `setgroups`, `setgid` or `setuid`.
+        call: &'static str,
+        /// What the system said.
+        source: nix::Error,
+    },
+    /// setuid(0) still worked after the switch: the drop did not take.
     #[error("could still regain root after dropping privileges")]
     Regained,
 }

@@ -12,6 +12,9 @@ pub use error::ErrCode;
 pub use escape::{escape, escape_capped, quote, unescape, ESCAPED_VALUE_MAX};
 pub use tokenizer::{split_line, ParseError, Tokenizer, MAX_WORDS, MAX_WORD_LEN};
 
+/// The IANA port of the NUT network protocol: upsd's LISTEN and upsmon's MONITOR default.
+pub const DEFAULT_PORT: u16 = 3493;
+
 /// Network protocol version we implement (answer to `NETVER` / `PROTVER`).
 pub const PROTOCOL_VERSION: &str = "1.3";
 

@@ -120,7 +120,7 @@ fn env_true(name: &str) -> bool {
 
 /// CONFPATH: env `NUT_CONFPATH`, else `/etc/nut`.
 pub fn confpath() -> PathBuf {
-    nut_conf::confpath()
+    nut_daemon::confpath()
 }
 
 /// ALTPIDPATH: env `NUT_ALTPIDPATH`, else STATEPATH.

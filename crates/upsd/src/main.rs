@@ -172,7 +172,7 @@ fn bind(conf: &ServerConf, args: &Args) -> Result<Vec<TcpListener>> {
         .map(|l| (l.addr.clone(), l.port))
         .collect();
     if wanted.is_empty() {
-        let port = nut_conf::upsd_conf::DEFAULT_PORT;
+        let port = nut_proto::DEFAULT_PORT;
         if !args.ipv4 || args.ipv6 {
             wanted.push(("::1".into(), port));
         }

@@ -168,7 +168,7 @@ pub fn load_conf(path: &Path) -> Result<UpsmonConf> {
 
 fn run(args: Args) -> Result<ExitCode> {
     let foreground = args.foreground > 0 || (args.debug > 0 && !args.background);
-    let confpath = nut_conf::confpath().join("upsmon.conf");
+    let confpath = nut_daemon::confpath().join("upsmon.conf");
 
     if let Some(cmd) = &args.command {
         init_logging(args.debug, false);

@@ -359,7 +359,7 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
     }
 
     let conf = if args.ups.is_some() {
-        let path = nut_conf::confpath().join("ups.conf");
+        let path = nut_daemon::confpath().join("ups.conf");
         Some(nut_conf::ups_conf::load(&path)?)
     } else {
         None
@@ -454,7 +454,7 @@ fn run(progname: &str, args: Args) -> Result<ExitCode> {
         let conf = if standalone {
             None
         } else {
-            match nut_conf::ups_conf::load(&nut_conf::confpath().join("ups.conf")) {
+            match nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf")) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!("reload: {e}");
@@ -530,7 +530,7 @@ fn backend_for(cfg: &DriverConfig, record_mode: bool) -> Result<Box<dyn Backend>
         return hidraw_backend(cfg, record);
     };
     // Like dummy-ups's port, a relative recording is looked up in the config directory.
-    let path = nut_conf::confpath().join(file);
+    let path = nut_daemon::confpath().join(file);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading recording {}", path.display()))?;
     let rec = Recording::parse(&text, file)?;

@@ -126,7 +126,7 @@ fn run(prog: &str, args: &[String]) -> Result<bool> {
         bail!("Error: you must specify a command");
     };
     let ups = o.words.get(1).map(String::as_str);
-    let path = nut_conf::confpath().join("ups.conf");
+    let path = nut_daemon::confpath().join("ups.conf");
     let conf = nut_conf::ups_conf::load(&path)?;
     let pidpath = statepath_env("NUT_ALTPIDPATH")
         .or_else(|| statepath_env("NUT_STATEPATH"))
