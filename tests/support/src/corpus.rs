@@ -134,7 +134,7 @@ pub fn parse(text: &str) -> Result<Vec<Session>, String> {
 
 /// Load and parse `tests/corpus/requests.txt`.
 pub fn load() -> Vec<Session> {
-    let p = crate::crate_dir().join("corpus").join("requests.txt");
+    let p = crate::tests_dir().join("corpus").join("requests.txt");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     parse(&text).unwrap_or_else(|e| panic!("{e}"))
 }

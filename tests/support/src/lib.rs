@@ -14,6 +14,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
+pub mod upsmon;
 pub mod usbhid;
 
 use std::io::{self, Read, Write};
@@ -39,14 +40,14 @@ pub const USERS: &[(&str, &str, &[&str])] = &[
     ("nobody", "nopw", &[]),
 ];
 
-/// Directory of this crate (`tests/`), from which data and corpus files are found.
-pub fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The `tests/` folder of the workspace, which holds `data/` and `corpus/`.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// A file in `tests/data/`.
 pub fn data_file(name: &str) -> PathBuf {
-    crate_dir().join("data").join(name)
+    tests_dir().join("data").join(name)
 }
 
 /// Paths of the stock NUT 2.8.0 programs used by the tests.
@@ -117,7 +118,7 @@ pub fn our_bin(name: &str) -> PathBuf {
     // `cargo test -p nut-rs-tests` does not rebuild other packages' binaries: warn when the
     // sources of the workspace are newer than the binary under test.
     let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    let root = crate_dir().join("..");
+    let root = tests_dir().join("..");
     let newest = ["crates", "drivers"]
         .iter()
         .filter_map(|d| newest_mtime(&root.join(d)))
@@ -595,6 +596,27 @@ impl Rig {
 pub fn start_ours() -> Option<Rig> {
     let stock = stock_nut()?;
     Some(Rig::ours(&stock))
+}
+
+/// Two tests from one test function taking an [`Impl`]: `<name>::stock` runs it against stock
+/// upsd (which checks the expectations themselves) and `<name>::ours` against ours (the real
+/// test).
+#[macro_export]
+macro_rules! both_upsd {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn stock() {
+                    super::$name($crate::Impl::Stock)
+                }
+                #[test]
+                fn ours() {
+                    super::$name($crate::Impl::Ours)
+                }
+            }
+        )+
+    };
 }
 
 /// What one read of a reply produced.

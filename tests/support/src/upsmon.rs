@@ -1,9 +1,7 @@
 //! Helpers shared by the upsmon end-to-end tests: a upsmon.conf per role with recording
 //! NOTIFYCMD and SHUTDOWNCMD scripts, starting stock or our upsmon, and waiting.
 
-#![allow(dead_code)]
-
-use nut_rs_tests::{our_bin, run_with_timeout, Proc, Rig};
+use crate::{our_bin, run_with_timeout, Proc, Rig};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -358,7 +356,7 @@ pub fn ppid(pid: u32) -> Option<u32> {
 
 /// (real, effective) uid of a live process.
 pub fn uids(pid: u32) -> (u32, u32) {
-    let u = nut_rs_tests::daemon::proc_uids(pid);
+    let u = crate::daemon::proc_uids(pid);
     (u[0], u[1])
 }
 

@@ -6,14 +6,47 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::daemon::{wait_for, wait_reply};
-use crate::{crate_dir, our_bin, NutDir, NutDirOptions, Proc, StockNut};
+use crate::{our_bin, tests_dir, NutDir, NutDirOptions, Proc, StockNut};
 
 /// The driver's program name.
 pub const DRIVER: &str = "usbhid-ups";
 
 /// The recording of the APC Back-UPS BK650M2-CH the simulator replays.
 pub fn bk650m2_recording() -> PathBuf {
-    crate_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+    tests_dir().join("../drivers/usbhid-ups/tests/data/back-ups-bk650m2-ch.recording.toml")
+}
+
+/// A power failure on the BK650M2-CH, as `[[event]]` entries to append to its recording:
+/// mains lost at `t0` seconds, charge 30 % one second later, low battery a second later, mains
+/// back (and low battery cleared) a second after that; every changed Input report goes on the
+/// interrupt pipe. ACPresent exists twice on this unit (a PresentStatus bit in report 0x16 and
+/// an 8-bit PowerSummary value in 0x13): a real unit changes both, and NUT reads both. Its
+/// low-battery flag is only the 8-bit PowerSummary.BelowRemainingCapacityLimit (0x14).
+pub fn power_failure_scenario(t0: f64) -> String {
+    let (t1, t2, t3) = (t0 + 1.0, t0 + 2.0, t0 + 3.0);
+    format!(
+        r#"
+[[event]]
+at_s = {t0:.1}
+set = {{ "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }}
+interrupt = true
+
+[[event]]
+at_s = {t1:.1}
+set = {{ "UPS.PowerSummary.RemainingCapacity" = 30 }}
+interrupt = true
+
+[[event]]
+at_s = {t2:.1}
+set = {{ "UPS.PowerSummary.BelowRemainingCapacityLimit" = 1 }}
+interrupt = true
+
+[[event]]
+at_s = {t3:.1}
+set = {{ "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPresent" = 1, "UPS.PowerSummary.PresentStatus.Discharging" = 0, "UPS.PowerSummary.PresentStatus.Charging" = 1, "UPS.PowerSummary.BelowRemainingCapacityLimit" = 0 }}
+interrupt = true
+"#
+    )
 }
 
 /// The directory of our driver binaries, for `driverpath` in ups.conf (upsdrvctl).

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nut_rs_tests::daemon::{signal, wait_for};
-use nut_rs_tests::usbhid::{
+use nut_test_support::daemon::{signal, wait_for};
+use nut_test_support::usbhid::{
     bk650m2_reboot_line, bk650m2_recording, driverpath, empty_dir, simlog, sock, DRIVER,
 };
-use nut_rs_tests::{our_bin, NutDir};
+use nut_test_support::{our_bin, NutDir};
 
 /// A NUT directory whose ups.conf runs our driver binary (`driverpath`) for UPS `ups` on
 /// `recording`, logging SET_REPORTs to `<dir>/simlog`; `extra` goes into the section.

@@ -7,38 +7,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_var};
-use nut_rs_tests::usbhid::{bk650m2_recording, empty_dir, start_driver, DRIVER};
-use nut_rs_tests::{our_bin, LineClient, NutDir, Proc};
+use nut_test_support::daemon::{signal, start_upsd_bin, wait_for, wait_var};
+use nut_test_support::usbhid::{
+    bk650m2_recording, empty_dir, power_failure_scenario, start_driver, DRIVER,
+};
+use nut_test_support::{our_bin, LineClient, NutDir, Proc};
 use usbhid_ups::hid::recording::Recording;
 
-/// The power failure of `usbhid_replay.rs` one second later (so that upsd serves the unit well
-/// before it starts): mains lost at 2 s, charge 30 % at 3 s, LB at 4 s, mains back (and LB
-/// cleared) at 5 s; every changed Input report goes on the interrupt pipe.
-const SCENARIO: &str = r#"
-[[event]]
-at_s = 2.0
-set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }
-interrupt = true
-
-[[event]]
-at_s = 3.0
-set = { "UPS.PowerSummary.RemainingCapacity" = 30 }
-interrupt = true
-
-[[event]]
-at_s = 4.0
-set = { "UPS.PowerSummary.BelowRemainingCapacityLimit" = 1 }
-interrupt = true
-
-[[event]]
-at_s = 5.0
-set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPresent" = 1, "UPS.PowerSummary.PresentStatus.Discharging" = 0, "UPS.PowerSummary.PresentStatus.Charging" = 1, "UPS.PowerSummary.BelowRemainingCapacityLimit" = 0 }
-interrupt = true
-"#;
-
-/// The reports the scenario sends, in order, with the delay after the previous one (ms). Each
-/// event sends its changed Input reports in the order `set` first names them: 0x16 holds the
+/// The power failure of `replay.rs` one second later (so that upsd serves the unit well
+/// before it starts): the reports `power_failure_scenario(2.0)` sends, in order, with the
+/// delay after the previous one (ms). Each event sends its changed Input reports in the order `set` first names them: 0x16 holds the
 /// PresentStatus bits (0x01 Charging, 0x02 Discharging, 0x04 ACPresent, 0x08 BatteryPresent;
 /// 0x0e before the scenario), 0x13 the 8-bit ACPresent, 0x0c the charge, 0x14 the LB flag.
 const EXPECTED: &[(u64, &[u8])] = &[
@@ -151,7 +129,11 @@ fn stop(mut p: Proc, dir: &NutDir) {
 fn a_recorded_power_failure_replays_the_same() {
     let tmp = NutDir::new();
     let scenario = tmp.path().join("scenario.toml");
-    std::fs::write(&scenario, format!("{}{SCENARIO}", base())).expect("write scenario");
+    std::fs::write(
+        &scenario,
+        format!("{}{}", base(), power_failure_scenario(2.0)),
+    )
+    .expect("write scenario");
     let recorded = tmp.path().join("recorded.toml");
 
     // Record the simulated power failure (polling every 10 s: within the scenario only

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::daemon::{start_upsd_bin, wait_reply, wait_var};
-use nut_rs_tests::usbhid::{
-    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
-    stock_commands_and_set_succeed, target, DRIVER,
+use nut_test_support::daemon::{start_upsd_bin, wait_reply, wait_var};
+use nut_test_support::usbhid::{
+    bk650m2_reboot_line, bk650m2_recording, empty_dir, power_failure_scenario, simlog,
+    start_driver, stock_commands_and_set_succeed, target, DRIVER,
 };
-use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, StockNut};
+use nut_test_support::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, StockNut};
 
 /// Stock values a replay cannot reproduce (the reporter's host, config and edits).
 const NOT_COMPARED: &[&str] = &[
@@ -169,32 +169,6 @@ fn stock_upsc_shows_stock_variables_through_stock_and_our_upsd() {
     assert_eq!(a, b, "stock upsd and ours show different variables");
 }
 
-/// The scenario of a power failure, on top of the BK650M2-CH recording. ACPresent exists twice
-/// on this unit (a PresentStatus bit in report 0x16 and an 8-bit PowerSummary value in 0x13): a
-/// real unit changes both, and NUT reads both. Its low-battery flag is only the 8-bit
-/// PowerSummary.BelowRemainingCapacityLimit (0x14).
-const SCENARIO: &str = r#"
-[[event]]
-at_s = 1.0
-set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }
-interrupt = true
-
-[[event]]
-at_s = 2.0
-set = { "UPS.PowerSummary.RemainingCapacity" = 30 }
-interrupt = true
-
-[[event]]
-at_s = 3.0
-set = { "UPS.PowerSummary.BelowRemainingCapacityLimit" = 1 }
-interrupt = true
-
-[[event]]
-at_s = 4.0
-set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPresent" = 1, "UPS.PowerSummary.PresentStatus.Discharging" = 0, "UPS.PowerSummary.PresentStatus.Charging" = 1, "UPS.PowerSummary.BelowRemainingCapacityLimit" = 0 }
-interrupt = true
-"#;
-
 fn value_of(port: u16, var: &str) -> String {
     let mut c = LineClient::connect(port).expect("connect");
     let r = c.request(&format!("GET VAR ups {var}"));
@@ -209,7 +183,7 @@ fn a_power_failure_reaches_upsc_through_interrupt_reports() {
     let tmp = NutDir::new();
     let rec = tmp.path().join("scenario.toml");
     let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
-    std::fs::write(&rec, format!("{base}{SCENARIO}")).expect("write scenario");
+    std::fs::write(&rec, format!("{base}{}", power_failure_scenario(1.0))).expect("write scenario");
     let dir = dir_for(&rec);
     let _driver = start_driver(&dir, &[]);
     let _upsd = start_upsd_bin(&dir, &our_bin("upsd"), &["-F", "-u", "root"]);

@@ -8,12 +8,12 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_reply, wait_var};
-use nut_rs_tests::usbhid::{
+use nut_test_support::daemon::{signal, start_upsd_bin, wait_for, wait_reply, wait_var};
+use nut_test_support::usbhid::{
     driverpath, empty_dir, sock, start_driver, stock_commands_and_set_succeed, stock_set, target,
     DRIVER,
 };
-use nut_rs_tests::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, Proc, StockNut};
+use nut_test_support::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, Proc, StockNut};
 const EXTRA: &str =
     "!rw ups.delay.shutdown 10\n!cmd beeper.disable\n!cmd test.battery.start.quick\n";
 

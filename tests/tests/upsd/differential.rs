@@ -3,8 +3,8 @@
 //! configuration and data. Replies must be byte-identical (see corpus header for the
 //! normalisations).
 
-use nut_rs_tests::corpus::{self, Exchange, Session};
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, StockNut, UpsSpec};
+use nut_test_support::corpus::{self, Exchange, Session};
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig, StockNut, UpsSpec};
 
 /// The corpus setup: the default NutDir plus the scripted UPS `fake` (ENUM/RANGE), with a
 /// short MAXAGE so the corpus can observe DATA-STALE soon after it stops a driver.

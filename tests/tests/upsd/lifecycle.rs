@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::daemon::{
+use nut_test_support::daemon::{
     proc_uids, run_upsd, run_upsd_bin, signal, start_driver, start_upsd, start_upsd_bin, user_uid,
     wait_closed, wait_for, wait_reply, wait_var,
 };
-use nut_rs_tests::{
+use nut_test_support::{
     stock_nut, Driver, Impl, LineClient, NutDir, NutDirOptions, UpsSpec, UPS, UPS_DESC, USERS,
 };
 
@@ -56,18 +56,9 @@ fn only_ups() -> NutDirOptions {
     }
 }
 
-#[test]
-fn reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups() {
-    reload_by_command(Impl::Ours);
-}
+nut_test_support::both_upsd!(reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups);
 
-/// The same expectations hold for stock upsd.
-#[test]
-fn reload_by_command_stock_check() {
-    reload_by_command(Impl::Stock);
-}
-
-fn reload_by_command(which: Impl) {
+fn reload_by_command_keeps_clients_applies_changes_and_kicks_removed_ups(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let binary = which.binary(&stock);
     let dir = NutDir::new();
@@ -287,18 +278,9 @@ fn startup_config_errors_exit_non_zero_naming_file_and_line() {
     assert!(LineClient::connect(dir.port).is_err());
 }
 
-#[test]
-fn drivers_come_and_go_without_restarting_upsd() {
-    drivers_come_and_go(Impl::Ours);
-}
+nut_test_support::both_upsd!(drivers_come_and_go_without_restarting_upsd);
 
-/// The same expectations hold for stock upsd.
-#[test]
-fn drivers_come_and_go_stock_check() {
-    drivers_come_and_go(Impl::Stock);
-}
-
-fn drivers_come_and_go(which: Impl) {
+fn drivers_come_and_go_without_restarting_upsd(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let binary = which.binary(&stock);
     let dir = NutDir::with(only_ups());
@@ -352,18 +334,9 @@ fn drivers_come_and_go(which: Impl) {
     }
 }
 
-#[test]
-fn a_stopped_driver_goes_stale_after_maxage_and_fresh_again() {
-    stale_driver(Impl::Ours);
-}
+nut_test_support::both_upsd!(a_stopped_driver_goes_stale_after_maxage_and_fresh_again);
 
-/// The same expectations hold for stock upsd.
-#[test]
-fn stale_driver_stock_check() {
-    stale_driver(Impl::Stock);
-}
-
-fn stale_driver(which: Impl) {
+fn a_stopped_driver_goes_stale_after_maxage_and_fresh_again(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let binary = which.binary(&stock);
     let mut opts = only_ups();
@@ -413,18 +386,9 @@ fn stale_driver(which: Impl) {
     eprintln!("{which:?}: stale after {stale_after:?}, fresh again after {fresh_after:?}");
 }
 
-#[test]
-fn stop_command_stops_upsd_and_removes_the_pid_file() {
-    stop_command(Impl::Ours);
-}
+nut_test_support::both_upsd!(stop_command_stops_upsd_and_removes_the_pid_file);
 
-/// The same expectations hold for stock upsd.
-#[test]
-fn stop_command_stock_check() {
-    stop_command(Impl::Stock);
-}
-
-fn stop_command(which: Impl) {
+fn stop_command_stops_upsd_and_removes_the_pid_file(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     let binary = which.binary(&stock);
     let dir = NutDir::with(only_ups());
@@ -470,7 +434,7 @@ fn user_option_runs_upsd_as_that_user() {
         eprintln!("skipping: no user `nut`");
         return;
     };
-    if !nut_rs_tests::daemon::is_root() {
+    if !nut_test_support::daemon::is_root() {
         eprintln!("skipping: -u needs root");
         return;
     }

@@ -1,7 +1,7 @@
 //! LOGOUT: `OK Goodbye`, then the server closes the connection (stock: at its next loop pass,
 //! within ~2 s), and a LOGIN held by that connection is released.
 
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Reply, Rig};
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Reply, Rig};
 use std::time::Duration;
 
 fn logout_closes_and_releases_the_login(which: Impl) {
@@ -22,13 +22,4 @@ fn logout_closes_and_releases_the_login(which: Impl) {
     );
 }
 
-mod logout_closes_and_releases_the_login {
-    #[test]
-    fn stock() {
-        super::logout_closes_and_releases_the_login(nut_rs_tests::Impl::Stock)
-    }
-    #[test]
-    fn ours() {
-        super::logout_closes_and_releases_the_login(nut_rs_tests::Impl::Ours)
-    }
-}
+nut_test_support::both_upsd!(logout_closes_and_releases_the_login);

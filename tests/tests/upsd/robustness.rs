@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use nut_rs_tests::{stock_nut, Driver, Impl, LineClient, NutDir, NutDirOptions, Reply, Rig, Upsd};
+use nut_test_support::{
+    stock_nut, Driver, Impl, LineClient, NutDir, NutDirOptions, Reply, Rig, Upsd,
+};
 
 const STATUS_REPLY: &str = "VAR ups ups.status \"OL DISCHRG\"\n";
 
@@ -124,7 +126,7 @@ fn garbage_transcript(port: u16) -> String {
         c.send(line).unwrap();
         t.push_str(&format!(
             "> {}\n{}",
-            nut_rs_tests::escape_bytes(line),
+            nut_test_support::escape_bytes(line),
             c.read_reply().render()
         ));
         if i % 4 == 3 {
@@ -174,18 +176,9 @@ fn read_until(s: &mut TcpStream, tail: &[u8]) -> Vec<u8> {
     got
 }
 
-#[test]
-fn very_long_lines_are_cut_per_word_and_per_line() {
-    long_lines(Impl::Ours);
-}
+nut_test_support::both_upsd!(very_long_lines_are_cut_per_word_and_per_line);
 
-/// The same expectations hold for stock upsd.
-#[test]
-fn very_long_lines_stock_check() {
-    long_lines(Impl::Stock);
-}
-
-fn long_lines(which: Impl) {
+fn very_long_lines_are_cut_per_word_and_per_line(which: Impl) {
     let Some(stock) = stock_nut() else { return };
     // A user whose password is exactly 512 characters long (the longest word stock keeps).
     let dir = NutDir::new();

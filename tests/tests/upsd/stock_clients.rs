@@ -3,7 +3,7 @@
 //! expectations themselves) and `<name>::ours` against our upsd (the real test).
 //! Expected outputs were captured from stock 2.8.0 with tests/data/*.dev.
 
-use nut_rs_tests::{run_with_timeout, stock_nut, Impl, LineClient, NutDirOptions, Rig};
+use nut_test_support::{run_with_timeout, stock_nut, Impl, LineClient, NutDirOptions, Rig};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -60,21 +60,6 @@ fn wait_for_value(rig: &Rig, ups: &str, var: &str, want: &str) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            fn stock() {
-                super::$name(nut_rs_tests::Impl::Stock)
-            }
-            #[test]
-            fn ours() {
-                super::$name(nut_rs_tests::Impl::Ours)
-            }
-        }
-    };
 }
 
 const UPSC_UPS: &str = "\
@@ -174,7 +159,7 @@ fn upsc_lists_upses(which: Impl) {
         "ups: APC Back-UPS BK650M2-CH\nsecond: Description unavailable\n"
     );
 }
-both!(upsc_lists_upses);
+nut_test_support::both_upsd!(upsc_lists_upses);
 
 fn upsc_full_dump(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -192,7 +177,7 @@ fn upsc_full_dump(which: Impl) {
         assert_eq!(ok(&stock, &stock.stock.upsc, &[&stock.target("ups")]), dump);
     }
 }
-both!(upsc_full_dump);
+nut_test_support::both_upsd!(upsc_full_dump);
 
 fn upsc_single_variable(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -213,7 +198,7 @@ fn upsc_single_variable(which: Impl) {
     assert_eq!(code, Some(1));
     assert_eq!(errors(&err), "Error: Unknown UPS\n");
 }
-both!(upsc_single_variable);
+nut_test_support::both_upsd!(upsc_single_variable);
 
 fn upsc_clients(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -236,7 +221,7 @@ fn upsc_clients(which: Impl) {
     );
     assert_eq!(session.request("GET NUMLOGINS ups"), "NUMLOGINS ups 2\n");
 }
-both!(upsc_clients);
+nut_test_support::both_upsd!(upsc_clients);
 
 fn upsrw_lists_and_sets(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -333,7 +318,7 @@ fn upsrw_lists_and_sets(which: Impl) {
         assert_eq!(errors(&err), msg, "{user} {set}");
     }
 }
-both!(upsrw_lists_and_sets);
+nut_test_support::both_upsd!(upsrw_lists_and_sets);
 
 fn upscmd_lists_and_runs(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -378,7 +363,7 @@ fn upscmd_lists_and_runs(which: Impl) {
         "Unexpected response from upsd: ERR CMD-NOT-SUPPORTED\n"
     );
 }
-both!(upscmd_lists_and_runs);
+nut_test_support::both_upsd!(upscmd_lists_and_runs);
 
 fn upslog_writes_samples(which: Impl) {
     let Some(rig) = rig(which) else { return };
@@ -388,7 +373,7 @@ fn upslog_writes_samples(which: Impl) {
         .arg(&log)
         .args(["-i", "1", "-F"]);
     let child = c.spawn().expect("spawn upslog");
-    let _guard = nut_rs_tests::Proc {
+    let _guard = nut_test_support::Proc {
         child,
         name: "upslog".into(),
     };
@@ -416,7 +401,7 @@ fn upslog_writes_samples(which: Impl) {
     assert!(shape_ok, "bad time stamp in {line:?}");
     assert_eq!(rest, "100 232.0 5 [OL DISCHRG] NA NA", "line {line:?}");
 }
-both!(upslog_writes_samples);
+nut_test_support::both_upsd!(upslog_writes_samples);
 
 const PYNUT_SCRIPT: &str = r#"
 import sys
@@ -454,12 +439,12 @@ fn pynut(which: Impl) {
     assert_eq!(out, PYNUT_OUT);
     wait_for_value(&rig, "ups", "ups.delay.shutdown", "45");
 }
-both!(pynut);
+nut_test_support::both_upsd!(pynut);
 
 /// `start_ours()` is the one-call way to get stock dummy-ups feeding our upsd.
 #[test]
 fn start_ours_serves_the_dump() {
-    let Some(rig) = nut_rs_tests::start_ours() else {
+    let Some(rig) = nut_test_support::start_ours() else {
         return;
     };
     let mut c: LineClient = rig.client();

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nut_client::{Client, ErrCode, Error, TlsConfig};
-use nut_rs_tests::daemon::{start_upsd, wait_for, wait_reply, wait_var, TestPki};
-use nut_rs_tests::{
+use nut_test_support::daemon::{start_upsd, wait_for, wait_reply, wait_var, TestPki};
+use nut_test_support::{
     run_with_timeout, stock_nut, Driver, LineClient, NutDir, NutDirOptions, Proc, StockNut, UPS,
 };
 
@@ -94,7 +94,7 @@ fn stock_upsc_reads_over_starttls() {
     let mut raw = LineClient::connect(rig.port()).unwrap();
     assert_eq!(raw.request("STARTTLS"), "OK STARTTLS\n");
     raw.quiet = Duration::from_millis(300);
-    assert_eq!(raw.read_reply(), nut_rs_tests::Reply::NoReply);
+    assert_eq!(raw.read_reply(), nut_test_support::Reply::NoReply);
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn nut_client_starttls_verifies_the_ca() {
     }
 
     // A CA that did not sign the server's certificate: the handshake fails.
-    let other = nut_rs_tests::daemon::TestPki::new("some other CA");
+    let other = TestPki::new("some other CA");
     let other_dir = tempfile::tempdir().unwrap();
     let (other_ca, _) = other.write(other_dir.path());
     let mut c = Client::connect(rig.addr()).await.unwrap();

@@ -8,14 +8,12 @@
 //! line before the driver starts (dummy-ups makes it `RW STRING:32`: texts of at most 32
 //! bytes).
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Driver, Impl, NutDir, NutDirOptions, Rig, Upsd};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Driver, Impl, NutDir, NutDirOptions, Rig, Upsd};
 use std::time::Duration;
-use upsmon_common::*;
 
 /// The default rig, with `ups.alarm: <initial>` added to the data file of `ups`.
-fn rig_with_alarm_var(stock: &nut_rs_tests::StockNut, initial: &str) -> Rig {
+fn rig_with_alarm_var(stock: &nut_test_support::StockNut, initial: &str) -> Rig {
     let opts = NutDirOptions::default();
     let data = opts.upses[0].data.clone();
     let dir = NutDir::with(opts);

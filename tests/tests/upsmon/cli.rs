@@ -3,13 +3,11 @@
 //! nobody listens on gives COMMBAD and NOCOMM and is retried, `-c stop` and `-c fsd` reach
 //! the running process through its PID file.
 
-mod upsmon_common;
-
-use nut_rs_tests::{free_port, run_with_timeout, Proc};
+use nut_test_support::upsmon::{our_upsmon, upsmon_command, wait_until, write_script};
+use nut_test_support::{free_port, run_with_timeout, Proc};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use upsmon_common::{our_upsmon, upsmon_command, wait_until, write_script};
 
 /// A directory with an upsmon.conf made of `MONITOR ups@127.0.0.1:<dead port>` (primary),
 /// recording NOTIFYCMD/SHUTDOWNCMD scripts, and `extra`.

@@ -5,16 +5,14 @@
 //! written, and the late shutdown hook (`upsmon -K`, then `upsdrvctl shutdown` once the
 //! driver is stopped) must send the unit the bytes stock NUT sends to cut its power.
 
-mod upsmon_common;
-
-use nut_rs_tests::daemon::{wait_for, wait_var};
-use nut_rs_tests::usbhid::{
+use nut_test_support::daemon::{wait_for, wait_var};
+use nut_test_support::upsmon::*;
+use nut_test_support::usbhid::{
     bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
 };
-use nut_rs_tests::{our_bin, stock_nut, Driver, Impl, Rig, Upsd};
+use nut_test_support::{our_bin, stock_nut, Driver, Impl, Rig, Upsd};
 use std::process::Command;
 use std::time::Duration;
-use upsmon_common::*;
 
 /// Mains lost at 5 s, battery low at 8 s (late enough for both upsmon to be logged in).
 const SCENARIO: &str = r#"

@@ -8,11 +8,9 @@
 //! emojis). The test checks every request byte for byte: request line, the complete header
 //! list and the body.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::Duration;
-use upsmon_common::*;
 
 /// What an ntfy server answers a publish with (abridged).
 const NTFY_REPLY: &str = "{\"id\":\"x\",\"event\":\"message\"}\n";

@@ -8,11 +8,9 @@
 //! Stock upsmon 2.8.0 always uses /run/nut/upsmon.pid, so it runs in its own mount namespace
 //! with a private tmpfs on /run/nut (`unshare -m`); ours uses `$NUT_ALTPIDPATH/upsmon.pid`.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::{Duration, Instant};
-use upsmon_common::*;
 
 fn power_failure(upsd: Impl, primary: Mon, secondary: Mon) {
     let Some(stock) = stock_nut() else { return };
@@ -149,7 +147,7 @@ fn no_spurious_shutdown() {
     let _ = rig.upsd.proc_.child.wait();
     wait_notified(&p, "COMMBAD", 1, "COMMBAD", Duration::from_secs(5), logs);
     std::thread::sleep(Duration::from_secs(4)); // longer than DEADTIME
-    rig.upsd = nut_rs_tests::Upsd::start(&rig.dir, &Impl::Ours.binary(&stock), Impl::Ours);
+    rig.upsd = nut_test_support::Upsd::start(&rig.dir, &Impl::Ours.binary(&stock), Impl::Ours);
     wait_notified(&p, "COMMOK", 1, "COMMOK", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_secs(2));
     assert!(pp.exited().is_none(), "upsmon exited: {}", logs());
@@ -221,7 +219,7 @@ fn sample_configurations_parse() {
     for role in ["primary", "secondary"] {
         let d = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string(
-            nut_rs_tests::crate_dir()
+            nut_test_support::tests_dir()
                 .join("..")
                 .join("conf/upsmon")
                 .join(format!("upsmon-{role}.conf")),
@@ -229,7 +227,7 @@ fn sample_configurations_parse() {
         .unwrap()
         .replace("# NOTIFYURL", "NOTIFYURL");
         std::fs::write(d.path().join("upsmon.conf"), text).unwrap();
-        let (code, out, err) = nut_rs_tests::run_with_timeout(
+        let (code, out, err) = nut_test_support::run_with_timeout(
             &mut our_upsmon(d.path(), &["-K"]),
             Duration::from_secs(10),
         );

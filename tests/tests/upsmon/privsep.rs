@@ -4,13 +4,11 @@
 //! of the flag file, the PID file naming the child, `-c stop` and SIGTERM ending both
 //! processes, NOPARENT when the parent is killed, and the split-mode warning on reload.
 
-mod upsmon_common;
-
-use nut_rs_tests::{run_with_timeout, stock_nut, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{run_with_timeout, stock_nut, Rig};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
-use upsmon_common::*;
 
 /// A secondary of ours (user `monuser`) whose scripts and logs the `nut` child can reach.
 fn secondary_for_nut(rig: &Rig, extra: &str) -> MonDir {
@@ -21,7 +19,7 @@ fn secondary_for_nut(rig: &Rig, extra: &str) -> MonDir {
 
 /// `child` runs as `nut` (real and effective uid) under `parent`.
 fn assert_child_of_as_nut(child: u32, parent: u32, context: &str) {
-    let nut = nut_rs_tests::daemon::user_uid("nut").expect("user nut");
+    let nut = nut_test_support::daemon::user_uid("nut").expect("user nut");
     assert_eq!(
         (uids(child), ppid(child)),
         ((nut, nut), Some(parent)),

@@ -1,11 +1,9 @@
 //! `upsmon -c reload` (SIGHUP) applies a changed upsmon.conf without a restart: an event
 //! that was IGNOREd reaches NOTIFYCMD afterwards, and the session to upsd stays up.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::Duration;
-use upsmon_common::*;
 
 #[test]
 fn reload_applies_new_notify_flags() {

@@ -3,11 +3,9 @@
 //! (past DEADTIME: only a UPS last seen on battery is taken as critical when silent); when
 //! upsd comes back on the same port, COMMOK and nothing else.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig, Upsd};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig, Upsd};
 use std::time::{Duration, Instant};
-use upsmon_common::*;
 
 #[test]
 fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {

@@ -6,14 +6,12 @@
 //! upsmon 2.8.0 always uses /run/nut/upsmon.pid, so each upsmon runs in its own mount
 //! namespace with a private tmpfs on /run/nut (`unshare -m`).
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
-use std::time::Duration;
-use upsmon_common::{
+use nut_test_support::upsmon::{
     set_status, shutdown_order, start_upsmon, wait_logins, wait_shutdowns, wait_until,
     write_upsmon_conf, Mon, MonDir,
 };
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
+use std::time::Duration;
 
 const EVENTS: &[&str] = &[
     "ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "REPLBATT", "NOCOMM",
@@ -126,16 +124,7 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     wait_logins(&rig, 0, "NUMLOGINS 0", Duration::from_secs(5), logs);
 }
 
-mod power_failure_shuts_down_secondary_then_primary {
-    #[test]
-    fn stock() {
-        super::power_failure_shuts_down_secondary_then_primary(nut_rs_tests::Impl::Stock)
-    }
-    #[test]
-    fn ours() {
-        super::power_failure_shuts_down_secondary_then_primary(nut_rs_tests::Impl::Ours)
-    }
-}
+nut_test_support::both_upsd!(power_failure_shuts_down_secondary_then_primary);
 
 /// A `primary` upsmon whose user has only the secondary role is refused PRIMARY (and MASTER)
 /// and says so; this also shows the log check of the test above can fail.
@@ -160,13 +149,4 @@ fn primary_without_rights_is_refused(which: Impl) {
     assert_eq!(c.request("GET NUMLOGINS ups"), "NUMLOGINS ups 1\n");
 }
 
-mod primary_without_rights_is_refused {
-    #[test]
-    fn stock() {
-        super::primary_without_rights_is_refused(nut_rs_tests::Impl::Stock)
-    }
-    #[test]
-    fn ours() {
-        super::primary_without_rights_is_refused(nut_rs_tests::Impl::Ours)
-    }
-}
+nut_test_support::both_upsd!(primary_without_rights_is_refused);

@@ -4,11 +4,9 @@
 //! ran), LB set → FSD on upsd, LB set → SHUTDOWNCMD. Each figure is printed (run with
 //! `--nocapture` to see them); ours must stay within one poll interval of each bound.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use upsmon_common::*;
 
 fn now() -> f64 {
     SystemTime::now()

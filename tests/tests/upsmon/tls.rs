@@ -2,12 +2,10 @@
 //! and sees a power failure; a certificate from another CA, or an upsd without TLS while
 //! FORCESSL is on, leaves it unconnected (COMMBAD) instead of falling back to clear text.
 
-mod upsmon_common;
-
-use nut_rs_tests::daemon::TestPki;
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::daemon::TestPki;
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::Duration;
-use upsmon_common::*;
 
 /// A rig whose upsd has a CERTFILE (when `tls`), with the CA file upsmon is to trust: the
 /// one that signed upsd's certificate, or an unrelated one (`other_ca`).

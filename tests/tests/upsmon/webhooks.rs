@@ -2,12 +2,10 @@
 //! loopback receives the generic JSON and the WeChat Work payloads; endpoints that refuse or
 //! never answer, and a NOTIFYCMD that hangs, do not delay the shutdown.
 
-mod upsmon_common;
-
-use nut_rs_tests::{free_port, stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{free_port, stock_nut, Impl, NutDirOptions, Rig};
 use std::net::TcpListener;
 use std::time::Duration;
-use upsmon_common::*;
 
 #[test]
 fn json_and_wechat_payloads_reach_a_local_server() {
@@ -135,14 +133,14 @@ fn dead_endpoints_and_a_hanging_notifycmd_do_not_delay_the_shutdown() {
 fn https_endpoint_is_checked_against_ssl_cert_file() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
-    let pki = nut_rs_tests::daemon::TestPki::new("webhook test CA");
+    let pki = nut_test_support::daemon::TestPki::new("webhook test CA");
     let (port, got) = https_server(&pki.certfile_pem, "");
     let ca = rig.dir.path().join("webhook-ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     let other = rig.dir.path().join("other-ca.pem");
     std::fs::write(
         &other,
-        nut_rs_tests::daemon::TestPki::new("another CA").ca_pem,
+        nut_test_support::daemon::TestPki::new("another CA").ca_pem,
     )
     .unwrap();
     let extra = format!(

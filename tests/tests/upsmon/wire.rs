@@ -3,14 +3,12 @@
 //! USERNAME, PASSWORD, LOGIN, PRIMARY, only `GET VAR ups ups.status` per poll, `FSD ups`,
 //! `GET NUMLOGINS ups`), no polls during FINALDELAY and no LOGOUT at exit.
 
-mod upsmon_common;
-
-use nut_rs_tests::{stock_nut, Impl, NutDirOptions, Rig};
+use nut_test_support::upsmon::*;
+use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use upsmon_common::*;
 
 /// A proxy on 127.0.0.1 to `upstream`; records every line clients send, and `<EOF>` when a
 /// client closes.

@@ -1,0 +1,11 @@
+//! End-to-end tests of our usbhid-ups driver: on its socket behind stock upsd and ours
+//! (`socket`), replaying the BK650M2-CH recording (`replay`), recording a live event
+//! (`record`), and killing the power through upsdrvctl (`killpower`).
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+mod killpower;
+mod record;
+mod replay;
+mod socket;

@@ -1,0 +1,13 @@
+//! End-to-end tests of our upsd, with stock NUT 2.8.0 on the other side: the differential
+//! corpus against stock upsd, stock clients (upsc, upsrw, upscmd, upslog, PyNUT), LOGOUT, the
+//! lifecycle (reload, config errors, drivers coming and going), robustness, and STARTTLS.
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+mod differential;
+mod lifecycle;
+mod logout;
+mod robustness;
+mod stock_clients;
+mod tls;

@@ -1,0 +1,21 @@
+//! End-to-end tests of our upsmon with stock NUT 2.8.0 as the other host or the server:
+//! power failures and the shutdown order, the process model, the command line, reload,
+//! notifications (NOTIFYCMD, webhooks, ntfy, ALARM), TLS, its wire traffic and timing; and
+//! the whole chain from our driver to the kill-power bytes (`full_stack`).
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+mod alarm;
+mod cli;
+mod full_stack;
+mod ntfy;
+mod power_failure;
+mod privsep;
+mod reload;
+mod secondary;
+mod stock;
+mod timing;
+mod tls;
+mod webhooks;
+mod wire;
