@@ -344,6 +344,24 @@ impl NutDir {
     pub fn log(&self, log_name: &str) -> String {
         std::fs::read_to_string(self.path().join(log_name)).unwrap_or_default()
     }
+
+    /// Every `*.log` of the directory (upsd, drivers...) under a heading each, for
+    /// assertion messages.
+    pub fn logs(&self) -> String {
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|n| format!("--- {n}:\n{}\n", self.log(n)))
+            .collect()
+    }
 }
 
 impl Default for NutDir {

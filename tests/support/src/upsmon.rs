@@ -26,12 +26,26 @@ pub struct MonDir {
 }
 
 impl MonDir {
+    /// What NOTIFYCMD recorded (`TYPE|UPSNAME|message` lines).
     pub fn notify_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("notify.log")).unwrap_or_default()
     }
+    /// upsmon's own output.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("upsmon.log")).unwrap_or_default()
     }
+    /// Both logs under headings naming the role, for assertion messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- {} upsmon ({:?}):\n{}\n--- {} notify.log:\n{}\n",
+            self.role,
+            self.mon,
+            self.log(),
+            self.role,
+            self.notify_log()
+        )
+    }
+    /// The POWERDOWNFLAG file.
     pub fn flag(&self) -> PathBuf {
         self.dir.join("killpower")
     }
@@ -170,6 +184,27 @@ pub fn wait_until<T>(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Nothing of a shutdown happened: `upsmon` still runs, no SHUTDOWN was notified, no
+/// SHUTDOWNCMD ran, no POWERDOWNFLAG was written, and upsd shows `status` for `ups` (no FSD).
+pub fn assert_no_shutdown(
+    rig: &Rig,
+    md: &MonDir,
+    upsmon: &mut Proc,
+    status: &str,
+    logs: impl Fn() -> String,
+) {
+    assert!(upsmon.exited().is_none(), "upsmon exited: {}", logs());
+    assert!(notified(md, "SHUTDOWN").is_empty(), "{}", logs());
+    assert!(!shutdown_order(rig).exists(), "SHUTDOWNCMD ran: {}", logs());
+    assert!(!md.flag().exists(), "POWERDOWNFLAG written: {}", logs());
+    assert_eq!(
+        rig.client().request("GET VAR ups ups.status"),
+        format!("VAR ups ups.status \"{status}\"\n"),
+        "{}",
+        logs()
+    );
 }
 
 /// `upsrw -s <var>=<value>` with stock upsrw as admin on the UPS `ups` of the rig.

@@ -66,16 +66,7 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
     let s = upsmon_conf(&rig, Mon::Stock, "secondary", "monuser", "secret", "");
     let mut primary = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "nut"], &[]));
     let mut secondary = start_upsmon(&rig, &s);
-    let logs = || {
-        format!(
-            "--- primary:\n{}\n{}\n--- secondary:\n{}\n--- upsd:\n{}\n--- driver:\n{}",
-            p.log(),
-            p.notify_log(),
-            s.log(),
-            rig.upsd.log(&rig.dir),
-            rig.dir.log("driver.log")
-        )
-    };
+    let logs = || format!("{}{}{}", p.logs(), s.logs(), rig.dir.logs());
     wait_logins(
         &rig,
         2,

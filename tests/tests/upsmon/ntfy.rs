@@ -25,14 +25,7 @@ fn ntfy_requests_of_a_power_failure() {
     let extra = format!("NOTIFYURL phone ntfy http://127.0.0.1:{port}/{TOPIC}\n");
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", &extra);
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || {
-        format!(
-            "--- upsmon:\n{}\n--- notify.log:\n{}\n--- requests:\n{:#?}",
-            p.log(),
-            p.notify_log(),
-            got.lock().unwrap()
-        )
-    };
+    let logs = || format!("{}--- requests:\n{:#?}", p.logs(), got.lock().unwrap());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     let n_requests = |n: usize| {
         wait_until(

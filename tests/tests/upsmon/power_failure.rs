@@ -19,18 +19,7 @@ fn power_failure(upsd: Impl, primary: Mon, secondary: Mon) {
     let s = upsmon_conf(&rig, secondary, "secondary", "monuser", "secret", "");
     let mut pp = start_upsmon(&rig, &p);
     let mut sp = start_upsmon(&rig, &s);
-    let logs = || {
-        format!(
-            "--- primary ({:?}):\n{}\n{}\n--- secondary ({:?}):\n{}\n{}\n--- upsd:\n{}",
-            p.mon,
-            p.log(),
-            p.notify_log(),
-            s.mon,
-            s.log(),
-            s.notify_log(),
-            rig.upsd.log(&rig.dir)
-        )
-    };
+    let logs = || format!("{}{}{}", p.logs(), s.logs(), rig.dir.logs());
     wait_logins(
         &rig,
         2,
@@ -136,7 +125,7 @@ fn no_spurious_shutdown() {
     let mut rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
@@ -150,16 +139,7 @@ fn no_spurious_shutdown() {
     rig.upsd = nut_test_support::Upsd::start(&rig.dir, &Impl::Ours.binary(&stock), Impl::Ours);
     wait_notified(&p, "COMMOK", 1, "COMMOK", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(pp.exited().is_none(), "upsmon exited: {}", logs());
-    assert!(notified(&p, "SHUTDOWN").is_empty(), "{}", logs());
-    assert!(!p.flag().exists(), "{}", logs());
-    // no FSD was set
-    assert_eq!(
-        rig.client().request("GET VAR ups ups.status"),
-        "VAR ups ups.status \"OL\"\n",
-        "{}",
-        logs()
-    );
+    assert_no_shutdown(&rig, &p, &mut pp, "OL", logs);
 }
 
 /// Last seen OB, then upsd goes away: after DEADTIME the UPS counts as OB+LB and the
@@ -170,7 +150,7 @@ fn critical_by_silence() {
     let mut rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let _pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
@@ -196,7 +176,7 @@ fn stale_driver_while_online_is_no_shutdown() {
     let mut rig = Rig::start(&stock, Impl::Ours, opts);
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     rig.driver.signal("ups", "STOP");
     wait_notified(&p, "COMMBAD", 1, "COMMBAD", Duration::from_secs(15), logs);
@@ -245,7 +225,7 @@ fn primary_stops_waiting_after_hostsync() {
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let p = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", "");
     let _pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     let mut stuck = rig.client();
     stuck.auth("monuser", "secret");
     assert_eq!(stuck.request("LOGIN ups"), "OK\n");

@@ -35,14 +35,7 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
     open_for_nut(&rig, &md);
     let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let parent = group.0.pid();
-    let logs = || {
-        format!(
-            "{}\n{}\n{}",
-            md.log(),
-            md.notify_log(),
-            rig.upsd.log(&rig.dir)
-        )
-    };
+    let logs = || format!("{}{}", md.logs(), rig.dir.logs());
     let child = child_pid(&md);
     wait_logins(
         &rig,
@@ -134,7 +127,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     let rig = Rig::ours(&stock);
     let md = secondary_for_nut(&rig, "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n");
     let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
-    let logs = || format!("{}\n{}", md.log(), md.notify_log());
+    let logs = || md.logs();
     let child = child_pid(&md);
     wait_logins(
         &rig,

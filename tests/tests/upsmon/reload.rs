@@ -18,7 +18,7 @@ fn reload_applies_new_notify_flags() {
         "NOTIFYFLAG ONBATT IGNORE\n",
     );
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     std::thread::sleep(Duration::from_secs(2));
@@ -67,7 +67,7 @@ fn reload_follows_monitor_changes() {
         "NOTIFYFLAG ONBATT SYSLOG+EXEC\n",
     );
     let mut sp = start_upsmon(&rig, &s);
-    let logs = || format!("{}\n{}", s.log(), s.notify_log());
+    let logs = || s.logs();
     let logins = |ups: &str| rig.client().request(&format!("GET NUMLOGINS {ups}"));
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     assert_eq!(logins("second"), "NUMLOGINS second 0\n");

@@ -94,13 +94,5 @@ fn secondary_cut_off_from_upsd_while_online_does_not_shut_down() {
     ));
     let all = notifications(&s);
     assert_eq!(all, want, "{}", logs());
-    assert!(sp.exited().is_none(), "upsmon exited: {}", logs());
-    assert!(!order.exists(), "SHUTDOWNCMD ran: {}", logs());
-    assert!(!s.flag().exists(), "{}", logs());
-    assert_eq!(
-        rig.client().request("GET VAR ups ups.status"),
-        "VAR ups ups.status \"OL DISCHRG\"\n",
-        "{}",
-        logs()
-    );
+    assert_no_shutdown(&rig, &s, &mut sp, "OL DISCHRG", logs);
 }

@@ -59,14 +59,7 @@ fn power_failure_shuts_down_secondary_then_primary(which: Impl) {
     let s = upsmon_conf(&rig, "secondary", "monuser", "secret");
     let mut primary = start_upsmon(&rig, &p);
     let mut secondary = start_upsmon(&rig, &s);
-    let logs = || {
-        format!(
-            "--- primary:\n{}\n--- secondary:\n{}\n--- upsd:\n{}",
-            p.log(),
-            s.log(),
-            rig.upsd.log(&rig.dir)
-        )
-    };
+    let logs = || format!("{}{}{}", p.logs(), s.logs(), rig.dir.logs());
 
     wait_logins(&rig, 2, "upsmon to log in", Duration::from_secs(10), logs);
     let mut c = rig.client();

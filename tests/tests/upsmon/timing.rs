@@ -27,7 +27,7 @@ fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
     // NUT's default two processes (root parent, monitoring child; `-u root` so that the
     // child can write the test's logs)
     let _pp = Group(start_upsmon_with(&rig, &p, &["-D", "-u", "root"], &[]));
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(1500));
     let t_ob = now();

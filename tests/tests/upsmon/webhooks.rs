@@ -100,7 +100,7 @@ fn dead_endpoints_and_a_hanging_notifycmd_do_not_delay_the_shutdown() {
         ),
     );
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{}", p.log(), p.notify_log());
+    let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB");
     wait_notified(&p, "ONBATT", 1, "ONBATT", Duration::from_secs(5), logs);
