@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nut_hid_recording::Recording;
 use nut_rs_tests::daemon::{signal, start_upsd_bin, wait_for, wait_var};
 use nut_rs_tests::usbhid::{bk650m2_recording, empty_dir, start_driver, DRIVER};
 use nut_rs_tests::{our_bin, LineClient, NutDir, Proc};
-use usbhid_ups::hid::recording::Recording;
 
 /// The power failure of `usbhid_replay.rs` one second later (so that upsd serves the unit well
 /// before it starts): mains lost at 2 s, charge 30 % at 3 s, LB at 4 s, mains back (and LB

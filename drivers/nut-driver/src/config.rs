@@ -6,110 +6,99 @@
 use nut_conf::ups_conf::UpsConf;
 use nut_state::Tree;
 
-/// Keys every NUT driver core handles itself (section or global) without republishing them
-/// as `driver.parameter.*`.
-const CORE_SILENT: &[&str] = &[
-    "driver",
-    "desc",
-    "sdorder",
-    "user",
-    "group",
-    "sddelay",
-    "synchronous",
-    "pollinterval",
-    "debug_min",
-    "maxstartdelay",
-    "maxretry",
-    "retrydelay",
-    "chroot",
-    "LIBUSB_DEBUG",
-    "reconnect_max_tries",
-    "reconnect_report_freq",
+use crate::Error;
+
+/// Keys every NUT driver core handles itself (section or global), and whether each is
+/// republished (`driver.parameter.port`, `driver.flag.nolock` ...).
+const CORE_KEYS: &[(&str, bool)] = &[
+    ("driver", false),
+    ("desc", false),
+    ("sdorder", false),
+    ("user", false),
+    ("group", false),
+    ("sddelay", false),
+    ("synchronous", false),
+    ("pollinterval", false),
+    ("debug_min", false),
+    ("maxstartdelay", false),
+    ("maxretry", false),
+    ("retrydelay", false),
+    ("chroot", false),
+    ("LIBUSB_DEBUG", false),
+    ("reconnect_max_tries", false),
+    ("reconnect_report_freq", false),
+    ("port", true),
+    ("sdcommands", true),
+    ("nolock", true),
+    ("ignorelb", true),
+    ("allow_killpower", true),
 ];
 
-/// Core keys that are republished (`port`, `sdcommands`) and core flags (`driver.flag.*`).
-const CORE_PUBLISHED: &[&str] = &[
-    "port",
-    "sdcommands",
-    "nolock",
-    "ignorelb",
-    "allow_killpower",
-];
+/// Whether `key` is a core key that is not republished.
+fn core_silent(key: &str) -> bool {
+    CORE_KEYS
+        .iter()
+        .any(|&(k, published)| k == key && !published)
+}
 
-/// The usbhid-ups keys (the union over NUT versions, `config-files.md` §2.3) plus ours:
-/// `recording` (replay a `nut-hid-recording/1` file), `record` (write one), `simlog` (log the
-/// SET_REPORTs a recording receives) and `backend`
-/// (`static:<file>`: serve a dummy-ups-like `.dev` file, for demos and tests).
-pub const USBHID_KEYS: &[&str] = &[
-    "vendor",
-    "product",
-    "serial",
-    "vendorid",
-    "productid",
-    "bus",
-    "device",
-    "busport",
-    "allow_duplicates",
-    "usb_set_altinterface",
-    "usb_config_index",
-    "usb_hid_rep_index",
-    "usb_hid_desc_index",
-    "usb_hid_ep_in",
-    "usb_hid_ep_out",
-    "subdriver",
-    "lowbatt",
-    "offdelay",
-    "ondelay",
-    "pollfreq",
-    "pollonly",
-    "interruptonly",
-    "interruptsize",
-    "interrupt_pipe_no_events_tolerance",
-    "onlinedischarge",
-    "onlinedischarge_onbattery",
-    "onlinedischarge_battery",
-    "onlinedischarge_calibration",
-    "onlinedischarge_log_throttle_sec",
-    "onlinedischarge_log_throttle_hovercharge",
-    "lbrb_log_delay_sec",
-    "lbrb_log_delay_without_calibrating",
-    "disable_fix_report_desc",
-    "maxreport",
-    "explore",
-    "waitbeforereconnect",
-    "recording",
-    "record",
-    "simlog",
+/// Whether an option is a flag or takes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// `-x name`, a line `name` in ups.conf.
+    Flag,
+    /// `-x name=value`, `name = value` in ups.conf.
+    Value,
+}
+
+/// One ups.conf / `-x` option of a driver: the key the configuration accepts, and what `-h`
+/// and `-L` print for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverOption {
+    /// The key (compared ignoring case).
+    pub key: &'static str,
+    /// Flag or value.
+    pub kind: OptionKind,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+impl DriverOption {
+    /// A flag.
+    pub const fn flag(key: &'static str, help: &'static str) -> DriverOption {
+        DriverOption {
+            key,
+            kind: OptionKind::Flag,
+            help,
+        }
+    }
+
+    /// An option with a value.
+    pub const fn value(key: &'static str, help: &'static str) -> DriverOption {
+        DriverOption {
+            key,
+            kind: OptionKind::Value,
+            help,
+        }
+    }
+}
+
+/// The options the framework adds to every driver's own (listed after them):
+/// `backend = static:<file>` serves a dummy-ups-like `.dev` file ([`crate::static_dev`]), for
+/// demos and tests.
+pub const FRAMEWORK_OPTIONS: &[DriverOption] = &[DriverOption::value(
     "backend",
-];
+    "static:<file> serves a .dev file instead of a device",
+)];
 
 /// Default `pollinterval` in seconds.
 pub const DEFAULT_POLL_INTERVAL: u64 = 2;
 
-/// Why the configuration cannot be used. The messages are stock NUT's where it has one.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// An unknown key (`flag` = it had no value).
-    #[error("Fatal error: '{name}' is not a valid {} for this driver.", if *.flag { "flag" } else { "variable name" })]
-    NotValid { name: String, flag: bool },
-    #[error("Error: Section {0} not found in ups.conf")]
-    SectionNotFound(String),
-    #[error("Error: UPS [{ups}] is for driver {driver}, but I'm {me}!")]
-    WrongDriver {
-        ups: String,
-        driver: String,
-        me: String,
-    },
-    #[error("Error: invalid pollinterval: {0}")]
-    BadPollInterval(String),
-    #[error(transparent)]
-    Conf(#[from] nut_conf::Error),
-}
-
 /// One `key = value` or `flag` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
+    /// The key, as written.
     pub key: String,
+    /// The value (`None` for a flag).
     pub value: Option<String>,
 }
 
@@ -157,14 +146,15 @@ impl DriverConfig {
     }
 
     /// Build the configuration of `upsname` from a parsed ups.conf (`None` for `-s`) and the
-    /// `-x` arguments. `driver_keys` are the keys this driver accepts beyond the core ones.
+    /// `-x` arguments. `options` are the options this driver accepts beyond the core ones (and
+    /// [`FRAMEWORK_OPTIONS`]).
     pub fn build(
         progname: &str,
         upsname: &str,
         conf: Option<&UpsConf>,
         xargs: &[Setting],
-        driver_keys: &[&str],
-    ) -> Result<DriverConfig, ConfigError> {
+        options: &[DriverOption],
+    ) -> Result<DriverConfig, Error> {
         let mut cfg = DriverConfig {
             progname: progname.to_string(),
             upsname: upsname.to_string(),
@@ -192,10 +182,10 @@ impl DriverConfig {
                 .sections
                 .iter()
                 .find(|s| s.name == upsname)
-                .ok_or_else(|| ConfigError::SectionNotFound(upsname.to_string()))?;
+                .ok_or_else(|| Error::SectionNotFound(upsname.to_string()))?;
             if let Some(d) = &section.driver {
                 if d != progname && d.strip_prefix("lt-") != Some(progname) {
-                    return Err(ConfigError::WrongDriver {
+                    return Err(Error::WrongDriver {
                         ups: upsname.to_string(),
                         driver: d.clone(),
                         me: progname.to_string(),
@@ -211,13 +201,15 @@ impl DriverConfig {
         for s in all {
             let v = s.value.as_deref();
             let key = s.key.as_str();
-            let known = CORE_SILENT.contains(&key)
-                || CORE_PUBLISHED.contains(&key)
+            let known = CORE_KEYS.iter().any(|&(k, _)| k == key)
                 || is_prefixed(key, "override.")
                 || is_prefixed(key, "default.")
-                || driver_keys.iter().any(|k| k.eq_ignore_ascii_case(key));
+                || options
+                    .iter()
+                    .chain(FRAMEWORK_OPTIONS)
+                    .any(|o| o.key.eq_ignore_ascii_case(key));
             if !known {
-                return Err(ConfigError::NotValid {
+                return Err(Error::NotValid {
                     name: s.key.clone(),
                     flag: s.value.is_none(),
                 });
@@ -245,7 +237,7 @@ impl DriverConfig {
         let mut overrides: Vec<(&str, &str)> = Vec::new();
         for s in &self.settings {
             let key = s.key.as_str();
-            if CORE_SILENT.contains(&key) || key == "allow_killpower" {
+            if core_silent(key) || key == "allow_killpower" {
                 continue;
             }
             match &s.value {
@@ -298,11 +290,11 @@ fn strip_prefix_ci<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &key[prefix.len()..])
 }
 
-fn poll_interval(v: Option<&str>) -> Result<u64, ConfigError> {
+fn poll_interval(v: Option<&str>) -> Result<u64, Error> {
     let v = v.unwrap_or("");
     match nut_state::atoi(v) {
         n if n > 0 => Ok(n as u64),
-        _ => Err(ConfigError::BadPollInterval(v.to_string())),
+        _ => Err(Error::BadPollInterval(v.to_string())),
     }
 }
 
@@ -338,9 +330,16 @@ mod tests {
         nut_conf::ups_conf::parse(text.as_bytes(), Path::new("ups.conf")).expect("parses")
     }
 
-    fn build(text: &str, x: &[&str]) -> Result<DriverConfig, ConfigError> {
+    /// A few options of usbhid-ups.
+    const OPTIONS: &[DriverOption] = &[
+        DriverOption::value("vendorid", ""),
+        DriverOption::value("serial", ""),
+        DriverOption::flag("pollonly", ""),
+    ];
+
+    fn build(text: &str, x: &[&str]) -> Result<DriverConfig, Error> {
         let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
-        DriverConfig::build("usbhid-ups", "apc", Some(&conf(text)), &xs, USBHID_KEYS)
+        DriverConfig::build("usbhid-ups", "apc", Some(&conf(text)), &xs, OPTIONS)
     }
 
     fn lines(t: &Tree) -> Vec<String> {
@@ -428,7 +427,7 @@ mod tests {
             "x",
             None,
             &[split_xarg("port=auto"), split_xarg("allow_killpower")],
-            USBHID_KEYS,
+            OPTIONS,
         )
         .unwrap();
         let mut t = Tree::new();

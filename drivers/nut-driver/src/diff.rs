@@ -9,7 +9,7 @@ use nut_state::{DriverMsg, Tree, Var};
 /// ones their full dump; for changed ones `SETINFO` (only when the value changed),
 /// `DELENUM`/`ADDENUM`, `DELRANGE`/`ADDRANGE`, `SETAUX`, `SETFLAGS`; then `DELCMD`/`ADDCMD`.
 /// Values are always escaped on the wire.
-pub fn diff(old: &Tree, new: &Tree) -> Vec<DriverMsg> {
+pub(crate) fn diff(old: &Tree, new: &Tree) -> Vec<DriverMsg> {
     let mut out = Vec::new();
     for v in old.vars() {
         if new.get(v.name()).is_none() {

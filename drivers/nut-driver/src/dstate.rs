@@ -1,4 +1,4 @@
-//! The driver core without I/O: the variable tree, the stale flag and the driver-socket
+//! The driver state without I/O: the variable tree, the stale flag and the driver-socket
 //! connections (NUT's `drivers/dstate.c` + the built-ins of `drivers/main.c`).
 //!
 //! Bytes received on a connection go into [`Core::feed`]; replies and broadcasts come out of
@@ -10,17 +10,17 @@
 use std::collections::BTreeMap;
 
 use nut_proto::Tokenizer;
-use nut_state::{DriverMsg, Tree, UpsdMsg};
+use nut_state::{DriverMsg, DriverReply, Tree, UpsdMsg};
 
 use crate::backend::{Backend, CmdResult};
 use crate::diff::diff;
 
 /// Identifies one socket connection.
-pub type ConnId = u64;
+pub(crate) type ConnId = u64;
 
 /// Something the I/O layer must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// Queue these bytes (one or more complete lines) on a connection.
     Send(ConnId, Vec<u8>),
     /// Close the connection once what is queued has been written (after `LOGOUT`).
@@ -29,7 +29,7 @@ pub enum Output {
 
 /// A request for the driver process itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// `driver.exit`: leave cleanly.
     Exit,
     /// `driver.reload*`: re-read the configuration.
@@ -38,7 +38,7 @@ pub enum Action {
 
 /// Instant commands the core handles itself (NUT 2.8.1+/2.8.3+ built-ins), advertised with
 /// `ADDCMD` like newer stock drivers do.
-pub const BUILTIN_CMDS: &[&str] = &[
+pub(crate) const BUILTIN_CMDS: &[&str] = &[
     "driver.exit",
     "driver.killpower",
     "driver.reload",
@@ -56,7 +56,7 @@ struct Conn {
 
 /// The state of a running driver.
 #[derive(Debug)]
-pub struct Core {
+pub(crate) struct Core {
     tree: Tree,
     stale: bool,
     conns: BTreeMap<ConnId, Conn>,
@@ -72,7 +72,7 @@ impl Core {
     /// for process `pid`, at debug level `debug`. It starts stale, as stock drivers do:
     /// call [`Core::set_stale`]`(false)` after the first good update. Publishes `driver.debug`
     /// (RW NUMBER) and the built-in commands.
-    pub fn new(mut tree: Tree, pid: u32, debug: i32) -> Core {
+    pub(crate) fn new(mut tree: Tree, pid: u32, debug: i32) -> Core {
         tree.set_info("driver.debug", &debug.to_string());
         tree.set_flags("driver.debug", &["RW", "NUMBER"]);
         for c in BUILTIN_CMDS {
@@ -91,22 +91,19 @@ impl Core {
     }
 
     /// The current tree.
-    pub fn tree(&self) -> &Tree {
+    #[cfg(test)]
+    pub(crate) fn tree(&self) -> &Tree {
         &self.tree
     }
 
-    /// Whether the data is currently stale.
-    pub fn is_stale(&self) -> bool {
-        self.stale
-    }
-
     /// The debug level (changed by `SET driver.debug`).
-    pub fn debug_level(&self) -> i32 {
+    #[cfg(test)]
+    pub(crate) fn debug_level(&self) -> i32 {
         self.debug
     }
 
     /// Run `f` on the tree and broadcast what it changed.
-    pub fn with_tree<R>(&mut self, f: impl FnOnce(&mut Tree) -> R) -> R {
+    pub(crate) fn with_tree<R>(&mut self, f: impl FnOnce(&mut Tree) -> R) -> R {
         let mut t = self.tree.clone();
         let r = f(&mut t);
         let msgs = diff(&self.tree, &t);
@@ -116,7 +113,7 @@ impl Core {
     }
 
     /// Mark the data stale or fresh; a change is broadcast as `DATASTALE` / `DATAOK`.
-    pub fn set_stale(&mut self, stale: bool) {
+    pub(crate) fn set_stale(&mut self, stale: bool) {
         if stale != self.stale {
             self.stale = stale;
             let m = if stale {
@@ -129,7 +126,7 @@ impl Core {
     }
 
     /// A new connection.
-    pub fn open(&mut self, id: ConnId) {
+    pub(crate) fn open(&mut self, id: ConnId) {
         self.conns.insert(
             id,
             Conn {
@@ -141,17 +138,18 @@ impl Core {
     }
 
     /// A connection went away.
-    pub fn close(&mut self, id: ConnId) {
+    pub(crate) fn close(&mut self, id: ConnId) {
         self.conns.remove(&id);
     }
 
     /// Number of open connections.
-    pub fn connections(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn connections(&self) -> usize {
         self.conns.len()
     }
 
     /// Bytes received on `id`: every complete line is handled as a request.
-    pub fn feed(&mut self, id: ConnId, bytes: &[u8], backend: &mut dyn Backend) {
+    pub(crate) fn feed(&mut self, id: ConnId, bytes: &[u8], backend: &mut dyn Backend) {
         for &b in bytes {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
@@ -169,20 +167,20 @@ impl Core {
     }
 
     /// Everything queued for the I/O layer since the last call.
-    pub fn take_output(&mut self) -> Vec<Output> {
+    pub(crate) fn take_output(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.out)
     }
 
     /// Lifecycle requests received since the last call.
-    pub fn take_actions(&mut self) -> Vec<Action> {
+    pub(crate) fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
     }
 
     fn send(&mut self, id: ConnId, msgs: &[DriverMsg]) {
-        self.send_raw(id, lines(msgs));
+        self.send_bytes(id, lines(msgs));
     }
 
-    fn send_raw(&mut self, id: ConnId, bytes: Vec<u8>) {
+    fn send_bytes(&mut self, id: ConnId, bytes: Vec<u8>) {
         if !bytes.is_empty() {
             self.out.push(Output::Send(id, bytes));
         }
@@ -209,7 +207,7 @@ impl Core {
     }
 
     /// One request line, already split into words.
-    pub fn request(&mut self, id: ConnId, words: &[String], backend: &mut dyn Backend) {
+    pub(crate) fn request(&mut self, id: ConnId, words: &[String], backend: &mut dyn Backend) {
         let Some(msg) = UpsdMsg::parse(words) else {
             tracing::info!("Unknown command on socket: {}", words.join(" "));
             return;
@@ -229,13 +227,13 @@ impl Core {
             }
             UpsdMsg::Ping => self.send(id, &[DriverMsg::Pong]),
             UpsdMsg::Logout => {
-                self.send_raw(id, b"OK Goodbye\n".to_vec());
+                self.send_bytes(id, DriverReply::Goodbye.encode());
                 self.out.push(Output::Close(id));
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.closing = true;
                 }
             }
-            UpsdMsg::GetPid => self.send_raw(id, format!("PID {}\n", self.pid).into_bytes()),
+            UpsdMsg::GetPid => self.send_bytes(id, DriverReply::Pid(self.pid).encode()),
             UpsdMsg::NoBroadcast => self.set_broadcast(id, false),
             UpsdMsg::Broadcast(n) => self.set_broadcast(id, n.is_none_or(|n| n >= 1)),
             UpsdMsg::DumpStatus => self.dump_value(id, "ups.status"),
@@ -294,7 +292,7 @@ impl Core {
     }
 
     /// Run an instant command: the core's built-ins first, then the backend.
-    pub fn instcmd(
+    pub(crate) fn instcmd(
         &mut self,
         cmd: &str,
         param: Option<&str>,
@@ -331,7 +329,7 @@ impl Core {
     }
 
     /// Kill the power through the backend (`driver.killpower`, `shutdown.default`).
-    pub fn killpower(&mut self, backend: &mut dyn Backend) -> CmdResult {
+    pub(crate) fn killpower(&mut self, backend: &mut dyn Backend) -> CmdResult {
         tracing::warn!("Initiating UPS shutdown");
         match self.with_tree(|t| backend.shutdown(t)) {
             Ok(()) => CmdResult::Handled,
@@ -344,7 +342,12 @@ impl Core {
 
     /// Write a variable: the core's `driver.debug` and `driver.flag.allow_killpower`, else the
     /// backend.
-    pub fn setvar(&mut self, var: &str, value: &str, backend: &mut dyn Backend) -> CmdResult {
+    pub(crate) fn setvar(
+        &mut self,
+        var: &str,
+        value: &str,
+        backend: &mut dyn Backend,
+    ) -> CmdResult {
         match var.to_ascii_lowercase().as_str() {
             "driver.debug" => {
                 let Ok(n) = value.trim().parse::<i32>() else {
@@ -381,24 +384,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 fn lines(msgs: &[DriverMsg]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for m in msgs {
-        out.extend_from_slice(m.to_line().as_bytes());
-        out.push(b'\n');
-    }
-    out
-}
-
-/// The tree as `upsc` prints it (`name: value` lines), for `-d`.
-pub fn upsc_dump(tree: &Tree) -> String {
-    let mut s = String::new();
-    for v in tree.vars() {
-        s.push_str(v.name());
-        s.push_str(": ");
-        s.push_str(v.raw());
-        s.push('\n');
-    }
-    s
+    msgs.iter().flat_map(DriverMsg::encode).collect()
 }
 
 #[cfg(test)]

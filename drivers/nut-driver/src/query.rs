@@ -1,46 +1,19 @@
-//! Talking to a running driver over its socket, as `driver -k`, `driver -c` and upsdrvctl do
-//! (NUT's `drivers/upsdrvquery.c`): send a tracked `SET`/`INSTCMD` and wait for its
-//! `TRACKING <id> <n>` answer, skipping the broadcasts in between.
+//! Talking to a running driver over its socket, as `driver -k`, `driver -c` and a second
+//! instance do (NUT's `drivers/upsdrvquery.c`): send a tracked `SET`/`INSTCMD` and wait for
+//! its `TRACKING <id> <n>` answer, skipping the broadcasts in between. Both directions go
+//! through nut-state's codec ([`UpsdMsg`] out, [`DriverMsg`] in).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The socket directory: env `NUT_STATEPATH` if set and non-empty, else `/run/nut` (Debian's
-/// compiled-in STATEPATH).
-pub fn statepath() -> PathBuf {
-    match std::env::var_os("NUT_STATEPATH") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from("/run/nut"),
-    }
-}
+use nut_state::{DriverMsg, UpsdMsg};
 
-/// Where PID files go: env `NUT_ALTPIDPATH`, else the state path.
-pub fn altpidpath() -> PathBuf {
-    match std::env::var_os("NUT_ALTPIDPATH") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => statepath(),
-    }
-}
-
-/// Why a query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    #[error("cannot connect to {}: {source}", path.display())]
-    Connect {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("driver socket: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("no answer from the driver within {0:?}")]
-    Timeout(Duration),
-    #[error("the driver closed the connection")]
-    Closed,
-}
+use crate::Error;
 
 /// A connection to a driver socket.
+#[derive(Debug)]
 pub struct Query {
     stream: UnixStream,
     buf: Vec<u8>,
@@ -48,8 +21,8 @@ pub struct Query {
 
 impl Query {
     /// Connect to the socket at `path`.
-    pub fn connect(path: &Path) -> Result<Query, QueryError> {
-        let stream = UnixStream::connect(path).map_err(|source| QueryError::Connect {
+    pub fn connect(path: &Path) -> Result<Query, Error> {
+        let stream = UnixStream::connect(path).map_err(|source| Error::Connect {
             path: path.to_path_buf(),
             source,
         })?;
@@ -59,37 +32,40 @@ impl Query {
         })
     }
 
-    /// Send one line (a newline is added).
-    pub fn send(&mut self, line: &str) -> Result<(), QueryError> {
-        self.stream.write_all(format!("{line}\n").as_bytes())?;
-        Ok(())
+    /// Send one message.
+    pub fn send(&mut self, msg: &UpsdMsg) -> Result<(), Error> {
+        self.stream.write_all(&msg.encode()).map_err(Error::Socket)
     }
 
-    /// Read lines until one satisfies `want`, or `timeout` passes.
-    pub fn wait_line(
+    /// Read messages until `pick` takes one, or `timeout` passes. Lines that are no driver
+    /// message are skipped.
+    pub fn wait_for<T>(
         &mut self,
         timeout: Duration,
-        mut want: impl FnMut(&[String]) -> bool,
-    ) -> Result<Vec<String>, QueryError> {
+        mut pick: impl FnMut(DriverMsg) -> Option<T>,
+    ) -> Result<T, Error> {
         let t0 = Instant::now();
         loop {
             while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=end).collect();
                 let text = String::from_utf8_lossy(&line);
-                if let Ok(words) = nut_proto::split_line(text.trim_end()) {
-                    if want(&words) {
-                        return Ok(words);
-                    }
+                let msg = nut_proto::split_line(text.trim_end())
+                    .ok()
+                    .and_then(|words| DriverMsg::parse(&words));
+                if let Some(found) = msg.and_then(&mut pick) {
+                    return Ok(found);
                 }
             }
             let left = timeout.saturating_sub(t0.elapsed());
             if left.is_zero() {
-                return Err(QueryError::Timeout(timeout));
+                return Err(Error::Timeout(timeout));
             }
-            self.stream.set_read_timeout(Some(left))?;
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(Error::Socket)?;
             let mut chunk = [0u8; 1024];
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err(QueryError::Closed),
+                Ok(0) => return Err(Error::Closed),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e)
                     if matches!(
@@ -97,22 +73,49 @@ impl Query {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Err(QueryError::Timeout(timeout))
+                    return Err(Error::Timeout(timeout))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Error::Socket(e)),
             }
         }
     }
 
-    /// Send `request` (an `INSTCMD ...` or `SET ...` line without TRACKING) with a fresh
-    /// tracking id and return the driver's result code.
-    pub fn tracked(&mut self, request: &str, timeout: Duration) -> Result<i32, QueryError> {
+    /// `INSTCMD <cmd> TRACKING <id>`: the driver's result code.
+    pub fn instcmd(&mut self, cmd: &str, timeout: Duration) -> Result<i32, Error> {
+        self.tracked(
+            |tracking| UpsdMsg::InstCmd {
+                cmd: cmd.to_string(),
+                param: None,
+                tracking,
+            },
+            timeout,
+        )
+    }
+
+    /// `SET <var> "<value>" TRACKING <id>`: the driver's result code.
+    pub fn set(&mut self, var: &str, value: &str, timeout: Duration) -> Result<i32, Error> {
+        self.tracked(
+            |tracking| UpsdMsg::Set {
+                var: var.to_string(),
+                value: value.to_string(),
+                tracking,
+            },
+            timeout,
+        )
+    }
+
+    /// Send the request `make` builds around a fresh tracking id; wait for its result.
+    fn tracked(
+        &mut self,
+        make: impl FnOnce(Option<String>) -> UpsdMsg,
+        timeout: Duration,
+    ) -> Result<i32, Error> {
         let id = tracking_id();
-        self.send(&format!("{request} TRACKING {id}"))?;
-        let words = self.wait_line(timeout, |w| {
-            w.len() >= 3 && w[0].eq_ignore_ascii_case("TRACKING") && w[1] == id
-        })?;
-        Ok(nut_state::atoi(&words[2]))
+        self.send(&make(Some(id.clone())))?;
+        self.wait_for(timeout, |m| match m {
+            DriverMsg::Tracking { id: got, status } if got == id => Some(status),
+            _ => None,
+        })
     }
 }
 

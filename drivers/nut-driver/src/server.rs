@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, EVENT_SLICE};
-use crate::core::{Action, ConnId, Core, Output};
+use crate::dstate::{Action, ConnId, Core, Output};
 
 /// A connection whose unsent output grows beyond this is dropped (stock drops a connection
 /// whose socket buffer is full).
-pub const MAX_QUEUED: usize = 4 << 20;
+pub(crate) const MAX_QUEUED: usize = 4 << 20;
 
 /// Longest reconnect back-off.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 static EXIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
@@ -30,7 +30,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// Exit cleanly on SIGTERM, SIGINT and SIGQUIT; ignore SIGHUP and SIGPIPE (as stock drivers).
-pub fn setup_signals() -> nix::Result<()> {
+pub(crate) fn setup_signals() -> nix::Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let exit = SigAction::new(
         SigHandler::Handler(on_signal),
@@ -51,7 +51,7 @@ pub fn setup_signals() -> nix::Result<()> {
 }
 
 /// The signal that asked us to exit, if any.
-pub fn exit_signal() -> Option<i32> {
+pub(crate) fn exit_signal() -> Option<i32> {
     match EXIT_SIGNAL.load(Ordering::SeqCst) {
         0 => None,
         s => Some(s),
@@ -59,7 +59,7 @@ pub fn exit_signal() -> Option<i32> {
 }
 
 /// Create the driver socket as stock does: remove a stale file, umask 007, bind, chmod 0660.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+pub(crate) fn bind(path: &Path) -> std::io::Result<UnixListener> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -161,7 +161,7 @@ fn spawn_writer(mut s: UnixStream, rx: Receiver<WriterMsg>, queued: Arc<AtomicUs
 
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A signal (its number).
     Signal(i32),
     /// `INSTCMD driver.exit`.
@@ -169,16 +169,16 @@ pub enum Stop {
 }
 
 /// What the loop needs to know besides the core and the backend.
-pub struct LoopConfig<'a> {
+pub(crate) struct LoopConfig<'a> {
     /// Time between polls.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// Called for `driver.reload*`; may change the tree through the core and returns the new
     /// poll interval.
-    pub on_reload: &'a mut dyn FnMut(&mut Core) -> Duration,
+    pub(crate) on_reload: &'a mut dyn FnMut(&mut Core) -> Duration,
 }
 
 /// Serve `listener` and poll `backend` until a signal or `driver.exit`.
-pub fn run(
+pub(crate) fn run(
     core: &mut Core,
     backend: &mut dyn Backend,
     listener: UnixListener,

@@ -25,17 +25,22 @@ use crate::config::DriverConfig;
 
 /// What a `.dev` file describes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DevFile {
-    pub vars: Vec<(String, String)>,
-    pub rw: Vec<(String, Option<i64>)>,
-    pub cmds: Vec<String>,
-    pub enums: Vec<(String, String)>,
-    pub ranges: Vec<(String, i32, i32)>,
+pub(crate) struct DevFile {
+    /// `name: value` lines.
+    pub(crate) vars: Vec<(String, String)>,
+    /// `!rw` lines.
+    pub(crate) rw: Vec<(String, Option<i64>)>,
+    /// `!cmd` lines.
+    pub(crate) cmds: Vec<String>,
+    /// `!enum` lines, one entry per value.
+    pub(crate) enums: Vec<(String, String)>,
+    /// `!range` lines.
+    pub(crate) ranges: Vec<(String, i32, i32)>,
 }
 
 impl DevFile {
     /// Parse the text of a `.dev` file; bad lines are skipped with a warning.
-    pub fn parse(text: &str) -> DevFile {
+    pub(crate) fn parse(text: &str) -> DevFile {
         let mut d = DevFile::default();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();

@@ -1,7 +1,7 @@
 //! Per-report byte buffers, as NUT keeps them between reads.
 
 use crate::descriptor::Descriptor;
-use crate::error::ReportTooShort;
+use crate::error::Error;
 use crate::field::Field;
 
 /// One buffer per report id that has objects, sized [`Descriptor::report_len`], byte 0 = id.
@@ -14,6 +14,7 @@ pub struct ReportBuffer {
 }
 
 impl ReportBuffer {
+    /// Zeroed buffers (byte 0 = id) for every report of `desc`.
     pub fn new(desc: &Descriptor) -> Self {
         let mut bufs = vec![Vec::new(); 256];
         for id in desc.report_ids() {
@@ -45,11 +46,13 @@ impl ReportBuffer {
         (self.fill(id, data) > 0).then_some(id)
     }
 
+    /// The buffer of report `id` (`None` when the descriptor has no object in it).
     pub fn report(&self, id: u8) -> Option<&[u8]> {
         let b = &self.bufs[usize::from(id)];
         (!b.is_empty()).then_some(b.as_slice())
     }
 
+    /// The buffer of report `id`, to write into.
     pub fn report_mut(&mut self, id: u8) -> Option<&mut [u8]> {
         let b = &mut self.bufs[usize::from(id)];
         (!b.is_empty()).then_some(b.as_mut_slice())
@@ -61,11 +64,11 @@ impl ReportBuffer {
     }
 
     /// Writes a logical value into the buffered report (to be sent with SET_REPORT).
-    pub fn set(&mut self, field: &Field, logical: i64) -> Result<(), ReportTooShort> {
+    pub fn set(&mut self, field: &Field, logical: i64) -> Result<(), Error> {
         let id = field.report_id;
         match self.report_mut(id) {
             Some(b) => field.insert(b, logical),
-            None => Err(ReportTooShort {
+            None => Err(Error::ReportTooShort {
                 report_id: id,
                 needed: field.needed_len(),
                 len: 0,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::DescriptorError;
+use crate::error::Error;
 use crate::field::{Field, ReportKind};
 use crate::usage::UsagePath;
 
@@ -30,13 +30,20 @@ pub struct Note {
     pub offset: usize,
     /// Report ID in effect when the item was met.
     pub report_id: u8,
+    /// What was worked around.
     pub kind: NoteKind,
 }
 
+/// The kinds of [`Note`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoteKind {
     /// Signed LogMax was below LogMin and was re-read unsigned (NUT's APC work-around).
-    LogMaxReinterpreted { signed: i64, raw: u32 },
+    LogMaxReinterpreted {
+        /// The value read signed.
+        signed: i64,
+        /// The item's bits, used unsigned.
+        raw: u32,
+    },
     /// The object limit was reached; the rest of the descriptor was not parsed.
     TooManyObjects,
     /// A Usage item found the usage stack full and was dropped.
@@ -44,7 +51,10 @@ pub enum NoteKind {
     /// End Collection without an open collection; ignored.
     UnmatchedEndCollection,
     /// A long item (or another item with tag 0xFC) was skipped.
-    LongItemSkipped { len: usize },
+    LongItemSkipped {
+        /// Bytes skipped.
+        len: usize,
+    },
 }
 
 impl fmt::Display for Note {
@@ -193,7 +203,7 @@ struct Offsets {
 
 impl Offsets {
     /// Current offset of (id, kind); creates the slot if the table has room.
-    fn get(&mut self, id: u8, kind: ReportKind, at: usize) -> Result<u8, DescriptorError> {
+    fn get(&mut self, id: u8, kind: ReportKind, at: usize) -> Result<u8, Error> {
         if id == 0 {
             // NUT treats a zero id as an empty slot and re-initialises it on every lookup, so
             // every slot of report 0 is at offset 0. Reproduced; devices with ids are unaffected.
@@ -205,7 +215,7 @@ impl Offsets {
             return Ok(off);
         }
         if self.used + usize::from(self.id0_used) >= MAX_REPORT_SLOTS {
-            return Err(DescriptorError::TooManyReports {
+            return Err(Error::TooManyReports {
                 offset: at,
                 report_id: id,
                 max: MAX_REPORT_SLOTS,
@@ -259,9 +269,9 @@ enum Flow {
 /// Never panics. Hard errors (truncated item, nesting beyond [`MAX_PATH_DEPTH`], over-large
 /// descriptor, no object at all) name the byte offset; tolerable oddities become
 /// [`Descriptor::notes`].
-pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
+pub fn parse(bytes: &[u8]) -> Result<Descriptor, Error> {
     if bytes.len() > MAX_DESCRIPTOR_LEN {
-        return Err(DescriptorError::TooLarge {
+        return Err(Error::TooLarge {
             len: bytes.len(),
             max: MAX_DESCRIPTOR_LEN,
         });
@@ -290,13 +300,11 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
             2 => 2,
             _ => 4,
         };
-        let data = bytes
-            .get(pos + 1..pos + 1 + len)
-            .ok_or(DescriptorError::Truncated {
-                offset: at,
-                needed: 1 + len,
-                available: bytes.len() - at,
-            })?;
+        let data = bytes.get(pos + 1..pos + 1 + len).ok_or(Error::Truncated {
+            offset: at,
+            needed: 1 + len,
+            available: bytes.len() - at,
+        })?;
         let value = data
             .iter()
             .rev()
@@ -340,7 +348,7 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
                 // 0xFE long item, whose first data byte is bDataSize).
                 let skip = (value & 0xFF) as usize;
                 if pos + skip > bytes.len() {
-                    return Err(DescriptorError::Truncated {
+                    return Err(Error::Truncated {
                         offset: at,
                         needed: 1 + len + skip,
                         available: bytes.len() - at,
@@ -353,7 +361,7 @@ pub fn parse(bytes: &[u8]) -> Result<Descriptor, DescriptorError> {
         }
     }
     if p.fields.is_empty() {
-        return Err(DescriptorError::NoObjects);
+        return Err(Error::NoObjects);
     }
     let mut declared = BTreeMap::new();
     for id in 0..=255u8 {
@@ -404,9 +412,9 @@ impl Parser {
         self.usages.push(usage);
     }
 
-    fn push_node(&mut self, node: u32, at: usize) -> Result<(), DescriptorError> {
+    fn push_node(&mut self, node: u32, at: usize) -> Result<(), Error> {
         if self.path.len() >= MAX_PATH_DEPTH {
-            return Err(DescriptorError::PathTooDeep {
+            return Err(Error::PathTooDeep {
                 offset: at,
                 report_id: self.g.report_id,
                 max: MAX_PATH_DEPTH,
@@ -416,7 +424,7 @@ impl Parser {
         Ok(())
     }
 
-    fn collection(&mut self, value: u32, at: usize) -> Result<(), DescriptorError> {
+    fn collection(&mut self, value: u32, at: usize) -> Result<(), Error> {
         let usage = self.usages.first().copied().unwrap_or(0);
         self.push_node(usage, at)?;
         // Vendor-defined collection types get an extra index node.
@@ -466,7 +474,7 @@ impl Parser {
         value: u32,
         at: usize,
         last_item: bool,
-    ) -> Result<Flow, DescriptorError> {
+    ) -> Result<Flow, Error> {
         // NUT counts down a uint8_t: a Report Count of 0 yields 256 slots.
         let count = match self.g.report_count {
             _ if last_item => 1,
@@ -479,7 +487,7 @@ impl Parser {
             // Slot i takes the i-th stacked usage; past the stack it is padding (usage 0).
             let usage = self.usages.get(done).copied().unwrap_or(0);
             if self.path.len() >= MAX_PATH_DEPTH {
-                return Err(DescriptorError::PathTooDeep {
+                return Err(Error::PathTooDeep {
                     offset: at,
                     report_id: id,
                     max: MAX_PATH_DEPTH,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::ReportTooShort;
+use crate::error::Error;
 use crate::usage::{UsagePath, UsageTable};
 
 /// Main item data bit 0: the field is Constant. NUT refuses to write exactly this value.
@@ -62,21 +62,28 @@ pub struct Field {
     /// Collection usages (plus index nodes `0x00FF00nn` for vendor collection types) and the
     /// field's own usage last; a usage is `(page << 16) | id`.
     pub path: UsagePath,
+    /// Report ID (0 when the descriptor declares none).
     pub report_id: u8,
+    /// Input, Output or Feature.
     pub kind: ReportKind,
     /// Bit offset in the payload (after the report id byte). NUT keeps it in a `uint8_t`, so
     /// slots past bit 255 of a report wrap around to 0; reproduced, hence always 0..=255.
     pub offset: u32,
     /// Size in bits (Report Size, 0..=255).
     pub size: u32,
+    /// Logical Minimum.
     pub logical_min: i64,
+    /// Logical Maximum (see [`Field::assumed_logmax`]).
     pub logical_max: i64,
     /// LogMax came from NUT's sign work-around (`25 ff` read as 255 rather than -1).
     pub assumed_logmax: bool,
+    /// Physical Minimum, when declared.
     pub physical_min: Option<i64>,
+    /// Physical Maximum, when declared.
     pub physical_max: Option<i64>,
     /// HID unit code, e.g. 0x00F0D121 for volt.
     pub unit: u32,
+    /// Unit Exponent as NUT reads it (nibbles 8..15 are -8..-1).
     pub unit_exponent: i8,
     /// Data of the main item (0x01 Constant, 0x02 Variable, 0x80 Volatile, ...). NUT keeps
     /// the low byte only; [`Field::is_constant`] looks at that byte.
@@ -251,10 +258,10 @@ impl Field {
 
     /// Writes the low `size` bits of `logical` into `report` (NUT's `SetValue`); other bits
     /// are kept. Bits above 63 repeat the sign.
-    pub fn insert(&self, report: &mut [u8], logical: i64) -> Result<(), ReportTooShort> {
+    pub fn insert(&self, report: &mut [u8], logical: i64) -> Result<(), Error> {
         let needed = self.needed_len();
         if report.len() < needed {
-            return Err(ReportTooShort {
+            return Err(Error::ReportTooShort {
                 report_id: self.report_id,
                 needed,
                 len: report.len(),

@@ -5,7 +5,8 @@
 //! way NUT 2.8.0 does: same item decoding, same quirks (the APC `LogMax` sign hack, offsets kept
 //! in 8 bits, masks derived from the logical range rather than the field size), same unit
 //! exponent table. It also names usages (`UPS.PowerSummary.RemainingCapacity`) with NUT's
-//! generic table and the APC vendor table.
+//! generic table, in front of which a subdriver puts its vendor usages
+//! ([`UsageTable::with_vendor`]).
 //!
 //! There is no I/O here: transports, timing and the NUT variable mapping live in the driver.
 //!
@@ -26,7 +27,6 @@
 //! assert!((field.to_value(raw) - 13.5).abs() < 1e-9);
 //! ```
 
-pub mod apc;
 mod buffer;
 mod descriptor;
 mod error;
@@ -39,6 +39,6 @@ pub use descriptor::{
     parse, Descriptor, Note, NoteKind, MAX_DESCRIPTOR_LEN, MAX_OBJECTS, MAX_PATH_DEPTH,
     MAX_USAGE_STACK,
 };
-pub use error::{DescriptorError, PathError, ReportTooShort};
+pub use error::Error;
 pub use field::{unit_exponent_offset, Field, ReportKind, ATTR_CONSTANT};
 pub use usage::{UsagePath, UsageTable};

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::descriptor::MAX_PATH_DEPTH;
-use crate::error::PathError;
+use crate::error::Error;
 use crate::tables;
 
 /// A usage path: collection usages then the object's usage, each `(page << 16) | id`.
@@ -11,18 +11,22 @@ use crate::tables;
 pub struct UsagePath(pub Vec<u32>);
 
 impl UsagePath {
+    /// The nodes, outermost first.
     pub fn nodes(&self) -> &[u32] {
         &self.0
     }
 
+    /// Number of nodes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the path has no node.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The object's own usage.
     pub fn last(&self) -> Option<u32> {
         self.0.last().copied()
     }
@@ -81,11 +85,6 @@ impl UsageTable {
         }
     }
 
-    /// The APC subdriver's view: [`crate::apc::USAGES`] first, then the generic table.
-    pub fn with_apc() -> Self {
-        Self::generic().with_vendor(crate::apc::USAGES)
-    }
-
     /// Puts a vendor table in front (it wins over later tables for both directions).
     pub fn with_vendor(mut self, vendor: &[(&'static str, u32)]) -> Self {
         let mut entries = vendor.to_vec();
@@ -114,19 +113,19 @@ impl UsageTable {
     /// (case-insensitive), else hex digits (`ff860042`), else `[n]` (= `0x00FF0000 + n`).
     /// Empty components are skipped like NUT's `strtok`. Unlike NUT, which silently drops an
     /// unparsable component, that is an error here.
-    pub fn parse_path(&self, s: &str) -> Result<UsagePath, PathError> {
+    pub fn parse_path(&self, s: &str) -> Result<UsagePath, Error> {
         let mut nodes = Vec::new();
         for token in s.split('.').filter(|t| !t.is_empty()) {
             let node = self
                 .usage(token)
                 .or_else(|| parse_hex(token))
                 .or_else(|| parse_index(token))
-                .ok_or_else(|| PathError::UnknownUsage {
+                .ok_or_else(|| Error::UnknownUsage {
                     path: s.to_string(),
                     token: token.to_string(),
                 })?;
             if nodes.len() >= MAX_PATH_DEPTH {
-                return Err(PathError::TooDeep {
+                return Err(Error::TooDeep {
                     path: s.to_string(),
                     max: MAX_PATH_DEPTH,
                 });

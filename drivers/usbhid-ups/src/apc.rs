@@ -1,12 +1,13 @@
-//! APC's subdriver as data ("APC HID 0.98", the table of NUT 2.8.0's `apc-hid.c`, spec
-//! apc-hid.md §5): every row in table order (order decides which row wins a variable), the
-//! value tables, the device claim with its quirks, and the model/firmware string split.
+//! APC's subdriver, all of NUT's APC knowledge in one place ("APC HID 0.98", NUT 2.8.0's
+//! `apc-hid.c`, spec apc-hid.md §5): the vendor usage names, every row of the mapping table in
+//! table order (order decides which row wins a variable), the value tables, the device claim
+//! with its quirks, the report descriptor fix, and the model/firmware string split.
 
-use nut_hid::Descriptor;
+use nut_hid::{Descriptor, UsageTable};
 
-use super::convert::{Conversion, Lookup};
-use super::device::Identity;
-use super::subdriver::{
+use crate::convert::{Conversion, Lookup};
+use crate::device::Identity;
+use crate::subdriver::{
     Claim, Row, Strings, Subdriver, Target, ABSENT, CMD, QUICK_POLL, SEMI_STATIC,
 };
 
@@ -16,9 +17,39 @@ pub const VENDOR_ID: u16 = 0x051d;
 /// `driver.version.data` of NUT 2.8.0's APC subdriver.
 pub const VERSION: &str = "APC HID 0.98";
 
-/// NUT's defaults for `ondelay` / `offdelay` (`DEFAULT_ONDELAY` / `DEFAULT_OFFDELAY`).
-pub const DEFAULT_ONDELAY: &str = "30";
-pub const DEFAULT_OFFDELAY: &str = "20";
+/// APC usage names and codes, in lookup priority order.
+pub const USAGES: &[(&str, u32)] = &[
+    ("APCGeneralCollection", 0xFF86_0005),
+    ("APCEnvironment", 0xFF86_0006),
+    ("APCProbe1", 0xFF86_0007),
+    ("APCProbe2", 0xFF86_0008),
+    ("APCBattReplaceDate", 0xFF86_0016),
+    ("APCBattCapBeforeStartup", 0xFF86_0019),
+    ("APC_UPS_FirmwareRevision", 0xFF86_0042),
+    ("APCLineFailCause", 0xFF86_0052),
+    ("APCStatusFlag", 0xFF86_0060),
+    ("APCSensitivity", 0xFF86_0061),
+    ("APCPanelTest", 0xFF86_0072),
+    ("APCShutdownAfterDelay", 0xFF86_0076),
+    ("APC_USB_FirmwareRevision", 0xFF86_0079),
+    ("APCDelayBeforeReboot", 0xFF86_007C),
+    ("APCDelayBeforeShutdown", 0xFF86_007D),
+    ("APCDelayBeforeStartup", 0xFF86_007E),
+    ("BUPHibernate", 0x0085_0058),
+    ("BUPBattCapBeforeStartup", 0x0086_0012),
+    ("BUPDelayBeforeStartup", 0x0086_0076),
+    ("BUPSelfTest", 0x0086_0010),
+];
+
+/// The APC subdriver's usage table: [`USAGES`] in front of the generic one.
+pub fn usage_table() -> UsageTable {
+    UsageTable::generic().with_vendor(USAGES)
+}
+
+/// NUT's default for `ondelay` (`DEFAULT_ONDELAY`).
+pub(crate) const DEFAULT_ONDELAY: &str = "30";
+/// NUT's default for `offdelay` (`DEFAULT_OFFDELAY`).
+pub(crate) const DEFAULT_OFFDELAY: &str = "20";
 
 // Generic value tables (NUT's usbhid-ups.c).
 const ONLINE: Lookup = &[(1, "online"), (0, "offline")];
@@ -32,7 +63,7 @@ const TIMELIMITEXP: Lookup = &[(1, "timelimitexp"), (0, "!timelimitexp")];
 /// Inverted: "battery present" 1 means no `nobattery`.
 const NOBATTERY: Lookup = &[(1, "!nobattery"), (0, "nobattery")];
 /// Test results of `Battery.Test`.
-pub const TEST_READ: Lookup = &[
+pub(crate) const TEST_READ: Lookup = &[
     (1, "Done and passed"),
     (2, "Done and warning"),
     (3, "Done and error"),
@@ -42,7 +73,7 @@ pub const TEST_READ: Lookup = &[
     (7, "Test scheduled"),
 ];
 /// `AudibleAlarmControl`.
-pub const BEEPER: Lookup = &[(1, "disabled"), (2, "enabled"), (3, "muted")];
+pub(crate) const BEEPER: Lookup = &[(1, "disabled"), (2, "enabled"), (3, "muted")];
 
 // APC's own tables.
 const APC_STATUS_FLAG: Lookup = &[(8, "!off"), (16, "!off"), (0, "off")];
@@ -56,7 +87,7 @@ const LINE_FAIL_VRANGE: Lookup = &[
 ];
 const LINE_FAIL_FRANGE: Lookup = &[(7, "frange"), (0, "!frange")];
 /// `APCSensitivity`.
-pub const SENSITIVITY: Lookup = &[(0, "low"), (1, "medium"), (2, "high")];
+pub(crate) const SENSITIVITY: Lookup = &[(0, "low"), (1, "medium"), (2, "high")];
 
 const fn var(name: &'static str, path: &'static str, fmt: &'static str) -> Row {
     Row {
@@ -127,7 +158,7 @@ const fn cmd(name: &'static str, path: &'static str, value: &'static str) -> Row
 }
 
 /// The mapping table, in NUT's order.
-pub static TABLE: &[Row] = &[
+pub(crate) static TABLE: &[Row] = &[
     // Battery
     var(
         "battery.charge",
@@ -508,7 +539,7 @@ const MAX_REPORT_MODELS: &[&str] = &["Back-UPS ES 525", "Back-UPS CS"];
 
 /// NUT 2.8.0's APC claim: VID 051d with PID 0000, 0002 (with the max-report check) or 0003
 /// (interrupt pipe off); another PID only when the user gave `productid`.
-pub fn claim(id: &Identity, productid_given: bool) -> Claim {
+pub(crate) fn claim(id: &Identity, productid_given: bool) -> Claim {
     if id.vendor_id != VENDOR_ID {
         return Claim::default();
     }
@@ -548,14 +579,51 @@ pub fn claim(id: &Identity, productid_given: bool) -> Claim {
     }
 }
 
-/// `apc_fix_report_desc`, only for 051d:0002.
+/// NUT's `apc_fix_report_desc`, right after parsing, only for 051d:0002 (see
+/// [`fix_mains_voltage`]). Returns whether anything changed.
 pub fn fix_report_desc(id: &Identity, desc: &mut Descriptor) -> bool {
-    id.vendor_id == VENDOR_ID && id.product_id == 0x0002 && nut_hid::apc::fix_report_desc(desc)
+    id.vendor_id == VENDOR_ID && id.product_id == 0x0002 && fix_mains_voltage(desc)
+}
+
+/// Power Device usages the fix looks at.
+const VOLTAGE: u32 = 0x0084_0030;
+const CONFIG_VOLTAGE: u32 = 0x0084_0040;
+const HIGH_VOLTAGE_TRANSFER: u32 = 0x0084_0054;
+
+/// The mains voltage part of NUT's APC descriptor fix (`apc_fix_report_desc`).
+///
+/// Some Back-UPS declare mains voltages with LogMax 255 while their high transfer point is
+/// higher; since the mask follows LogMax, readings above 255 V would be cut. When report 0x33's
+/// HighVoltageTransfer LogMax exceeds them: report 0x31 Voltage becomes 0..2 x that LogMax,
+/// report 0x30 ConfigVoltage gets LogMax 255. Only the first object with that id and usage is
+/// patched. Returns whether anything changed.
+fn fix_mains_voltage(desc: &mut Descriptor) -> bool {
+    let Some(hvt) = desc.position_by_id_and_usage(0x33, HIGH_VOLTAGE_TRANSFER) else {
+        return false;
+    };
+    let hvt_max = desc.fields[hvt].logical_max;
+    let mut changed = false;
+    if let Some(i) = desc.position_by_id_and_usage(0x31, VOLTAGE) {
+        let f = &mut desc.fields_mut()[i];
+        if hvt_max > f.logical_max {
+            f.logical_min = 0;
+            f.logical_max = hvt_max.saturating_mul(2);
+            changed = true;
+        }
+    }
+    if let Some(i) = desc.position_by_id_and_usage(0x30, CONFIG_VOLTAGE) {
+        let f = &mut desc.fields_mut()[i];
+        if hvt_max > f.logical_max {
+            f.logical_max = 255;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// ups.mfr (USB manufacturer or "APC"), ups.model (product before `FW:` minus the one
 /// character before it), ups.firmware / ups.firmware.aux (after `FW:` / `USB FW:`), serial.
-pub fn format(id: &Identity) -> Strings {
+pub(crate) fn format(id: &Identity) -> Strings {
     let product = id.product.clone().unwrap_or_else(|| "unknown".into());
     let (model, firmware, aux) = split_model(&product);
     Strings {
@@ -577,7 +645,7 @@ fn before(s: &str, at: usize) -> String {
 }
 
 /// Splits "Back-UPS 500 FW: 6.5.I USB FW: c1 " into ("Back-UPS 500", " 6.5.I", " c1 ").
-pub fn split_model(product: &str) -> (String, Option<String>, Option<String>) {
+pub(crate) fn split_model(product: &str) -> (String, Option<String>, Option<String>) {
     let Some(p1) = product.find("FW:") else {
         return (product.to_string(), None, None);
     };
@@ -594,9 +662,9 @@ pub fn split_model(product: &str) -> (String, Option<String>, Option<String>) {
 }
 
 /// The APC subdriver.
-pub static SUBDRIVER: Subdriver = Subdriver {
+pub(crate) static SUBDRIVER: Subdriver = Subdriver {
     name: VERSION,
-    usages: nut_hid::apc::USAGES,
+    usages: USAGES,
     table: TABLE,
     claim,
     fix_report_desc,
@@ -606,11 +674,10 @@ pub static SUBDRIVER: Subdriver = Subdriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nut_hid::UsageTable;
 
     #[test]
     fn every_path_parses_with_apc_names() {
-        let t = UsageTable::with_apc();
+        let t = usage_table();
         for r in TABLE {
             t.parse_path(r.path)
                 .unwrap_or_else(|e| panic!("{}: {e}", r.path));

@@ -14,57 +14,58 @@
 use std::time::{Duration, Instant};
 
 use nut_hid::{Descriptor, ReportKind, UsageTable};
+use nut_hid_recording::hex_string;
 use nut_state::Tree;
 
-use super::convert::{self, Conversion};
-use super::device::{Device, DeviceError, Identity};
-use super::report::{ReportError, Reports};
-use super::status::{self, LogThrottle, Readings, StatusBits, StatusOptions, StatusTracker};
-use super::subdriver::{self, Claim, Effect, Row, Subdriver, Target, ABSENT, CMD, QUICK_POLL};
-use crate::backend::{Backend, BackendError, CmdResult};
-use crate::config::DriverConfig;
+use crate::convert::{self, Conversion};
+use crate::device::{Device, DeviceError, Identity};
+use crate::report::{ReportError, Reports};
+use crate::status::{self, LogThrottle, Readings, StatusBits, StatusOptions, StatusTracker};
+use crate::subdriver::{self, Claim, Effect, Row, Subdriver, Target, ABSENT, CMD, QUICK_POLL};
+use nut_driver::DriverConfig;
+use nut_driver::{Backend, BackendError, CmdResult};
 
 /// Opens (or re-opens) the device: the transport and the ups.conf matching live behind it.
 pub type DeviceFactory = Box<dyn FnMut() -> Result<Box<dyn Device>, DeviceError>>;
 
 /// The subdrivers tried in order.
-pub static SUBDRIVERS: &[&Subdriver] = &[&super::apc::SUBDRIVER];
+pub(crate) static SUBDRIVERS: &[&Subdriver] = &[&crate::apc::SUBDRIVER];
 
 /// Default `pollfreq` (seconds between full walks).
-pub const DEFAULT_POLLFREQ: i64 = 30;
+pub(crate) const DEFAULT_POLLFREQ: i64 = 30;
 
 /// Most Input objects one interrupt report may update (NUT's `MAX_EVENT_NUM`).
 const MAX_EVENTS: usize = 32;
 
 /// The pause between the two writes of the `shutdown.return` / `shutdown.stayoff` fallbacks.
-pub const COMPOSITE_PAUSE: Duration = Duration::from_millis(125);
+pub(crate) const COMPOSITE_PAUSE: Duration = Duration::from_millis(125);
 
 /// The driver options this backend reads (config-files.md §2.3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// Age under which a buffered report is reused (`pollinterval`).
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// `pollfreq` as NUT reads it (`atoi`).
-    pub pollfreq: i64,
-    pub status: StatusOptions,
-    pub lowbatt: Option<String>,
-    pub ondelay: Option<String>,
-    pub offdelay: Option<String>,
-    pub pollonly: bool,
-    pub interruptonly: bool,
-    pub maxreport: bool,
-    pub disable_fix_report_desc: bool,
-    pub productid_given: bool,
+    pub(crate) pollfreq: i64,
+    pub(crate) status: StatusOptions,
+    pub(crate) lowbatt: Option<String>,
+    pub(crate) ondelay: Option<String>,
+    pub(crate) offdelay: Option<String>,
+    pub(crate) pollonly: bool,
+    pub(crate) interruptonly: bool,
+    pub(crate) maxreport: bool,
+    pub(crate) disable_fix_report_desc: bool,
+    pub(crate) productid_given: bool,
     /// `subdriver`: a case-insensitive part of the subdriver name to use.
-    pub subdriver: Option<String>,
+    pub(crate) subdriver: Option<String>,
     /// `lbrb_log_delay_sec` as the user set it; the delay in force is decided once the unit
     /// is known ([`status::lbrb_log_delay`]).
-    pub lbrb_log_delay_sec: Option<u64>,
+    pub(crate) lbrb_log_delay_sec: Option<u64>,
 }
 
 impl Options {
     /// Reads the options of a driver configuration.
-    pub fn from_config(cfg: &DriverConfig) -> Options {
+    pub(crate) fn from_config(cfg: &DriverConfig) -> Options {
         let variant = status::Variant::V2_8_0;
         let lbrb_log_delay_sec = cfg.get("lbrb_log_delay_sec").map(|v| {
             status::parse_lbrb_log_delay(v).unwrap_or_else(|| {
@@ -208,11 +209,6 @@ impl HidBackend {
             data_changed: false,
             tracker: StatusTracker::default(),
         }
-    }
-
-    /// The status bits collected so far.
-    pub fn status_bits(&self) -> StatusBits {
-        self.bits
     }
 
     fn use_interrupt(&self) -> bool {
@@ -386,9 +382,9 @@ impl HidBackend {
                     .value(att.dev.as_mut(), field, self.opts.poll_interval, now)
                 {
                     Ok(v) => v,
-                    Err(ReportError::Device(DeviceError::Disconnected(e))) => {
+                    Err(ReportError::Device(e)) if e.is_gone() => {
                         self.att = None;
-                        return Err(BackendError::Disconnected(e));
+                        return Err(BackendError::Disconnected(e.detail()));
                     }
                     Err(e) => {
                         tracing::debug!("{}: {e}", row.path);
@@ -426,9 +422,9 @@ impl HidBackend {
             Effect::SetString(name, index) => {
                 let text = match self.att.as_mut().map(|a| a.dev.string(index)) {
                     Some(Ok(Some(s))) => convert::trim_string(&s),
-                    Some(Err(DeviceError::Disconnected(e))) => {
+                    Some(Err(e)) if e.is_gone() => {
                         self.att = None;
-                        return Err(BackendError::Disconnected(e));
+                        return Err(BackendError::Disconnected(e.detail()));
                     }
                     _ => String::new(),
                 };
@@ -535,7 +531,7 @@ impl HidBackend {
             return Err(ReportError::NotWritable(0));
         };
         let sent = att.reports.set_value(att.dev.as_mut(), field, value)?;
-        tracing::debug!("Report[set]: {}", hex(&sent));
+        tracing::debug!("Report[set]: {}", hex_string(&sent));
         Ok(())
     }
 
@@ -555,7 +551,7 @@ impl HidBackend {
             return CmdResult::Invalid;
         }
         let text = param.unwrap_or(row.dfl);
-        let value = row.conv.from_nut(text);
+        let value = row.conv.to_device(text);
         match self.write(pos, value) {
             Ok(()) => {
                 self.data_changed = true;
@@ -621,7 +617,7 @@ impl HidBackend {
                 return CmdResult::Invalid;
             }
         }
-        let value = row.conv.from_nut(text);
+        let value = row.conv.to_device(text);
         match self.write(pos, value) {
             Ok(()) => {
                 self.data_changed = true;
@@ -637,9 +633,7 @@ impl HidBackend {
 
 /// A device failure while (re)opening: the core retries, as after an unplug.
 fn dev_err(e: DeviceError) -> BackendError {
-    match e {
-        DeviceError::Disconnected(s) | DeviceError::Failed(s) => BackendError::Disconnected(s),
-    }
+    BackendError::Disconnected(e.detail())
 }
 
 /// An init failure: nothing to retry, the driver stops with the reason.
@@ -664,14 +658,6 @@ fn publish_flags(tree: &mut Tree, row: &Row, name: &str) {
     if let Some(len) = row.string_len {
         tree.set_aux(name, i64::from(len));
     }
-}
-
-/// Bytes as `aa bb cc`.
-pub fn hex(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Backend for HidBackend {
@@ -763,16 +749,16 @@ impl Backend for HidBackend {
         match att.dev.read_interrupt(timeout) {
             Ok(None) => Ok(false),
             Ok(Some(data)) => {
-                tracing::debug!("Report[int]: {}", hex(&data));
+                tracing::debug!("Report[int]: {}", hex_string(&data));
                 self.apply_interrupt(tree, &data, Instant::now())?;
                 Ok(true)
             }
-            Err(DeviceError::Disconnected(e)) => {
+            Err(e) if e.is_gone() => {
                 self.att = None;
-                Err(BackendError::Disconnected(e))
+                Err(BackendError::Disconnected(e.detail()))
             }
-            Err(DeviceError::Failed(e)) => {
-                tracing::debug!("interrupt read: {e}");
+            Err(e) => {
+                tracing::debug!("interrupt read: {}", e.detail());
                 Ok(false)
             }
         }
@@ -804,11 +790,12 @@ impl Backend for HidBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{split_xarg, Setting, USBHID_KEYS};
+    use nut_driver::config::{split_xarg, Setting};
 
     fn options(x: &[&str], manufacturer: &str, product: &str) -> Options {
         let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
-        let cfg = DriverConfig::build("usbhid-ups", "ups", None, &xs, USBHID_KEYS).expect("config");
+        let cfg =
+            DriverConfig::build("usbhid-ups", "ups", None, &xs, crate::OPTIONS).expect("config");
         let mut o = Options::from_config(&cfg);
         o.settle_lbrb_delay(&Identity {
             vendor_id: 0x051d,

@@ -4,11 +4,11 @@
 
 /// A value-to-text table (NUT's `info_lkp_t` without conversion functions). The first entry
 /// whose value matches wins when reading; the first whose text matches wins when writing.
-pub type Lookup = &'static [(i64, &'static str)];
+pub(crate) type Lookup = &'static [(i64, &'static str)];
 
 /// How a mapping row turns the HID value into its NUT text (and back, for writes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conversion {
+pub(crate) enum Conversion {
     /// Printed with the row's printf format (`%.0f`, `%.1f`, `%.2f`); written with `atol`.
     Format,
     /// A table lookup; a value without an entry publishes nothing.
@@ -26,7 +26,7 @@ pub enum Conversion {
 impl Conversion {
     /// HID value -> NUT text, for every conversion that needs no device (`None` for
     /// [`Conversion::StringId`], and for a lookup without an entry).
-    pub fn to_nut(self, fmt: &str, value: f64) -> Option<String> {
+    pub(crate) fn to_nut(self, fmt: &str, value: f64) -> Option<String> {
         match self {
             Conversion::Format => Some(printf_float(fmt, value)),
             Conversion::Lookup(table) => lookup(table, value).map(str::to_string),
@@ -39,7 +39,7 @@ impl Conversion {
 
     /// NUT text -> HID value for a write: the reverse function or table (a text without an
     /// entry gives -1, as NUT's `hu_find_valinfo`), else C's `atol`.
-    pub fn from_nut(self, text: &str) -> f64 {
+    pub(crate) fn to_device(self, text: &str) -> f64 {
         match self {
             Conversion::Lookup(table) => reverse_lookup(table, text).unwrap_or(-1) as f64,
             Conversion::Date => date_from_nut(text),
@@ -52,19 +52,19 @@ impl Conversion {
 }
 
 /// NUT's lookup by value: the entry equal to the value truncated toward zero.
-pub fn lookup(table: Lookup, value: f64) -> Option<&'static str> {
+pub(crate) fn lookup(table: Lookup, value: f64) -> Option<&'static str> {
     let v = value as i64;
     table.iter().find(|(k, _)| *k == v).map(|&(_, s)| s)
 }
 
 /// The value of the first entry with exactly this text.
-pub fn reverse_lookup(table: Lookup, text: &str) -> Option<i64> {
+pub(crate) fn reverse_lookup(table: Lookup, text: &str) -> Option<i64> {
     table.iter().find(|(_, s)| *s == text).map(|&(k, _)| k)
 }
 
 /// printf of one double with a `%.Nf` format (also `%f`, `%g`-free formats with literal
 /// text around); anything else falls back to the shortest decimal form.
-pub fn printf_float(fmt: &str, value: f64) -> String {
+pub(crate) fn printf_float(fmt: &str, value: f64) -> String {
     let Some(pos) = fmt.find('%') else {
         return fmt.to_string();
     };
@@ -84,7 +84,7 @@ pub fn printf_float(fmt: &str, value: f64) -> String {
 }
 
 /// HID packed date -> `YYYY/MM/DD`; 0 is "not set".
-pub fn date_to_nut(value: f64) -> String {
+pub(crate) fn date_to_nut(value: f64) -> String {
     let v = value as i64;
     if v == 0 {
         return "not set".into();
@@ -110,7 +110,7 @@ fn scan_date(text: &str) -> Option<(i64, i64, i64)> {
 }
 
 /// `YYYY/MM/DD` -> HID packed date; out of range or unparsable gives 0.
-pub fn date_from_nut(text: &str) -> f64 {
+pub(crate) fn date_from_nut(text: &str) -> f64 {
     match scan_date(text) {
         Some((y, m, d)) if y - 1980 <= 127 && m <= 12 && d <= 31 => {
             (((y - 1980) << 9) + (m << 5) + d) as f64
@@ -120,7 +120,7 @@ pub fn date_from_nut(text: &str) -> f64 {
 }
 
 /// APC date `0xMMDDYY` (digits read as decimal) -> `YYYY/MM/DD`; 0 is "not set".
-pub fn apc_date_to_nut(value: f64) -> String {
+pub(crate) fn apc_date_to_nut(value: f64) -> String {
     let v = value as i64;
     if v == 0 {
         return "not set".into();
@@ -134,7 +134,7 @@ pub fn apc_date_to_nut(value: f64) -> String {
 }
 
 /// `YYYY/MM/DD` -> APC date; out of range or unparsable gives 0.
-pub fn apc_date_from_nut(text: &str) -> f64 {
+pub(crate) fn apc_date_from_nut(text: &str) -> f64 {
     match scan_date(text) {
         Some((y, m, d)) if y < 2070 && m <= 12 && d <= 31 => {
             let y = y % 100;
@@ -151,7 +151,7 @@ pub fn apc_date_from_nut(text: &str) -> f64 {
 }
 
 /// Kelvin -> Celsius (`%.1f`) when 273 <= v <= 373, else the value as Celsius.
-pub fn kelvin_celsius(value: f64) -> String {
+pub(crate) fn kelvin_celsius(value: f64) -> String {
     if (273.0..=373.0).contains(&value) {
         format!("{:.1}", value - 273.15)
     } else {
@@ -160,7 +160,7 @@ pub fn kelvin_celsius(value: f64) -> String {
 }
 
 /// Text of a USB string descriptor as NUT publishes it (trailing newlines removed).
-pub fn trim_string(s: &str) -> String {
+pub(crate) fn trim_string(s: &str) -> String {
     s.trim_end_matches('\n').to_string()
 }
 
@@ -208,10 +208,10 @@ mod tests {
         assert_eq!(c.to_nut("%s", 1.0).as_deref(), Some("disabled"));
         assert_eq!(c.to_nut("%s", 3.0).as_deref(), Some("muted"));
         assert_eq!(c.to_nut("%s", 9.0), None);
-        assert_eq!(c.from_nut("enabled"), 2.0);
-        assert_eq!(c.from_nut("loud"), -1.0);
-        assert_eq!(Conversion::Format.from_nut("45"), 45.0);
-        assert_eq!(Conversion::Format.from_nut("12.9"), 12.0);
+        assert_eq!(c.to_device("enabled"), 2.0);
+        assert_eq!(c.to_device("loud"), -1.0);
+        assert_eq!(Conversion::Format.to_device("45"), 45.0);
+        assert_eq!(Conversion::Format.to_device("12.9"), 12.0);
         assert_eq!(
             Conversion::Date.to_nut("%s", 10785.0).as_deref(),
             Some("2001/01/01")

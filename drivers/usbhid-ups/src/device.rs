@@ -7,11 +7,17 @@ use std::time::Duration;
 /// Who the device says it is (USB device descriptor and its strings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
+    /// `idVendor`.
     pub vendor_id: u16,
+    /// `idProduct`.
     pub product_id: u16,
+    /// `bcdDevice`, when known.
     pub bcd_device: Option<u16>,
+    /// The manufacturer string.
     pub manufacturer: Option<String>,
+    /// The product string.
     pub product: Option<String>,
+    /// The serial number string.
     pub serial: Option<String>,
     /// Bus number as NUT prints it (`001`), when known.
     pub bus: Option<String>,
@@ -21,7 +27,8 @@ pub struct Identity {
     pub port: Option<String>,
 }
 
-/// Why a device operation failed.
+/// Why a device operation failed. What the backend does depends on [`DeviceError::is_gone`]:
+/// re-open the device, or skip this request this round.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
     /// The device is gone: unplugged, reset, or its node vanished. Re-open and re-match.
@@ -31,6 +38,37 @@ pub enum DeviceError {
     /// skip this report this round, as NUT does.
     #[error("request failed: {0}")]
     Failed(String),
+    /// A system call on the device failed; the OS error is kept. The transport decides
+    /// whether it means the device is gone (on Linux: ENODEV, ENOENT, EIO, ESHUTDOWN, ENXIO).
+    #[error("{}{call}: {errno}", if *.gone { "device disconnected: " } else { "request failed: " })]
+    Os {
+        /// What was asked (`GET_REPORT 0x0c`, `open /dev/hidraw0`).
+        call: String,
+        /// What the system said.
+        #[source]
+        errno: nix::errno::Errno,
+        /// Whether the device is gone.
+        gone: bool,
+    },
+}
+
+impl DeviceError {
+    /// Whether the device is gone (re-open it) rather than this one request failed.
+    pub fn is_gone(&self) -> bool {
+        match self {
+            DeviceError::Disconnected(_) => true,
+            DeviceError::Failed(_) => false,
+            DeviceError::Os { gone, .. } => *gone,
+        }
+    }
+
+    /// What happened, without the "device disconnected" / "request failed" in front.
+    pub fn detail(&self) -> String {
+        match self {
+            DeviceError::Disconnected(s) | DeviceError::Failed(s) => s.clone(),
+            DeviceError::Os { call, errno, .. } => format!("{call}: {errno}"),
+        }
+    }
 }
 
 /// A HID UPS. Report buffers always start with the report id byte.

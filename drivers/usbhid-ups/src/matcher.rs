@@ -10,10 +10,11 @@
 
 use regex::{Regex, RegexBuilder};
 
-use super::device::Identity;
+use crate::device::Identity;
+use crate::Error;
 
 /// The matching options, in NUT's checking order.
-pub const OPTIONS: [&str; 8] = [
+pub(crate) const OPTIONS: [&str; 8] = [
     "vendorid",
     "productid",
     "vendor",
@@ -24,33 +25,19 @@ pub const OPTIONS: [&str; 8] = [
     "busport",
 ];
 
-/// A matching option whose value is not a valid regular expression.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{option} = {pattern:?} is not a valid regular expression: {reason}")]
-pub struct MatchError {
-    pub option: &'static str,
-    pub pattern: String,
-    pub reason: String,
-}
-
 /// The compiled matching options of one ups.conf section.
 #[derive(Debug, Clone, Default)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     checks: Vec<(&'static str, Regex)>,
 }
 
 impl Matcher {
-    /// A matcher accepting every device.
-    pub fn any() -> Self {
-        Matcher::default()
-    }
-
     /// Compiles the options `get` returns (e.g. `|k| config.get(k)`).
-    pub fn new<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, MatchError> {
+    pub(crate) fn new<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, Error> {
         let mut checks = Vec::new();
         for option in OPTIONS {
             let Some(pattern) = get(option) else { continue };
-            let err = |e: regex::Error| MatchError {
+            let err = |e: regex::Error| Error::BadPattern {
                 option,
                 pattern: pattern.to_string(),
                 reason: e.to_string(),
@@ -67,20 +54,20 @@ impl Matcher {
     }
 
     /// The first option that rejects `id`, or `None` when it matches.
-    pub fn mismatch(&self, id: &Identity) -> Option<&'static str> {
+    pub(crate) fn mismatch(&self, id: &Identity) -> Option<&'static str> {
         self.checks
             .iter()
             .find(|(option, re)| !re.is_match(&device_string(id, option)))
             .map(|(option, _)| *option)
     }
 
-    pub fn matches(&self, id: &Identity) -> bool {
+    pub(crate) fn matches(&self, id: &Identity) -> bool {
         self.mismatch(id).is_none()
     }
 }
 
 /// The device string an option is matched against.
-pub fn device_string(id: &Identity, option: &str) -> String {
+pub(crate) fn device_string(id: &Identity, option: &str) -> String {
     let text = |s: &Option<String>| {
         s.as_deref()
             .unwrap_or("")
@@ -102,7 +89,7 @@ pub fn device_string(id: &Identity, option: &str) -> String {
 
 /// After a reconnect: is `now` the unit `before` was? Same vendor and product id, and the same
 /// serial when `before` had a non-empty one, else the same physical port.
-pub fn same_unit(before: &Identity, now: &Identity) -> bool {
+pub(crate) fn same_unit(before: &Identity, now: &Identity) -> bool {
     if before.vendor_id != now.vendor_id || before.product_id != now.product_id {
         return false;
     }
@@ -138,7 +125,7 @@ mod tests {
         }
     }
 
-    fn matcher(opts: &[(&str, &str)]) -> Result<Matcher, MatchError> {
+    fn matcher(opts: &[(&str, &str)]) -> Result<Matcher, Error> {
         let map: HashMap<String, String> = opts
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -192,15 +179,24 @@ mod tests {
     #[test]
     fn bad_regex_names_the_option() {
         let e = matcher(&[("vendor", "Am(erican")]).unwrap_err();
-        assert_eq!(e.option, "vendor");
-        assert_eq!(e.pattern, "Am(erican");
+        let Error::BadPattern {
+            option, pattern, ..
+        } = &e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!(*option, "vendor");
+        assert_eq!(pattern, "Am(erican");
         assert!(e
             .to_string()
             .starts_with("vendor = \"Am(erican\" is not a valid regular expression"));
-        assert_eq!(
-            matcher(&[("product", "a)|(b")]).unwrap_err().option,
-            "product"
-        );
+        assert!(matches!(
+            matcher(&[("product", "a)|(b")]),
+            Err(Error::BadPattern {
+                option: "product",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use nut_hid::{Descriptor, Field, ReportBuffer};
 
-use super::device::{Device, DeviceError};
+use crate::device::{Device, DeviceError};
 
 /// NUT's `max_report_size` request length: the size of a pointer on a 64-bit host.
-pub const MAX_REPORT_LEN: usize = 8;
+pub(crate) const MAX_REPORT_LEN: usize = 8;
 
 /// Why a value could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// The device failed the transfer (or is gone).
     #[error(transparent)]
     Device(#[from] DeviceError),
@@ -31,28 +31,23 @@ pub enum ReportError {
 
 /// The report buffers of one device.
 #[derive(Debug, Clone)]
-pub struct Reports {
+pub(crate) struct Reports {
     buf: ReportBuffer,
     filled: Vec<Option<Instant>>,
     /// `maxreport`: ask for [`MAX_REPORT_LEN`] bytes.
-    pub max_report: bool,
+    pub(crate) max_report: bool,
     /// `interruptonly`: never GET_REPORT; values come from interrupt reports only.
-    pub interrupt_only: bool,
+    pub(crate) interrupt_only: bool,
 }
 
 impl Reports {
-    pub fn new(desc: &Descriptor) -> Reports {
+    pub(crate) fn new(desc: &Descriptor) -> Reports {
         Reports {
             buf: ReportBuffer::new(desc),
             filled: vec![None; 256],
             max_report: false,
             interrupt_only: false,
         }
-    }
-
-    /// The buffered bytes of report `id`.
-    pub fn report(&self, id: u8) -> Option<&[u8]> {
-        self.buf.report(id)
     }
 
     fn fresh(&self, id: u8, age: Duration, now: Instant) -> bool {
@@ -63,7 +58,7 @@ impl Reports {
     }
 
     /// Refreshes report `id` unless its copy is younger than `age`.
-    pub fn refresh(
+    pub(crate) fn refresh(
         &mut self,
         dev: &mut dyn Device,
         id: u8,
@@ -99,7 +94,7 @@ impl Reports {
 
     /// The physical value of `field` (NUT's `HIDGetDataValue`), refreshing its report if older
     /// than `age`.
-    pub fn value(
+    pub(crate) fn value(
         &mut self,
         dev: &mut dyn Device,
         field: &Field,
@@ -111,7 +106,7 @@ impl Reports {
     }
 
     /// The physical value of `field` from the buffer as it is.
-    pub fn buffered_value(&self, field: &Field) -> Result<f64, ReportError> {
+    pub(crate) fn buffered_value(&self, field: &Field) -> Result<f64, ReportError> {
         self.buf
             .report(field.report_id)
             .and_then(|r| field.value(r))
@@ -120,7 +115,7 @@ impl Reports {
 
     /// Writes a physical value (NUT's `HIDSetDataValue`): converted to logical, put into the
     /// buffered report, the whole report sent; then every buffer is stale.
-    pub fn set_value(
+    pub(crate) fn set_value(
         &mut self,
         dev: &mut dyn Device,
         field: &Field,
@@ -144,14 +139,14 @@ impl Reports {
     }
 
     /// Files an unsolicited (interrupt) report; returns its id when the descriptor has it.
-    pub fn file(&mut self, data: &[u8], now: Instant) -> Option<u8> {
+    pub(crate) fn file(&mut self, data: &[u8], now: Instant) -> Option<u8> {
         let id = self.buf.fill_tagged(data)?;
         self.filled[usize::from(id)] = Some(now);
         Some(id)
     }
 
     /// Forgets every timestamp, so the next read of each report asks the device.
-    pub fn expire_all(&mut self) {
+    pub(crate) fn expire_all(&mut self) {
         self.filled.iter_mut().for_each(|t| *t = None);
     }
 }
@@ -159,7 +154,7 @@ impl Reports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hid::device::Identity;
+    use crate::device::Identity;
 
     /// Report 0x0c: one 8-bit Feature field (0..255); report 0x0f: 16 bits.
     const DESC: &[u8] = &[

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// One internal status bit; the lower-case token that sets it is [`Bit::token`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bit {
+pub(crate) enum Bit {
     Online,
     Offline,
     Dischrg,
@@ -77,7 +77,7 @@ const ALL: [Bit; 28] = [
 
 impl Bit {
     /// NUT's internal token (`online`, `dischrg`, ...).
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Bit::Online => "online",
             Bit::Offline => "offline",
@@ -111,7 +111,7 @@ impl Bit {
     }
 
     /// The bit of a token (case-insensitive).
-    pub fn from_token(token: &str) -> Option<Bit> {
+    pub(crate) fn from_token(token: &str) -> Option<Bit> {
         ALL.iter()
             .copied()
             .find(|b| b.token().eq_ignore_ascii_case(token))
@@ -124,14 +124,14 @@ impl Bit {
 
 /// The persistent status bits (NUT's `ups_status`); they only change when a row reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatusBits(u32);
+pub(crate) struct StatusBits(u32);
 
 impl StatusBits {
-    pub fn has(self, bit: Bit) -> bool {
+    pub(crate) fn has(self, bit: Bit) -> bool {
         self.0 & bit.mask() != 0
     }
 
-    pub fn set(&mut self, bit: Bit) {
+    pub(crate) fn set(&mut self, bit: Bit) {
         self.0 |= bit.mask();
         // A pair of opposites never holds together.
         match bit {
@@ -143,13 +143,13 @@ impl StatusBits {
         }
     }
 
-    pub fn clear(&mut self, bit: Bit) {
+    pub(crate) fn clear(&mut self, bit: Bit) {
         self.0 &= !bit.mask();
     }
 
     /// Applies a token from a lookup (`dischrg` sets, `!dischrg` clears). Returns false for
     /// an unknown token (ignored, as NUT does).
-    pub fn apply(&mut self, token: &str) -> bool {
+    pub(crate) fn apply(&mut self, token: &str) -> bool {
         let (clear, name) = match token.strip_prefix('!') {
             Some(n) => (true, n),
             None => (false, token),
@@ -170,7 +170,7 @@ impl StatusBits {
 
 /// Which NUT release's status builder to reproduce.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Variant {
+pub(crate) enum Variant {
     /// NUT 2.8.0 (the compatibility target).
     #[default]
     V2_8_0,
@@ -180,27 +180,27 @@ pub enum Variant {
 
 /// Options that change how the bits become tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatusOptions {
-    pub variant: Variant,
+pub(crate) struct StatusOptions {
+    pub(crate) variant: Variant,
     /// `onlinedischarge` / `onlinedischarge_onbattery` / `onlinedischarge_battery`: OL+DISCHRG
     /// is reported as OB.
-    pub onlinedischarge_onbattery: bool,
+    pub(crate) onlinedischarge_onbattery: bool,
     /// `onlinedischarge_calibration`: OL+DISCHRG adds CAL.
-    pub onlinedischarge_calibration: bool,
+    pub(crate) onlinedischarge_calibration: bool,
     /// `ignorelb`: LB from the device is dropped, and synthesized from charge/runtime.
-    pub ignorelb: bool,
+    pub(crate) ignorelb: bool,
     /// The `lbrb_log_delay_sec` in force (0: LB and RB at once), see [`lbrb_log_delay`].
-    pub lbrb_log_delay_sec: u64,
+    pub(crate) lbrb_log_delay_sec: u64,
     /// `lbrb_log_delay_without_calibrating`: delay LB / RB on line even without CAL.
-    pub lbrb_log_delay_without_calibrating: bool,
+    pub(crate) lbrb_log_delay_without_calibrating: bool,
     /// `onlinedischarge_log_throttle_*`: newer NUT's throttle of the OL+DISCHRG warning;
     /// `None` logs it once each time the state starts.
-    pub onlinedischarge_log_throttle: Option<LogThrottle>,
+    pub(crate) onlinedischarge_log_throttle: Option<LogThrottle>,
 }
 
 /// When the OL+DISCHRG warning may be logged again (`onlinedischarge_log_throttle_sec`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Repeat {
+pub(crate) enum Repeat {
     /// Key not set: every 30 s while the unit publishes no `battery.charge`, else only when
     /// the charge changes.
     #[default]
@@ -216,11 +216,11 @@ pub enum Repeat {
 /// `battery.charge` moved (since the last warning) to a value below
 /// [`LogThrottle::hovercharge`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogThrottle {
-    pub repeat: Repeat,
+pub(crate) struct LogThrottle {
+    pub(crate) repeat: Repeat,
     /// `onlinedischarge_log_throttle_hovercharge` (1..=100): charges at or above it are
     /// hovering, their changes log nothing.
-    pub hovercharge: i32,
+    pub(crate) hovercharge: i32,
 }
 
 impl Default for LogThrottle {
@@ -233,11 +233,11 @@ impl Default for LogThrottle {
 }
 
 /// The LB/RB delay NUT 2.8.3+ gives certain APC models when `lbrb_log_delay_sec` is not set.
-pub const LBRB_MODEL_DELAY: u64 = 3;
+pub(crate) const LBRB_MODEL_DELAY: u64 = 3;
 
 /// `lbrb_log_delay_sec` as NUT reads it (`atoi`); `None` for a negative value or a non-number
 /// other than `0` (NUT then uses [`LBRB_MODEL_DELAY`] and warns).
-pub fn parse_lbrb_log_delay(v: &str) -> Option<u64> {
+pub(crate) fn parse_lbrb_log_delay(v: &str) -> Option<u64> {
     let n = nut_state::atoi(v);
     if (n == 0 && v != "0") || n < 0 {
         None
@@ -248,7 +248,7 @@ pub fn parse_lbrb_log_delay(v: &str) -> Option<u64> {
 
 /// `onlinedischarge_log_throttle_sec` as NUT reads it; `None` for a non-number other than
 /// `0` (NUT then uses 30 s and warns).
-pub fn parse_log_throttle_sec(v: &str) -> Option<Repeat> {
+pub(crate) fn parse_log_throttle_sec(v: &str) -> Option<Repeat> {
     let n = nut_state::atoi(v);
     if n == 0 && v != "0" {
         None
@@ -259,7 +259,7 @@ pub fn parse_log_throttle_sec(v: &str) -> Option<Repeat> {
 
 /// `onlinedischarge_log_throttle_hovercharge` as NUT reads it; `None` outside 1..=100 (NUT
 /// then uses 100 and warns).
-pub fn parse_hovercharge(v: &str) -> Option<i32> {
+pub(crate) fn parse_hovercharge(v: &str) -> Option<i32> {
     let n = nut_state::atoi(v);
     (1..=100).contains(&n).then_some(n)
 }
@@ -267,7 +267,7 @@ pub fn parse_hovercharge(v: &str) -> Option<i32> {
 /// Whether NUT (2.8.4+) defaults `lbrb_log_delay_sec` to 3 for this unit (spec apc-hid.md
 /// §7.5): vendor string `APC` or `American Power Conversion`, and a product string whose
 /// model (the start, or after a space) is BX...MI, BVK...M2 or BK...M2-CH / BK...M2_CH.
-pub fn lbrb_delay_model(vendor: Option<&str>, product: Option<&str>) -> bool {
+pub(crate) fn lbrb_delay_model(vendor: Option<&str>, product: Option<&str>) -> bool {
     let (Some(vendor), Some(p)) = (vendor, product) else {
         return false;
     };
@@ -290,7 +290,7 @@ pub fn lbrb_delay_model(vendor: Option<&str>, product: Option<&str>) -> bool {
 /// allows it (nut-rs: the user set another `lbrb_*` key or chose the newer status variant;
 /// NUT 2.8.0 has no such delay), [`LBRB_MODEL_DELAY`] for the models of [`lbrb_delay_model`];
 /// else 0.
-pub fn lbrb_log_delay(
+pub(crate) fn lbrb_log_delay(
     user: Option<u64>,
     model_default: bool,
     vendor: Option<&str>,
@@ -305,32 +305,32 @@ pub fn lbrb_log_delay(
 
 /// Readings the builder needs beyond the bits (published values, already as text).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Readings {
-    pub battery_charge: Option<String>,
-    pub battery_charge_low: Option<String>,
-    pub battery_runtime: Option<String>,
-    pub battery_runtime_low: Option<String>,
+pub(crate) struct Readings {
+    pub(crate) battery_charge: Option<String>,
+    pub(crate) battery_charge_low: Option<String>,
+    pub(crate) battery_runtime: Option<String>,
+    pub(crate) battery_runtime_low: Option<String>,
     /// Whether `ups.alarm` is active (set at the last full update).
-    pub alarm_active: bool,
+    pub(crate) alarm_active: bool,
 }
 
 /// What one status commit publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     /// `ups.status`.
-    pub status: String,
+    pub(crate) status: String,
     /// `input.transfer.reason`, or `None` to delete it.
-    pub transfer_reason: Option<&'static str>,
+    pub(crate) transfer_reason: Option<&'static str>,
     /// The unit claims to be on line and discharging without being told what that means.
-    pub warn_online_discharge: bool,
+    pub(crate) warn_online_discharge: bool,
     /// The OL+DISCHRG warning to log now (`None`: nothing to log, or throttled).
-    pub online_discharge_log: Option<String>,
+    pub(crate) online_discharge_log: Option<String>,
 }
 
 /// What the status builder remembers between builds (NUT's `last_lb_start`,
 /// `last_rb_start` and the OL+DISCHRG log throttle).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusTracker {
+pub(crate) struct StatusTracker {
     /// Since when LB's cause has been seen under the LB/RB delay.
     lb_since: Option<Instant>,
     /// Since when RB's cause has been seen under the LB/RB delay.
@@ -345,7 +345,7 @@ pub struct StatusTracker {
 impl StatusTracker {
     /// Builds `ups.status` from the bits at time `now` (NUT's `ups_status_set` +
     /// `status_commit`).
-    pub fn build(
+    pub(crate) fn build(
         &mut self,
         bits: StatusBits,
         opts: &StatusOptions,
@@ -584,7 +584,7 @@ fn synthesized_lb(r: &Readings) -> bool {
 }
 
 /// The `ups.alarm` sentences of the bits, in NUT's order (NUT's `ups_alarm_set`).
-pub fn alarms(bits: StatusBits) -> Vec<&'static str> {
+pub(crate) fn alarms(bits: StatusBits) -> Vec<&'static str> {
     let table: [(Bit, &'static str); 12] = [
         (Bit::ReplaceBatt, "Replace battery!"),
         (Bit::ShutdownImm, "Shutdown imminent!"),

@@ -5,28 +5,29 @@
 
 use nut_hid::Descriptor;
 
-use super::convert::Conversion;
-use super::device::Identity;
+use crate::convert::Conversion;
+use crate::device::Identity;
 
 /// `HU_FLAG_STATIC`: read at init only.
-pub const STATIC: u32 = 2;
+pub(crate) const STATIC: u32 = 2;
 /// `HU_FLAG_SEMI_STATIC`: read at init and after a command or a write.
-pub const SEMI_STATIC: u32 = 4;
+pub(crate) const SEMI_STATIC: u32 = 4;
 /// `HU_FLAG_ABSENT`: a driver-side setting; the path must exist, the value is `dfl`.
-pub const ABSENT: u32 = 8;
+pub(crate) const ABSENT: u32 = 8;
 /// `HU_FLAG_QUICK_POLL`: read at every poll, not only at full walks.
-pub const QUICK_POLL: u32 = 16;
+pub(crate) const QUICK_POLL: u32 = 16;
 /// `HU_TYPE_CMD`: an instant command writing `dfl` (or its argument) to the path.
-pub const CMD: u32 = 64;
+pub(crate) const CMD: u32 = 64;
 
 /// What a row feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// A NUT variable.
     Var(&'static str),
     /// A status bit (NUT's "BOOL" rows): the lookup yields `token` / `!token`.
     Status,
     /// An `ups.alarm` sentence.
+    #[allow(dead_code)] // NUT's model has alarm rows; the APC table has none
     Alarm,
     /// An instant command.
     Cmd(&'static str),
@@ -34,42 +35,42 @@ pub enum Target {
 
 /// One row of a mapping table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Row {
-    pub target: Target,
+pub(crate) struct Row {
+    pub(crate) target: Target,
     /// `ST_FLAG_RW`.
-    pub rw: bool,
+    pub(crate) rw: bool,
     /// `ST_FLAG_STRING` with this maximum length (the variable's aux).
-    pub string_len: Option<u32>,
+    pub(crate) string_len: Option<u32>,
     /// NUT-style usage path.
-    pub path: &'static str,
+    pub(crate) path: &'static str,
     /// printf format of the value, or the default value (ABSENT rows, commands).
-    pub dfl: &'static str,
+    pub(crate) dfl: &'static str,
     /// `HU_*` flags.
-    pub flags: u32,
-    pub conv: Conversion,
+    pub(crate) flags: u32,
+    pub(crate) conv: Conversion,
 }
 
 impl Row {
     /// The NUT name the row publishes or handles (`None` for status and alarm rows).
-    pub fn name(&self) -> Option<&'static str> {
+    pub(crate) fn name(&self) -> Option<&'static str> {
         match self.target {
             Target::Var(n) | Target::Cmd(n) => Some(n),
             Target::Status | Target::Alarm => None,
         }
     }
 
-    pub fn has(&self, flag: u32) -> bool {
+    pub(crate) fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
 
-    pub fn is_cmd(&self) -> bool {
+    pub(crate) fn is_cmd(&self) -> bool {
         matches!(self.target, Target::Cmd(_))
     }
 }
 
 /// What applying a value to a row asks the backend to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Set a variable.
     Set(&'static str, String),
     /// Apply a status token (`dischrg`, `!dischrg`).
@@ -83,7 +84,7 @@ pub enum Effect {
 }
 
 /// A row's effect for a decoded (physical) value: NUT's `ups_infoval_set`.
-pub fn interpret(row: &Row, value: f64) -> Effect {
+pub(crate) fn interpret(row: &Row, value: f64) -> Effect {
     if let Conversion::StringId = row.conv {
         return match row.target {
             Target::Var(n) if (0.0..=255.0).contains(&value) => Effect::SetString(n, value as u8),
@@ -109,45 +110,45 @@ pub fn interpret(row: &Row, value: f64) -> Effect {
 
 fn lookup_static(row: &Row, value: f64) -> Option<&'static str> {
     match row.conv {
-        Conversion::Lookup(t) => super::convert::lookup(t, value),
+        Conversion::Lookup(t) => crate::convert::lookup(t, value),
         _ => None,
     }
 }
 
 /// What a subdriver knows beyond its table.
 #[derive(Debug, Clone, Copy)]
-pub struct Subdriver {
+pub(crate) struct Subdriver {
     /// `driver.version.data` (e.g. "APC HID 0.98").
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Vendor usage names, looked up before the generic ones.
-    pub usages: &'static [(&'static str, u32)],
-    pub table: &'static [Row],
+    pub(crate) usages: &'static [(&'static str, u32)],
+    pub(crate) table: &'static [Row],
     /// Whether this subdriver handles the device (`productid_given`: the user named a PID).
-    pub claim: fn(&Identity, bool) -> Claim,
+    pub(crate) claim: fn(&Identity, bool) -> Claim,
     /// Descriptor fix-up run right after parsing; returns whether anything changed.
-    pub fix_report_desc: fn(&Identity, &mut Descriptor) -> bool,
+    pub(crate) fix_report_desc: fn(&Identity, &mut Descriptor) -> bool,
     /// `ups.mfr`, `ups.model`, `ups.serial`, `ups.firmware`, `ups.firmware.aux`.
-    pub format: fn(&Identity) -> Strings,
+    pub(crate) format: fn(&Identity) -> Strings,
 }
 
 /// A subdriver's verdict on a device, with the quirks it turns on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Claim {
-    pub claimed: bool,
+pub(crate) struct Claim {
+    pub(crate) claimed: bool,
     /// Ask GET_REPORT for NUT's `max_report_size` length (buggy Back-UPS firmware).
-    pub max_report: bool,
+    pub(crate) max_report: bool,
     /// Do not read the interrupt pipe (its data is not HID reports on this model).
-    pub no_interrupt: bool,
+    pub(crate) no_interrupt: bool,
 }
 
 /// The identity strings a subdriver publishes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Strings {
-    pub mfr: Option<String>,
-    pub model: Option<String>,
-    pub serial: Option<String>,
-    pub firmware: Option<String>,
-    pub firmware_aux: Option<String>,
+pub(crate) struct Strings {
+    pub(crate) mfr: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) serial: Option<String>,
+    pub(crate) firmware: Option<String>,
+    pub(crate) firmware_aux: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use nut_hid::{Field, ReportKind, UsagePath};
 
 /// A Feature field of report `report_id` (UPS.PowerSummary-like usage path), `size` bits at
 /// bit `offset`, logical range `min..=max`, no physical range or unit.
-pub fn field(report_id: u8, size: u32, offset: u32, min: i64, max: i64) -> Field {
+pub(crate) fn field(report_id: u8, size: u32, offset: u32, min: i64, max: i64) -> Field {
     Field {
         path: UsagePath(vec![0x0084_0004, 0x0084_0030]),
         report_id,

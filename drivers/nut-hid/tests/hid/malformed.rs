@@ -1,6 +1,6 @@
 //! Broken descriptors: an error naming the byte offset, or a note and a usable result; never a panic.
 
-use nut_hid::{parse, DescriptorError, NoteKind, MAX_DESCRIPTOR_LEN, MAX_OBJECTS};
+use nut_hid::{parse, Error, NoteKind, MAX_DESCRIPTOR_LEN, MAX_OBJECTS};
 
 /// Power Device page, report 1, 8-bit slots, count 1.
 const GLOBALS: [u8; 8] = [0x05, 0x84, 0x85, 0x01, 0x75, 0x08, 0x95, 0x01];
@@ -11,7 +11,7 @@ const OBJECT: [u8; 4] = [0x09, 0x30, 0xb1, 0x02];
 fn truncated_item_names_its_offset() {
     assert_eq!(
         parse(&[0x05]),
-        Err(DescriptorError::Truncated {
+        Err(Error::Truncated {
             offset: 0,
             needed: 2,
             available: 1
@@ -23,7 +23,7 @@ fn truncated_item_names_its_offset() {
     let err = parse(&d).unwrap_err();
     assert_eq!(
         err,
-        DescriptorError::Truncated {
+        Error::Truncated {
             offset: 12,
             needed: 5,
             available: 3
@@ -87,7 +87,7 @@ fn deep_nesting_is_an_error() {
     let err = parse(&d).unwrap_err();
     assert_eq!(
         err,
-        DescriptorError::PathTooDeep {
+        Error::PathTooDeep {
             offset: 2 + 10 * 4 + 2,
             report_id: 0,
             max: 10
@@ -102,7 +102,7 @@ fn deep_nesting_is_an_error() {
     d.extend_from_slice(&OBJECT);
     assert_eq!(
         parse(&d),
-        Err(DescriptorError::PathTooDeep {
+        Err(Error::PathTooDeep {
             offset: GLOBALS.len() + 40 + 2,
             report_id: 1,
             max: 10
@@ -116,7 +116,7 @@ fn deep_nesting_is_an_error() {
     d.extend_from_slice(&[0x09, 0x30, 0xb1, 0x02]);
     assert!(matches!(
         parse(&d),
-        Err(DescriptorError::PathTooDeep { offset: 24, .. })
+        Err(Error::PathTooDeep { offset: 24, .. })
     ));
 }
 
@@ -162,7 +162,7 @@ fn long_items_are_skipped_or_truncated() {
     d.extend_from_slice(&[0xfe, 0x05, 0x10, 0xaa]);
     assert_eq!(
         parse(&d),
-        Err(DescriptorError::Truncated {
+        Err(Error::Truncated {
             offset: 12,
             needed: 8,
             available: 4
@@ -171,7 +171,7 @@ fn long_items_are_skipped_or_truncated() {
     // Header itself cut.
     assert!(matches!(
         parse(&[0xfe, 0x05]),
-        Err(DescriptorError::Truncated { offset: 0, .. })
+        Err(Error::Truncated { offset: 0, .. })
     ));
 }
 
@@ -184,7 +184,7 @@ fn oversized_descriptor_is_refused() {
     d.push(0);
     assert_eq!(
         parse(&d),
-        Err(DescriptorError::TooLarge {
+        Err(Error::TooLarge {
             len: MAX_DESCRIPTOR_LEN + 1,
             max: MAX_DESCRIPTOR_LEN
         })
@@ -213,7 +213,7 @@ fn many_reports_stay_bounded() {
     }
     let err = parse(&d).unwrap_err();
     assert!(
-        matches!(err, DescriptorError::TooManyReports { max: 500, .. }),
+        matches!(err, Error::TooManyReports { max: 500, .. }),
         "{err}"
     );
 }

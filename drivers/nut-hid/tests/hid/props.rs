@@ -1,8 +1,6 @@
 //! Property tests: the codec round-trips, and parsing never panics.
 
-mod common;
-
-use common::field;
+use crate::common::field;
 use nut_hid::{parse, UsageTable};
 use proptest::prelude::*;
 
@@ -31,7 +29,7 @@ proptest! {
         background in proptest::collection::vec(any::<u8>(), 70),
     ) {
         let f = field(7, size, offset, min, max);
-        let mut report = background.clone();
+        let mut report = background;
         report.truncate(f.needed_len());
         let before = report.clone();
         f.insert(&mut report, v).expect("sized to fit");
@@ -83,7 +81,7 @@ proptest! {
 }
 
 fn check_descriptor(bytes: &[u8]) {
-    let table = UsageTable::with_apc();
+    let table = UsageTable::generic();
     if let Ok(desc) = parse(bytes) {
         assert!(!desc.fields.is_empty() && desc.fields.len() <= 500);
         for f in &desc.fields {
@@ -100,7 +98,7 @@ fn check_descriptor(bytes: &[u8]) {
 }
 
 fn bk650m2() -> Vec<u8> {
-    include_str!("data/back-ups-bk650m2-ch.descriptor.hex")
+    include_str!("../data/back-ups-bk650m2-ch.descriptor.hex")
         .split_whitespace()
         .map(|t| u8::from_str_radix(t, 16).expect("hex"))
         .collect()

@@ -11,44 +11,27 @@
 //! written in one piece: the file is a valid recording after every append.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use nut_hid::{Descriptor, DescriptorError, ReportKind};
+use nut_hid::{Descriptor, ReportKind};
 
-use super::device::{Device, DeviceError, Identity};
-use super::recording::{Indices, Interrupt, Recording, Usb};
-use super::replay::{Clock, SystemClock};
+use crate::device::{Device, DeviceError, Identity};
+use crate::transport::replay::{Clock, SystemClock};
+use crate::Error;
+use nut_hid_recording::{Indices, Interrupt, Recording, Usb};
 
 /// Interrupt reports appended after the snapshot, at most: about 4 MB of TOML, over a day of
 /// a unit that sends one report a second. The driver logs when the limit is reached.
 pub const MAX_INTERRUPTS: usize = 100_000;
 
-/// Why record mode could not write the recording.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error(transparent)]
-    Device(#[from] DeviceError),
-    #[error("report descriptor: {0}")]
-    Descriptor(#[from] DescriptorError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-}
-
 /// Writes the snapshot of `dev` (see [`record`]) to `path`, replacing the file.
-pub fn write_snapshot(dev: &mut dyn Device, path: &Path) -> Result<(), RecordError> {
+pub fn write_snapshot(dev: &mut dyn Device, path: &Path) -> Result<(), Error> {
     let desc = nut_hid::parse(&dev.report_descriptor()?)?;
     let rec = record(dev, &desc, DEFAULT_STRINGS_UP_TO)?;
-    std::fs::write(path, rec.to_toml()).map_err(|source| RecordError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, rec.to_toml()).map_err(|e| Error::io("writing", path, e))
 }
 
 /// Appends interrupt reports to a written snapshot as `[[interrupt]]` entries. `after_ms` is
@@ -71,14 +54,11 @@ pub struct InterruptLog {
 impl InterruptLog {
     /// Appends to the recording at `path` (which must exist), timed on `clock`, at most `limit`
     /// entries.
-    pub fn open(path: &Path, clock: Arc<dyn Clock>, limit: usize) -> Result<Self, RecordError> {
+    pub fn open(path: &Path, clock: Arc<dyn Clock>, limit: usize) -> Result<Self, Error> {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|source| RecordError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|e| Error::io("appending to", path, e))?;
         let start = clock.now();
         Ok(InterruptLog {
             path: path.to_path_buf(),
@@ -250,7 +230,8 @@ pub const DEFAULT_STRINGS_UP_TO: u8 = 32;
 /// `[usb.indices]` are not visible through [`Device`]: each is the first string index whose
 /// text equals the identity's manufacturer / product / serial.
 ///
-/// Only a [`DeviceError::Disconnected`] aborts; a failed request leaves that item out.
+/// Only a device that is gone ([`DeviceError::is_gone`]) aborts; a failed request leaves that
+/// item out.
 pub fn record(
     dev: &mut dyn Device,
     desc: &Descriptor,
@@ -265,8 +246,8 @@ pub fn record(
             Ok(Some(s)) => {
                 rec.strings.insert(index, s);
             }
-            Ok(None) | Err(DeviceError::Failed(_)) => {}
-            Err(e @ DeviceError::Disconnected(_)) => return Err(e),
+            Err(e) if e.is_gone() => return Err(e),
+            Ok(None) | Err(_) => {}
         }
     }
     let id = dev.identity().clone();
@@ -303,8 +284,8 @@ pub fn record(
             Ok(answer) if answer.first() == Some(&rid) => {
                 rec.feature.insert(rid, answer);
             }
-            Ok(_) | Err(DeviceError::Failed(_)) => {}
-            Err(e @ DeviceError::Disconnected(_)) => return Err(e),
+            Err(e) if e.is_gone() => return Err(e),
+            Ok(_) | Err(_) => {}
         }
     }
     Ok(rec)
@@ -312,9 +293,9 @@ pub fn record(
 
 #[cfg(test)]
 mod tests {
-    use super::super::replay::{ManualClock, ReplayDevice};
-    use super::super::sim::SimDevice;
     use super::*;
+    use crate::transport::replay::{ManualClock, ReplayDevice};
+    use crate::transport::sim::SimDevice;
 
     const BK650: &str = include_str!("../../tests/data/back-ups-bk650m2-ch.recording.toml");
 
@@ -362,7 +343,7 @@ interrupt = true
         let (unit, clock) = sim(CHARGE_FALLS);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ups.recording.toml");
-        let mut mode = RecordMode::with_clock(path.clone(), clock.clone(), MAX_INTERRUPTS);
+        let mut mode = RecordMode::with_clock(path.clone(), clock, MAX_INTERRUPTS);
         let mut dev = mode.wrap(Box::new(unit.reopen().unwrap()));
         let (snapshot, base) = read(&path);
         assert_eq!(base.feature.get(&0x0c), Some(&vec![0x0c, 0x64]));
@@ -521,7 +502,7 @@ interrupt = true
         let mut dev = ReplayDevice::with_clock(&original, ManualClock::new());
         let desc = nut_hid::parse(&original.descriptor).unwrap();
         let rec = record(&mut dev, &desc, DEFAULT_STRINGS_UP_TO).unwrap();
-        let mut expected = original.clone();
+        let mut expected = original;
         // The snapshot has no interrupt reports: record mode appends them as they come.
         expected.interrupts.clear();
         assert_eq!(rec, expected);

@@ -18,8 +18,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::device::{Device, DeviceError, Identity};
-use super::recording::{hex_string, Recording};
+use crate::device::{Device, DeviceError, Identity};
+use nut_hid_recording::{hex_string, Recording};
 
 /// Where a replayed or simulated device gets its time from.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -37,6 +37,7 @@ pub struct SystemClock {
 }
 
 impl SystemClock {
+    /// Real time.
     pub fn new() -> Self {
         Self::with_speed(1.0)
     }
@@ -78,15 +79,18 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock at zero.
     pub fn new() -> Arc<Self> {
         Arc::new(ManualClock::default())
     }
 
+    /// Move forward by `d`.
     pub fn advance(&self, d: Duration) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
         *now = now.saturating_add(d);
     }
 
+    /// Jump to `t`.
     pub fn set(&self, t: Duration) {
         *self.now.lock().unwrap_or_else(|e| e.into_inner()) = t;
     }
@@ -381,12 +385,12 @@ mod tests {
     fn a_delivered_interrupt_report_is_the_new_get_report_answer() {
         let mut rec = Recording::parse(BK650, "bk650").unwrap();
         rec.interrupts.clear();
-        rec.interrupts.push(super::super::recording::Interrupt {
+        rec.interrupts.push(nut_hid_recording::Interrupt {
             after_ms: 100,
             report: vec![0x0c, 0x1e],
         });
         // a report whose length differs from the recorded answer leaves that answer alone
-        rec.interrupts.push(super::super::recording::Interrupt {
+        rec.interrupts.push(nut_hid_recording::Interrupt {
             after_ms: 100,
             report: vec![0x16, 0x0a],
         });

@@ -3,7 +3,7 @@
 //!
 //! At `at_s` seconds after the unit was created, every `set` path is resolved to the Feature
 //! AND Input fields of the descriptor with exactly that path (names from
-//! [`UsageTable::with_apc`]); the logical value is written into the stored report bytes with
+//! [`crate::apc::usage_table`]); the logical value is written into the stored report bytes with
 //! [`nut_hid::Field::insert`] (a short recorded answer is zero-extended to what the field
 //! needs; an Input report never recorded starts from the Feature report of the same id). With
 //! `interrupt = true` the changed Input reports are sent on the interrupt pipe, in the order
@@ -25,36 +25,28 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use nut_hid::{DescriptorError, Field, ReportKind, UsageTable};
+use nut_hid::{Field, ReportKind};
 
-use super::device::{Device, DeviceError, Identity};
-use super::recording::{FaultSpec, Recording};
-use super::replay::{Clock, ReplayDevice, SystemClock};
+use crate::device::{Device, DeviceError, Identity};
+use crate::transport::replay::{Clock, ReplayDevice, SystemClock};
+use crate::Error;
+use nut_hid_recording::{FaultSpec, Recording};
 
 /// A fault to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Unplugged for `for_` (use `Duration::MAX` for "until [`Fault::ComeBack`]").
-    Vanish { for_: Duration },
-    /// The next `count` GET_REPORTs fail like a STALL.
-    FailReads { count: u32 },
+    /// Unplugged for a while.
+    Vanish {
+        /// How long (`Duration::MAX`: until [`Fault::ComeBack`]).
+        for_: Duration,
+    },
+    /// GET_REPORTs fail like a STALL.
+    FailReads {
+        /// How many.
+        count: u32,
+    },
     /// Plugged back in now.
     ComeBack,
-}
-
-/// Why a recording cannot be simulated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SimError {
-    #[error("report descriptor: {0}")]
-    Descriptor(#[from] DescriptorError),
-    /// A `set` path that names no Feature or Input field.
-    #[error("{origin}:{line}: event sets {path:?}: {reason}")]
-    Path {
-        origin: String,
-        line: usize,
-        path: String,
-        reason: String,
-    },
 }
 
 #[derive(Debug)]
@@ -155,23 +147,19 @@ pub struct SimDevice {
 
 impl SimDevice {
     /// Simulates `rec` in real time; the scenario starts now.
-    pub fn new(rec: &Recording, origin: &str) -> Result<Self, SimError> {
+    pub fn new(rec: &Recording, origin: &str) -> Result<Self, Error> {
         Self::with_clock(rec, origin, Arc::new(SystemClock::new()))
     }
 
     /// Simulates `rec` on `clock`. `origin` names the recording in errors.
-    pub fn with_clock(
-        rec: &Recording,
-        origin: &str,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, SimError> {
+    pub fn with_clock(rec: &Recording, origin: &str, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let desc = nut_hid::parse(&rec.descriptor)?;
-        let table = UsageTable::with_apc();
+        let table = crate::apc::usage_table();
         let mut steps = Vec::new();
         for ev in &rec.events {
             let mut sets = Vec::new();
             for (path, value) in &ev.set {
-                let err = |reason: String| SimError::Path {
+                let err = |reason: String| Error::EventPath {
                     origin: origin.to_string(),
                     line: ev.line,
                     path: path.clone(),
@@ -361,8 +349,8 @@ impl Device for SimDevice {
 
 #[cfg(test)]
 mod tests {
-    use super::super::replay::ManualClock;
     use super::*;
+    use crate::transport::replay::ManualClock;
 
     const BK650: &str = include_str!("../../tests/data/back-ups-bk650m2-ch.recording.toml");
     const SCENARIO: &str = "
@@ -394,7 +382,7 @@ interrupt = true
     fn field(path: &str, kind: ReportKind) -> Field {
         let rec = Recording::parse(BK650, "bk650").unwrap();
         let desc = nut_hid::parse(&rec.descriptor).unwrap();
-        let p = UsageTable::with_apc().parse_path(path).unwrap();
+        let p = crate::apc::usage_table().parse_path(path).unwrap();
         desc.find(&p, kind).unwrap().clone()
     }
 
@@ -452,7 +440,7 @@ interrupt = true
         let text = include_str!("../../tests/data/back-ups-bk650m2-ch.power-failure.toml");
         let rec = Recording::parse(text, "pf").unwrap();
         let clock = ManualClock::new();
-        let mut d = SimDevice::with_clock(&rec, "pf", clock.clone()).unwrap();
+        let mut d = SimDevice::with_clock(&rec, "pf", clock).unwrap();
         skip_recorded(&mut d);
         let mut got = Vec::new();
         while let Some(r) = d.read_interrupt(Duration::from_secs(30)).unwrap() {
@@ -517,7 +505,7 @@ interrupt = true
         let e = SimDevice::with_clock(&rec, "s.toml", ManualClock::new()).unwrap_err();
         let lines = BK650.lines().count();
         assert!(
-            matches!(&e, SimError::Path { line, .. } if *line == lines + 2),
+            matches!(&e, Error::EventPath { line, .. } if *line == lines + 2),
             "{e}"
         );
         let rec = Recording::parse(

@@ -8,17 +8,18 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use nut_driver::{Backend, BackendError, CmdResult};
+use nut_hid_recording::{hex_string as hex, Recording};
 use nut_state::Tree;
-use usbhid_ups::config::{split_xarg, DriverConfig, Setting, USBHID_KEYS};
-use usbhid_ups::hid::backend::HidBackend;
-use usbhid_ups::hid::device::{Device, DeviceError, Identity};
-use usbhid_ups::hid::recording::Recording;
-use usbhid_ups::hid::replay::ReplayDevice;
-use usbhid_ups::{Backend, BackendError, CmdResult};
+use usbhid_ups::backend::HidBackend;
+use usbhid_ups::device::{Device, DeviceError, Identity};
+use usbhid_ups::transport::replay::ReplayDevice;
 
-const RECORDING: &str = include_str!("data/back-ups-bk650m2-ch.recording.toml");
+use crate::common::config;
+
+const RECORDING: &str = include_str!("../data/back-ups-bk650m2-ch.recording.toml");
 /// `name: value` lines of stock usbhid-ups 2.8.0's upsc dump of this unit.
-const UPSC: &str = include_str!("../../../tests/data/bk650m2-ch.dev");
+const UPSC: &str = include_str!("../../../../tests/data/bk650m2-ch.dev");
 
 /// Stock values that cannot match a replay: host or build specific, or edited by the reporter.
 const NOT_COMPARED: &[(&str, &str)] = &[
@@ -82,13 +83,6 @@ impl Device for Spy {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 struct Unit {
     backend: HidBackend,
     tree: Tree,
@@ -97,13 +91,8 @@ struct Unit {
     gone: Rc<RefCell<bool>>,
 }
 
-fn config(x: &[&str]) -> DriverConfig {
-    let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
-    DriverConfig::build("usbhid-ups", "ups", None, &xs, USBHID_KEYS).expect("config")
-}
-
-/// Starts the backend the way the driver binary does (publish config, init, first update,
-/// device.* copies).
+/// Starts the backend the way the driver binary does ([`nut_driver::init_tree`]: publish the
+/// configuration, init, first update, device.* copies).
 fn start(x: &[&str]) -> Unit {
     start_with(RECORDING, x)
 }
@@ -123,26 +112,10 @@ fn start_with(text: &str, x: &[&str]) -> Unit {
             gone: g2.clone(),
         }) as Box<dyn Device>)
     }));
-    let cfg = config(x);
-    let mut tree = Tree::new();
-    cfg.publish(&mut tree);
-    tree.set_info("device.type", "ups");
-    backend.init(&mut tree, &cfg).expect("init");
-    tree.set_info("driver.version", usbhid_ups::VERSION);
-    tree.set_info("driver.version.internal", usbhid_ups::DRIVER_VERSION);
-    tree.set_info("driver.name", "usbhid-ups");
-    backend
-        .update(&mut tree, Instant::now())
-        .expect("first update");
-    for (ups, dev) in [
-        ("ups.mfr", "device.mfr"),
-        ("ups.model", "device.model"),
-        ("ups.serial", "device.serial"),
-    ] {
-        if let Some(v) = tree.get(ups).map(|v| v.raw().to_string()) {
-            tree.set_info(dev, &v);
-        }
-    }
+    let started =
+        nut_driver::init_tree(&mut backend, &config(x), &usbhid_ups::DRIVER).expect("init");
+    started.first_update.expect("first update");
+    let tree = started.tree;
     Unit {
         backend,
         tree,

@@ -7,20 +7,12 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use nut_driver::{Backend, BackendError};
 use nut_state::Tree;
-use usbhid_ups::config::{split_xarg, DriverConfig, Setting, USBHID_KEYS};
-use usbhid_ups::hid::backend::HidBackend;
-use usbhid_ups::hid::device::{Device, DeviceError, Identity};
-use usbhid_ups::{Backend, BackendError};
+use usbhid_ups::backend::HidBackend;
+use usbhid_ups::device::{Device, DeviceError, Identity};
 
-const SMART_UPS_X: &str = include_str!("../../hid/tests/data/smart-ups-x-750.descriptor.hex");
-const BK650M2: &str = include_str!("../../hid/tests/data/back-ups-bk650m2-ch.descriptor.hex");
-
-fn bytes(hex: &str) -> Vec<u8> {
-    hex.split_whitespace()
-        .filter_map(|b| u8::from_str_radix(b, 16).ok())
-        .collect()
-}
+use crate::common::{bytes, config, BK650M2, SMART_UPS_X};
 
 /// A device answering GET_REPORT from a table (absent id: a STALL).
 struct Fake {
@@ -54,11 +46,6 @@ impl Device for Fake {
     fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
         Ok((index == 4).then(|| "PbAc".to_string()))
     }
-}
-
-fn config(x: &[&str]) -> DriverConfig {
-    let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
-    DriverConfig::build("usbhid-ups", "ups", None, &xs, USBHID_KEYS).expect("config")
 }
 
 struct Run {
