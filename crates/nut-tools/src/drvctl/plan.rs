@@ -1,21 +1,12 @@
 //! `upsdrvctl` planning: the settings upsdrvctl reads from ups.conf and the command lines it
-//! runs for `start`, `stop` and `shutdown` (NUT's `drivers/upsdrvctl.c`).
+//! runs for `start`, `stop` and `shutdown`, as plain functions of the parsed ups.conf.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nut_conf::ups_conf::{Setting, UpsConf, UpsSection};
 
-/// Why upsdrvctl cannot go on (stock messages).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PlanError {
-    #[error("Error: no UPS definitions found in ups.conf")]
-    NoUps,
-    #[error("UPS {0} not found in ups.conf")]
-    NotFound(String),
-    #[error("Error: UPS {0} has no driver")]
-    NoDriver(String),
-}
+use crate::Error;
 
 /// upsdrvctl's global settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +67,9 @@ pub struct PassOn {
 /// One driver to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
+    /// The UPS (section name).
     pub ups: String,
+    /// Its driver.
     pub driver: String,
     /// The full command line, program first.
     pub argv: Vec<String>,
@@ -87,9 +80,9 @@ pub struct Job {
 }
 
 /// The sections to act on: all (file order), or the named one.
-pub fn select<'a>(conf: &'a UpsConf, ups: Option<&str>) -> Result<Vec<&'a UpsSection>, PlanError> {
+pub fn select<'a>(conf: &'a UpsConf, ups: Option<&str>) -> Result<Vec<&'a UpsSection>, Error> {
     if conf.sections.is_empty() {
-        return Err(PlanError::NoUps);
+        return Err(Error::NoUps);
     }
     match ups {
         None => Ok(conf.sections.iter().collect()),
@@ -98,7 +91,7 @@ pub fn select<'a>(conf: &'a UpsConf, ups: Option<&str>) -> Result<Vec<&'a UpsSec
             .iter()
             .find(|s| s.name == name)
             .map(|s| vec![s])
-            .ok_or_else(|| PlanError::NotFound(name.to_string())),
+            .ok_or_else(|| Error::NotFound(name.to_string())),
     }
 }
 
@@ -108,11 +101,11 @@ fn job(
     pass: &PassOn,
     pidpath: &Path,
     kill: bool,
-) -> Result<Job, PlanError> {
+) -> Result<Job, Error> {
     let driver = s
         .driver
         .clone()
-        .ok_or_else(|| PlanError::NoDriver(s.name.clone()))?;
+        .ok_or_else(|| Error::NoDriver(s.name.clone()))?;
     let mut argv = vec![g.driverpath.join(&driver).display().to_string()];
     if !kill {
         for _ in 0..pass.debug {
@@ -152,7 +145,7 @@ pub fn start(
     g: &Globals,
     pass: &PassOn,
     pidpath: &Path,
-) -> Result<Vec<Job>, PlanError> {
+) -> Result<Vec<Job>, Error> {
     select(conf, ups)?
         .into_iter()
         .map(|s| job(s, g, pass, pidpath, false))
@@ -165,7 +158,7 @@ pub fn stop(
     ups: Option<&str>,
     g: &Globals,
     pidpath: &Path,
-) -> Result<Vec<Job>, PlanError> {
+) -> Result<Vec<Job>, Error> {
     select(conf, ups)?
         .into_iter()
         .map(|s| job(s, g, &PassOn::default(), pidpath, false))
@@ -180,7 +173,7 @@ pub fn shutdown(
     g: &Globals,
     pass: &PassOn,
     pidpath: &Path,
-) -> Result<Vec<Job>, PlanError> {
+) -> Result<Vec<Job>, Error> {
     let mut secs: Vec<(i64, &UpsSection)> = select(conf, ups)?
         .into_iter()
         .map(|s| {
@@ -244,13 +237,13 @@ mod tests {
         assert_eq!(sd[1].argv, ["/opt/drv/usbhid-ups", "-a", "a", "-k"]);
         let sd = shutdown(&c, Some("c"), &g, &PassOn::default(), Path::new("/run")).unwrap();
         assert_eq!(sd.len(), 1);
-        assert_eq!(
-            start(&c, Some("zz"), &g, &pass, Path::new("/")).unwrap_err(),
-            PlanError::NotFound("zz".into())
-        );
-        assert_eq!(
-            start(&conf(""), None, &g, &pass, Path::new("/")).unwrap_err(),
-            PlanError::NoUps
-        );
+        assert!(matches!(
+            start(&c, Some("zz"), &g, &pass, Path::new("/")),
+            Err(Error::NotFound(ups)) if ups == "zz"
+        ));
+        assert!(matches!(
+            start(&conf(""), None, &g, &pass, Path::new("/")),
+            Err(Error::NoUps)
+        ));
     }
 }
