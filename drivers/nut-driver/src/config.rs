@@ -105,7 +105,7 @@ pub struct Setting {
 /// Everything a driver reads from `ups.conf` and its command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverConfig {
-    /// Program name (basename of argv[0]); names the socket `<progname>-<upsname>`.
+    /// Program name (basename of argv\[0\]); names the socket `<progname>-<upsname>`.
     pub progname: String,
     /// The UPS (`-a` / `-s` name).
     pub upsname: String,
@@ -168,15 +168,7 @@ impl DriverConfig {
         let mut all: Vec<Setting> = Vec::new();
         if let Some(conf) = conf {
             for g in &conf.globals {
-                let v = g.value.as_deref();
-                match g.key.as_str() {
-                    "pollinterval" => cfg.poll_interval = poll_interval(v)?,
-                    "synchronous" => cfg.synchronous = synchronous(v),
-                    "user" => cfg.user = v.map(String::from),
-                    "group" => cfg.group = v.map(String::from),
-                    "debug_min" => cfg.debug_min = v.and_then(|v| v.parse().ok()),
-                    _ => {}
-                }
+                cfg.read_core(&g.key, g.value.as_deref())?;
             }
             let section = conf
                 .sections
@@ -199,7 +191,6 @@ impl DriverConfig {
         }
         all.extend(xargs.iter().cloned());
         for s in all {
-            let v = s.value.as_deref();
             let key = s.key.as_str();
             let known = CORE_KEYS.iter().any(|&(k, _)| k == key)
                 || is_prefixed(key, "override.")
@@ -214,17 +205,23 @@ impl DriverConfig {
                     flag: s.value.is_none(),
                 });
             }
-            match key {
-                "pollinterval" => cfg.poll_interval = poll_interval(v)?,
-                "synchronous" => cfg.synchronous = synchronous(v),
-                "user" => cfg.user = v.map(String::from),
-                "group" => cfg.group = v.map(String::from),
-                "debug_min" => cfg.debug_min = v.and_then(|v| v.parse().ok()),
-                _ => {}
-            }
+            cfg.read_core(key, s.value.as_deref())?;
             cfg.settings.push(s);
         }
         Ok(cfg)
+    }
+
+    /// The core keys with a field of their own, from the globals or the section.
+    fn read_core(&mut self, key: &str, v: Option<&str>) -> Result<(), Error> {
+        match key {
+            "pollinterval" => self.poll_interval = poll_interval(v)?,
+            "synchronous" => self.synchronous = synchronous(v),
+            "user" => self.user = v.map(String::from),
+            "group" => self.group = v.map(String::from),
+            "debug_min" => self.debug_min = v.and_then(|v| v.parse().ok()),
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Publish the configuration as NUT's core does while reading it: `driver.parameter.<key>`

@@ -580,7 +580,7 @@ pub(crate) fn claim(id: &Identity, productid_given: bool) -> Claim {
 }
 
 /// NUT's `apc_fix_report_desc`, right after parsing, only for 051d:0002 (see
-/// [`fix_mains_voltage`]). Returns whether anything changed.
+/// `fix_mains_voltage`). Returns whether anything changed.
 pub fn fix_report_desc(id: &Identity, desc: &mut Descriptor) -> bool {
     id.vendor_id == VENDOR_ID && id.product_id == 0x0002 && fix_mains_voltage(desc)
 }

@@ -1,5 +1,5 @@
 //! The USB HID Power Device backend: NUT's `usbhid-ups` main logic over any [`Device`]
-//! (hidraw, a replayed recording, a simulated unit) and any [`Subdriver`] table.
+//! (hidraw, a replayed recording, a simulated unit) and any `Subdriver` table.
 //!
 //! * `init`: open the device through the factory, parse its report descriptor, pick the
 //!   subdriver (APC for VID 051d), apply its descriptor fix, publish the identity strings,
@@ -551,15 +551,27 @@ impl HidBackend {
             return CmdResult::Invalid;
         }
         let text = param.unwrap_or(row.dfl);
-        let value = row.conv.to_device(text);
-        match self.write(pos, value) {
+        self.write_row(row, pos, text, ("instcmd", cmd), CmdResult::Failed)
+    }
+
+    /// Writes `text`, converted by `row`, to object `pos`. A failure is logged under `what`
+    /// (`("setvar", name)`) and answered `failed`.
+    fn write_row(
+        &mut self,
+        row: &Row,
+        pos: usize,
+        text: &str,
+        what: (&str, &str),
+        failed: CmdResult,
+    ) -> CmdResult {
+        match self.write(pos, row.conv.to_device(text)) {
             Ok(()) => {
                 self.data_changed = true;
                 CmdResult::Handled
             }
             Err(e) => {
-                tracing::warn!("instcmd {cmd}: {e}");
-                CmdResult::Failed
+                tracing::warn!("{} {}: {e}", what.0, what.1);
+                failed
             }
         }
     }
@@ -617,17 +629,7 @@ impl HidBackend {
                 return CmdResult::Invalid;
             }
         }
-        let value = row.conv.to_device(text);
-        match self.write(pos, value) {
-            Ok(()) => {
-                self.data_changed = true;
-                CmdResult::Handled
-            }
-            Err(e) => {
-                tracing::warn!("setvar {name}: {e}");
-                CmdResult::Unknown
-            }
-        }
+        self.write_row(row, pos, text, ("setvar", name), CmdResult::Unknown)
     }
 }
 

@@ -55,3 +55,21 @@ pub const OPTIONS: &[DriverOption] = &[
     value("record", "Write the device, then its interrupt reports, to this nut-hid-recording/1 file"),
     value("simlog", "Append every SET_REPORT sent to a recording to this file"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_has_help_and_one_entry() {
+        for (i, o) in OPTIONS.iter().enumerate() {
+            assert!(!o.help.is_empty(), "no help for {}", o.key);
+            assert!(
+                OPTIONS[..i].iter().all(|p| p.key != o.key),
+                "{} twice",
+                o.key
+            );
+        }
+        assert_eq!(OPTIONS.len(), 39);
+    }
+}

@@ -159,10 +159,7 @@ pub fn stop(
     g: &Globals,
     pidpath: &Path,
 ) -> Result<Vec<Job>, Error> {
-    select(conf, ups)?
-        .into_iter()
-        .map(|s| job(s, g, &PassOn::default(), pidpath, false))
-        .collect()
+    start(conf, ups, g, &PassOn::default(), pidpath)
 }
 
 /// `shutdown`: `<driver> -a <ups> -k` jobs by `sdorder` (0 first, then 1, ...; sections with

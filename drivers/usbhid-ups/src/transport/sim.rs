@@ -10,7 +10,7 @@
 //! their first field appears in `set` (file order).
 //!
 //! Faults ([`SimDevice::inject`], or the `fault` event extension documented in
-//! [`super::recording`]):
+//! [`nut_hid_recording`]):
 //! * [`Fault::Vanish`]: the unit is unplugged for a while. Every handle opened before answers
 //!   [`DeviceError::Disconnected`] for good (as a dead hidraw node does), interrupts are lost,
 //!   [`SimDevice::reopen`] fails until the time is over, then gives a working handle to the
