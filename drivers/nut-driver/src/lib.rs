@@ -108,7 +108,7 @@ pub enum Error {
     Usage(String),
     /// The driver could not open its backend.
     #[error("{0}")]
-    Open(OpenError),
+    Open(#[source] OpenError),
     /// `backend = ...` names no backend we have.
     #[error("unknown backend '{0}' (supported: static:<file>)")]
     UnknownBackend(String),
@@ -139,7 +139,7 @@ pub enum Error {
     },
     /// Reading from or writing to a driver socket failed.
     #[error("driver socket: {0}")]
-    Socket(std::io::Error),
+    Socket(#[source] std::io::Error),
     /// The driver did not answer in time.
     #[error("no answer from the driver within {0:?}")]
     Timeout(Duration),
