@@ -2,13 +2,4 @@
 //! line of the file (see `src/lib.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    nut_rs_fuzz::check_parse(
-        data,
-        "/etc/nut/nut.conf",
-        nut_conf::nut_conf::parse,
-        nut_rs_fuzz::no_warnings,
-    );
-});
+nut_rs_fuzz::conf_target!(nut_conf::nut_conf::parse, "/etc/nut/nut.conf");

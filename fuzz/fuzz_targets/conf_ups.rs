@@ -2,10 +2,4 @@
 //! line of the file (see `src/lib.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    nut_rs_fuzz::check_parse(data, "/etc/nut/ups.conf", nut_conf::ups_conf::parse, |c| {
-        &c.warnings
-    });
-});
+nut_rs_fuzz::conf_target!(nut_conf::ups_conf::parse, "/etc/nut/ups.conf", warnings);

@@ -2,13 +2,8 @@
 //! line of the file (see `src/lib.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    nut_rs_fuzz::check_parse(
-        data,
-        "/etc/nut/upsmon.conf",
-        nut_conf::upsmon_conf::parse,
-        |c| &c.warnings,
-    );
-});
+nut_rs_fuzz::conf_target!(
+    nut_conf::upsmon_conf::parse,
+    "/etc/nut/upsmon.conf",
+    warnings
+);

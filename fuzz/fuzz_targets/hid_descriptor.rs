@@ -16,7 +16,7 @@ static TABLE: OnceLock<UsageTable> = OnceLock::new();
 fuzz_target!(|data: &[u8]| {
     let Ok(desc) = parse(data) else { return };
     assert!(!desc.fields.is_empty() && desc.fields.len() <= nut_hid::MAX_OBJECTS);
-    let table = TABLE.get_or_init(UsageTable::with_apc);
+    let table = TABLE.get_or_init(UsageTable::generic);
     let mut buffers = ReportBuffer::new(&desc);
     for (i, f) in desc.fields.iter().enumerate() {
         assert!(f.offset <= 255 && f.size <= 255);

@@ -1,4 +1,4 @@
-//! Checks shared by the config fuzz targets.
+//! Checks shared by the config fuzz targets, and [`conf_target!`], which makes one.
 //!
 //! Every `nut_conf::*::parse` takes the file's bytes and a file name and must never panic.
 //! Beyond that, its messages must point into the file: an error names `file:line` with a
@@ -7,6 +7,26 @@
 use std::path::Path;
 
 use nut_conf::ConfError;
+
+#[doc(hidden)]
+pub use libfuzzer_sys;
+
+/// The whole fuzz target of a config parser: `conf_target!(nut_conf::ups_conf::parse,
+/// "/etc/nut/ups.conf", warnings)` runs [`check_parse`] on every input, with the `warnings`
+/// of a successful parse checked too (leave `warnings` out for a result that has none).
+#[macro_export]
+macro_rules! conf_target {
+    ($parse:path, $file:literal, warnings) => {
+        $crate::libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+            $crate::check_parse(data, $file, $parse, |c| &c.warnings);
+        });
+    };
+    ($parse:path, $file:literal) => {
+        $crate::libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+            $crate::check_parse(data, $file, $parse, $crate::no_warnings);
+        });
+    };
+}
 
 /// Physical lines in `text` (a last line without newline counts; an empty file has one).
 pub fn physical_lines(text: &[u8]) -> usize {

@@ -8,6 +8,6 @@ mod msg;
 mod num;
 mod tree;
 
-pub use msg::{DriverMsg, UpsdMsg};
+pub use msg::{DriverMsg, DriverReply, UpsdMsg};
 pub use num::{atoi, strtol};
 pub use tree::{Flags, Tree, Var};

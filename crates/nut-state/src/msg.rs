@@ -5,56 +5,92 @@ use nut_proto::quote;
 
 use crate::tree::{parse_aux, parse_range};
 
-/// A message from a driver to upsd (or any socket client).
+/// A message from a driver to upsd (or any socket client): a change of the tree, a state of
+/// the data, or the answer to a request. In each variant, `var` names the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriverMsg {
+    /// `SETINFO <var> "<value>"`: set a variable.
     SetInfo {
+        /// The variable.
         var: String,
+        /// Its value, unescaped.
         value: String,
     },
+    /// `DELINFO <var>`: remove a variable.
     DelInfo {
+        /// The variable.
         var: String,
     },
+    /// `ADDENUM <var> "<value>"`: one more allowed value.
     AddEnum {
+        /// The variable.
         var: String,
+        /// The allowed value, unescaped.
         value: String,
     },
+    /// `DELENUM <var> "<value>"`: an allowed value less.
     DelEnum {
+        /// The variable.
         var: String,
+        /// The value no longer allowed, unescaped.
         value: String,
     },
+    /// `ADDRANGE <var> <min> <max>`: one more allowed range.
     AddRange {
+        /// The variable.
         var: String,
+        /// Lower bound.
         min: i32,
+        /// Upper bound.
         max: i32,
     },
+    /// `DELRANGE <var> <min> <max>`: an allowed range less.
     DelRange {
+        /// The variable.
         var: String,
+        /// Lower bound.
         min: i32,
+        /// Upper bound.
         max: i32,
     },
+    /// `SETAUX <var> <n>`: the auxiliary value (a STRING variable's maximum length).
     SetAux {
+        /// The variable.
         var: String,
+        /// The value, as `strtol` reads it.
         aux: i64,
     },
+    /// `SETFLAGS <var> <flag>...`: the variable's flags (`RW`, `STRING`, `NUMBER`).
     SetFlags {
+        /// The variable.
         var: String,
+        /// The flag words.
         flags: Vec<String>,
     },
+    /// `ADDCMD <cmd>`: an instant command the driver accepts.
     AddCmd {
+        /// The command.
         cmd: String,
     },
+    /// `DELCMD <cmd>`: an instant command no longer accepted.
     DelCmd {
+        /// The command.
         cmd: String,
     },
+    /// `DATAOK`: the data is fresh.
     DataOk,
+    /// `DATASTALE`: the data is stale (the device does not answer).
     DataStale,
+    /// `DUMPDONE`: the end of a `DUMPALL` (or `DUMPVALUE`) answer.
     DumpDone,
+    /// `PONG`: the answer to `PING`.
     Pong,
-    /// Result of a tracked SET/INSTCMD: `status` as `atoi` reads it (0 success, 1 unknown
-    /// error, 2 invalid argument, 3 failed, 4 conversion failed).
+    /// `TRACKING <id> <n>`: the result of a tracked SET/INSTCMD.
     Tracking {
+        /// The id the request carried.
         id: String,
+        /// As `atoi` reads it (0 success, 1 unknown error, 2 invalid argument, 3 failed,
+        /// 4 conversion failed).
         status: i32,
     },
 }
@@ -140,28 +176,91 @@ impl DriverMsg {
             DriverMsg::Tracking { id, status } => format!("TRACKING {id} {status}"),
         }
     }
+
+    /// The line with its newline, as the bytes a driver writes.
+    pub fn encode(&self) -> Vec<u8> {
+        line_bytes(self.to_line())
+    }
 }
 
-/// A message from upsd (or a tool like upsdrvctl) to a driver.
+/// A driver's answer to `GETPID` or `LOGOUT`. Neither is state: upsd's [`DriverMsg::parse`]
+/// does not recognise them (nor takes them as a sign of life); a tool talking to a driver reads
+/// them with [`DriverReply::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverReply {
+    /// `PID <n>`: the driver's process id.
+    Pid(u32),
+    /// `OK Goodbye`: the connection closes.
+    Goodbye,
+}
+
+impl DriverReply {
+    /// Recognise `PID <n>` (a number) or `OK Goodbye` (keywords ignore case).
+    pub fn parse<S: AsRef<str>>(words: &[S]) -> Option<DriverReply> {
+        let w = |i: usize| words.get(i).map(AsRef::as_ref);
+        match (w(0)?.to_ascii_uppercase().as_str(), w(1)) {
+            ("PID", Some(n)) => n.parse().ok().map(DriverReply::Pid),
+            ("OK", Some(g)) if g.eq_ignore_ascii_case("Goodbye") => Some(DriverReply::Goodbye),
+            _ => None,
+        }
+    }
+
+    /// The line a driver sends.
+    pub fn to_line(&self) -> String {
+        match self {
+            DriverReply::Pid(pid) => format!("PID {pid}"),
+            DriverReply::Goodbye => "OK Goodbye".into(),
+        }
+    }
+
+    /// The line with its newline.
+    pub fn encode(&self) -> Vec<u8> {
+        line_bytes(self.to_line())
+    }
+}
+
+fn line_bytes(line: String) -> Vec<u8> {
+    let mut b = line.into_bytes();
+    b.push(b'\n');
+    b
+}
+
+/// A message from upsd (or a tool like upsdrvctl, or `driver -c`) to a driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpsdMsg {
+    /// `DUMPALL`: send the whole tree, then `DUMPDONE`.
     DumpAll,
+    /// `PING`: answer `PONG`.
     Ping,
+    /// `SET <var> "<value>" [TRACKING <id>]`: write a variable.
     Set {
+        /// The variable.
         var: String,
+        /// The value, unescaped.
         value: String,
+        /// Answer `TRACKING <id> <n>` with this id.
         tracking: Option<String>,
     },
+    /// `INSTCMD <cmd> [<param>] [TRACKING <id>]`: run an instant command.
     InstCmd {
+        /// The command.
         cmd: String,
+        /// Its parameter, unescaped.
         param: Option<String>,
+        /// Answer `TRACKING <id> <n>` with this id.
         tracking: Option<String>,
     },
+    /// `LOGOUT`: answer `OK Goodbye` and close.
     Logout,
+    /// `GETPID`: answer `PID <n>`.
     GetPid,
+    /// `NOBROADCAST`: stop sending changes to this connection.
     NoBroadcast,
+    /// `BROADCAST [<n>]`: send changes again (`0` stops them).
     Broadcast(Option<i32>),
+    /// `DUMPVALUE <var>`: send one variable, the data state and `DUMPDONE`.
     DumpValue(String),
+    /// `DUMPSTATUS`: `DUMPVALUE ups.status`.
     DumpStatus,
 }
 
@@ -247,6 +346,11 @@ impl UpsdMsg {
             }
         }
     }
+
+    /// The line with its newline, as the bytes upsd (or a tool) writes.
+    pub fn encode(&self) -> Vec<u8> {
+        line_bytes(self.to_line())
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +435,21 @@ mod tests {
             tracking: None,
         };
         assert_eq!(cmd.to_line(), "INSTCMD load.off a\\#b");
+    }
+
+    #[test]
+    fn replies_are_not_state_messages() {
+        for r in [DriverReply::Pid(1234), DriverReply::Goodbye] {
+            let words = split_line(&r.to_line()).unwrap_or_default();
+            assert_eq!(DriverReply::parse(&words), Some(r));
+            assert_eq!(DriverMsg::parse(&words), None);
+        }
+        assert_eq!(DriverReply::Goodbye.encode(), b"OK Goodbye\n");
+        assert_eq!(DriverReply::Pid(7).encode(), b"PID 7\n");
+        assert_eq!(DriverReply::parse(&["PID", "x"]), None);
+        assert_eq!(DriverReply::parse(&["PONG"]), None);
+        assert_eq!(DriverMsg::Pong.encode(), b"PONG\n");
+        assert_eq!(UpsdMsg::DumpAll.encode(), b"DUMPALL\n");
     }
 
     #[test]

@@ -13,8 +13,11 @@ use crate::num::{atoi, strtol};
 /// Variable flags as carried by `SETFLAGS`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
+    /// `RW`: clients may write it (`SET VAR`).
     pub rw: bool,
+    /// `STRING`: a text value, its maximum length in the aux value.
     pub string: bool,
+    /// `NUMBER`: a numeric value.
     pub number: bool,
     /// Driver side only (`override.*` in ups.conf): device updates and DELINFO are ignored.
     pub immutable: bool,
@@ -47,7 +50,9 @@ pub struct Var {
     name: String,
     raw: String,
     escaped: String,
+    /// `SETFLAGS` words (and the driver-side immutable mark).
     pub flags: Flags,
+    /// `SETAUX`: a STRING variable's maximum length.
     pub aux: i64,
     enums: Vec<String>,
     ranges: Vec<(i32, i32)>,
@@ -104,6 +109,7 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// An empty tree.
     pub fn new() -> Tree {
         Tree::default()
     }
@@ -128,10 +134,12 @@ impl Tree {
         self.cmds.contains_key(&key(name))
     }
 
+    /// Whether there is no variable and no command.
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty() && self.cmds.is_empty()
     }
 
+    /// Remove every variable and command.
     pub fn clear(&mut self) {
         self.vars.clear();
         self.cmds.clear();
@@ -221,6 +229,7 @@ impl Tree {
         }
     }
 
+    /// Set the aux value of an existing variable. Returns whether it changed.
     pub fn set_aux(&mut self, name: &str, aux: i64) -> bool {
         match self.vars.get_mut(&key(name)) {
             Some(var) if var.aux != aux => {
@@ -263,6 +272,7 @@ impl Tree {
         }
     }
 
+    /// Add an instant command (listed with its first spelling). Returns whether it is new.
     pub fn add_cmd(&mut self, name: &str) -> bool {
         let k = key(name);
         if self.cmds.contains_key(&k) {
@@ -272,6 +282,7 @@ impl Tree {
         true
     }
 
+    /// Remove an instant command, ignoring case. Returns whether it was there.
     pub fn del_cmd(&mut self, name: &str) -> bool {
         self.cmds.remove(&key(name)).is_some()
     }

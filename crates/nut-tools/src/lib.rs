@@ -1,7 +1,42 @@
 //! NUT's command-line tools, reimplemented with the same names, options and output.
 //!
-//! [`drvctl`] holds the decisions of `upsdrvctl` (which drivers, which command lines, in which
-//! order, with which waits) as plain functions of the parsed ups.conf, so they are tested
-//! without starting anything; the binary only executes the plan.
+//! [`drvctl`] is `upsdrvctl`: its command line, the decisions (which drivers, which command
+//! lines, in which order, with which waits) as plain functions of the parsed ups.conf, tested
+//! without starting anything, and the execution of that plan. The binary is one call to
+//! [`drvctl::main`].
 
 pub mod drvctl;
+
+/// Why a tool stops. The messages are stock NUT's where it has one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// ups.conf has no UPS section.
+    #[error("Error: no UPS definitions found in ups.conf")]
+    NoUps,
+    /// The UPS named on the command line has no section.
+    #[error("UPS {0} not found in ups.conf")]
+    NotFound(String),
+    /// A section without `driver`.
+    #[error("Error: UPS {0} has no driver")]
+    NoDriver(String),
+    /// The command line is wrong (the message says how).
+    #[error("{0}")]
+    Usage(String),
+    /// ups.conf could not be read or parsed.
+    #[error(transparent)]
+    Conf(#[from] nut_conf::Error),
+    /// A driver binary is not there.
+    #[error("Can't start {0}: no such file")]
+    NoProgram(String),
+    /// A driver could not be started, waited for or run.
+    #[error("Can't {what} {program}: {source}")]
+    Run {
+        /// `start` or `run`.
+        what: &'static str,
+        /// The driver binary.
+        program: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}

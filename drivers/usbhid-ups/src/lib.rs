@@ -1,30 +1,48 @@
-//! The usbhid-ups driver of nut-rs, and the driver core every NUT-style driver shares:
+//! The usbhid-ups driver of nut-rs: NUT's USB HID Power Device driver as a [`Backend`] of the
+//! nut-driver framework, which does everything else (configuration, socket, poll loop, kill
+//! power, command line). This crate is what is HID:
 //!
-//! * [`config`]: the ups.conf section and `-x` arguments, checked and published as
-//!   `driver.parameter.*` / `driver.flag.*`, with `default.*` and `override.*`;
-//! * [`backend`]: the [`Backend`] trait a device implementation provides;
-//! * [`core`]: the driver state and the driver-socket protocol as a pure state machine;
-//! * [`diff`]: the broadcast lines for a change of the tree;
-//! * [`server`]: the socket, the poll loop, stale/reconnect handling, signals;
-//! * [`query`]: one-shot socket client used by `-k` and `-c`;
-//! * [`static_dev`]: a device-less backend serving a `.dev` file (`backend = static:<file>`);
-//! * [`hid`]: the USB HID Power Device backend and its transports.
+//! * [`backend`]: the HID backend ([`HidBackend`]), NUT's `usbhid-ups.c` over any [`Device`]
+//!   and any `subdriver` table (NUT's `hid_info_t` rows), with `status` (`ups.status` and
+//!   its options), `convert` (value conversions) and `report` (NUT's report buffers);
+//! * [`apc`]: the APC subdriver, all of NUT's APC knowledge: usage names, mapping table,
+//!   claim, report descriptor fix;
+//! * [`device`]: the one API over every transport, and `matcher` (ups.conf device matching);
+//! * [`transport`]: Linux hidraw/usbfs/sysfs, replay and simulation of recordings, record mode;
+//! * [`OPTIONS`]: the driver's options, one table for the configuration, `-h` and `-L`;
+//! * [`DRIVER`]: the description the binary hands to [`nut_driver::main`].
+//!
+//! [`Backend`]: nut_driver::Backend
+//! [`HidBackend`]: backend::HidBackend
+//! [`Device`]: device::Device
 
+pub mod apc;
 pub mod backend;
-pub mod config;
-pub mod core;
-pub mod diff;
-pub mod hid;
-pub mod query;
-pub mod server;
-pub mod static_dev;
+mod convert;
+pub mod device;
+mod error;
+mod matcher;
+mod open;
+mod options;
+mod report;
+mod status;
+mod subdriver;
+pub mod transport;
 
-pub use backend::{Backend, BackendError, CmdResult};
-pub use config::DriverConfig;
-pub use core::Core;
+use nut_driver::DriverInfo;
 
-/// Our release, published as `driver.version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use error::Error;
+pub use open::open_backend;
+pub use options::OPTIONS;
 
 /// The driver's own version, published as `driver.version.internal`.
 pub const DRIVER_VERSION: &str = "0.1";
+
+/// usbhid-ups as the framework sees it.
+pub static DRIVER: DriverInfo = DriverInfo {
+    program: "usbhid-ups",
+    description: "Generic HID driver (nut-rs)",
+    version: DRIVER_VERSION,
+    options: OPTIONS,
+    open: open_backend,
+};

@@ -7,18 +7,19 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nut_hid_recording::Recording;
 use nut_test_support::daemon::{signal, start_upsd_bin, wait_for, wait_var};
 use nut_test_support::usbhid::{
     bk650m2_recording, empty_dir, power_failure_scenario, start_driver, DRIVER,
 };
 use nut_test_support::{our_bin, LineClient, NutDir, Proc};
-use usbhid_ups::hid::recording::Recording;
 
 /// The power failure of `replay.rs` one second later (so that upsd serves the unit well
 /// before it starts): the reports `power_failure_scenario(2.0)` sends, in order, with the
-/// delay after the previous one (ms). Each event sends its changed Input reports in the order `set` first names them: 0x16 holds the
-/// PresentStatus bits (0x01 Charging, 0x02 Discharging, 0x04 ACPresent, 0x08 BatteryPresent;
-/// 0x0e before the scenario), 0x13 the 8-bit ACPresent, 0x0c the charge, 0x14 the LB flag.
+/// delay after the previous one (ms). Each event sends its changed Input reports in the
+/// order `set` first names them: 0x16 holds the PresentStatus bits (0x01 Charging, 0x02
+/// Discharging, 0x04 ACPresent, 0x08 BatteryPresent; 0x0e before the scenario), 0x13 the
+/// 8-bit ACPresent, 0x0c the charge, 0x14 the LB flag.
 const EXPECTED: &[(u64, &[u8])] = &[
     (2000, &[0x16, 0x0a, 0x00]),
     (0, &[0x13, 0x00]),

@@ -1,0 +1,135 @@
+//! upsdrvctl's command line: `upsdrvctl [-t] [-u user] [-r dir] [-D] [-d]
+//! start|stop|shutdown [<ups>]`, options bundled as NUT's getopt takes them (`-tD`, `-uroot`).
+
+use std::process::ExitCode;
+
+use super::exec;
+use super::plan::PassOn;
+use crate::Error;
+
+/// What the command line asks for.
+#[derive(Debug, Default)]
+pub(crate) struct Opts {
+    /// `-t`: print what would be done.
+    pub(crate) test: bool,
+    /// `-D` count.
+    pub(crate) debug: u8,
+    /// What goes on to the drivers (`-u`, `-r`, `-d`).
+    pub(crate) pass: PassOn,
+    /// The command and its UPS.
+    pub(crate) words: Vec<String>,
+}
+
+/// The whole program after the banner: `prog` names it in the usage text, `args` are its
+/// arguments. A failure (or a driver that failed) is the failure exit code.
+pub fn main(prog: &str, args: &[String]) -> ExitCode {
+    let ok = parse(args, prog).and_then(|o| match o {
+        Some(o) => exec::run(prog, &o),
+        None => Ok(true),
+    });
+    match ok {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-h`.
+pub(crate) fn usage(prog: &str) {
+    println!("Starts and stops UPS drivers via ups.conf.\n");
+    println!("usage: {prog} [OPTIONS] (start | stop | shutdown) [<ups>]\n");
+    println!("  -h\t\t\tdisplay this help");
+    println!("  -r <path>\t\tdrivers will chroot to <path>");
+    println!("  -t\t\t\ttesting mode - prints actions without doing them");
+    println!("  -u <user>\t\tdrivers started will switch from root to <user>");
+    println!("  -D            \traise debugging level");
+    println!("  -d            \tpass debugging level from upsdrvctl to driver");
+    println!("  start\t\t\tstart all UPS drivers in ups.conf");
+    println!("  start\t<ups>\t\tonly start driver for UPS <ups>");
+    println!("  stop\t\t\tstop all UPS drivers in ups.conf");
+    println!("  stop <ups>\t\tonly stop driver for UPS <ups>");
+    println!("  shutdown\t\tshutdown all UPS drivers in ups.conf");
+    println!("  shutdown <ups>\tonly shutdown UPS <ups>");
+}
+
+/// The options; `None` after `-h` (the usage is printed).
+fn parse(args: &[String], prog: &str) -> Result<Option<Opts>, Error> {
+    let mut o = Opts::default();
+    let mut pass_debug = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if o.words.is_empty() && a.starts_with('-') && a.len() > 1 {
+            let flags: Vec<char> = a[1..].chars().collect();
+            for (i, c) in flags.iter().enumerate() {
+                match c {
+                    't' => o.test = true,
+                    'D' => o.debug += 1,
+                    'd' => pass_debug = true,
+                    'h' => {
+                        usage(prog);
+                        return Ok(None);
+                    }
+                    'u' | 'r' => {
+                        let rest: String = flags[i + 1..].iter().collect();
+                        let v = if rest.is_empty() {
+                            it.next()
+                                .cloned()
+                                .ok_or_else(|| Error::Usage(format!("-{c} needs a value")))?
+                        } else {
+                            rest
+                        };
+                        if *c == 'u' {
+                            o.pass.user = Some(v);
+                        } else {
+                            o.pass.chroot = Some(v);
+                        }
+                        break;
+                    }
+                    _ => {
+                        usage(prog);
+                        return Err(Error::Usage(format!("Error: unknown option -{c}")));
+                    }
+                }
+            }
+        } else {
+            o.words.push(a.clone());
+        }
+    }
+    if pass_debug {
+        o.pass.debug = o.debug.max(1);
+    }
+    Ok(Some(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> Opts {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse(&args, "upsdrvctl").expect("parses").expect("not -h")
+    }
+
+    #[test]
+    fn bundled_options_and_values() {
+        let o = opts(&["-tDd", "-uroot", "-r", "/chroot", "start", "ups"]);
+        assert!(o.test);
+        assert_eq!(o.debug, 1);
+        assert_eq!(o.pass.debug, 1);
+        assert_eq!(o.pass.user.as_deref(), Some("root"));
+        assert_eq!(o.pass.chroot.as_deref(), Some("/chroot"));
+        assert_eq!(o.words, ["start", "ups"]);
+        // Options after the command are words.
+        assert_eq!(opts(&["stop", "-t"]).words, ["stop", "-t"]);
+        let args = vec!["-u".to_string()];
+        assert_eq!(
+            parse(&args, "upsdrvctl")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("-u needs a value".into())
+        );
+    }
+}

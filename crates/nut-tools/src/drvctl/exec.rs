@@ -1,0 +1,181 @@
+//! Carrying the plan out: start each driver and wait for it to go to the background (with
+//! retries), stop each by the PID of its PID file, run each `-k`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::cli::{usage, Opts};
+use super::plan::{self, Globals, Job};
+use crate::Error;
+
+/// Runs the command of `o`; whether every driver did what was asked.
+pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
+    let Some(cmd) = o.words.first() else {
+        usage(prog);
+        return Err(Error::Usage("Error: you must specify a command".into()));
+    };
+    let ups = o.words.get(1).map(String::as_str);
+    let conf = nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf"))?;
+    let pidpath = nut_daemon::altpidpath();
+    let g = Globals::from_conf(&conf, &default_driverpath(&conf));
+    if o.test {
+        println!("*** Testing mode: not calling exec/kill");
+    }
+    let mut ok = true;
+    match cmd.as_str() {
+        "start" => {
+            for job in plan::start(&conf, ups, &g, &o.pass, &pidpath)? {
+                if o.debug > 0 {
+                    eprintln!("Starting UPS: {}", job.ups);
+                }
+                ok &= start_one(&job, &g, o.test)?;
+            }
+        }
+        "stop" => {
+            for job in plan::stop(&conf, ups, &g, &pidpath)? {
+                if o.debug > 0 {
+                    eprintln!("Stopping UPS: {}", job.ups);
+                }
+                ok &= stop_one(&job, o.test);
+            }
+        }
+        "shutdown" => {
+            for job in plan::shutdown(&conf, ups, &g, &o.pass, &pidpath)? {
+                if o.debug > 0 {
+                    eprintln!("Shutdown UPS: {}", job.ups);
+                }
+                ok &= shutdown_one(&job, o.test)?;
+            }
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "Error: unrecognized command [{other}]"
+            )))
+        }
+    }
+    Ok(ok)
+}
+
+/// Without `driverpath`, drivers installed next to this program, if ups.conf names one of
+/// them, else `/lib/nut`.
+fn default_driverpath(conf: &nut_conf::ups_conf::UpsConf) -> PathBuf {
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    match here {
+        Some(dir)
+            if conf
+                .sections
+                .iter()
+                .filter_map(|s| s.driver.as_ref())
+                .any(|d| dir.join(d).is_file()) =>
+        {
+            dir
+        }
+        _ => PathBuf::from("/lib/nut"),
+    }
+}
+
+fn command(job: &Job) -> Command {
+    let mut c = Command::new(&job.argv[0]);
+    c.args(&job.argv[1..]);
+    c
+}
+
+fn run_error<'a>(what: &'static str, job: &'a Job) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Run {
+        what,
+        program: job.argv[0].clone(),
+        source,
+    }
+}
+
+/// Start a driver and wait (`maxstartdelay`) for it to go to the background; `maxretry`
+/// attempts `retrydelay` apart.
+fn start_one(job: &Job, g: &Globals, test: bool) -> Result<bool, Error> {
+    if test {
+        println!("exec: {}", job.argv.join(" "));
+        return Ok(true);
+    }
+    if !Path::new(&job.argv[0]).is_file() {
+        return Err(Error::NoProgram(job.argv[0].clone()));
+    }
+    for attempt in 1..=g.maxretry {
+        let mut child = command(job).spawn().map_err(run_error("start", job))?;
+        if g.nowait {
+            return Ok(true);
+        }
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().map_err(run_error("start", job))? {
+                break Some(st);
+            }
+            if t0.elapsed() >= job.maxstartdelay {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match status {
+            None => {
+                eprintln!("Startup timer elapsed, continuing...");
+                return Ok(false);
+            }
+            Some(st) if st.success() => return Ok(true),
+            Some(st) => match st.code() {
+                Some(c) => eprintln!("Driver failed to start (exit status={c})"),
+                None => eprintln!("Driver exited abnormally"),
+            },
+        }
+        if attempt < g.maxretry {
+            std::thread::sleep(g.retrydelay);
+        }
+    }
+    Ok(false)
+}
+
+/// SIGTERM to the PID of the driver's PID file.
+fn stop_one(job: &Job, test: bool) -> bool {
+    let text = match std::fs::read_to_string(&job.pidfile) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Can't open {}: {e}", job.pidfile.display());
+            return false;
+        }
+    };
+    if test {
+        println!(
+            "kill: SIGTERM to PID {} ({})",
+            text.trim(),
+            job.pidfile.display()
+        );
+        return true;
+    }
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        eprintln!("Bad PID in {}", job.pidfile.display());
+        return false;
+    };
+    match kill(Pid::from_raw(pid), Signal::SIGTERM) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("Stopping {} failed: {e}", job.pidfile.display());
+            false
+        }
+    }
+}
+
+/// `<driver> -a <ups> -k`.
+fn shutdown_one(job: &Job, test: bool) -> Result<bool, Error> {
+    if test {
+        println!("exec: {}", job.argv.join(" "));
+        return Ok(true);
+    }
+    let st = command(job).status().map_err(run_error("run", job))?;
+    if !st.success() {
+        eprintln!("Driver failed to shut down {} ({st})", job.ups);
+    }
+    Ok(st.success())
+}

@@ -1,0 +1,206 @@
+//! The HID backend on devices built in the test: the Smart-UPS X 750 descriptor (051d:0003,
+//! interrupt pipe off), malformed descriptors, unknown vendors, short and missing answers and
+//! odd interrupt reports. None of it may panic; a bad device is a clean error.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use nut_driver::{Backend, BackendError};
+use nut_state::Tree;
+use usbhid_ups::backend::HidBackend;
+use usbhid_ups::device::{Device, DeviceError, Identity};
+
+use crate::common::{bytes, config, BK650M2, SMART_UPS_X};
+
+/// A device answering GET_REPORT from a table (absent id: a STALL).
+struct Fake {
+    id: Identity,
+    desc: Vec<u8>,
+    answers: BTreeMap<u8, Vec<u8>>,
+    interrupts: Vec<Vec<u8>>,
+    sets: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl Device for Fake {
+    fn identity(&self) -> &Identity {
+        &self.id
+    }
+    fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
+        Ok(self.desc.clone())
+    }
+    fn get_feature(&mut self, id: u8, _len: usize) -> Result<Vec<u8>, DeviceError> {
+        self.answers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| DeviceError::Failed("stall".into()))
+    }
+    fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
+        self.sets.borrow_mut().push(report.to_vec());
+        Ok(())
+    }
+    fn read_interrupt(&mut self, _timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
+        Ok(self.interrupts.pop())
+    }
+    fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
+        Ok((index == 4).then(|| "PbAc".to_string()))
+    }
+}
+
+struct Run {
+    backend: HidBackend,
+    tree: Tree,
+    sets: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+fn init(
+    pid: u16,
+    vid: u16,
+    desc: Vec<u8>,
+    answers: &[&str],
+    interrupts: &[&[u8]],
+) -> Result<Run, BackendError> {
+    let answers: BTreeMap<u8, Vec<u8>> = answers
+        .iter()
+        .map(|a| {
+            let b = bytes(a);
+            (b[0], b)
+        })
+        .collect();
+    let interrupts: Vec<Vec<u8>> = interrupts.iter().rev().map(|i| i.to_vec()).collect();
+    let sets = Rc::new(RefCell::new(Vec::new()));
+    let s2 = sets.clone();
+    let mut backend = HidBackend::new(Box::new(move || {
+        Ok(Box::new(Fake {
+            id: Identity {
+                vendor_id: vid,
+                product_id: pid,
+                manufacturer: Some("American Power Conversion".into()),
+                product: Some("Smart-UPS X 750 FW:COM 03.8 / UPS 03.8".into()),
+                serial: Some("AS1234".into()),
+                ..Identity::default()
+            },
+            desc: desc.clone(),
+            answers: answers.clone(),
+            interrupts: interrupts.clone(),
+            sets: s2.clone(),
+        }) as Box<dyn Device>)
+    }));
+    let mut tree = Tree::new();
+    backend.init(&mut tree, &config(&["port=auto"]))?;
+    Ok(Run {
+        backend,
+        tree,
+        sets,
+    })
+}
+
+fn value(t: &Tree, n: &str) -> Option<String> {
+    t.get(n).map(|v| v.raw().to_string())
+}
+
+#[test]
+fn smart_ups_x_750_polls_only_and_kills_power_with_delay_before_reboot() {
+    let mut r = init(
+        3,
+        0x051d,
+        bytes(SMART_UPS_X),
+        &["07 0d 00", "0c 42", "12 ff ff", "13 ff ff ff", "14 02"],
+        &[],
+    )
+    .expect("init");
+    assert!(!r.backend.has_events(), "PID 0003: interrupt pipe off");
+    r.backend
+        .update(&mut r.tree, Instant::now())
+        .expect("update");
+    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OL CHRG"));
+    assert_eq!(value(&r.tree, "battery.charge").as_deref(), Some("66"));
+    assert_eq!(
+        value(&r.tree, "ups.beeper.status").as_deref(),
+        Some("enabled")
+    );
+    assert_eq!(value(&r.tree, "ups.timer.reboot").as_deref(), Some("-1"));
+    assert_eq!(
+        value(&r.tree, "ups.model").as_deref(),
+        Some("Smart-UPS X 750")
+    );
+    assert_eq!(
+        value(&r.tree, "ups.firmware").as_deref(),
+        Some("COM 03.8 / UPS 03.8")
+    );
+    assert_eq!(value(&r.tree, "ups.productid").as_deref(), Some("0003"));
+    // shutdown.return has no DelayBeforeStartup here; shutdown.reboot writes 10 in 24 bits.
+    r.backend.shutdown(&mut r.tree).expect("shutdown");
+    assert_eq!(r.sets.borrow().clone(), [vec![0x13, 10, 0, 0]]);
+}
+
+#[test]
+fn malformed_descriptors_and_foreign_devices_are_clean_errors() {
+    for desc in [
+        vec![],
+        vec![0x05],
+        vec![0xa1, 0x01, 0xc0, 0xc0, 0xc0],
+        vec![0xff; 64],
+    ] {
+        match init(2, 0x051d, desc.clone(), &[], &[]) {
+            Ok(r) => assert!(value(&r.tree, "battery.charge").is_none(), "{desc:?}"),
+            Err(BackendError::Fatal(_)) => {}
+            Err(e) => panic!("{desc:?}: {e:?}"),
+        }
+    }
+    match init(2, 0x0764, bytes(BK650M2), &[], &[]) {
+        Err(BackendError::Fatal(e)) => assert!(e.contains("No matching HID UPS found"), "{e}"),
+        other => panic!("{:?}", other.err()),
+    }
+    match init(0x0009, 0x051d, bytes(BK650M2), &[], &[]) {
+        Err(BackendError::Fatal(_)) => {}
+        other => panic!("unknown APC product claimed: {:?}", other.err()),
+    }
+}
+
+#[test]
+fn short_missing_and_odd_answers_are_skipped() {
+    // 0x0c answers only its id byte, 0x26 is missing, 0x16 is short
+    // but long enough for its first bits; odd interrupt reports come in.
+    let mut r = init(
+        2,
+        0x051d,
+        bytes(BK650M2),
+        &["0c", "16 0e", "23 22", "18 02", "03 04"],
+        &[
+            &[],
+            &[0x16],
+            &[0x77, 1, 2],
+            &[0x16, 0x0a, 0x00, 0x00, 0x00, 0xff, 0xff],
+        ],
+    )
+    .expect("init");
+    // As in NUT, a short answer fills the start of the zeroed buffer; the rest reads as 0.
+    assert_eq!(value(&r.tree, "battery.charge").as_deref(), Some("0"));
+    assert_eq!(value(&r.tree, "battery.voltage"), None);
+    // 0x23 gave one of two bytes: the buffer's zero fills the rest.
+    assert_eq!(value(&r.tree, "battery.runtime").as_deref(), Some("34"));
+    assert_eq!(value(&r.tree, "battery.type").as_deref(), Some("PbAc"));
+    assert_eq!(
+        value(&r.tree, "ups.beeper.status").as_deref(),
+        Some("enabled")
+    );
+    r.backend
+        .update(&mut r.tree, Instant::now())
+        .expect("update");
+    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
+    for _ in 0..4 {
+        r.backend
+            .wait_event(&mut r.tree, Duration::from_millis(1))
+            .expect("event");
+    }
+    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OB DISCHRG"));
+    // Every polled read failing is a disconnection, not a panic and not stale values.
+    let mut r = init(2, 0x051d, bytes(BK650M2), &[], &[]).expect("init");
+    let later = Instant::now() + Duration::from_secs(31);
+    match r.backend.update(&mut r.tree, later) {
+        Err(BackendError::Disconnected(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
