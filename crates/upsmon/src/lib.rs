@@ -13,4 +13,4 @@ pub mod status;
 pub use machine::{
     check_supplies, Action, Comm, Error, Flags, LogLevel, Machine, Observation, Phase, PollResult,
 };
-pub use notify::{format_message, Event};
+pub use notify::format_message;

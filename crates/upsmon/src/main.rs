@@ -461,7 +461,7 @@ impl App {
                             "It seems we have slept without warning or the system clock was changed by {text}"
                         );
                         actions.push(machine.notification(
-                            upsmon::Event::SuspendTimejumpUnexpected,
+                            nut_conf::notify::NotifyEvent::SuspendTimejumpUnexpected,
                             None,
                             Some(&text),
                         ));
@@ -529,9 +529,9 @@ impl App {
             .unwrap_or_default()
     }
 
-    fn notify(&self, event: upsmon::Event, ups: Option<usize>, message: &str) {
+    fn notify(&self, event: nut_conf::notify::NotifyEvent, ups: Option<usize>, message: &str) {
         let name = event.name();
-        let flags = self.conf.notify_flags_for(name);
+        let flags = self.conf.notify_flags_for(event);
         let system = self.system(ups);
         if !flags.ignore {
             if flags.syslog {
@@ -547,7 +547,7 @@ impl App {
                 }
             }
         }
-        let hooks = self.conf.hooks_for(name);
+        let hooks = self.conf.hooks_for(event);
         if !hooks.is_empty() {
             let ev = webhook::Event {
                 event: name.to_string(),

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nut_conf::notify::NotifyEvent;
 use nut_conf::upsmon_conf::{parse, UpsmonConf};
 use upsmon::machine::{check_supplies, Action, LogLevel, Machine, Observation, Phase, PollResult};
-use upsmon::Event;
 
 fn conf(text: &str) -> UpsmonConf {
     parse(text.as_bytes(), Path::new("upsmon.conf")).expect("test config parses")
@@ -162,7 +162,7 @@ fn primary_power_failure_full_sequence() {
                 message: "Executing automatic power-fail shutdown".into()
             },
             Action::Notify {
-                event: Event::Shutdown,
+                event: NotifyEvent::Shutdown,
                 ups: None,
                 message: "Auto logout and shutdown proceeding".into()
             },
@@ -887,7 +887,7 @@ fn notify_ups_index() {
     assert_eq!(
         effects(&s.poll(1, "OB")),
         vec![Action::Notify {
-            event: Event::OnBatt,
+            event: NotifyEvent::OnBatt,
             ups: Some(1),
             message: "UPS b@h on battery".into()
         }]
@@ -1020,12 +1020,12 @@ fn time_jump_text_is_kept() {
     let s = Sim::new(PRIMARY);
     assert_eq!(
         s.m.notification(
-            Event::SuspendTimejumpUnexpected,
+            NotifyEvent::SuspendTimejumpUnexpected,
             None,
             Some("42.000000 seconds")
         ),
         Action::Notify {
-            event: Event::SuspendTimejumpUnexpected,
+            event: NotifyEvent::SuspendTimejumpUnexpected,
             ups: None,
             message: "Unexpected clock change by 42.000000 seconds, treating as wake up from sleep"
                 .into()
