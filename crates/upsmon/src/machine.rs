@@ -31,6 +31,7 @@ use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 
 use crate::notify::{format_message, SHUTDOWN_BANNER};
 use crate::status::{mentions, tokens, Token};
+use crate::Error;
 
 /// How often NUT's `sync_secondaries()` asks upsd for `NUMLOGINS`.
 pub const NUMLOGINS_INTERVAL: Duration = Duration::from_millis(250);
@@ -133,21 +134,6 @@ pub enum Action {
     Reconnect {
         /// `MONITOR` index.
         ups: usize,
-    },
-}
-
-/// Why upsmon cannot run with a configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// Σ power values < `MINSUPPLIES`: this host could never be considered powered.
-    #[error(
-        "insufficient power configured: the sum of power values is {total}, MINSUPPLIES is {minsupplies}"
-    )]
-    InsufficientPower {
-        /// Σ power values of the `MONITOR` lines.
-        total: u64,
-        /// `MINSUPPLIES`.
-        minsupplies: u32,
     },
 }
 

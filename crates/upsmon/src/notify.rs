@@ -2,15 +2,15 @@
 //! [`nut_conf::notify::NotifyEvent`] holds) as NUT's formatter does.
 
 /// Longest notification NUT formats (its buffer is 512 bytes including the final NUL).
-pub const MAX_MESSAGE_LEN: usize = 511;
+pub(crate) const MAX_MESSAGE_LEN: usize = 511;
 
 /// What upsmon logs and walls when it starts the power-fail shutdown (before `SHUTDOWN`).
-pub const SHUTDOWN_BANNER: &str = "Executing automatic power-fail shutdown";
+pub(crate) const SHUTDOWN_BANNER: &str = "Executing automatic power-fail shutdown";
 
 /// Fill a `NOTIFYMSG`-style template: the first `%s` becomes `system`, a second `%s` `extra`
 /// (empty if none), further `%s` nothing; `%%` is a literal `%`; any other `%` sequence is
 /// kept as written. The result is cut to [`MAX_MESSAGE_LEN`] bytes, as NUT's buffer does.
-pub fn format_message(template: &str, system: &str, extra: Option<&str>) -> String {
+pub(crate) fn format_message(template: &str, system: &str, extra: Option<&str>) -> String {
     let mut out = String::with_capacity(template.len() + system.len());
     let mut args = [system, extra.unwrap_or("")].into_iter();
     let mut chars = template.chars().peekable();

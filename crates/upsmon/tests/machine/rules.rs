@@ -1,16 +1,12 @@
 //! One test per upsmon rule: criticality, notify events and texts, timers, poll rate,
 //! MINSUPPLIES, the primary and secondary shutdown sequences.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nut_conf::notify::NotifyEvent;
-use nut_conf::upsmon_conf::{parse, UpsmonConf};
 use upsmon::machine::{check_supplies, Action, LogLevel, Machine, Observation, Phase, PollResult};
 
-fn conf(text: &str) -> UpsmonConf {
-    parse(text.as_bytes(), Path::new("upsmon.conf")).expect("test config parses")
-}
+use super::{conf, starts_shutdown};
 
 const PRIMARY: &str = "MONITOR ups@localhost 1 admin secret primary\n";
 const SECONDARY: &str = "MONITOR ups@server 1 mon pass secondary\n";
@@ -85,12 +81,6 @@ fn n(name: &'static str, msg: &str) -> (&'static str, String) {
 
 fn shuts_down(actions: &[Action]) -> bool {
     actions.contains(&Action::Shutdown)
-}
-
-fn starts_shutdown(actions: &[Action]) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Shutdown | Action::SendFsd { .. }))
 }
 
 /// Actions other than logs.
