@@ -53,36 +53,37 @@ mod tests {
 
     #[test]
     fn stock_texts_2_8_0() {
-        let m = |e: NotifyEvent| format_message(e.default_message(), "ups@host", None);
-        assert_eq!(m(NotifyEvent::Online), "UPS ups@host on line power");
-        assert_eq!(m(NotifyEvent::OnBatt), "UPS ups@host on battery");
-        assert_eq!(m(NotifyEvent::LowBatt), "UPS ups@host battery is low");
-        assert_eq!(
-            m(NotifyEvent::Fsd),
-            "UPS ups@host: forced shutdown in progress"
-        );
-        assert_eq!(
-            m(NotifyEvent::CommOk),
-            "Communications with UPS ups@host established"
-        );
-        assert_eq!(
-            m(NotifyEvent::CommBad),
-            "Communications with UPS ups@host lost"
-        );
-        assert_eq!(
-            m(NotifyEvent::Shutdown),
-            "Auto logout and shutdown proceeding"
-        );
-        assert_eq!(
-            m(NotifyEvent::ReplBatt),
-            "UPS ups@host battery needs to be replaced"
-        );
-        assert_eq!(m(NotifyEvent::NoComm), "UPS ups@host is unavailable");
-        assert_eq!(
-            m(NotifyEvent::NoParent),
-            "upsmon parent process died - shutdown impossible"
-        );
-        assert_eq!(m(NotifyEvent::Cal), "UPS ups@host: calibration in progress");
+        for (event, want) in [
+            (NotifyEvent::Online, "UPS ups@host on line power"),
+            (NotifyEvent::OnBatt, "UPS ups@host on battery"),
+            (NotifyEvent::LowBatt, "UPS ups@host battery is low"),
+            (
+                NotifyEvent::Fsd,
+                "UPS ups@host: forced shutdown in progress",
+            ),
+            (
+                NotifyEvent::CommOk,
+                "Communications with UPS ups@host established",
+            ),
+            (
+                NotifyEvent::CommBad,
+                "Communications with UPS ups@host lost",
+            ),
+            (NotifyEvent::Shutdown, "Auto logout and shutdown proceeding"),
+            (
+                NotifyEvent::ReplBatt,
+                "UPS ups@host battery needs to be replaced",
+            ),
+            (NotifyEvent::NoComm, "UPS ups@host is unavailable"),
+            (
+                NotifyEvent::NoParent,
+                "upsmon parent process died - shutdown impossible",
+            ),
+            (NotifyEvent::Cal, "UPS ups@host: calibration in progress"),
+        ] {
+            let got = format_message(event.default_message(), "ups@host", None);
+            assert_eq!(got, want, "{event}");
+        }
     }
 
     #[test]

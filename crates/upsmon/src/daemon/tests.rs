@@ -250,13 +250,29 @@ POWERDOWNFLAG /run/killpower
 FINALDELAY 5
 ";
 
-/// The lines of a SHUTDOWN notification with the default flags, and of the banner before it.
-const SHUTDOWN_NOTICE: [&str; 4] = [
-    "Critical: Executing automatic power-fail shutdown",
-    "wall: Executing automatic power-fail shutdown",
-    "Warning: Auto logout and shutdown proceeding",
-    "wall: Auto logout and shutdown proceeding",
+/// `FSD` on the primary's session, confirmed, and the FSD notification (default flags).
+const FSD_SET: [&str; 4] = [
+    "FSD #0",
+    "Info: FSD set on UPS [ups@h]",
+    "Warning: UPS ups@h: forced shutdown in progress",
+    "wall: UPS ups@h: forced shutdown in progress",
 ];
+
+/// The banner and the SHUTDOWN notification (default flags), then PRIMARY's shutdown by
+/// this process after FINALDELAY, `at` since the test began.
+fn shutdown_at(at: &str) -> Vec<String> {
+    let mut lines = strings(&[
+        "Critical: Executing automatic power-fail shutdown",
+        "wall: Executing automatic power-fail shutdown",
+        "Warning: Auto logout and shutdown proceeding",
+        "wall: Auto logout and shutdown proceeding",
+        "stop polling",
+    ]);
+    // FINALDELAY, then the flag, then the command
+    lines.push(format!("POWERDOWNFLAG /run/killpower at {at}"));
+    lines.push(format!("SHUTDOWNCMD /sbin/poweroff at {at}"));
+    lines
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_primary_on_low_battery_sets_fsd_waits_and_shuts_down_once() {
@@ -273,20 +289,11 @@ async fn a_primary_on_low_battery_sets_fsd_waits_and_shuts_down_once() {
         "wall: UPS ups@h battery is low",
         "Debug: Critical UPS: ups@h",
         "Warning: Too few UPS(es) are healthy (0<1), initiating forced shutdown",
-        "FSD #0",
-        "Info: FSD set on UPS [ups@h]",
-        // the confirmation fed back to the machine
-        "Warning: UPS ups@h: forced shutdown in progress",
-        "wall: UPS ups@h: forced shutdown in progress",
-        "NUMLOGINS #0 at 0ns",
     ]);
-    want.extend(strings(&SHUTDOWN_NOTICE));
-    want.extend(strings(&[
-        "stop polling",
-        // FINALDELAY, then the flag, then the command
-        "POWERDOWNFLAG /run/killpower at 5s",
-        "SHUTDOWNCMD /sbin/poweroff at 5s",
-    ]));
+    // (the confirmation is fed back to the machine, which notifies FSD)
+    want.extend(strings(&FSD_SET));
+    want.push("NUMLOGINS #0 at 0ns".into());
+    want.extend(shutdown_at("5s"));
     assert_eq!(rig.take(), want);
 
     // the machine is done: nothing more is shut down
@@ -324,12 +331,9 @@ async fn the_wait_for_secondaries_polls_numlogins_every_250_ms_until_they_are_go
     let mut rig = Rig::with(PRIMARY, |s, _| s.numlogins = [3, 3, 2, 1].into());
     rig.take();
     rig.daemon.handle(Input::ForcedShutdown).await;
-    let mut want = strings(&[
-        "Warning: Signal 10: User requested FSD",
-        "FSD #0",
-        "Info: FSD set on UPS [ups@h]",
-        "Warning: UPS ups@h: forced shutdown in progress",
-        "wall: UPS ups@h: forced shutdown in progress",
+    let mut want = strings(&["Warning: Signal 10: User requested FSD"]);
+    want.extend(strings(&FSD_SET));
+    want.extend(strings(&[
         "NUMLOGINS #0 at 0ns",
         // once, after the first round that still sees secondaries
         "Warning: Shutdown initiated; primary system is waiting for secondaries to log out or time out",
@@ -337,13 +341,8 @@ async fn the_wait_for_secondaries_polls_numlogins_every_250_ms_until_they_are_go
         "NUMLOGINS #0 at 250ms",
         "NUMLOGINS #0 at 500ms",
         "NUMLOGINS #0 at 750ms",
-    ]);
-    want.extend(strings(&SHUTDOWN_NOTICE));
-    want.extend(strings(&[
-        "stop polling",
-        "POWERDOWNFLAG /run/killpower at 5.75s",
-        "SHUTDOWNCMD /sbin/poweroff at 5.75s",
     ]));
+    want.extend(shutdown_at("5.75s"));
     assert_eq!(rig.take(), want);
 }
 
@@ -390,13 +389,8 @@ async fn a_secondary_shuts_down_without_fsd_and_warns_when_not_root() {
         Some(ExitCode::SUCCESS)
     );
     let mut want = strings(&["Warning: Signal 10: User requested FSD"]);
-    want.extend(strings(&SHUTDOWN_NOTICE));
-    want.extend(strings(&[
-        "stop polling",
-        "Warning: Not root, shutdown may fail",
-        "POWERDOWNFLAG /run/killpower at 3s",
-        "SHUTDOWNCMD /sbin/poweroff at 3s",
-    ]));
+    want.extend(shutdown_at("3s"));
+    want.insert(6, "Warning: Not root, shutdown may fail".into());
     assert_eq!(rig.take(), want);
 }
 
