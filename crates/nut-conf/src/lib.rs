@@ -3,18 +3,20 @@
 //! Every parser takes the file's bytes and a file name (used only in messages) and returns a
 //! typed value or a [`ConfError`] naming `file:line`. The `load(path)` functions are thin
 //! wrappers that read the file first. All files but `nut.conf` share NUT's `parseconf`
-//! grammar, tokenized by [`nut_proto::Tokenizer`]; see [`lines`].
+//! grammar, tokenized by [`nut_proto::Tokenizer`]; see [`lines`]. The notify events upsmon.conf
+//! and upssched.conf name are one type, [`notify::NotifyEvent`].
 //!
 //! Where stock NUT only logs a bad line and carries on, these parsers mostly reject the file:
 //! a typo in a config that decides when machines power off must not pass silently. Harmless
 //! oddities (obsolete directives, duplicates NUT ignores) become `warnings` instead.
 
-#![warn(missing_docs)]
-
 use std::path::{Path, PathBuf};
 
 use nut_proto::Tokenizer;
 
+#[macro_use]
+mod file;
+pub mod notify;
 pub mod nut_conf;
 pub mod ups_conf;
 pub mod upsd_conf;
@@ -48,6 +50,7 @@ impl ConfError {
 
 /// Anything that stops a config file from loading.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
     #[error("{}: cannot read: {source}", file.display())]
@@ -109,23 +112,27 @@ pub fn lines(text: &[u8], file: &Path) -> Result<Vec<Line>, ConfError> {
     Ok(out)
 }
 
-/// Read `path` and hand its bytes to `parse`.
-fn load_with<T>(path: &Path, parse: fn(&[u8], &Path) -> Result<T, ConfError>) -> Result<T, Error> {
-    let text = std::fs::read(path).map_err(|source| Error::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    Ok(parse(&text, path)?)
-}
-
-/// `file:line: message`, the shape of every warning.
-fn warning(file: &Path, line: usize, message: impl std::fmt::Display) -> String {
-    format!("{}:{line}: {message}", file.display())
-}
-
 /// Is `word` a section header (`[name]`)? Returns the name between the brackets.
 fn section_name(word: &str) -> Option<&str> {
     word.strip_prefix('[')?.strip_suffix(']')
+}
+
+/// The name of a line that is a section header, which must be alone on its line and not
+/// empty (`empty` is the message for `[]`); `None` for any other line.
+fn section_header<'a>(words: &'a [String], empty: &str) -> Result<Option<&'a str>, String> {
+    let Some(name) = section_name(&words[0]) else {
+        return Ok(None);
+    };
+    if words.len() > 1 {
+        return Err(format!(
+            "section header {} must be alone on its line",
+            words[0]
+        ));
+    }
+    if name.is_empty() {
+        return Err(empty.to_string());
+    }
+    Ok(Some(name))
 }
 
 #[cfg(test)]

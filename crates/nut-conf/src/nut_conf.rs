@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use crate::file::{each_line, load_with};
 use crate::{ConfError, Error};
 
 /// `MODE`: which NUT parts this host runs.
@@ -145,36 +146,30 @@ fn parse_line(line: &str) -> Result<Option<(String, String)>, String> {
 pub fn parse(text: &[u8], file: &Path) -> Result<NutConf, ConfError> {
     let text = String::from_utf8_lossy(text);
     let mut conf = NutConf::default();
-    for (i, line) in text.split('\n').enumerate() {
-        let err = |m: String| ConfError::new(file, i + 1, m);
-        if let Some((key, value)) = parse_line(line).map_err(err)? {
+    let numbered = text.split('\n').enumerate().map(|(i, line)| (i + 1, line));
+    // (no warnings: every odd line is an error)
+    each_line(file, numbered, |line, _, _| {
+        if let Some((key, value)) = parse_line(line)? {
             if key == "MODE" {
-                conf.mode = mode(&value).map_err(err)?;
+                conf.mode = mode(&value)?;
             }
             conf.vars.push((key, value));
         }
-    }
+        Ok(())
+    })?;
     Ok(conf)
 }
 
 /// Read and parse a `nut.conf`.
 pub fn load(path: &Path) -> Result<NutConf, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> NutConf {
-        parse(text.as_bytes(), Path::new("nut.conf")).expect("parses")
-    }
-
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("nut.conf"))
-            .unwrap_err()
-            .to_string()
-    }
+    parse_helpers!("nut.conf", NutConf);
 
     #[test]
     fn default_is_none() {

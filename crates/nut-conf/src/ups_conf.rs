@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use crate::{lines, section_name, warning, ConfError, Error};
+use crate::file::{each_parseconf_line, load_with, Warnings};
+use crate::{section_header, ConfError, Error};
 
 /// One `key = value` or `flag` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,115 +90,107 @@ fn find<'a>(settings: &'a [Setting], key: &str) -> Option<&'a Setting> {
 /// Parse the bytes of a `ups.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsConf, ConfError> {
     let mut conf = UpsConf::default();
-    for line in lines(text, file)? {
-        let n = line.number;
-        let err = |msg: String| ConfError::new(file, n, msg);
-        let words = line.words;
-        if let Some(name) = section_name(&words[0]) {
-            if words.len() > 1 {
-                return Err(err(format!(
-                    "section header {} must be alone on its line",
-                    words[0]
-                )));
-            }
-            if name.is_empty() {
-                return Err(err("empty section name []; expected [upsname]".into()));
-            }
-            if let Some(prev) = conf.section(name) {
-                return Err(err(format!(
-                    "duplicate UPS [{name}]: already defined at line {} as [{}] (UPS names are case-insensitive)",
-                    prev.line, prev.name
-                )));
-            }
-            conf.sections.push(UpsSection {
-                name: name.to_string(),
-                line: n,
-                driver: None,
-                port: None,
-                desc: None,
-                settings: Vec::new(),
-            });
-            continue;
-        }
-        let split_header = words[0].starts_with('[')
-            && !words[0].contains(']')
-            && words.last().is_some_and(|w| w.ends_with(']'));
-        if split_header {
-            return Err(err(format!(
-                "section header \"{}\" is split into several words; quote a name with spaces, e.g. \"[my ups]\"",
-                words.join(" ")
-            )));
-        }
-        let setting = match words.as_slice() {
-            [flag] if flag != "=" => Setting {
-                key: flag.clone(),
-                value: None,
-                line: n,
-            },
-            [key, eq, value, rest @ ..] if eq == "=" && key != "=" => {
-                if !rest.is_empty() {
-                    conf.warnings.push(warning(
-                        file,
-                        n,
-                        format!(
-                            "only the first word after \"=\" is used ({value:?}); quote values with spaces"
-                        ),
-                    ));
-                }
-                Setting {
-                    key: key.clone(),
-                    value: Some(value.clone()),
-                    line: n,
-                }
-            }
-            [key, eq] if eq == "=" => {
-                return Err(err(format!(
-                    "\"{key} =\" has no value; write {key} = \"\" for an empty value"
-                )));
-            }
-            _ => {
-                return Err(err(format!(
-                    "expected \"key = value\", a one-word flag or a [upsname] header, got \"{}\"",
-                    words.join(" ")
-                )));
-            }
-        };
-        match conf.sections.last_mut() {
-            None => conf.globals.push(setting),
-            Some(section) => {
-                if let Some(value) = &setting.value {
-                    // upsd compares these keys exactly; the last one wins.
-                    match setting.key.as_str() {
-                        "driver" => section.driver = Some(value.clone()),
-                        "port" => section.port = Some(value.clone()),
-                        "desc" => section.desc = Some(value.clone()),
-                        _ => {}
-                    }
-                }
-                section.settings.push(setting);
-            }
-        }
-    }
+    conf.warnings = each_parseconf_line(text, file, |words, n, warn| {
+        apply(&mut conf, words, n, warn)
+    })?;
     Ok(conf)
 }
 
 /// Read and parse a `ups.conf`.
 pub fn load(path: &Path) -> Result<UpsConf, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
+}
+
+/// Take in one line: a section header or a setting.
+fn apply(
+    conf: &mut UpsConf,
+    words: Vec<String>,
+    n: usize,
+    warn: &mut Warnings<'_>,
+) -> Result<(), String> {
+    if let Some(name) = section_header(&words, "empty section name []; expected [upsname]")? {
+        if let Some(prev) = conf.section(name) {
+            return Err(format!(
+                "duplicate UPS [{name}]: already defined at line {} as [{}] (UPS names are case-insensitive)",
+                prev.line, prev.name
+            ));
+        }
+        conf.sections.push(UpsSection {
+            name: name.to_string(),
+            line: n,
+            driver: None,
+            port: None,
+            desc: None,
+            settings: Vec::new(),
+        });
+        return Ok(());
+    }
+    let split_header = words[0].starts_with('[')
+        && !words[0].contains(']')
+        && words.last().is_some_and(|w| w.ends_with(']'));
+    if split_header {
+        return Err(format!(
+            "section header \"{}\" is split into several words; quote a name with spaces, e.g. \"[my ups]\"",
+            words.join(" ")
+        ));
+    }
+    let setting = match words.as_slice() {
+        [flag] if flag != "=" => Setting {
+            key: flag.clone(),
+            value: None,
+            line: n,
+        },
+        [key, eq, value, rest @ ..] if eq == "=" && key != "=" => {
+            if !rest.is_empty() {
+                warn.push(format!(
+                    "only the first word after \"=\" is used ({value:?}); quote values with spaces"
+                ));
+            }
+            Setting {
+                key: key.clone(),
+                value: Some(value.clone()),
+                line: n,
+            }
+        }
+        [key, eq] if eq == "=" => {
+            return Err(format!(
+                "\"{key} =\" has no value; write {key} = \"\" for an empty value"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "expected \"key = value\", a one-word flag or a [upsname] header, got \"{}\"",
+                words.join(" ")
+            ));
+        }
+    };
+    match conf.sections.last_mut() {
+        None => conf.globals.push(setting),
+        Some(section) => {
+            if let Some(value) = &setting.value {
+                // upsd compares these keys exactly; the last one wins.
+                match setting.key.as_str() {
+                    "driver" => section.driver = Some(value.clone()),
+                    "port" => section.port = Some(value.clone()),
+                    "desc" => section.desc = Some(value.clone()),
+                    _ => {}
+                }
+            }
+            section.settings.push(setting);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> UpsConf {
-        parse(text.as_bytes(), Path::new("ups.conf")).expect("parses")
-    }
+    parse_helpers!("ups.conf", UpsConf);
 
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("ups.conf"))
-            .unwrap_err()
-            .to_string()
+    /// The value of the last `key` setting of `u`.
+    fn value<'a>(u: &'a UpsSection, key: &str) -> Option<&'a str> {
+        u.get(key).and_then(|s| s.value.as_deref())
     }
 
     fn set(key: &str, value: Option<&str>, line: usize) -> Setting {
@@ -278,12 +271,9 @@ nowait
         );
         let u = &conf.sections[0];
         assert_eq!(u.desc.as_deref(), Some("Rack \"A\""));
-        assert_eq!(u.get("serial").and_then(|s| s.value.as_deref()), Some("ab"));
-        assert_eq!(u.get("x").and_then(|s| s.value.as_deref()), Some(""));
-        assert_eq!(
-            u.get("[not a header]x").and_then(|s| s.value.as_deref()),
-            Some("1")
-        );
+        assert_eq!(value(u, "serial"), Some("ab"));
+        assert_eq!(value(u, "x"), Some(""));
+        assert_eq!(value(u, "[not a header]x"), Some("1"));
     }
 
     #[test]
@@ -292,10 +282,7 @@ nowait
         let u = &conf.sections[0];
         assert_eq!(u.driver, None);
         assert!(!u.is_complete());
-        assert_eq!(
-            u.get("driver").and_then(|s| s.value.as_deref()),
-            Some("dummy-ups")
-        );
+        assert_eq!(value(u, "driver"), Some("dummy-ups"));
     }
 
     #[test]

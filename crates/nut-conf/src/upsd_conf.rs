@@ -7,12 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::value::{
-    arity, boolean, debug_level, non_empty_path, parse_bool, parse_unsigned, seconds,
+    arity, boolean, certident, debug_min, non_empty_path, one, parse_bool, parse_unsigned, seconds,
     unknown_directive,
 };
 use nut_proto::DEFAULT_PORT;
 
-use crate::{lines, warning, ConfError, Error};
+use crate::file::{each_parseconf_line, load_with, Warnings};
+use crate::{ConfError, Error};
 
 /// One `LISTEN <addr> [<port>]` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,15 +142,10 @@ fn cert_request(v: &str) -> Result<CertRequest, String> {
 }
 
 /// Apply one line; `Err` carries the message for `file:line`.
-fn apply(
-    conf: &mut UpsdConf,
-    words: &[String],
-    warn: &mut dyn FnMut(String),
-) -> Result<(), String> {
+fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Result<(), String> {
     let key = words[0].as_str();
-    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
-    if key.eq_ignore_ascii_case("DEBUG_MIN") {
-        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+    if let Some(level) = debug_min(words)? {
+        conf.debug_min = Some(level);
         return Ok(());
     }
     match key {
@@ -183,10 +179,7 @@ fn apply(
         "DATAPATH" => conf.datapath = Some(non_empty_path(key, &one(words)?)?),
         "CERTFILE" => conf.certfile = Some(non_empty_path(key, &one(words)?)?),
         "CERTPATH" => conf.certpath = Some(non_empty_path(key, &one(words)?)?),
-        "CERTIDENT" => {
-            arity(words, 2, 2, "a certificate name and a password")?;
-            conf.certident = Some((words[1].clone(), words[2].clone()));
-        }
+        "CERTIDENT" => conf.certident = Some(certident(words)?),
         "CERTREQUEST" => conf.certrequest = cert_request(&one(words)?)?,
         "DISABLE_WEAK_SSL" => conf.disable_weak_ssl = boolean(key, &one(words)?)?,
         "ALLOW_NO_DEVICE" => conf.allow_no_device = flag_or_number(key, &one(words)?)?,
@@ -194,7 +187,7 @@ fn apply(
             conf.allow_not_all_listeners = flag_or_number(key, &one(words)?)?
         }
         "ACCEPT" | "REJECT" | "ACL" => {
-            warn(format!("{key} is obsolete and ignored; use LISTEN"));
+            warn.push(format!("{key} is obsolete and ignored; use LISTEN"));
         }
         _ => return Err(unknown_directive(key, &KEYWORDS)),
     }
@@ -204,36 +197,21 @@ fn apply(
 /// Parse the bytes of an `upsd.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsdConf, ConfError> {
     let mut conf = UpsdConf::default();
-    let mut warnings = Vec::new();
-    for line in lines(text, file)? {
-        let n = line.number;
-        apply(&mut conf, &line.words, &mut |m| {
-            warnings.push(warning(file, n, m))
-        })
-        .map_err(|m| ConfError::new(file, n, m))?;
-    }
-    conf.warnings = warnings;
+    conf.warnings =
+        each_parseconf_line(text, file, |words, _, warn| apply(&mut conf, &words, warn))?;
     Ok(conf)
 }
 
 /// Read and parse an `upsd.conf`.
 pub fn load(path: &Path) -> Result<UpsdConf, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> UpsdConf {
-        parse(text.as_bytes(), Path::new("upsd.conf")).expect("parses")
-    }
-
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("upsd.conf"))
-            .unwrap_err()
-            .to_string()
-    }
+    parse_helpers!("upsd.conf", UpsdConf);
 
     #[test]
     fn defaults() {

@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::{lines, section_name, warning, ConfError, Error};
+use crate::file::{each_parseconf_line, load_with, Warnings};
+use crate::{section_header, ConfError, Error};
 
 /// The role set by an `upsmon` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,7 +106,7 @@ fn apply(
     user: &mut User,
     field: &str,
     values: &[String],
-    warn: &mut dyn FnMut(String),
+    warn: &mut Warnings<'_>,
 ) -> Result<(), String> {
     let f = field.to_ascii_lowercase();
     if values.is_empty() && f != "allowfrom" {
@@ -117,7 +118,7 @@ fn apply(
                 return Err("password takes one value; quote a password with spaces".into());
             }
             if user.password.is_some() {
-                warn(format!(
+                warn.push(format!(
                     "duplicate password for user [{}] ignored; the first one is used",
                     user.name
                 ));
@@ -151,7 +152,7 @@ fn apply(
             let r = role(&values[0])?;
             user.upsmon = user.upsmon.max(Some(r));
         }
-        "allowfrom" => warn("allowfrom is obsolete and ignored".into()),
+        "allowfrom" => warn.push("allowfrom is obsolete and ignored"),
         _ => {
             return Err(format!(
                 "unknown user setting {field:?}; expected password, actions, instcmds or upsmon"
@@ -165,106 +166,82 @@ fn apply(
 pub fn parse(text: &[u8], file: &Path) -> Result<Users, ConfError> {
     let mut out = Users::default();
     let mut target = Target::None;
-    for line in lines(text, file)? {
-        let n = line.number;
-        let err = |m: String| ConfError::new(file, n, m);
-        let mut words = line.words;
-        if let Some(name) = section_name(&words[0]) {
-            if words.len() > 1 {
-                return Err(err(format!(
-                    "section header {} must be alone on its line",
-                    words[0]
-                )));
-            }
-            if name.is_empty() {
-                return Err(err("empty user name []; expected [username]".into()));
-            }
-            if let Some(prev) = out.find(name) {
-                out.warnings.push(warning(
-                    file,
-                    n,
-                    format!(
-                        "duplicate user [{name}] ignored with its settings; first defined at line {}",
-                        prev.line
-                    ),
-                ));
-                target = Target::Skipped;
-                continue;
-            }
-            out.users.push(User {
-                name: name.to_string(),
-                line: n,
-                password: None,
-                actions: BTreeSet::new(),
-                instcmds: BTreeSet::new(),
-                upsmon: None,
-            });
-            target = Target::User;
-            continue;
-        }
-        match target {
-            Target::Skipped => continue,
-            Target::None => {
-                out.warnings.push(warning(
-                    file,
-                    n,
-                    format!(
-                        "\"{}\" ignored: outside any [user] section",
-                        words.join(" ")
-                    ),
-                ));
-                continue;
-            }
-            Target::User => {}
-        }
-        // A quoted "field=value" word is NUT's compressed form.
-        if let Some((field, value)) = words[0].split_once('=') {
-            let (field, value) = (field.to_string(), value.to_string());
-            words.splice(0..1, [field, "=".to_string(), value]);
-        }
-        let mut warnings = Vec::new();
-        let user = match out.users.last_mut() {
-            Some(u) => u,
-            None => continue,
-        };
-        let mut warn = |m: String| warnings.push(warning(file, n, m));
-        match words.as_slice() {
-            [field, eq, values @ ..] if eq == "=" => {
-                apply(user, field, values, &mut warn).map_err(err)?
-            }
-            [field, value] if field.eq_ignore_ascii_case("upsmon") => {
-                user.upsmon = user.upsmon.max(Some(role(value).map_err(err)?));
-            }
-            _ => {
-                return Err(err(format!(
-                    "expected \"field = value\" or \"upsmon primary|secondary\", got \"{}\"",
-                    words.join(" ")
-                )))
-            }
-        }
-        out.warnings.extend(warnings);
-    }
+    out.warnings = each_parseconf_line(text, file, |words, n, warn| {
+        line(&mut out, &mut target, words, n, warn)
+    })?;
     Ok(out)
 }
 
 /// Read and parse an `upsd.users`.
 pub fn load(path: &Path) -> Result<Users, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
+}
+
+/// Take in one line: a `[user]` header or a setting of the current user.
+fn line(
+    out: &mut Users,
+    target: &mut Target,
+    mut words: Vec<String>,
+    n: usize,
+    warn: &mut Warnings<'_>,
+) -> Result<(), String> {
+    if let Some(name) = section_header(&words, "empty user name []; expected [username]")? {
+        if let Some(prev) = out.find(name) {
+            warn.push(format!(
+                "duplicate user [{name}] ignored with its settings; first defined at line {}",
+                prev.line
+            ));
+            *target = Target::Skipped;
+            return Ok(());
+        }
+        out.users.push(User {
+            name: name.to_string(),
+            line: n,
+            password: None,
+            actions: BTreeSet::new(),
+            instcmds: BTreeSet::new(),
+            upsmon: None,
+        });
+        *target = Target::User;
+        return Ok(());
+    }
+    match target {
+        Target::Skipped => return Ok(()),
+        Target::None => {
+            warn.push(format!(
+                "\"{}\" ignored: outside any [user] section",
+                words.join(" ")
+            ));
+            return Ok(());
+        }
+        Target::User => {}
+    }
+    // A quoted "field=value" word is NUT's compressed form.
+    if let Some((field, value)) = words[0].split_once('=') {
+        let (field, value) = (field.to_string(), value.to_string());
+        words.splice(0..1, [field, "=".to_string(), value]);
+    }
+    let Some(user) = out.users.last_mut() else {
+        return Ok(());
+    };
+    match words.as_slice() {
+        [field, eq, values @ ..] if eq == "=" => apply(user, field, values, warn),
+        [field, value] if field.eq_ignore_ascii_case("upsmon") => {
+            user.upsmon = user.upsmon.max(Some(role(value)?));
+            Ok(())
+        }
+        _ => Err(format!(
+            "expected \"field = value\" or \"upsmon primary|secondary\", got \"{}\"",
+            words.join(" ")
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> Users {
-        parse(text.as_bytes(), Path::new("upsd.users")).expect("parses")
-    }
-
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("upsd.users"))
-            .unwrap_err()
-            .to_string()
-    }
+    parse_helpers!("upsd.users", Users);
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|s| s.to_string()).collect()

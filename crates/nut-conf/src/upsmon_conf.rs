@@ -5,52 +5,17 @@
 //! whether a machine powers off in time.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use nut_proto::DEFAULT_PORT;
 
+use crate::file::{each_parseconf_line, load_with, Warnings};
+use crate::notify::{NotifyEvent, NotifyFlags};
 use crate::value::{
-    arity, boolean, debug_level, non_empty_path, parse_bool, parse_signed, parse_unsigned, seconds,
-    unknown_directive,
+    arity, boolean, certident, command, debug_min, non_empty_path, one, parse_bool, parse_signed,
+    parse_unsigned, seconds, unknown_directive,
 };
-use crate::{lines, warning, ConfError, Error};
-
-/// Every notify event name any NUT release knows (2.8.0 knows the first eleven and `CAL`).
-pub const NOTIFY_EVENTS: &[&str] = &[
-    "ONLINE",
-    "ONBATT",
-    "LOWBATT",
-    "FSD",
-    "COMMOK",
-    "COMMBAD",
-    "SHUTDOWN",
-    "REPLBATT",
-    "NOCOMM",
-    "NOPARENT",
-    "CAL",
-    "NOTCAL",
-    "OFF",
-    "NOTOFF",
-    "BYPASS",
-    "NOTBYPASS",
-    "ECO",
-    "NOTECO",
-    "ALARM",
-    "NOTALARM",
-    "OVER",
-    "NOTOVER",
-    "TRIM",
-    "NOTTRIM",
-    "BOOST",
-    "NOTBOOST",
-    "OTHER",
-    "NOTOTHER",
-    "SHUTDOWN_HOSTSYNC",
-    "SUSPEND_STARTING",
-    "SUSPEND_FINISHED",
-    "SUSPEND_TIMEJUMP_UNEXPECTED",
-];
+use crate::{ConfError, Error};
 
 /// The role upsmon plays for one UPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,18 +28,18 @@ pub enum Role {
 
 /// A system string `<ups>[@<host>[:<port>]]`, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemName {
+pub(crate) struct SystemName {
     /// The UPS name on the server.
-    pub ups: String,
+    pub(crate) ups: String,
     /// Host name or address, without brackets (`localhost` if omitted).
-    pub host: String,
+    pub(crate) host: String,
     /// TCP port ([`DEFAULT_PORT`] if omitted).
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 /// Why a system string could not be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SystemNameError {
+pub(crate) enum SystemNameError {
     /// Nothing before `@`.
     #[error("no UPS name before \"@\"")]
     EmptyUps,
@@ -97,7 +62,7 @@ pub enum SystemNameError {
 
 impl SystemName {
     /// Split `ups`, `ups@host`, `ups@host:port`, `ups@[v6addr]` or `ups@[v6addr]:port`.
-    pub fn parse(s: &str) -> Result<SystemName, SystemNameError> {
+    pub(crate) fn parse(s: &str) -> Result<SystemName, SystemNameError> {
         let (ups, rest) = match s.split_once('@') {
             None => (s, None),
             Some((u, r)) => (u, Some(r)),
@@ -171,84 +136,6 @@ pub struct Monitor {
     pub role: Role,
     /// Line number of the `MONITOR` line.
     pub line: usize,
-}
-
-/// A `NOTIFYFLAG` word that is not `SYSLOG`, `WALL`, `EXEC` or `IGNORE`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown notify flag {flag:?} in {flags:?}; expected SYSLOG, WALL, EXEC or IGNORE joined by +"
-)]
-pub struct NotifyFlagError {
-    /// The offending part.
-    pub flag: String,
-    /// The whole flags word.
-    pub flags: String,
-}
-
-/// Where a notification goes: `NOTIFYFLAG` words joined by `+`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NotifyFlags {
-    /// `SYSLOG`: log it.
-    pub syslog: bool,
-    /// `WALL`: broadcast it to logged-in users.
-    pub wall: bool,
-    /// `EXEC`: run `NOTIFYCMD` with it.
-    pub exec: bool,
-    /// `IGNORE`: do nothing at all.
-    pub ignore: bool,
-}
-
-impl NotifyFlags {
-    /// Stock flags for `event` in NUT 2.8.0: `SYSLOG+WALL`, but only `SYSLOG` for `CAL`.
-    pub fn default_for(event: &str) -> NotifyFlags {
-        NotifyFlags {
-            syslog: true,
-            wall: !event.eq_ignore_ascii_case("CAL"),
-            exec: false,
-            ignore: false,
-        }
-    }
-
-    /// Parse `SYSLOG+WALL+EXEC` (flag names are case-sensitive, as in NUT).
-    pub fn parse(s: &str) -> Result<NotifyFlags, NotifyFlagError> {
-        let mut flags = NotifyFlags::default();
-        for part in s.split('+') {
-            match part {
-                "SYSLOG" => flags.syslog = true,
-                "WALL" => flags.wall = true,
-                "EXEC" => flags.exec = true,
-                "IGNORE" => flags.ignore = true,
-                _ => {
-                    return Err(NotifyFlagError {
-                        flag: part.to_string(),
-                        flags: s.to_string(),
-                    })
-                }
-            }
-        }
-        Ok(flags)
-    }
-}
-
-impl fmt::Display for NotifyFlags {
-    /// `SYSLOG+WALL` style; `IGNORE` alone when nothing is set.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.syslog, "SYSLOG"),
-            (self.wall, "WALL"),
-            (self.exec, "EXEC"),
-            (self.ignore, "IGNORE"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| *n)
-        .collect();
-        if names.is_empty() {
-            f.write_str("IGNORE")
-        } else {
-            f.write_str(&names.join("+"))
-        }
-    }
 }
 
 /// `SHUTDOWNEXIT`: whether upsmon exits after starting the shutdown (2.8.1+).
@@ -391,10 +278,10 @@ pub struct UpsmonConf {
     pub shutdowncmd: Option<String>,
     /// `NOTIFYCMD`, one word.
     pub notifycmd: Option<String>,
-    /// `NOTIFYMSG` texts by uppercased event name.
-    pub notify_msgs: BTreeMap<String, String>,
-    /// `NOTIFYFLAG` flags by uppercased event name (the last line for an event wins).
-    pub notify_flags: BTreeMap<String, NotifyFlags>,
+    /// `NOTIFYMSG` texts by event.
+    pub notify_msgs: BTreeMap<NotifyEvent, String>,
+    /// `NOTIFYFLAG` flags by event (the last line for an event wins).
+    pub notify_flags: BTreeMap<NotifyEvent, NotifyFlags>,
     /// `POLLFREQ` seconds (default 5).
     pub pollfreq: u64,
     /// `POLLFREQALERT` seconds (default 5).
@@ -441,8 +328,8 @@ pub struct UpsmonConf {
     pub pollfail_log_throttle_max: i64,
     /// `NOTIFYURL` lines.
     pub notify_urls: Vec<NotifyUrl>,
-    /// `NOTIFYURLFLAG` by uppercased event name; an event without one goes to every hook.
-    pub notify_url_flags: BTreeMap<String, NotifyUrlFlag>,
+    /// `NOTIFYURLFLAG` by event; an event without one goes to every hook.
+    pub notify_url_flags: BTreeMap<NotifyEvent, NotifyUrlFlag>,
     /// Accepted lines with no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -487,8 +374,8 @@ impl Default for UpsmonConf {
 
 impl UpsmonConf {
     /// The `NOTIFYURL` endpoints that receive `event`.
-    pub fn hooks_for(&self, event: &str) -> Vec<&NotifyUrl> {
-        match self.notify_url_flags.get(&event.to_ascii_uppercase()) {
+    pub fn hooks_for(&self, event: NotifyEvent) -> Vec<&NotifyUrl> {
+        match self.notify_url_flags.get(&event) {
             None => self.notify_urls.iter().collect(),
             Some(f) => self
                 .notify_urls
@@ -499,18 +386,18 @@ impl UpsmonConf {
     }
 
     /// Flags in effect for `event`: the configured ones, else NUT 2.8.0's defaults.
-    pub fn notify_flags_for(&self, event: &str) -> NotifyFlags {
+    pub fn notify_flags_for(&self, event: NotifyEvent) -> NotifyFlags {
         self.notify_flags
-            .get(&event.to_ascii_uppercase())
+            .get(&event)
             .copied()
             .unwrap_or_else(|| NotifyFlags::default_for(event))
     }
 
-    /// The configured message for `event`, if any (else upsmon uses its stock text).
-    pub fn notify_msg_for(&self, event: &str) -> Option<&str> {
+    /// The message template for `event`: `NOTIFYMSG`, else NUT's default text.
+    pub fn notify_msg_for(&self, event: NotifyEvent) -> &str {
         self.notify_msgs
-            .get(&event.to_ascii_uppercase())
-            .map(String::as_str)
+            .get(&event)
+            .map_or(event.default_message(), String::as_str)
     }
 
     /// Sum of all power values; upsmon refuses to run if it is below `minsupplies`.
@@ -552,27 +439,10 @@ const KEYWORDS: &[&str] = &[
     "NOTIFYURLFLAG",
 ];
 
-/// Uppercased event name, or a message listing the known ones.
-pub(crate) fn notify_event(v: &str) -> Result<String, String> {
-    let up = v.to_ascii_uppercase();
-    if NOTIFY_EVENTS.contains(&up.as_str()) {
-        Ok(up)
-    } else {
-        Err(format!(
-            "unknown notify event {v:?}; expected one of {}",
-            NOTIFY_EVENTS.join(", ")
-        ))
-    }
-}
-
 /// A NOTIFYMSG text is a printf format: allow only `%s` (one, or two for ALARM and OTHER,
 /// which pass extra text) and `%%`, so no message can make the formatter misbehave.
-fn notify_text(event: &str, text: &str) -> Result<(), String> {
-    let max = if matches!(event, "ALARM" | "OTHER") {
-        2
-    } else {
-        1
-    };
+fn notify_text(event: NotifyEvent, text: &str) -> Result<(), String> {
+    let max = event.max_placeholders();
     let mut count = 0;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -609,20 +479,6 @@ fn positive_seconds(key: &str, v: &str) -> Result<u64, String> {
             "{key} expects a whole number of seconds >= 1, got {v:?}"
         )),
     }
-}
-
-fn command(key: &str, words: &[String]) -> Result<String, String> {
-    if words.len() > 2 {
-        return Err(format!(
-            "{key} takes one word; quote a command with arguments, e.g. {key} \"{}\"",
-            words[1..].join(" ")
-        ));
-    }
-    arity(words, 1, 1, "exactly one value")?;
-    if words[1].is_empty() {
-        return Err(format!("{key} expects a command, got an empty value"));
-    }
-    Ok(words[1].clone())
 }
 
 fn shutdown_exit(v: &str) -> Result<ShutdownExit, String> {
@@ -685,19 +541,18 @@ fn apply(
     conf: &mut UpsmonConf,
     words: &[String],
     line: usize,
-    warn: &mut dyn FnMut(String),
+    warn: &mut Warnings<'_>,
 ) -> Result<(), String> {
     let key = words[0].as_str();
-    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
-    if key.eq_ignore_ascii_case("DEBUG_MIN") {
-        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+    if let Some(level) = debug_min(words)? {
+        conf.debug_min = Some(level);
         return Ok(());
     }
     match key {
         "MONITOR" => {
             let m = monitor(words, line)?;
             if let Some(prev) = conf.monitors.iter().find(|p| p.system == m.system) {
-                warn(format!(
+                warn.push(format!(
                     "duplicate MONITOR {} ignored; first defined at line {}",
                     m.system, prev.line
                 ));
@@ -715,17 +570,15 @@ fn apply(
         "NOTIFYCMD" => conf.notifycmd = Some(command(key, words)?),
         "NOTIFYMSG" => {
             arity(words, 2, 2, "an event and a quoted message")?;
-            let event = notify_event(&words[1])?;
-            notify_text(&event, &words[2])?;
+            let event = NotifyEvent::parse(&words[1])?;
+            notify_text(event, &words[2])?;
             conf.notify_msgs.insert(event, words[2].clone());
         }
         "NOTIFYFLAG" => {
             arity(words, 2, 2, "an event and flags like SYSLOG+WALL+EXEC")?;
-            let event = notify_event(&words[1])?;
-            conf.notify_flags.insert(
-                event,
-                NotifyFlags::parse(&words[2]).map_err(|e| e.to_string())?,
-            );
+            let event = NotifyEvent::parse(&words[1])?;
+            conf.notify_flags
+                .insert(event, NotifyFlags::parse(&words[2])?);
         }
         "POLLFREQ" => conf.pollfreq = positive_seconds(key, &one(words)?)?,
         "POLLFREQALERT" => conf.pollfreqalert = positive_seconds(key, &one(words)?)?,
@@ -750,10 +603,7 @@ fn apply(
         }
         "CERTPATH" => conf.certpath = Some(non_empty_path(key, &one(words)?)?),
         "CERTFILE" => conf.certfile = Some(non_empty_path(key, &one(words)?)?),
-        "CERTIDENT" => {
-            arity(words, 2, 2, "a certificate name and a password")?;
-            conf.certident = Some((words[1].clone(), words[2].clone()));
-        }
+        "CERTIDENT" => conf.certident = Some(certident(words)?),
         "CERTHOST" => {
             arity(
                 words,
@@ -797,7 +647,7 @@ fn apply(
         }
         "NOTIFYURLFLAG" => {
             arity(words, 2, 2, "an event and <name>[+<name>...] or NONE")?;
-            let event = notify_event(&words[1])?;
+            let event = NotifyEvent::parse(&words[1])?;
             let names = if words[2].eq_ignore_ascii_case("NONE") {
                 Vec::new()
             } else {
@@ -816,15 +666,14 @@ fn apply(
 /// Parse the bytes of an `upsmon.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsmonConf, ConfError> {
     let mut conf = UpsmonConf::default();
-    let mut warnings = Vec::new();
-    for line in lines(text, file)? {
-        let n = line.number;
-        apply(&mut conf, &line.words, n, &mut |m| {
-            warnings.push(warning(file, n, m))
-        })
-        .map_err(|m| ConfError::new(file, n, m))?;
-    }
-    for (event, flag) in &conf.notify_url_flags {
+    conf.warnings = each_parseconf_line(text, file, |words, n, warn| {
+        apply(&mut conf, &words, n, warn)
+    })?;
+    // (by name, so that of two bad lines the same one is reported as when events were keyed
+    // by their names)
+    let mut url_flags: Vec<_> = conf.notify_url_flags.iter().collect();
+    url_flags.sort_by_key(|(event, _)| event.name());
+    for (event, flag) in url_flags {
         if let Some(n) = flag
             .names
             .iter()
@@ -837,28 +686,19 @@ pub fn parse(text: &[u8], file: &Path) -> Result<UpsmonConf, ConfError> {
             ));
         }
     }
-    conf.warnings = warnings;
     Ok(conf)
 }
 
 /// Read and parse an `upsmon.conf`.
 pub fn load(path: &Path) -> Result<UpsmonConf, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> UpsmonConf {
-        parse(text.as_bytes(), Path::new("upsmon.conf")).expect("parses")
-    }
-
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("upsmon.conf"))
-            .unwrap_err()
-            .to_string()
-    }
+    parse_helpers!("upsmon.conf", UpsmonConf);
 
     #[test]
     fn defaults() {
@@ -875,9 +715,12 @@ mod tests {
         assert_eq!(c.pollfail_log_throttle_max, -1);
         assert!(!c.certverify && !c.forcessl);
         assert_eq!(c.powerdownflag, None);
-        assert_eq!(c.notify_flags_for("onbatt").to_string(), "SYSLOG+WALL");
-        assert_eq!(c.notify_flags_for("CAL").to_string(), "SYSLOG");
-        assert_eq!(c.notify_msg_for("ONBATT"), None);
+        assert_eq!(
+            c.notify_flags_for(NotifyEvent::OnBatt).to_string(),
+            "SYSLOG+WALL"
+        );
+        assert_eq!(c.notify_flags_for(NotifyEvent::Cal).to_string(), "SYSLOG");
+        assert_eq!(c.notify_msg_for(NotifyEvent::OnBatt), "UPS %s on battery");
     }
 
     #[test]
@@ -954,10 +797,13 @@ POLLFAIL_LOG_THROTTLE_MAX 100
             (5, 2, 20, 25)
         );
         assert_eq!(c.powerdownflag, Some(PathBuf::from("/etc/killpower")));
-        assert_eq!(c.notify_msg_for("onbatt"), Some("UPS %s on battery!"));
-        assert_eq!(c.notify_flags_for("ONBATT").to_string(), "SYSLOG+WALL+EXEC");
+        assert_eq!(c.notify_msg_for(NotifyEvent::OnBatt), "UPS %s on battery!");
         assert_eq!(
-            c.notify_flags_for("online"),
+            c.notify_flags_for(NotifyEvent::OnBatt).to_string(),
+            "SYSLOG+WALL+EXEC"
+        );
+        assert_eq!(
+            c.notify_flags_for(NotifyEvent::Online),
             NotifyFlags {
                 ignore: true,
                 ..NotifyFlags::default()
@@ -1047,14 +893,14 @@ POLLFAIL_LOG_THROTTLE_MAX 100
     #[test]
     fn notifymsg_formats() {
         let c = ok("NOTIFYMSG ALARM \"%s: alarm %s (100%%)\"\nNOTIFYMSG SHUTDOWN \"bye\"\n");
-        assert_eq!(c.notify_msg_for("alarm"), Some("%s: alarm %s (100%%)"));
-        assert_eq!(c.notify_msg_for("SHUTDOWN"), Some("bye"));
+        assert_eq!(c.notify_msg_for(NotifyEvent::Alarm), "%s: alarm %s (100%%)");
+        assert_eq!(c.notify_msg_for(NotifyEvent::Shutdown), "bye");
     }
 
     #[test]
     fn notifyflag_replaces_previous_flags() {
         let c = ok("NOTIFYFLAG ONBATT EXEC\nNOTIFYFLAG ONBATT WALL\n");
-        assert_eq!(c.notify_flags_for("ONBATT").to_string(), "WALL");
+        assert_eq!(c.notify_flags_for(NotifyEvent::OnBatt).to_string(), "WALL");
     }
 
     #[test]
@@ -1169,11 +1015,10 @@ POLLFAIL_LOG_THROTTLE_MAX 100
                     NOTIFYURL robot wechat \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K\"\n\
                     NOTIFYURLFLAG ONLINE NONE\n");
         assert_eq!(c.notify_urls.len(), 2);
-        let names =
-            |e: &str| -> Vec<String> { c.hooks_for(e).iter().map(|h| h.name.clone()).collect() };
-        assert_eq!(names("ONBATT"), ["hook"]);
-        assert_eq!(names("ONLINE"), Vec::<String>::new());
-        assert_eq!(names("lowbatt"), ["hook", "robot"]);
+        let names = |e| -> Vec<String> { c.hooks_for(e).iter().map(|h| h.name.clone()).collect() };
+        assert_eq!(names(NotifyEvent::OnBatt), ["hook"]);
+        assert_eq!(names(NotifyEvent::Online), Vec::<String>::new());
+        assert_eq!(names(NotifyEvent::LowBatt), ["hook", "robot"]);
         let robot = &c.notify_urls[1];
         assert_eq!(robot.kind, HookKind::Wechat);
         assert_eq!(

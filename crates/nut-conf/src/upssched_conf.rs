@@ -7,9 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::upsmon_conf::notify_event;
-use crate::value::{arity, debug_level, non_empty_path, parse_unsigned, unknown_directive};
-use crate::{lines, ConfError, Error};
+use crate::file::{each_parseconf_line, load_with};
+use crate::notify::NotifyEvent;
+use crate::value::{
+    arity, command, debug_min, non_empty_path, one, parse_unsigned, unknown_directive,
+};
+use crate::{ConfError, Error};
 
 /// What an `AT` line does when it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +56,8 @@ pub enum AtCommand {
 /// One `AT <notifytype> <upsname|*> <command> <args>` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct At {
-    /// Notify event, uppercased.
-    pub notifytype: String,
+    /// Notify event.
+    pub notifytype: NotifyEvent,
     /// Exact `UPSNAME` (the MONITOR system string) or `*`.
     pub upsname: String,
     /// What to do.
@@ -68,7 +71,7 @@ impl At {
     /// exactly (or `*`), the type case-insensitively, as upssched does.
     pub fn matches(&self, upsname: &str, notifytype: &str) -> bool {
         (self.upsname == "*" || self.upsname == upsname)
-            && self.notifytype.eq_ignore_ascii_case(notifytype)
+            && NotifyEvent::from_name(notifytype) == Some(self.notifytype)
     }
 }
 
@@ -159,25 +162,12 @@ fn at_command(cmd: &str, args: &[String]) -> Result<AtCommand, String> {
 
 fn apply(conf: &mut UpsschedConf, words: &[String], line: usize) -> Result<(), String> {
     let key = words[0].as_str();
-    let one = |w: &[String]| arity(w, 1, 1, "exactly one value").map(|()| w[1].clone());
-    if key.eq_ignore_ascii_case("DEBUG_MIN") {
-        conf.debug_min = Some(debug_level("DEBUG_MIN", &one(words)?)?);
+    if let Some(level) = debug_min(words)? {
+        conf.debug_min = Some(level);
         return Ok(());
     }
     match key {
-        "CMDSCRIPT" => {
-            if words.len() > 2 {
-                return Err(format!(
-                    "CMDSCRIPT takes one word; quote a command with arguments, e.g. CMDSCRIPT \"{}\"",
-                    words[1..].join(" ")
-                ));
-            }
-            let v = one(words)?;
-            if v.is_empty() {
-                return Err("CMDSCRIPT expects a command, got an empty value".into());
-            }
-            conf.cmdscript = Some(v);
-        }
+        "CMDSCRIPT" => conf.cmdscript = Some(command(key, words)?),
         "PIPEFN" => conf.pipefn = Some(non_empty_path(key, &one(words)?)?),
         "LOCKFN" => conf.lockfn = Some(non_empty_path(key, &one(words)?)?),
         "AT" => {
@@ -196,7 +186,7 @@ fn apply(conf: &mut UpsschedConf, words: &[String], line: usize) -> Result<(), S
                     return Err(format!("{what} must be set before any AT line"));
                 }
             }
-            let notifytype = notify_event(&words[1])?;
+            let notifytype = NotifyEvent::parse(&words[1])?;
             if words[2].is_empty() {
                 return Err("AT needs a UPS name or *, got an empty value".into());
             }
@@ -215,16 +205,13 @@ fn apply(conf: &mut UpsschedConf, words: &[String], line: usize) -> Result<(), S
 /// Parse the bytes of an `upssched.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsschedConf, ConfError> {
     let mut conf = UpsschedConf::default();
-    for line in lines(text, file)? {
-        apply(&mut conf, &line.words, line.number)
-            .map_err(|m| ConfError::new(file, line.number, m))?;
-    }
+    conf.warnings = each_parseconf_line(text, file, |words, n, _| apply(&mut conf, &words, n))?;
     Ok(conf)
 }
 
 /// Read and parse an `upssched.conf`.
 pub fn load(path: &Path) -> Result<UpsschedConf, Error> {
-    crate::load_with(path, parse)
+    load_with(path, parse)
 }
 
 #[cfg(test)]
@@ -233,15 +220,7 @@ mod tests {
 
     const HEAD: &str = "CMDSCRIPT /bin/cmd\nPIPEFN /run/p\nLOCKFN /run/l\n";
 
-    fn ok(text: &str) -> UpsschedConf {
-        parse(text.as_bytes(), Path::new("upssched.conf")).expect("parses")
-    }
-
-    fn fail(text: &str) -> String {
-        parse(text.as_bytes(), Path::new("upssched.conf"))
-            .unwrap_err()
-            .to_string()
-    }
+    parse_helpers!("upssched.conf", UpsschedConf);
 
     #[test]
     fn spec_example() {
@@ -259,7 +238,7 @@ AT COMMOK apc@localhost CANCEL-TIMER commbad
         assert_eq!(
             c.ats[0],
             At {
-                notifytype: "ONBATT".into(),
+                notifytype: NotifyEvent::OnBatt,
                 upsname: "*".into(),
                 command: AtCommand::StartTimer {
                     name: "onbatt".into(),
@@ -311,7 +290,7 @@ AT COMMOK apc@localhost CANCEL-TIMER commbad
                 AtCommand::Execute { name: "now".into() },
             ]
         );
-        assert_eq!(c.ats[0].notifytype, "ONBATT");
+        assert_eq!(c.ats[0].notifytype, NotifyEvent::OnBatt);
     }
 
     #[test]
@@ -328,34 +307,36 @@ AT COMMOK apc@localhost CANCEL-TIMER commbad
             fail("CMDSCRIPT /c\nPIPEFN /p\nAT ONBATT * START-TIMER t 5\n"),
             "upssched.conf:3: LOCKFN must be set before any AT line"
         );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * START-TIMER t\n")),
-            "upssched.conf:4: START-TIMER takes a timer name and a number of seconds"
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * START-TIMER t 5m\n")),
-            "upssched.conf:4: START-TIMER expects a whole number of seconds, got \"5m\""
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * start-timer t 5\n")),
-            "upssched.conf:4: unknown AT command \"start-timer\"; commands are case-sensitive, did you mean START-TIMER?"
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * STOP t\n")),
-            "upssched.conf:4: unknown AT command \"STOP\"; expected one of START-TIMER, START-TIMER-SHARED, CANCEL-TIMER, CANCEL-TIMER-MATCHED, EXECUTE"
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * EXECUTE a b\n")),
-            "upssched.conf:4: EXECUTE takes one command name"
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * EXECUTE \"\"\n")),
-            "upssched.conf:4: EXECUTE needs a non-empty name"
-        );
-        assert_eq!(
-            fail(&format!("{HEAD}AT ONBATT * START-TIMER\n")),
-            "upssched.conf:4: AT takes <notifytype> <upsname|*> <command> <name> [<arg>], got 3 words"
-        );
+        // after the three lines every AT needs: line 4
+        for (at, want) in [
+            (
+                "AT ONBATT * START-TIMER t",
+                "START-TIMER takes a timer name and a number of seconds",
+            ),
+            (
+                "AT ONBATT * START-TIMER t 5m",
+                "START-TIMER expects a whole number of seconds, got \"5m\"",
+            ),
+            (
+                "AT ONBATT * start-timer t 5",
+                "unknown AT command \"start-timer\"; commands are case-sensitive, did you mean START-TIMER?",
+            ),
+            (
+                "AT ONBATT * STOP t",
+                "unknown AT command \"STOP\"; expected one of START-TIMER, START-TIMER-SHARED, CANCEL-TIMER, CANCEL-TIMER-MATCHED, EXECUTE",
+            ),
+            ("AT ONBATT * EXECUTE a b", "EXECUTE takes one command name"),
+            ("AT ONBATT * EXECUTE \"\"", "EXECUTE needs a non-empty name"),
+            (
+                "AT ONBATT * START-TIMER",
+                "AT takes <notifytype> <upsname|*> <command> <name> [<arg>], got 3 words",
+            ),
+        ] {
+            assert_eq!(
+                fail(&format!("{HEAD}{at}\n")),
+                format!("upssched.conf:4: {want}")
+            );
+        }
         assert!(fail(&format!("{HEAD}AT ONBAT * EXECUTE x\n")).starts_with(
             "upssched.conf:4: unknown notify event \"ONBAT\"; expected one of ONLINE,"
         ));

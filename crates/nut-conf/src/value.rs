@@ -90,3 +90,38 @@ pub(crate) fn boolean(key: &str, v: &str) -> Result<bool, String> {
         format!("{key} expects a boolean (true, on, yes, 1 or false, off, no, 0), got {v:?}")
     })
 }
+
+/// The one value of a `KEY value` line.
+pub(crate) fn one(words: &[String]) -> Result<String, String> {
+    arity(words, 1, 1, "exactly one value").map(|()| words[1].clone())
+}
+
+/// `DEBUG_MIN <level>`, the one keyword matched in any case, as in NUT: the level when `words`
+/// is such a line.
+pub(crate) fn debug_min(words: &[String]) -> Result<Option<u32>, String> {
+    if !words[0].eq_ignore_ascii_case("DEBUG_MIN") {
+        return Ok(None);
+    }
+    debug_level("DEBUG_MIN", &one(words)?).map(Some)
+}
+
+/// `CERTIDENT <name> <password>`.
+pub(crate) fn certident(words: &[String]) -> Result<(String, String), String> {
+    arity(words, 2, 2, "a certificate name and a password")?;
+    Ok((words[1].clone(), words[2].clone()))
+}
+
+/// A command line given as one word (`SHUTDOWNCMD`, `NOTIFYCMD`, `CMDSCRIPT`).
+pub(crate) fn command(key: &str, words: &[String]) -> Result<String, String> {
+    if words.len() > 2 {
+        return Err(format!(
+            "{key} takes one word; quote a command with arguments, e.g. {key} \"{}\"",
+            words[1..].join(" ")
+        ));
+    }
+    let v = one(words)?;
+    if v.is_empty() {
+        return Err(format!("{key} expects a command, got an empty value"));
+    }
+    Ok(v)
+}

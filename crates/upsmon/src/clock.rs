@@ -7,24 +7,24 @@
 use std::time::{Duration, Instant, SystemTime};
 
 /// How far the two clocks may drift apart between two checks (NUT's sleep overhead tolerance).
-pub const TOLERANCE: Duration = Duration::from_secs(5);
+pub(crate) const TOLERANCE: Duration = Duration::from_secs(5);
 
 /// The two clocks at the last check.
 #[derive(Debug, Clone, Copy)]
-pub struct ClockWatch {
+pub(crate) struct ClockWatch {
     wall: SystemTime,
     mono: Instant,
 }
 
 impl ClockWatch {
     /// Start watching from these readings.
-    pub fn new(wall: SystemTime, mono: Instant) -> ClockWatch {
+    pub(crate) fn new(wall: SystemTime, mono: Instant) -> ClockWatch {
         ClockWatch { wall, mono }
     }
 
     /// Take new readings; `Some(seconds)` the wall clock moved (negative: backwards) when that
     /// differs from the monotonic time passed by more than [`TOLERANCE`].
-    pub fn check(&mut self, wall: SystemTime, mono: Instant) -> Option<f64> {
+    pub(crate) fn check(&mut self, wall: SystemTime, mono: Instant) -> Option<f64> {
         let mono_dt = mono.saturating_duration_since(self.mono).as_secs_f64();
         let wall_dt = match wall.duration_since(self.wall) {
             Ok(d) => d.as_secs_f64(),
@@ -36,7 +36,7 @@ impl ClockWatch {
 }
 
 /// The `%s` of `SUSPEND_TIMEJUMP_UNEXPECTED`, as NUT prints it.
-pub fn jump_text(seconds: f64) -> String {
+pub(crate) fn jump_text(seconds: f64) -> String {
     format!("{seconds:.6} seconds")
 }
 

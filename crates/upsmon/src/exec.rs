@@ -12,15 +12,15 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// How long a NOTIFYCMD or `wall` may run before it is killed.
-pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The shell command line NUT 2.8.0 builds for a notification.
-pub fn notify_command_line(notifycmd: &str, message: &str) -> String {
+pub(crate) fn notify_command_line(notifycmd: &str, message: &str) -> String {
     format!("{notifycmd} \"{message}\"")
 }
 
 /// Run NOTIFYCMD for one notification, in the background.
-pub fn spawn_notifycmd(notifycmd: &str, message: &str, upsname: &str, notifytype: &str) {
+pub(crate) fn spawn_notifycmd(notifycmd: &str, message: &str, upsname: &str, notifytype: &str) {
     let line = notify_command_line(notifycmd, message);
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
@@ -35,7 +35,7 @@ pub fn spawn_notifycmd(notifycmd: &str, message: &str, upsname: &str, notifytype
 }
 
 /// Send `message` to every terminal with `wall`, in the background.
-pub fn spawn_wall(message: &str) {
+pub(crate) fn spawn_wall(message: &str) {
     let mut cmd = Command::new("wall");
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -78,7 +78,7 @@ fn run_in_background(mut cmd: Command, what: String, stdin: Option<String>) {
 }
 
 /// Run SHUTDOWNCMD through the shell and wait for it (NUT uses `system()`).
-pub fn run_shutdowncmd(cmdline: &str) {
+pub(crate) fn run_shutdowncmd(cmdline: &str) {
     tracing::info!("Executing SHUTDOWNCMD");
     match std::process::Command::new("/bin/sh")
         .arg("-c")

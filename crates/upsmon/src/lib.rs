@@ -1,16 +1,26 @@
 //! upsmon: watches UPSes through upsd and shuts this host down in time.
 //!
-//! The decision core ([`machine`], [`notify`], [`status`]) is pure: it takes poll results and
-//! the time, and returns [`Action`]s for the I/O layer to carry out.
+//! * The decision core is pure ([`machine`], with the status words, the notification texts
+//!   (`notify`) and the clock-jump check): poll results and the time in, [`Action`]s out.
+//! * The daemon carries them out: its event loop and action interpreter (`daemon`) reach
+//!   upsd through the sessions (`sessions`, one `session` task per `MONITOR` line) and the
+//!   machine it runs on through the host (`host`: `exec` for NOTIFYCMD, `wall` and
+//!   SHUTDOWNCMD, `webhook`, `powerdown` for POWERDOWNFLAG, `privsep` for the root parent).
+//! * [`start`] is the start-up the `upsmon` binary calls with its command line.
 
-#![warn(missing_docs)]
-
-pub mod clock;
+mod clock;
+mod daemon;
+mod error;
+mod exec;
+mod host;
 pub mod machine;
-pub mod notify;
-pub mod status;
+mod notify;
+mod powerdown;
+mod privsep;
+mod session;
+mod sessions;
+pub mod start;
+mod status;
+mod webhook;
 
-pub use machine::{
-    check_supplies, Action, Comm, Error, Flags, LogLevel, Machine, Observation, Phase, PollResult,
-};
-pub use notify::{format_message, Event};
+pub use error::Error;

@@ -26,10 +26,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use nut_conf::notify::NotifyEvent;
 use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 
-use crate::notify::{format_message, Event, SHUTDOWN_BANNER};
+use crate::notify::{format_message, SHUTDOWN_BANNER};
 use crate::status::{mentions, tokens, Token};
+use crate::Error;
 
 /// How often NUT's `sync_secondaries()` asks upsd for `NUMLOGINS`.
 pub const NUMLOGINS_INTERVAL: Duration = Duration::from_millis(250);
@@ -92,8 +94,8 @@ pub enum Action {
     /// `ups` is the `MONITOR` index (its system string is `UPSNAME`); `None` means `UPSNAME`
     /// is empty. `message` is final (`NOTIFYMSG` or the stock text, filled in).
     Notify {
-        /// The event (`NOTIFYTYPE` is [`Event::name`]).
-        event: Event,
+        /// The event (`NOTIFYTYPE` is [`NotifyEvent::name`]).
+        event: NotifyEvent,
         /// The UPS concerned, if any.
         ups: Option<usize>,
         /// The formatted message.
@@ -132,21 +134,6 @@ pub enum Action {
     Reconnect {
         /// `MONITOR` index.
         ups: usize,
-    },
-}
-
-/// Why upsmon cannot run with a configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// Σ power values < `MINSUPPLIES`: this host could never be considered powered.
-    #[error(
-        "insufficient power configured: the sum of power values is {total}, MINSUPPLIES is {minsupplies}"
-    )]
-    InsufficientPower {
-        /// Σ power values of the `MONITOR` lines.
-        total: u64,
-        /// `MINSUPPLIES`.
-        minsupplies: u32,
     },
 }
 
@@ -306,7 +293,7 @@ struct Params {
     /// <= 0 at once.
     oblbduration: i64,
     alarmcritical: bool,
-    messages: BTreeMap<String, String>,
+    messages: BTreeMap<NotifyEvent, String>,
 }
 
 impl Params {
@@ -463,13 +450,17 @@ impl Machine {
     /// A notification for `event`, formatted with `NOTIFYMSG` or the stock text (for the I/O
     /// layer's own events such as `SUSPEND_TIMEJUMP_UNEXPECTED`, whose `extra` is the jump,
     /// e.g. `"42.000000 seconds"`).
-    pub fn notification(&self, event: Event, ups: Option<usize>, extra: Option<&str>) -> Action {
+    pub fn notification(
+        &self,
+        event: NotifyEvent,
+        ups: Option<usize>,
+        extra: Option<&str>,
+    ) -> Action {
         let template = self
             .params
             .messages
-            .get(event.name())
-            .map(String::as_str)
-            .unwrap_or(event.stock_message());
+            .get(&event)
+            .map_or(event.default_message(), String::as_str);
         let message = match ups {
             Some(i) => format_message(template, &self.ups[i].system, extra),
             // No UPS: an extra text (the time jump) takes the first `%s` instead of being
@@ -483,7 +474,7 @@ impl Machine {
         }
     }
 
-    fn notify(&self, out: &mut Vec<Action>, event: Event, ups: usize, extra: Option<&str>) {
+    fn notify(&self, out: &mut Vec<Action>, event: NotifyEvent, ups: usize, extra: Option<&str>) {
         out.push(self.notification(event, Some(ups), extra));
     }
 
@@ -506,7 +497,7 @@ impl Machine {
     fn ups_is_gone(&mut self, i: usize, now: Instant, out: &mut Vec<Action>) {
         if self.ups[i].comm != Comm::Lost {
             self.ups[i].comm = Comm::Lost;
-            self.notify(out, Event::CommBad, i, None);
+            self.notify(out, NotifyEvent::CommBad, i, None);
             return;
         }
         let nocomm = self.params.nocommwarntime;
@@ -521,7 +512,7 @@ impl Machine {
             .is_none_or(|t| elapsed(now, t).as_secs() > nocomm.as_secs())
         {
             self.ups[i].lastncwarn = Some(now);
-            self.notify(out, Event::NoComm, i, None);
+            self.notify(out, NotifyEvent::NoComm, i, None);
         }
     }
 
@@ -536,7 +527,7 @@ impl Machine {
         // ups_is_alive
         self.ups[i].lastpoll = Some(now);
         match self.ups[i].comm {
-            Comm::Lost => self.notify(out, Event::CommOk, i, None),
+            Comm::Lost => self.notify(out, NotifyEvent::CommOk, i, None),
             Comm::Unknown | Comm::Ok => {}
         }
         self.ups[i].comm = Comm::Ok;
@@ -550,31 +541,31 @@ impl Machine {
             self.ups[i].fsd_notified = false;
         }
         if !mentions(status, "CAL") {
-            self.clear(i, Event::NotCal, out);
+            self.clear(i, NotifyEvent::NotCal, out);
         }
         if !mentions(status, "OFF") {
             self.ups[i].offsince = None;
             self.ups[i].off_confirmed = false;
-            self.clear(i, Event::NotOff, out);
+            self.clear(i, NotifyEvent::NotOff, out);
         }
         if !mentions(status, "BYPASS") {
-            self.clear(i, Event::NotBypass, out);
+            self.clear(i, NotifyEvent::NotBypass, out);
         }
         if !mentions(status, "ALARM") {
-            self.clear(i, Event::NotAlarm, out);
+            self.clear(i, NotifyEvent::NotAlarm, out);
         }
         if !mentions(status, "OVER") {
             self.ups[i].oversince = None;
-            self.clear(i, Event::NotOver, out);
+            self.clear(i, NotifyEvent::NotOver, out);
         }
         if !mentions(status, "TRIM") {
-            self.clear(i, Event::NotTrim, out);
+            self.clear(i, NotifyEvent::NotTrim, out);
         }
         if !mentions(status, "BOOST") {
-            self.clear(i, Event::NotBoost, out);
+            self.clear(i, NotifyEvent::NotBoost, out);
         }
         if !mentions(status, "ECO") {
-            self.clear(i, Event::NotEco, out);
+            self.clear(i, NotifyEvent::NotEco, out);
         }
 
         let mut others: Vec<String> = Vec::new();
@@ -592,27 +583,27 @@ impl Machine {
             others.iter().any(|w| !prev.contains(w)) || prev.iter().any(|w| !others.contains(w));
         if changed {
             if others.is_empty() {
-                self.notify(out, Event::NotOther, i, None);
+                self.notify(out, NotifyEvent::NotOther, i, None);
             } else {
                 let list = others.join(" ");
-                self.notify(out, Event::Other, i, Some(&list));
+                self.notify(out, NotifyEvent::Other, i, Some(&list));
             }
         }
         self.ups[i].others = others;
     }
 
     /// A `NOT...` transition: notify and clear if the condition was set.
-    fn clear(&mut self, i: usize, event: Event, out: &mut Vec<Action>) {
+    fn clear(&mut self, i: usize, event: NotifyEvent, out: &mut Vec<Action>) {
         let f = &mut self.ups[i].flags;
         let flag = match event {
-            Event::NotCal => &mut f.cal,
-            Event::NotOff => &mut f.off,
-            Event::NotBypass => &mut f.bypass,
-            Event::NotAlarm => &mut f.alarm,
-            Event::NotOver => &mut f.over,
-            Event::NotTrim => &mut f.trim,
-            Event::NotBoost => &mut f.boost,
-            Event::NotEco => &mut f.eco,
+            NotifyEvent::NotCal => &mut f.cal,
+            NotifyEvent::NotOff => &mut f.off,
+            NotifyEvent::NotBypass => &mut f.bypass,
+            NotifyEvent::NotAlarm => &mut f.alarm,
+            NotifyEvent::NotOver => &mut f.over,
+            NotifyEvent::NotTrim => &mut f.trim,
+            NotifyEvent::NotBoost => &mut f.boost,
+            NotifyEvent::NotEco => &mut f.eco,
             _ => unreachable!("not a clearing event: {event}"),
         };
         if *flag {
@@ -622,15 +613,15 @@ impl Machine {
     }
 
     /// A simple "appears" transition: notify and set if the condition was not set.
-    fn set(&mut self, i: usize, event: Event, out: &mut Vec<Action>) -> bool {
+    fn set(&mut self, i: usize, event: NotifyEvent, out: &mut Vec<Action>) -> bool {
         let f = &mut self.ups[i].flags;
         let flag = match event {
-            Event::Cal => &mut f.cal,
-            Event::Bypass => &mut f.bypass,
-            Event::Trim => &mut f.trim,
-            Event::Boost => &mut f.boost,
-            Event::Eco => &mut f.eco,
-            Event::LowBatt => &mut f.lowbatt,
+            NotifyEvent::Cal => &mut f.cal,
+            NotifyEvent::Bypass => &mut f.bypass,
+            NotifyEvent::Trim => &mut f.trim,
+            NotifyEvent::Boost => &mut f.boost,
+            NotifyEvent::Eco => &mut f.eco,
+            NotifyEvent::LowBatt => &mut f.lowbatt,
             _ => unreachable!("not a simple event: {event}"),
         };
         if *flag {
@@ -654,7 +645,7 @@ impl Machine {
             Token::Ol => {
                 if !self.ups[i].flags.online {
                     if self.ups[i].line != Line::Unknown {
-                        self.notify(out, Event::Online, i, None);
+                        self.notify(out, NotifyEvent::Online, i, None);
                     }
                     let u = &mut self.ups[i];
                     u.line = Line::Online;
@@ -664,7 +655,7 @@ impl Machine {
             }
             Token::Ob => {
                 if !self.ups[i].flags.onbatt {
-                    self.notify(out, Event::OnBatt, i, None);
+                    self.notify(out, NotifyEvent::OnBatt, i, None);
                     let u = &mut self.ups[i];
                     u.line = Line::OnBattery;
                     u.flags.onbatt = true;
@@ -672,7 +663,7 @@ impl Machine {
                 }
             }
             Token::Lb => {
-                self.set(i, Event::LowBatt, out);
+                self.set(i, NotifyEvent::LowBatt, out);
             }
             Token::Rb => {
                 let rbwarntime = self.params.rbwarntime;
@@ -681,18 +672,18 @@ impl Machine {
                     .is_none_or(|t| elapsed(now, t) > rbwarntime)
                 {
                     self.ups[i].lastrbwarn = Some(now);
-                    self.notify(out, Event::ReplBatt, i, None);
+                    self.notify(out, NotifyEvent::ReplBatt, i, None);
                 }
             }
             Token::Cal => {
-                self.set(i, Event::Cal, out);
+                self.set(i, NotifyEvent::Cal, out);
             }
             Token::Off => self.ups_is_off(i, now, out),
             Token::Bypass => {
-                self.set(i, Event::Bypass, out);
+                self.set(i, NotifyEvent::Bypass, out);
             }
             Token::Eco => {
-                self.set(i, Event::Eco, out);
+                self.set(i, NotifyEvent::Eco, out);
             }
             Token::Alarm => {
                 let u = &mut self.ups[i];
@@ -701,13 +692,13 @@ impl Machine {
                     if let Some(text) = alarm {
                         if text != u.alarm_text {
                             u.alarm_text = text.to_string();
-                            self.notify(out, Event::Alarm, i, Some(text));
+                            self.notify(out, NotifyEvent::Alarm, i, Some(text));
                         }
                     }
                 } else {
                     u.flags.alarm = true;
                     u.alarm_text = alarm.unwrap_or("").to_string();
-                    self.notify(out, Event::Alarm, i, Some(alarm.unwrap_or("n/a")));
+                    self.notify(out, NotifyEvent::Alarm, i, Some(alarm.unwrap_or("n/a")));
                 }
             }
             Token::Over => {
@@ -717,14 +708,14 @@ impl Machine {
                 } else {
                     u.flags.over = true;
                     u.oversince = Some(now);
-                    self.notify(out, Event::Over, i, None);
+                    self.notify(out, NotifyEvent::Over, i, None);
                 }
             }
             Token::Trim => {
-                self.set(i, Event::Trim, out);
+                self.set(i, NotifyEvent::Trim, out);
             }
             Token::Boost => {
-                self.set(i, Event::Boost, out);
+                self.set(i, NotifyEvent::Boost, out);
             }
             Token::Fsd => {
                 let u = &mut self.ups[i];
@@ -732,7 +723,7 @@ impl Machine {
                     u.flags.fsd = true;
                     if !u.fsd_notified {
                         u.fsd_notified = true;
-                        self.notify(out, Event::Fsd, i, None);
+                        self.notify(out, NotifyEvent::Fsd, i, None);
                     }
                 }
             }
@@ -770,7 +761,7 @@ impl Machine {
             out.push(log(LogLevel::Warning, msg));
         }
         u.flags.off = true;
-        self.notify(out, Event::Off, i, None);
+        self.notify(out, NotifyEvent::Off, i, None);
     }
 
     /// End of a monitoring cycle (NUT's `recalc()`): promote UPSes silent for `DEADTIME` while
@@ -1012,7 +1003,7 @@ impl Machine {
         out.push(Action::Wall {
             message: SHUTDOWN_BANNER.to_string(),
         });
-        out.push(self.notification(Event::Shutdown, None, None));
+        out.push(self.notification(NotifyEvent::Shutdown, None, None));
         out.push(Action::Shutdown);
         self.phase = Phase::ShutDown;
     }
@@ -1023,7 +1014,7 @@ impl Machine {
         if let Some(u) = self.ups.get_mut(ups) {
             if !u.fsd_notified {
                 u.fsd_notified = true;
-                self.notify(&mut out, Event::Fsd, ups, None);
+                self.notify(&mut out, NotifyEvent::Fsd, ups, None);
             }
         }
         out
@@ -1049,7 +1040,7 @@ impl Machine {
             ));
             self.doshutdown(&mut out);
         } else if rounds == 1 {
-            out.push(self.notification(Event::ShutdownHostsync, None, None));
+            out.push(self.notification(NotifyEvent::ShutdownHostsync, None, None));
         }
         out
     }
@@ -1073,7 +1064,7 @@ impl Machine {
         }
         self.last_noparent = Some(now);
         vec![
-            self.notification(Event::NoParent, None, None),
+            self.notification(NotifyEvent::NoParent, None, None),
             log(
                 LogLevel::Alert,
                 "Parent died - shutdown impossible".to_string(),
@@ -1083,7 +1074,7 @@ impl Machine {
 
     /// The OS is about to sleep: `SUSPEND_STARTING`.
     pub fn suspending(&mut self, _now: Instant) -> Vec<Action> {
-        vec![self.notification(Event::SuspendStarting, None, None)]
+        vec![self.notification(NotifyEvent::SuspendStarting, None, None)]
     }
 
     /// The OS woke up (or the clock jumped, which NUT treats the same): `SUSPEND_FINISHED`,
@@ -1094,7 +1085,7 @@ impl Machine {
         if self.phase != Phase::Monitoring {
             return out;
         }
-        out.push(self.notification(Event::SuspendFinished, None, None));
+        out.push(self.notification(NotifyEvent::SuspendFinished, None, None));
         for u in &mut self.ups {
             u.flags = Flags::default();
             u.lastpoll = Some(now);

@@ -5,23 +5,23 @@ use std::io;
 use std::path::Path;
 
 /// NUT's `SDMAGIC`.
-pub const MAGIC: &str = "upsmon-shutdown-file";
+pub(crate) const MAGIC: &str = "upsmon-shutdown-file";
 
 /// True when `path` exists and starts with the magic text (`upsmon -K`).
-pub fn is_set(path: &Path) -> bool {
+pub(crate) fn is_set(path: &Path) -> bool {
     std::fs::read(path)
         .map(|b| b.starts_with(MAGIC.as_bytes()))
         .unwrap_or(false)
 }
 
 /// Write the flag file.
-pub fn set(path: &Path) -> io::Result<()> {
+pub(crate) fn set(path: &Path) -> io::Result<()> {
     std::fs::write(path, MAGIC)
 }
 
 /// At start-up: remove a flag left by an earlier shutdown. A file there without the magic
 /// text is not ours: it is left alone and the flag is disabled (returns false).
-pub fn clear_at_start(path: &Path) -> bool {
+pub(crate) fn clear_at_start(path: &Path) -> bool {
     match std::fs::read(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => true,
         Err(e) => {

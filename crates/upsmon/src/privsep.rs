@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -25,25 +24,28 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 use nut_conf::upsmon_conf::ShutdownExit;
 
-use crate::{exec, powerdown};
+use crate::{exec, powerdown, Error};
 
 /// The byte that asks the parent for the shutdown (as in NUT).
 const SHUTDOWN_REQUEST: u8 = 1;
 
 /// What the parent does when asked; fixed at start (the parent never re-reads upsmon.conf).
-pub struct ParentPlan {
-    pub powerdownflag: Option<PathBuf>,
-    pub shutdowncmd: Option<String>,
-    pub shutdownexit: ShutdownExit,
+pub(crate) struct ParentPlan {
+    /// POWERDOWNFLAG, if enabled.
+    pub(crate) powerdownflag: Option<PathBuf>,
+    /// SHUTDOWNCMD.
+    pub(crate) shutdowncmd: Option<String>,
+    /// SHUTDOWNEXIT: how long to wait for the child after SHUTDOWNCMD.
+    pub(crate) shutdownexit: ShutdownExit,
 }
 
 /// The child's end of the pipe.
-pub struct ParentLink {
+pub(crate) struct ParentLink {
     fd: OwnedFd,
 }
 
 /// Which side of the fork this process is on.
-pub enum Side {
+pub(crate) enum Side {
     /// The root parent ran to its end; exit with this code.
     Parent(ExitCode),
     /// The monitoring child.
@@ -52,11 +54,12 @@ pub enum Side {
 
 /// Fork into the parent and the child. Must be called while the process has one thread
 /// (before the async runtime starts).
-pub fn split(plan: ParentPlan) -> Result<Side> {
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe creation failed")?;
+pub(crate) fn split(plan: ParentPlan) -> Result<Side, Error> {
+    let (read_end, write_end) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::system("pipe creation failed", e))?;
     // SAFETY: upsmon has a single thread here (the runtime is built after the split), so the
     // child may run any code.
-    match unsafe { fork() }.context("fork failed")? {
+    match unsafe { fork() }.map_err(|e| Error::system("fork failed", e))? {
         ForkResult::Parent { child } => {
             drop(write_end);
             tracing::debug!("forked a child ({child}) to run the main loop");
@@ -71,7 +74,7 @@ pub fn split(plan: ParentPlan) -> Result<Side> {
 
 impl ParentLink {
     /// Ask the parent to shut the machine down.
-    pub fn request_shutdown(&self) -> Result<(), Errno> {
+    pub(crate) fn request_shutdown(&self) -> Result<(), Errno> {
         match nix::unistd::write(self.fd.as_fd(), &[SHUTDOWN_REQUEST])? {
             1 => Ok(()),
             _ => Err(Errno::EIO),
@@ -79,7 +82,7 @@ impl ParentLink {
     }
 
     /// False once the parent has gone (its end of the pipe is closed).
-    pub fn parent_alive(&self) -> bool {
+    pub(crate) fn parent_alive(&self) -> bool {
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)];
         match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
             Ok(_) => !fds[0]
@@ -96,7 +99,7 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 extern "C" fn pass_on(sig: nix::libc::c_int) {
     let child = CHILD.load(Ordering::Relaxed);
     if child > 0 {
-        // kill(2) is async-signal-safe
+        // SAFETY: kill(2) is async-signal-safe and takes no pointers
         unsafe { nix::libc::kill(child, sig) };
     }
 }
@@ -190,6 +193,6 @@ fn child_exit_code(child: Pid, deadline: Option<Duration>) -> ExitCode {
 }
 
 /// Whether this process runs as root (for the "shutdown may fail" warning).
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }

@@ -1,7 +1,7 @@
 //! One task per `MONITOR` line: keeps a session with upsd open (connect, `STARTTLS` probe,
 //! `USERNAME`, `PASSWORD`, `LOGIN`, `PRIMARY`/`MASTER`), polls `GET VAR <ups> ups.status` at
-//! the current poll interval and reports each result to the main loop. The main loop sends
-//! back commands that need this UPS's connection (`FSD`, `GET NUMLOGINS`).
+//! the current poll interval and reports each result to the daemon ([`crate::sessions`]). The
+//! daemon sends back commands that need this UPS's connection (`FSD`, `GET NUMLOGINS`).
 //!
 //! An unreachable or misbehaving upsd is never fatal: the poll result is `CommLost` and the
 //! next poll connects again.
@@ -11,17 +11,19 @@ use std::time::Duration;
 use nut_client::{Client, ErrCode, Error, TlsConfig};
 use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
-use upsmon::PollResult;
+
+use crate::machine::PollResult;
+use crate::sessions::{Report, SessionId};
 
 /// How long connecting and each request may take (stock upsclient: 5 s per reply line).
-pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Poll interval meaning "stop polling" (during the shutdown, as upsmon does not poll in
 /// FINALDELAY either).
-pub const STOP_POLLING: Duration = Duration::MAX;
+pub(crate) const STOP_POLLING: Duration = Duration::MAX;
 
-/// Requests the main loop makes to a session.
-pub enum Command {
+/// Requests the daemon makes to a session.
+pub(crate) enum Command {
     /// `FSD <ups>`; the answer says whether upsd replied OK.
     Fsd(oneshot::Sender<bool>),
     /// `GET NUMLOGINS <ups>`; errors count as 0 logins, as in upsmon.
@@ -30,19 +32,20 @@ pub enum Command {
 
 /// How this session sets up TLS.
 #[derive(Clone)]
-pub struct TlsPolicy {
+pub(crate) struct TlsPolicy {
     /// Refuse to continue in clear text when upsd does not offer TLS.
-    pub force: bool,
+    force: bool,
     /// Check the server certificate against `certpath`.
-    pub verify: bool,
-    pub certpath: Option<std::path::PathBuf>,
+    verify: bool,
+    /// `CERTPATH`: the CA file or directory.
+    certpath: Option<std::path::PathBuf>,
     /// `CERTFILE`: the client certificate and key to present when upsd asks.
-    pub certfile: Option<std::path::PathBuf>,
+    certfile: Option<std::path::PathBuf>,
 }
 
 impl TlsPolicy {
     /// CERTVERIFY/FORCESSL, overridden by a `CERTHOST` line for this host.
-    pub fn for_host(conf: &UpsmonConf, host: &str) -> TlsPolicy {
+    pub(crate) fn for_host(conf: &UpsmonConf, host: &str) -> TlsPolicy {
         let mut p = TlsPolicy {
             force: conf.forcessl,
             verify: conf.certverify,
@@ -80,23 +83,22 @@ fn has_alarm(status: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case("ALARM"))
 }
 
-/// One poll's result, sent to the main loop.
-pub struct Report {
-    /// Which session ([`Session::id`]); the main loop maps it to the UPS's current index,
-    /// which a reload may change.
-    pub session: u64,
-    pub result: PollResult,
-}
-
 /// What a session needs to run.
-pub struct Session {
-    pub id: u64,
-    pub monitor: Monitor,
-    pub tls: TlsPolicy,
-    pub connect_timeout: Duration,
-    pub reports: mpsc::UnboundedSender<Report>,
-    pub commands: mpsc::Receiver<Command>,
-    pub poll_interval: watch::Receiver<Duration>,
+pub(crate) struct Session {
+    /// What its reports carry.
+    pub(crate) id: SessionId,
+    /// The `MONITOR` line.
+    pub(crate) monitor: Monitor,
+    /// `CERTVERIFY`, `FORCESSL` and the certificates for its host.
+    pub(crate) tls: TlsPolicy,
+    /// `-W` / `NUT_DEFAULT_CONNECT_TIMEOUT`.
+    pub(crate) connect_timeout: Duration,
+    /// Where the poll results go.
+    pub(crate) reports: mpsc::UnboundedSender<Report>,
+    /// The daemon's requests; closed when the daemon ends the session.
+    pub(crate) commands: mpsc::Receiver<Command>,
+    /// The poll interval, [`STOP_POLLING`] during the shutdown.
+    pub(crate) poll_interval: watch::Receiver<Duration>,
 }
 
 impl Session {
@@ -232,8 +234,8 @@ impl Session {
         }
     }
 
-    /// Poll until the main loop goes away.
-    pub async fn run(mut self) {
+    /// Poll until the daemon ends the session.
+    pub(crate) async fn run(mut self) {
         let mut conn: Option<Client> = None;
         loop {
             if *self.poll_interval.borrow() == STOP_POLLING {

@@ -7,7 +7,7 @@
 
 /// One status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Token {
+pub(crate) enum Token {
     /// `OL`: on line power.
     Ol,
     /// `OB`: on battery.
@@ -42,7 +42,7 @@ pub enum Token {
 
 impl Token {
     /// Classify one word.
-    pub fn parse(word: &str) -> Token {
+    pub(crate) fn parse(word: &str) -> Token {
         const TABLE: &[(&str, Token)] = &[
             ("OL", Token::Ol),
             ("OB", Token::Ob),
@@ -70,7 +70,7 @@ impl Token {
 }
 
 /// The words of a status string, in order (empty words from repeated spaces skipped).
-pub fn tokens(status: &str) -> impl Iterator<Item = Token> + '_ {
+pub(crate) fn tokens(status: &str) -> impl Iterator<Item = Token> + '_ {
     status
         .split(' ')
         .filter(|w| !w.is_empty())
@@ -78,7 +78,7 @@ pub fn tokens(status: &str) -> impl Iterator<Item = Token> + '_ {
 }
 
 /// NUT's clearing test: does `name` occur anywhere in `status` (ignoring case)?
-pub fn mentions(status: &str, name: &str) -> bool {
+pub(crate) fn mentions(status: &str, name: &str) -> bool {
     status
         .to_ascii_uppercase()
         .contains(&name.to_ascii_uppercase())

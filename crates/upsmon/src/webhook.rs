@@ -22,21 +22,24 @@
 //! or a token in the path or query is a secret). `http://` and `https://` are supported;
 //! https trusts the system CA bundle, or only the PEM file `SSL_CERT_FILE` names.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nut_conf::upsmon_conf::{HookKind, HttpUrl, NotifyUrl};
+use nut_daemon::pem;
+use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Attempts per notification and endpoint.
-pub const ATTEMPTS: u32 = 4;
+pub(crate) const ATTEMPTS: u32 = 4;
 /// Total time one notification may take on one endpoint, retries included.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 /// Time for one attempt (connect, send, status line).
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// First backoff; doubled after each failed attempt.
-pub const BACKOFF: Duration = Duration::from_millis(500);
+pub(crate) const BACKOFF: Duration = Duration::from_millis(500);
 
 /// The `Host` header for `url` (the port only when it is not the scheme's default).
 fn host_header(url: &HttpUrl) -> String {
@@ -55,19 +58,23 @@ fn host_header(url: &HttpUrl) -> String {
 
 /// One notification as the hooks see it.
 #[derive(Debug, Clone)]
-pub struct Event {
-    pub event: String,
+pub(crate) struct Notification {
+    /// The `NOTIFYTYPE` name.
+    pub(crate) event: String,
     /// MONITOR system string, empty for events not tied to a UPS.
-    pub ups: String,
-    pub message: String,
+    pub(crate) ups: String,
+    /// The formatted message.
+    pub(crate) message: String,
     /// Last `ups.status` seen for the UPS (empty when unknown).
-    pub status: String,
-    pub time: SystemTime,
-    pub host: String,
+    pub(crate) status: String,
+    /// When it happened.
+    pub(crate) time: SystemTime,
+    /// This host's name.
+    pub(crate) host: String,
 }
 
 /// JSON string literal.
-pub fn json_str(s: &str) -> String {
+fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
@@ -86,7 +93,7 @@ pub fn json_str(s: &str) -> String {
 }
 
 /// RFC 3339 UTC timestamp, seconds precision.
-pub fn rfc3339(t: SystemTime) -> String {
+fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -111,7 +118,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Content type, extra headers and body for `hook`.
-pub fn payload(kind: HookKind, ev: &Event) -> (&'static str, Vec<(String, String)>, String) {
+fn payload(kind: HookKind, ev: &Notification) -> (&'static str, Vec<(String, String)>, String) {
     match kind {
         HookKind::Json => (
             "application/json",
@@ -171,35 +178,27 @@ const SYSTEM_CA_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// The CA certificates https trusts: only those of `SSL_CERT_FILE` when it is set (as
+/// OpenSSL-based tools read it: a private CA, a self-hosted ntfy), else the system bundle.
+fn trusted_roots() -> Result<Vec<CertificateDer<'static>>, String> {
+    match std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        Some(f) => pem::certificates(Path::new(&f))
+            .map_err(|e| format!("no CA certificate in SSL_CERT_FILE: {e}")),
+        None => {
+            let bundles: Vec<PathBuf> = SYSTEM_CA_BUNDLES.iter().map(PathBuf::from).collect();
+            pem::first_bundle(&bundles).ok_or_else(|| "no system CA bundle found for https".into())
+        }
+    }
+}
+
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    use std::sync::OnceLock;
     static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
     CONNECTOR
         .get_or_init(|| {
-            use rustls_pki_types::pem::PemObject;
-            use rustls_pki_types::CertificateDer;
             let mut roots = rustls::RootCertStore::empty();
-            // SSL_CERT_FILE, as OpenSSL-based tools read it: a private CA (a self-hosted ntfy)
-            let custom = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty());
-            let files: Vec<std::path::PathBuf> = match &custom {
-                Some(f) => vec![f.into()],
-                None => SYSTEM_CA_BUNDLES.iter().map(Into::into).collect(),
-            };
-            for f in &files {
-                if let Ok(iter) = CertificateDer::pem_file_iter(f) {
-                    for c in iter.flatten() {
-                        let _ = roots.add(c);
-                    }
-                }
-            }
-            if roots.is_empty() {
-                return Err(match custom {
-                    Some(f) => format!(
-                        "no CA certificate in SSL_CERT_FILE {}",
-                        std::path::Path::new(&f).display()
-                    ),
-                    None => "no system CA bundle found for https".into(),
-                });
+            let (added, _) = roots.add_parsable_certificates(trusted_roots()?);
+            if added == 0 {
+                return Err("no usable CA certificate for https".into());
             }
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -272,7 +271,7 @@ async fn post_once(
 }
 
 /// Deliver `ev` to `hook` in the background (retries, backoff, deadline).
-pub fn spawn_send(hook: &NotifyUrl, ev: &Event) {
+pub(crate) fn spawn_send(hook: &NotifyUrl, ev: &Notification) {
     let hook = hook.clone();
     let (ct, headers, body) = payload(hook.kind, ev);
     let event = ev.event.clone();
@@ -316,7 +315,7 @@ mod tests {
 
     #[test]
     fn payloads() {
-        let ev = Event {
+        let ev = Notification {
             event: "ONBATT".into(),
             ups: "ups@localhost".into(),
             message: "UPS \"ups@localhost\" on battery".into(),

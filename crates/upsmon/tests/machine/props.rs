@@ -6,12 +6,12 @@
 //! * no missed shutdown: it starts as soon as the UPSes the model says *must* be critical do;
 //! * the primary's wait ends within HOSTSYNC, and `Shutdown` comes at most once.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nut_conf::upsmon_conf::parse;
 use proptest::prelude::*;
 use upsmon::machine::{Action, Machine, Observation, Phase, PollResult};
+
+use super::{conf, starts_shutdown};
 
 /// What a poll can give; `None` status = a failure of the given kind.
 const POOL: &[&str] = &[
@@ -108,20 +108,18 @@ impl Model {
         self.last_good.is_some_and(|g| t - g > p.deadtime as f64)
     }
 
-    /// A necessary condition for the machine to call this UPS critical.
-    fn may_be_critical(&self, t: f64, p: &Params) -> bool {
-        if self.has("FSD") {
-            return true;
-        }
-        if self.lost
+    /// Comms lost while the last status says the UPS could not be trusted to hold.
+    fn lost_in_a_critical_state(&self, p: &Params) -> bool {
+        self.lost
             && (self.has("CAL")
                 || self.has("BYPASS")
                 || self.has("ALARM")
                 || (self.has("OFF") && p.offduration >= 0))
-        {
-            return true;
-        }
-        if self.off_confirmed {
+    }
+
+    /// A necessary condition for the machine to call this UPS critical.
+    fn may_be_critical(&self, t: f64, p: &Params) -> bool {
+        if self.has("FSD") || self.lost_in_a_critical_state(p) || self.off_confirmed {
             return true;
         }
         self.ob
@@ -131,15 +129,7 @@ impl Model {
 
     /// A sufficient condition: the rules leave no choice.
     fn must_be_critical(&self, t: f64, p: &Params) -> bool {
-        if self.has("FSD") || self.off_confirmed {
-            return true;
-        }
-        if self.lost
-            && (self.has("CAL")
-                || self.has("BYPASS")
-                || self.has("ALARM")
-                || (self.has("OFF") && p.offduration >= 0))
-        {
+        if self.has("FSD") || self.off_confirmed || self.lost_in_a_critical_state(p) {
             return true;
         }
         let hostsync = p.hostsync as f64;
@@ -240,19 +230,13 @@ fn config(s: &Scenario) -> String {
     text
 }
 
-fn starts_shutdown(actions: &[Action]) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Shutdown | Action::SendFsd { .. }))
-}
-
 fn count_shutdowns(actions: &[Action]) -> usize {
     actions.iter().filter(|a| **a == Action::Shutdown).count()
 }
 
 /// Runs a scenario, checking the properties; returns whether the host shut down.
 fn run(s: &Scenario) -> Result<bool, TestCaseError> {
-    let conf = parse(config(s).as_bytes(), Path::new("upsmon.conf")).unwrap();
+    let conf = conf(&config(s));
     let t0 = Instant::now();
     let at = |t: f64| t0 + Duration::from_secs_f64(t);
     let mut m = Machine::new(&conf, t0);
@@ -412,11 +396,7 @@ proptest! {
         words in prop::collection::vec(benign_step(), 1..200),
     ) {
         let role = if primary { "primary" } else { "secondary" };
-        let conf = parse(
-            format!("MONITOR ups@h 1 u p {role}\n").as_bytes(),
-            Path::new("upsmon.conf"),
-        )
-        .unwrap();
+        let conf = conf(&format!("MONITOR ups@h 1 u p {role}\n"));
         let t0 = Instant::now();
         let mut m = Machine::new(&conf, t0);
         let mut t = 0u64;
@@ -445,7 +425,7 @@ proptest! {
         prefix in prop::collection::vec(benign_step(), 0..50),
         lb in prop::sample::select(vec!["OB LB", "OB LB DISCHRG", "LB OB", "FSD OB LB"]),
     ) {
-        let conf = parse(b"MONITOR ups@h 1 u p primary\n", Path::new("upsmon.conf")).unwrap();
+        let conf = conf("MONITOR ups@h 1 u p primary\n");
         let t0 = Instant::now();
         let mut m = Machine::new(&conf, t0);
         let mut t = 0u64;

@@ -1,16 +1,12 @@
 //! One test per upsmon rule: criticality, notify events and texts, timers, poll rate,
 //! MINSUPPLIES, the primary and secondary shutdown sequences.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nut_conf::upsmon_conf::{parse, UpsmonConf};
+use nut_conf::notify::NotifyEvent;
 use upsmon::machine::{check_supplies, Action, LogLevel, Machine, Observation, Phase, PollResult};
-use upsmon::Event;
 
-fn conf(text: &str) -> UpsmonConf {
-    parse(text.as_bytes(), Path::new("upsmon.conf")).expect("test config parses")
-}
+use super::{conf, starts_shutdown};
 
 const PRIMARY: &str = "MONITOR ups@localhost 1 admin secret primary\n";
 const SECONDARY: &str = "MONITOR ups@server 1 mon pass secondary\n";
@@ -87,12 +83,6 @@ fn shuts_down(actions: &[Action]) -> bool {
     actions.contains(&Action::Shutdown)
 }
 
-fn starts_shutdown(actions: &[Action]) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Shutdown | Action::SendFsd { .. }))
-}
-
 /// Actions other than logs.
 fn effects(actions: &[Action]) -> Vec<Action> {
     actions
@@ -162,7 +152,7 @@ fn primary_power_failure_full_sequence() {
                 message: "Executing automatic power-fail shutdown".into()
             },
             Action::Notify {
-                event: Event::Shutdown,
+                event: NotifyEvent::Shutdown,
                 ups: None,
                 message: "Auto logout and shutdown proceeding".into()
             },
@@ -887,7 +877,7 @@ fn notify_ups_index() {
     assert_eq!(
         effects(&s.poll(1, "OB")),
         vec![Action::Notify {
-            event: Event::OnBatt,
+            event: NotifyEvent::OnBatt,
             ups: Some(1),
             message: "UPS b@h on battery".into()
         }]
@@ -1020,12 +1010,12 @@ fn time_jump_text_is_kept() {
     let s = Sim::new(PRIMARY);
     assert_eq!(
         s.m.notification(
-            Event::SuspendTimejumpUnexpected,
+            NotifyEvent::SuspendTimejumpUnexpected,
             None,
             Some("42.000000 seconds")
         ),
         Action::Notify {
-            event: Event::SuspendTimejumpUnexpected,
+            event: NotifyEvent::SuspendTimejumpUnexpected,
             ups: None,
             message: "Unexpected clock change by 42.000000 seconds, treating as wake up from sleep"
                 .into()
