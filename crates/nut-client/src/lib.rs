@@ -28,7 +28,8 @@ mod client;
 mod error;
 mod tls;
 
-pub use client::{Client, TrackingStatus, DEFAULT_TIMEOUT, MAX_LINE, TRACKING_ID_LEN};
+pub use client::{Client, DEFAULT_TIMEOUT, MAX_LINE};
 pub use error::{Error, Result};
 pub use nut_proto::ErrCode;
+pub use nut_proto::{TrackingStatus, TRACKING_ID_LEN};
 pub use tls::TlsConfig;
