@@ -323,94 +323,75 @@ impl Client {
 
     // ---- LIST --------------------------------------------------------------------------
 
-    /// `LIST UPS` → `(name, description)` pairs.
-    pub async fn list_ups(&mut self) -> Result<Vec<(String, String)>> {
-        let items = self.list(List::Ups).await?;
+    /// `LIST <query>`, each item as `pick` takes it; an item of another kind (which the
+    /// query's checks never give) is a protocol error.
+    async fn list_as<T>(&mut self, query: List, pick: Pick<T>) -> Result<Vec<T>> {
+        let items = self.list(query).await?;
         items
             .into_iter()
-            .map(|item| match item {
-                ListItem::Ups { name, desc } => Ok((name.into_owned(), desc.into_string())),
-                other => Err(mismatch(other)),
-            })
+            .map(|item| pick(item).map_err(mismatch))
             .collect()
+    }
+
+    /// `LIST UPS` → `(name, description)` pairs.
+    pub async fn list_ups(&mut self) -> Result<Vec<(String, String)>> {
+        self.list_as(List::Ups, |item| match item {
+            ListItem::Ups { name, desc } => Ok((name.into_owned(), desc.into_string())),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST VAR <ups>` → `(variable, value)` pairs.
     pub async fn list_var(&mut self, ups: &str) -> Result<Vec<(String, String)>> {
-        let items = self
-            .list(List::Var {
-                ups: ups.to_owned(),
-            })
-            .await?;
-        var_pairs(items)
+        let ups = ups.to_owned();
+        self.list_as(List::Var { ups }, var_pair).await
     }
 
     /// `LIST RW <ups>` → `(variable, value)` pairs of the writable variables.
     pub async fn list_rw(&mut self, ups: &str) -> Result<Vec<(String, String)>> {
-        let items = self
-            .list(List::Rw {
-                ups: ups.to_owned(),
-            })
-            .await?;
-        var_pairs(items)
+        let ups = ups.to_owned();
+        self.list_as(List::Rw { ups }, var_pair).await
     }
 
     /// `LIST CMD <ups>` → instant command names.
     pub async fn list_cmd(&mut self, ups: &str) -> Result<Vec<String>> {
-        let items = self
-            .list(List::Cmd {
-                ups: ups.to_owned(),
-            })
-            .await?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                ListItem::Cmd(cmd) => Ok(cmd.into_owned()),
-                other => Err(mismatch(other)),
-            })
-            .collect()
+        let ups = ups.to_owned();
+        self.list_as(List::Cmd { ups }, |item| match item {
+            ListItem::Cmd(cmd) => Ok(cmd.into_owned()),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST ENUM <ups> <var>` → the allowed values.
     pub async fn list_enum(&mut self, ups: &str, var: &str) -> Result<Vec<String>> {
         let (ups, var) = (ups.to_owned(), var.to_owned());
-        let items = self.list(List::Enum { ups, var }).await?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                ListItem::Enum(value) => Ok(value.into_string()),
-                other => Err(mismatch(other)),
-            })
-            .collect()
+        self.list_as(List::Enum { ups, var }, |item| match item {
+            ListItem::Enum(value) => Ok(value.into_string()),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST RANGE <ups> <var>` → `(min, max)` pairs.
     pub async fn list_range(&mut self, ups: &str, var: &str) -> Result<Vec<(String, String)>> {
         let (ups, var) = (ups.to_owned(), var.to_owned());
-        let items = self.list(List::Range { ups, var }).await?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                ListItem::Range { min, max } => Ok((min.into_string(), max.into_string())),
-                other => Err(mismatch(other)),
-            })
-            .collect()
+        self.list_as(List::Range { ups, var }, |item| match item {
+            ListItem::Range { min, max } => Ok((min.into_string(), max.into_string())),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST CLIENT <ups>` → addresses of the connections logged in to this UPS.
     pub async fn list_client(&mut self, ups: &str) -> Result<Vec<String>> {
-        let items = self
-            .list(List::Client {
-                ups: ups.to_owned(),
-            })
-            .await?;
-        items
-            .into_iter()
-            .map(|item| match item {
-                ListItem::Client { addr, .. } => Ok(addr.into_owned()),
-                other => Err(mismatch(other)),
-            })
-            .collect()
+        let ups = ups.to_owned();
+        self.list_as(List::Client { ups }, |item| match item {
+            ListItem::Client { addr, .. } => Ok(addr.into_owned()),
+            other => Err(other),
+        })
+        .await
     }
 
     // ---- session -----------------------------------------------------------------------
@@ -522,15 +503,15 @@ impl Client {
     }
 }
 
-/// `(variable, value)` of LIST VAR and LIST RW items.
-fn var_pairs(items: Vec<ListItem<'static>>) -> Result<Vec<(String, String)>> {
-    items
-        .into_iter()
-        .map(|item| match item {
-            ListItem::Var { var, value, .. } => Ok((var.into_owned(), value.into_string())),
-            other => Err(mismatch(other)),
-        })
-        .collect()
+/// How a LIST method takes an item: its value, or the item back when it is of another kind.
+type Pick<T> = fn(ListItem<'static>) -> std::result::Result<T, ListItem<'static>>;
+
+/// `(variable, value)` of a LIST VAR or LIST RW item.
+fn var_pair(item: ListItem<'static>) -> std::result::Result<(String, String), ListItem<'static>> {
+    match item {
+        ListItem::Var { var, value, .. } => Ok((var.into_owned(), value.into_string())),
+        other => Err(other),
+    }
 }
 
 async fn read_line_from(io: &mut Io) -> Result<String> {

@@ -633,4 +633,19 @@ mod tests {
             "ERR UNKNOWN"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn a_rendered_value_reads_back(value in "[ -~]{0,100}", ups in "[a-zA-Z0-9._-]{1,12}") {
+            let query = Get::Var { ups: ups.clone(), var: "ups.status".into() };
+            let reply = GetReply::Var {
+                ups: ups.into(),
+                var: "ups.status".into(),
+                value: Text::plain(value.as_str()),
+                fsd: false,
+            };
+            let line = bytes(reply.clone());
+            proptest::prop_assert_eq!(query.parse_reply(line.trim_end_matches('\n')), Ok(reply));
+        }
+    }
 }
