@@ -1,10 +1,13 @@
-//! The connection: line I/O, reply checks and one method per protocol command.
+//! The connection: line I/O, and one method per protocol command, each sending a
+//! [`Request`] rendered by nut-proto and reading the answer through its checks.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use nut_proto::{quote, split_line, ErrCode};
+use nut_proto::{
+    check_err, split_line, ErrCode, Get, GetReply, List, ListItem, OkReply, Reply, Request,
+    TrackingStatus,
+};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::TlsConnector;
@@ -20,26 +23,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// bytes per line; anything far longer means we are not talking to a NUT server.
 pub const MAX_LINE: usize = 4096;
 
-/// Length of a tracking id in `OK TRACKING <id>` (a UUID in `8-4-4-4-12` form).
-pub const TRACKING_ID_LEN: usize = 36;
-
 /// Any byte stream the client can run over (TCP, TLS over TCP, or a test pipe).
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 type Io = BufReader<Box<dyn Stream>>;
-
-/// Result of `GET TRACKING <id>`: what the driver made of a tracked SET or INSTCMD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrackingStatus {
-    /// The driver has not answered yet.
-    Pending,
-    /// The driver carried it out.
-    Success,
-    /// `ERR <code>`: the driver failed (`FAILED`), reported an unknown error or the id is
-    /// unknown (`UNKNOWN`), or the arguments were invalid (`INVALID-ARGUMENT`).
-    Failed(ErrCode),
-}
 
 /// One connection to a NUT server (upsd).
 ///
@@ -71,93 +59,26 @@ async fn timed<T>(limit: Option<Duration>, fut: impl Future<Output = Result<T>>)
     }
 }
 
-/// One argument as it goes on the wire: bare when the server's tokenizer keeps it as is,
-/// else in quotes with `"`, `\` and `#` escaped. Plain names therefore go out exactly as
-/// stock clients send them.
-fn arg(word: &str) -> Cow<'_, str> {
-    let bare = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'#' | b'='));
-    if bare {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(quote(word))
+/// An answer of a shape its request never parses to.
+fn mismatch(reply: impl std::fmt::Debug) -> Error {
+    Error::Protocol(format!("unexpected reply {reply:?}"))
+}
+
+fn get_text(reply: GetReply<'_>) -> Result<String> {
+    match reply {
+        GetReply::UpsDesc { desc: text, .. }
+        | GetReply::Var { value: text, .. }
+        | GetReply::Desc { text, .. }
+        | GetReply::CmdDesc { text, .. } => Ok(text.into_string()),
+        other => Err(mismatch(other)),
     }
 }
 
-/// `verb` followed by each argument, encoded with [`arg`].
-fn command(verb: &str, args: &[&str]) -> String {
-    let mut line = verb.to_owned();
-    for word in args {
-        line.push(' ');
-        line.push_str(&arg(word));
+fn tracking_id(ok: OkReply) -> Option<String> {
+    match ok {
+        OkReply::Tracking(id) => Some(id),
+        _ => None,
     }
-    line
-}
-
-/// `ERR <code> ...` becomes the matching error; any other line passes.
-fn err_check(line: &str) -> Result<()> {
-    // Like upsclient: any line starting with the three letters ERR is an error.
-    let Some(rest) = line.strip_prefix("ERR") else {
-        return Ok(());
-    };
-    let rest = rest.trim_start();
-    Err(match ErrCode::from_reply(rest) {
-        Some(code) => Error::Server(code),
-        None => Error::ServerOther(rest.to_owned()),
-    })
-}
-
-fn words(line: &str) -> Result<Vec<String>> {
-    split_line(line).map_err(|e| Error::Protocol(format!("{e}: {line:?}")))
-}
-
-/// True when `words` starts with the `query` words, compared case-insensitively.
-fn echoes(query: &[&str], words: &[String]) -> bool {
-    words.len() >= query.len()
-        && query
-            .iter()
-            .zip(words)
-            .all(|(q, w)| q.eq_ignore_ascii_case(w))
-}
-
-fn expect_ok(line: &str) -> Result<()> {
-    if line.starts_with("OK") {
-        Ok(())
-    } else {
-        Err(Error::Protocol(format!("expected OK, got {line:?}")))
-    }
-}
-
-/// The id of `OK TRACKING <id>`, only when the line has exactly the length upscmd requires.
-fn tracking_id(line: &str) -> Option<String> {
-    let id = line.strip_prefix("OK TRACKING ")?;
-    (id.len() == TRACKING_ID_LEN).then(|| id.to_owned())
-}
-
-fn first(mut rest: Vec<String>, what: &str) -> Result<String> {
-    if rest.is_empty() {
-        return Err(Error::Protocol(format!("no value in the reply to {what}")));
-    }
-    Ok(rest.swap_remove(0))
-}
-
-fn pairs(items: Vec<Vec<String>>, what: &str) -> Result<Vec<(String, String)>> {
-    items
-        .into_iter()
-        .map(|item| {
-            let mut it = item.into_iter();
-            match (it.next(), it.next()) {
-                (Some(a), Some(b)) => Ok((a, b)),
-                _ => Err(Error::Protocol(format!("short item in {what}"))),
-            }
-        })
-        .collect()
-}
-
-fn singles(items: Vec<Vec<String>>, what: &str) -> Result<Vec<String>> {
-    items.into_iter().map(|item| first(item, what)).collect()
 }
 
 impl Client {
@@ -256,94 +177,65 @@ impl Client {
         res
     }
 
-    /// Read a reply line and return it with its words; `ERR ...` becomes an error.
-    async fn reply(&mut self) -> Result<(String, Vec<String>)> {
+    /// Send `request` and read the first line of its answer through the request's checks.
+    async fn ask(&mut self, request: &Request) -> Result<Reply<'static>> {
+        self.send_line(&request.to_line()).await?;
         let line = self.read_line().await?;
-        err_check(&line)?;
-        let words = words(&line)?;
-        Ok((line, words))
+        Ok(request.parse_reply(&line)?)
     }
 
-    /// Send `line` and read a one-line reply that must not be `ERR`; return the raw line.
-    async fn raw_request(&mut self, line: &str) -> Result<String> {
-        self.send_line(line).await?;
-        let reply = self.read_line().await?;
-        err_check(&reply)?;
-        Ok(reply)
-    }
-
-    /// Send `line`, expect a reply starting with `OK`; return the whole reply line.
-    async fn request_ok(&mut self, line: &str) -> Result<String> {
-        let reply = self.raw_request(line).await?;
-        expect_ok(&reply)?;
-        Ok(reply)
+    /// Send a request answered with `OK ...`; returns which `OK`.
+    async fn ask_ok(&mut self, request: Request) -> Result<OkReply> {
+        match self.ask(&request).await? {
+            Reply::Ok(ok) => Ok(ok),
+            other => Err(mismatch(other)),
+        }
     }
 
     /// Send `line` and return the words of the single-line reply (unescaped by the
     /// tokenizer). `ERR <code>` gives [`Error::Server`] (or [`Error::ServerOther`]).
     pub async fn request(&mut self, line: &str) -> Result<Vec<String>> {
         self.send_line(line).await?;
-        Ok(self.reply().await?.1)
+        let reply = self.read_line().await?;
+        check_err(&reply)?;
+        split_line(&reply).map_err(|e| Error::Protocol(format!("{e}: {reply:?}")))
     }
 
-    /// `GET <query...>`: checks that the reply starts with the query words
-    /// (case-insensitively, as upsclient does) and returns the words after them.
-    pub async fn get(&mut self, query: &[&str]) -> Result<Vec<String>> {
-        self.send_line(&command("GET", query)).await?;
-        let (line, mut words) = self.reply().await?;
-        if !echoes(query, &words) {
-            return Err(Error::Protocol(format!(
-                "reply {line:?} does not echo {:?}",
-                query.join(" ")
-            )));
+    /// `GET <query>`: the answer, its echo of the query checked.
+    async fn get(&mut self, query: Get) -> Result<GetReply<'static>> {
+        match self.ask(&Request::Get(query)).await? {
+            Reply::Get(reply) => Ok(reply),
+            other => Err(mismatch(other)),
         }
-        Ok(words.split_off(query.len()))
     }
 
-    /// `LIST <query...>`: expects `BEGIN LIST <query...>`, then items that start with the
-    /// query words (case-insensitively), up to a line whose first two words are exactly `END`
-    /// and `LIST`. Returns each item's words after the query words.
+    /// `LIST <query>`: the items, each checked against the query, up to `END LIST`.
     ///
     /// An `ERR` instead of `BEGIN LIST` leaves the connection usable. Any other failure
     /// (a wrong `BEGIN LIST` line, an `ERR` or a malformed line inside the list) closes it,
     /// since the rest of the list could not be told apart from later replies.
-    pub async fn list(&mut self, query: &[&str]) -> Result<Vec<Vec<String>>> {
-        self.send_line(&command("LIST", query)).await?;
+    async fn list(&mut self, query: List) -> Result<Vec<ListItem<'static>>> {
+        self.send_line(&Request::List(query.clone()).to_line())
+            .await?;
         let line = self.read_line().await?;
         // An ERR instead of BEGIN LIST is a complete one-line reply.
-        err_check(&line)?;
-        let res = self.list_items(query, &line).await;
+        check_err(&line)?;
+        let res = self.list_items(&query, &line).await;
         if res.is_err() {
             self.io = None;
         }
         res
     }
 
-    async fn list_items(&mut self, query: &[&str], begin: &str) -> Result<Vec<Vec<String>>> {
-        let words = words(begin)?;
-        let begins = words.len() >= 2
-            && words[0].eq_ignore_ascii_case("BEGIN")
-            && words[1].eq_ignore_ascii_case("LIST")
-            && echoes(query, &words[2..]);
-        if !begins {
-            return Err(Error::Protocol(format!(
-                "expected BEGIN LIST {}, got {begin:?}",
-                query.join(" ")
-            )));
-        }
+    async fn list_items(&mut self, query: &List, begin: &str) -> Result<Vec<ListItem<'static>>> {
+        query.parse_begin(begin)?;
         let mut items = Vec::new();
         loop {
-            let (line, mut words) = self.reply().await?;
-            if words.len() >= 2 && words[0] == "END" && words[1] == "LIST" {
-                return Ok(items);
+            let line = self.read_line().await?;
+            match query.parse_item(&line)? {
+                Some(item) => items.push(item),
+                None => return Ok(items),
             }
-            if !echoes(query, &words) {
-                return Err(Error::Protocol(format!(
-                    "list item {line:?} does not start with {:?}",
-                    query.join(" ")
-                )));
-            }
-            items.push(words.split_off(query.len()));
         }
     }
 
@@ -355,18 +247,12 @@ impl Client {
     /// [`Error::TlsUnavailable`] and leave the clear-text connection usable. A failed
     /// handshake gives [`Error::Tls`] and closes the connection.
     pub async fn starttls(&mut self, tls: &TlsConfig) -> Result<()> {
-        self.send_line("STARTTLS").await?;
-        let line = self.read_line().await?;
-        if !line.starts_with("OK STARTTLS") {
-            err_check(&line).map_err(|e| match e {
-                Error::Server(
-                    code @ (ErrCode::FeatureNotConfigured | ErrCode::FeatureNotSupported),
-                ) => Error::TlsUnavailable(code),
-                other => other,
-            })?;
-            return Err(Error::Protocol(format!(
-                "expected OK STARTTLS, got {line:?}"
-            )));
+        match self.ask_ok(Request::StartTls).await {
+            Ok(_) => {}
+            Err(Error::Server(
+                code @ (ErrCode::FeatureNotConfigured | ErrCode::FeatureNotSupported),
+            )) => return Err(Error::TlsUnavailable(code)),
+            Err(e) => return Err(e),
         }
         let reader = self.io.take().ok_or(Error::Closed)?;
         if !reader.buffer().is_empty() {
@@ -393,76 +279,119 @@ impl Client {
 
     /// `GET VAR <ups> <var>` → the value (unescaped).
     pub async fn get_var(&mut self, ups: &str, var: &str) -> Result<String> {
-        first(self.get(&["VAR", ups, var]).await?, "GET VAR")
+        let (ups, var) = (ups.to_owned(), var.to_owned());
+        get_text(self.get(Get::Var { ups, var }).await?)
     }
 
     /// `GET TYPE <ups> <var>` → the type words, e.g. `["RW", "STRING:32"]` or `["NUMBER"]`.
     pub async fn get_type(&mut self, ups: &str, var: &str) -> Result<Vec<String>> {
-        let rest = self.get(&["TYPE", ups, var]).await?;
-        if rest.is_empty() {
-            return Err(Error::Protocol("no type in the reply to GET TYPE".into()));
+        let (ups, var) = (ups.to_owned(), var.to_owned());
+        match self.get(Get::Type { ups, var }).await? {
+            GetReply::Type { ty, .. } => {
+                Ok(ty.words().into_iter().map(|w| w.into_owned()).collect())
+            }
+            other => Err(mismatch(other)),
         }
-        Ok(rest)
     }
 
     /// `GET DESC <ups> <var>` → the variable's description.
     pub async fn get_desc(&mut self, ups: &str, var: &str) -> Result<String> {
-        first(self.get(&["DESC", ups, var]).await?, "GET DESC")
+        let (ups, var) = (ups.to_owned(), var.to_owned());
+        get_text(self.get(Get::Desc { ups, var }).await?)
     }
 
     /// `GET CMDDESC <ups> <cmd>` → the instant command's description.
     pub async fn get_cmddesc(&mut self, ups: &str, cmd: &str) -> Result<String> {
-        first(self.get(&["CMDDESC", ups, cmd]).await?, "GET CMDDESC")
+        let (ups, cmd) = (ups.to_owned(), cmd.to_owned());
+        get_text(self.get(Get::CmdDesc { ups, cmd }).await?)
     }
 
     /// `GET UPSDESC <ups>` → the `desc` from ups.conf (`Unavailable` when unset).
     pub async fn get_upsdesc(&mut self, ups: &str) -> Result<String> {
-        first(self.get(&["UPSDESC", ups]).await?, "GET UPSDESC")
+        let ups = ups.to_owned();
+        get_text(self.get(Get::UpsDesc { ups }).await?)
     }
 
     /// `GET NUMLOGINS <ups>` → how many connections did `LOGIN` to this UPS.
     pub async fn get_numlogins(&mut self, ups: &str) -> Result<u32> {
-        let value = first(self.get(&["NUMLOGINS", ups]).await?, "GET NUMLOGINS")?;
-        value
-            .parse()
-            .map_err(|_| Error::Protocol(format!("NUMLOGINS is not a number: {value:?}")))
+        let ups = ups.to_owned();
+        match self.get(Get::NumLogins { ups }).await? {
+            GetReply::NumLogins { count, .. } => Ok(count),
+            other => Err(mismatch(other)),
+        }
     }
 
     // ---- LIST --------------------------------------------------------------------------
 
+    /// `LIST <query>`, each item as `pick` takes it; an item of another kind (which the
+    /// query's checks never give) is a protocol error.
+    async fn list_as<T>(&mut self, query: List, pick: Pick<T>) -> Result<Vec<T>> {
+        let items = self.list(query).await?;
+        items
+            .into_iter()
+            .map(|item| pick(item).map_err(mismatch))
+            .collect()
+    }
+
     /// `LIST UPS` → `(name, description)` pairs.
     pub async fn list_ups(&mut self) -> Result<Vec<(String, String)>> {
-        pairs(self.list(&["UPS"]).await?, "LIST UPS")
+        self.list_as(List::Ups, |item| match item {
+            ListItem::Ups { name, desc } => Ok((name.into_owned(), desc.into_string())),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST VAR <ups>` → `(variable, value)` pairs.
     pub async fn list_var(&mut self, ups: &str) -> Result<Vec<(String, String)>> {
-        pairs(self.list(&["VAR", ups]).await?, "LIST VAR")
+        let ups = ups.to_owned();
+        self.list_as(List::Var { ups }, var_pair).await
     }
 
     /// `LIST RW <ups>` → `(variable, value)` pairs of the writable variables.
     pub async fn list_rw(&mut self, ups: &str) -> Result<Vec<(String, String)>> {
-        pairs(self.list(&["RW", ups]).await?, "LIST RW")
+        let ups = ups.to_owned();
+        self.list_as(List::Rw { ups }, var_pair).await
     }
 
     /// `LIST CMD <ups>` → instant command names.
     pub async fn list_cmd(&mut self, ups: &str) -> Result<Vec<String>> {
-        singles(self.list(&["CMD", ups]).await?, "LIST CMD")
+        let ups = ups.to_owned();
+        self.list_as(List::Cmd { ups }, |item| match item {
+            ListItem::Cmd(cmd) => Ok(cmd.into_owned()),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST ENUM <ups> <var>` → the allowed values.
     pub async fn list_enum(&mut self, ups: &str, var: &str) -> Result<Vec<String>> {
-        singles(self.list(&["ENUM", ups, var]).await?, "LIST ENUM")
+        let (ups, var) = (ups.to_owned(), var.to_owned());
+        self.list_as(List::Enum { ups, var }, |item| match item {
+            ListItem::Enum(value) => Ok(value.into_string()),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST RANGE <ups> <var>` → `(min, max)` pairs.
     pub async fn list_range(&mut self, ups: &str, var: &str) -> Result<Vec<(String, String)>> {
-        pairs(self.list(&["RANGE", ups, var]).await?, "LIST RANGE")
+        let (ups, var) = (ups.to_owned(), var.to_owned());
+        self.list_as(List::Range { ups, var }, |item| match item {
+            ListItem::Range { min, max } => Ok((min.into_string(), max.into_string())),
+            other => Err(other),
+        })
+        .await
     }
 
     /// `LIST CLIENT <ups>` → addresses of the connections logged in to this UPS.
     pub async fn list_client(&mut self, ups: &str) -> Result<Vec<String>> {
-        singles(self.list(&["CLIENT", ups]).await?, "LIST CLIENT")
+        let ups = ups.to_owned();
+        self.list_as(List::Client { ups }, |item| match item {
+            ListItem::Client { addr, .. } => Ok(addr.into_owned()),
+            other => Err(other),
+        })
+        .await
     }
 
     // ---- session -----------------------------------------------------------------------
@@ -471,43 +400,49 @@ impl Client {
     /// break (space, `"`, `\`, `#`, `=`, empty) is quoted and escaped. The server checks
     /// nothing here; bad credentials show up later as `ACCESS-DENIED`.
     pub async fn username(&mut self, user: &str) -> Result<()> {
-        self.request_ok(&command("USERNAME", &[user]))
+        self.ask_ok(Request::Username(user.to_owned()))
             .await
             .map(drop)
     }
 
     /// `PASSWORD <password>`, encoded like [`Client::username`].
     pub async fn password(&mut self, password: &str) -> Result<()> {
-        self.request_ok(&command("PASSWORD", &[password]))
+        self.ask_ok(Request::Password(password.to_owned()))
             .await
             .map(drop)
     }
 
     /// `LOGIN <ups>`: counts this connection in the UPS's NUMLOGINS.
     pub async fn login(&mut self, ups: &str) -> Result<()> {
-        self.request_ok(&command("LOGIN", &[ups])).await.map(drop)
+        self.ask_ok(Request::Login(ups.to_owned())).await.map(drop)
     }
 
     /// `PRIMARY <ups>`; if the reply is anything but `OK...`, retries with the older
     /// `MASTER <ups>` (as upsmon 2.8 does) and reports that attempt's result.
     pub async fn primary(&mut self, ups: &str) -> Result<()> {
-        self.send_line(&command("PRIMARY", &[ups])).await?;
-        if self.read_line().await?.starts_with("OK") {
+        let primary = Request::Primary(ups.to_owned());
+        self.send_line(&primary.to_line()).await?;
+        let line = self.read_line().await?;
+        if primary.parse_reply(&line).is_ok() {
             return Ok(());
         }
-        self.request_ok(&command("MASTER", &[ups])).await.map(drop)
+        self.ask_ok(Request::Master(ups.to_owned())).await.map(drop)
     }
 
     /// `FSD <ups>`: sets the forced-shutdown flag on the server.
     pub async fn fsd(&mut self, ups: &str) -> Result<()> {
-        self.request_ok(&command("FSD", &[ups])).await.map(drop)
+        self.ask_ok(Request::Fsd(ups.to_owned())).await.map(drop)
     }
 
     /// `SET VAR <ups> <var> "<value>"` (value always quoted and escaped, like upsrw).
     /// Returns the tracking id when tracking is on (`OK TRACKING <36 chars>`), else `None`.
     pub async fn set_var(&mut self, ups: &str, var: &str, value: &str) -> Result<Option<String>> {
-        let line = format!("SET VAR {} {} {}", arg(ups), arg(var), quote(value));
-        Ok(tracking_id(&self.request_ok(&line).await?))
+        let request = Request::SetVar {
+            ups: ups.to_owned(),
+            var: var.to_owned(),
+            value: value.to_owned(),
+        };
+        Ok(tracking_id(self.ask_ok(request).await?))
     }
 
     /// `INSTCMD <ups> <cmd> [<param>]`. Returns the tracking id like [`Client::set_var`].
@@ -517,70 +452,65 @@ impl Client {
         cmd: &str,
         param: Option<&str>,
     ) -> Result<Option<String>> {
-        let line = match param {
-            Some(param) => command("INSTCMD", &[ups, cmd, param]),
-            None => command("INSTCMD", &[ups, cmd]),
+        let request = Request::InstCmd {
+            ups: ups.to_owned(),
+            cmd: cmd.to_owned(),
+            param: param.map(str::to_owned),
         };
-        Ok(tracking_id(&self.request_ok(&line).await?))
+        Ok(tracking_id(self.ask_ok(request).await?))
     }
 
     /// `SET TRACKING ON|OFF`: whether later SET/INSTCMD replies carry a tracking id.
     pub async fn set_tracking(&mut self, on: bool) -> Result<()> {
-        let line = if on {
-            "SET TRACKING ON"
-        } else {
-            "SET TRACKING OFF"
-        };
-        self.request_ok(line).await.map(drop)
+        self.ask_ok(Request::SetTracking(on)).await.map(drop)
     }
 
     /// `GET TRACKING <id>`. `ERR FEATURE-NOT-CONFIGURED` (tracking is off on this
     /// connection) is an error; other known `ERR` codes are the tracked result.
     pub async fn get_tracking(&mut self, id: &str) -> Result<TrackingStatus> {
-        self.send_line(&command("GET", &["TRACKING", id])).await?;
-        let line = self.read_line().await?;
-        match err_check(&line) {
-            Err(Error::Server(ErrCode::FeatureNotConfigured)) => {
-                Err(Error::Server(ErrCode::FeatureNotConfigured))
-            }
-            Err(Error::Server(code)) => Ok(TrackingStatus::Failed(code)),
-            Err(other) => Err(other),
-            Ok(()) => match line.trim_end() {
-                "PENDING" => Ok(TrackingStatus::Pending),
-                "SUCCESS" => Ok(TrackingStatus::Success),
-                _ => Err(Error::Protocol(format!(
-                    "expected PENDING, SUCCESS or ERR, got {line:?}"
-                ))),
-            },
+        match self.get(Get::Tracking(Some(id.to_owned()))).await? {
+            GetReply::Tracking(status) => Ok(status),
+            other => Err(mismatch(other)),
         }
     }
 
     /// `VER` → the server's version line, as sent.
     pub async fn ver(&mut self) -> Result<String> {
-        self.raw_request("VER").await
+        self.text(Request::Ver).await
     }
 
     /// `NETVER` → the protocol version, e.g. `1.3`.
     pub async fn netver(&mut self) -> Result<String> {
-        Ok(self.raw_request("NETVER").await?.trim().to_owned())
+        Ok(self.text(Request::NetVer).await?.trim().to_owned())
+    }
+
+    async fn text(&mut self, request: Request) -> Result<String> {
+        match self.ask(&request).await? {
+            Reply::Text(text) => Ok(text.into_owned()),
+            other => Err(mismatch(other)),
+        }
     }
 
     /// `LOGOUT`: waits for `OK Goodbye` (or the pre-1.5 `Goodbye...`), then closes.
     pub async fn logout(&mut self) -> Result<()> {
-        let reply = self.raw_request("LOGOUT").await;
+        let reply = self.ask_ok(Request::Logout).await;
         let mut io = self.io.take();
         if let Some(io) = io.as_mut() {
             // The server closes on its side anyway; a failed shutdown changes nothing.
             let _ = timed(self.timeout, async { Ok(io.shutdown().await?) }).await;
         }
-        let reply = reply?;
-        if reply.starts_with("OK") || reply.starts_with("Goodbye") {
-            Ok(())
-        } else {
-            Err(Error::Protocol(format!(
-                "expected OK Goodbye, got {reply:?}"
-            )))
-        }
+        reply.map(drop)
+    }
+}
+
+/// How a LIST method takes an item: its value, or the item back when it is of another kind.
+type Pick<T> = fn(ListItem<'static>) -> std::result::Result<T, ListItem<'static>>;
+
+/// `(variable, value)` of a LIST VAR or LIST RW item.
+fn var_pair(item: ListItem<'static>) -> std::result::Result<(String, String), ListItem<'static>> {
+    match item {
+        ListItem::Var { var, value, .. } => Ok((var.into_owned(), value.into_string())),
+        other => Err(other),
     }
 }
 
@@ -610,60 +540,4 @@ async fn read_line_from(io: &mut Io) -> Result<String> {
         line.pop();
     }
     Ok(String::from_utf8_lossy(&line).into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_are_bare_unless_the_tokenizer_would_change_them() {
-        assert_eq!(
-            command("GET", &["VAR", "ups", "ups.status"]),
-            "GET VAR ups ups.status"
-        );
-        assert_eq!(command("PASSWORD", &["s3cr!t'x"]), "PASSWORD s3cr!t'x");
-        assert_eq!(command("PASSWORD", &["a b"]), "PASSWORD \"a b\"");
-        assert_eq!(command("PASSWORD", &["a#b"]), r#"PASSWORD "a\#b""#);
-        assert_eq!(command("PASSWORD", &["a=b"]), "PASSWORD \"a=b\"");
-        assert_eq!(command("PASSWORD", &[r#"q"\"#]), r#"PASSWORD "q\"\\""#);
-        assert_eq!(command("PASSWORD", &[""]), "PASSWORD \"\"");
-        // Whatever we send, the server's tokenizer gets the argument back intact.
-        for s in ["a b", "a#b", "a=b", r#"q"\"#, "", "x"] {
-            assert_eq!(
-                split_line(&command("X", &[s])).expect("parses"),
-                ["X".to_string(), s.to_string()]
-            );
-        }
-    }
-
-    #[test]
-    fn err_lines_map_to_codes() {
-        assert!(matches!(
-            err_check("ERR ACCESS-DENIED"),
-            Err(Error::Server(ErrCode::AccessDenied))
-        ));
-        assert!(matches!(
-            err_check("ERR ACCESS-DENIED \"SSL trust failed\""),
-            Err(Error::Server(ErrCode::AccessDenied))
-        ));
-        match err_check("ERR SOMETHING-NEW extra") {
-            Err(Error::ServerOther(text)) => assert_eq!(text, "SOMETHING-NEW extra"),
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(err_check("OK").is_ok());
-        assert!(err_check("VAR ups x \"ERR\"").is_ok());
-    }
-
-    #[test]
-    fn tracking_id_needs_exactly_36_characters() {
-        let id = "2DDC5036-F665-4D29-BE4C-0374D091D263";
-        assert_eq!(
-            tracking_id(&format!("OK TRACKING {id}")),
-            Some(id.to_owned())
-        );
-        assert_eq!(tracking_id(&format!("OK TRACKING {id}X")), None);
-        assert_eq!(tracking_id(&format!("OK TRACKING {}", &id[1..])), None);
-        assert_eq!(tracking_id("OK"), None);
-    }
 }

@@ -1,9 +1,10 @@
 //! The client's error type.
 
-use nut_proto::ErrCode;
+use nut_proto::{ErrCode, ParseError};
 
 /// Everything a client call can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The socket failed (connect, read or write). The connection is closed afterwards.
     #[error("I/O error: {0}")]
@@ -43,6 +44,17 @@ impl Error {
         match self {
             Error::Server(code) | Error::TlsUnavailable(code) => Some(*code),
             _ => None,
+        }
+    }
+}
+
+/// A reply that failed the request's checks: the server's `ERR`, or a protocol error.
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Error {
+        match e {
+            ParseError::Server(code) => Error::Server(code),
+            ParseError::ServerOther(text) => Error::ServerOther(text),
+            other => Error::Protocol(other.to_string()),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! with `STARTTLS`. It is what our upsmon, CLI tools and interop tests use to talk to upsd
 //! (ours or stock NUT's).
 //!
-//! Replies are parsed with the shared `parseconf` tokenizer ([`nut_proto::split_line`]), which
-//! also undoes the server's escaping, and checked the way stock NUT's upsclient checks them:
+//! Each method sends a [`nut_proto::Request`] and reads the answer through that request's
+//! checks ([`nut_proto::Request::parse_reply`], [`nut_proto::List::parse_item`]): the shared
+//! `parseconf` tokenizer undoes the server's escaping, and replies are checked the way stock
+//! NUT's upsclient checks them:
 //! `GET`/`LIST` replies must echo the query words (case-insensitively), a list ends at a line
 //! whose first two words are exactly `END LIST`, any line starting with `ERR` is an error,
 //! `OK` replies are prefix checks, and `OK TRACKING <id>` counts only with a 36-character id.
@@ -28,7 +30,8 @@ mod client;
 mod error;
 mod tls;
 
-pub use client::{Client, TrackingStatus, DEFAULT_TIMEOUT, MAX_LINE, TRACKING_ID_LEN};
+pub use client::{Client, DEFAULT_TIMEOUT, MAX_LINE};
 pub use error::{Error, Result};
 pub use nut_proto::ErrCode;
+pub use nut_proto::{TrackingStatus, TRACKING_ID_LEN};
 pub use tls::TlsConfig;

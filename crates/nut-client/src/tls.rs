@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use nut_daemon::pem;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::{Error, Result};
 
@@ -30,18 +30,9 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The certificates of a PEM file (other blocks skipped); at least one.
-fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| Error::Tls(format!("reading {}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(Error::Tls(format!(
-            "no certificate found in {}",
-            path.display()
-        )));
-    }
-    Ok(certs)
+/// A PEM file that gave nothing usable.
+fn pem_error(e: pem::PemError) -> Error {
+    Error::Tls(e.to_string())
 }
 
 fn parse_name(server_name: &str) -> Result<ServerName<'static>> {
@@ -54,8 +45,7 @@ impl TlsConfig {
     /// are ignored) and require the server certificate to be valid for `server_name` (a DNS
     /// name or an IP address literal, usually the host the client connected to).
     pub fn from_ca_file(ca_file: impl AsRef<Path>, server_name: &str) -> Result<TlsConfig> {
-        let path = ca_file.as_ref();
-        let certs = pem_certs(path)?;
+        let certs = pem::certificates(ca_file.as_ref()).map_err(pem_error)?;
         TlsConfig::from_ca_certs(certs, server_name)
     }
 
@@ -63,28 +53,7 @@ impl TlsConfig {
     /// `CERTPATH` in OpenSSL builds): every regular file in it that holds PEM certificates
     /// is loaded, other files are skipped. (An NSS certificate database is not readable.)
     pub fn from_ca_path(path: impl AsRef<Path>, server_name: &str) -> Result<TlsConfig> {
-        let path = path.as_ref();
-        if !path.is_dir() {
-            return TlsConfig::from_ca_file(path, server_name);
-        }
-        let entries =
-            std::fs::read_dir(path).map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
-        let mut certs = Vec::new();
-        for entry in entries.flatten() {
-            let file = entry.path();
-            if !file.is_file() {
-                continue;
-            }
-            if let Ok(iter) = CertificateDer::pem_file_iter(&file) {
-                certs.extend(iter.flatten());
-            }
-        }
-        if certs.is_empty() {
-            return Err(Error::Tls(format!(
-                "no certificate found in {}",
-                path.display()
-            )));
-        }
+        let certs = pem::ca_certificates(path.as_ref()).map_err(pem_error)?;
         TlsConfig::from_ca_certs(certs, server_name)
     }
 
@@ -144,9 +113,8 @@ impl TlsConfig {
     /// the key last, as upsmon's `CERTFILE` in NUT 2.8.6+.
     pub fn with_client_cert_file(self, pem_file: impl AsRef<Path>) -> Result<TlsConfig> {
         let path = pem_file.as_ref();
-        let certs = pem_certs(path)?;
-        let key = PrivateKeyDer::from_pem_file(path)
-            .map_err(|e| Error::Tls(format!("no private key in {}: {e}", path.display())))?;
+        let certs = pem::certificates(path).map_err(pem_error)?;
+        let key = pem::private_key(path).map_err(pem_error)?;
         let key = rustls::sign::CertifiedKey::from_der(certs, key, &provider())
             .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
         let mut config = (*self.config).clone();

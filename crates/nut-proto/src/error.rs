@@ -1,128 +1,73 @@
-//! The `ERR <CODE>` vocabulary of upsd (`server/neterr.h`).
+//! What parsing a line can give instead of a value: the tokenizer's one error, a request upsd
+//! refuses, or a reply a client refuses (an `ERR` reply among them, so `?` carries it).
 
 use std::fmt;
 
-/// Error codes a NUT server sends as `ERR <CODE>`; clients match them as prefixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrCode {
-    AccessDenied,
-    UnknownUps,
-    VarNotSupported,
-    CmdNotSupported,
-    InvalidArgument,
-    InstcmdFailed,
-    SetFailed,
-    Readonly,
-    TooLong,
-    FeatureNotSupported,
-    FeatureNotConfigured,
-    AlreadySslMode,
-    DriverNotConnected,
-    DataStale,
-    AlreadyLoggedIn,
-    InvalidPassword,
-    AlreadySetPassword,
-    InvalidUsername,
-    AlreadySetUsername,
-    UsernameRequired,
-    PasswordRequired,
+use crate::errcode::ErrCode;
+use crate::request::Command;
+
+/// Why a request or reply line did not parse into its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The tokenizer met an unescaped `#` inside a quoted word.
+    UnescapedHash,
+    /// A request line that is empty or whose first word is no command: upsd answers
+    /// `ERR UNKNOWN-COMMAND`.
     UnknownCommand,
-    InvalidValue,
-    /// Tracking result: the driver reported an unknown error (or the id is unknown).
-    Unknown,
-    /// Tracking result: the driver failed to carry out the request.
-    Failed,
+    /// The words after a known command do not fit it: upsd answers `ERR INVALID-ARGUMENT`,
+    /// after the USERNAME/PASSWORD check of the commands that need one.
+    InvalidArgument(Command),
+    /// The server answered `ERR <code>`.
+    Server(ErrCode),
+    /// The server answered `ERR <text>` with a code this crate does not know: the text.
+    ServerOther(String),
+    /// A reply line without the shape the request calls for.
+    UnexpectedReply {
+        /// What was wrong with it.
+        reason: String,
+        /// The line as received.
+        line: String,
+    },
 }
 
-impl ErrCode {
-    /// Every code, for parsers that map text back to a code.
-    pub const ALL: [ErrCode; 25] = [
-        ErrCode::AccessDenied,
-        ErrCode::UnknownUps,
-        ErrCode::VarNotSupported,
-        ErrCode::CmdNotSupported,
-        ErrCode::InvalidArgument,
-        ErrCode::InstcmdFailed,
-        ErrCode::SetFailed,
-        ErrCode::Readonly,
-        ErrCode::TooLong,
-        ErrCode::FeatureNotSupported,
-        ErrCode::FeatureNotConfigured,
-        ErrCode::AlreadySslMode,
-        ErrCode::DriverNotConnected,
-        ErrCode::DataStale,
-        ErrCode::AlreadyLoggedIn,
-        ErrCode::InvalidPassword,
-        ErrCode::AlreadySetPassword,
-        ErrCode::InvalidUsername,
-        ErrCode::AlreadySetUsername,
-        ErrCode::UsernameRequired,
-        ErrCode::PasswordRequired,
-        ErrCode::UnknownCommand,
-        ErrCode::InvalidValue,
-        ErrCode::Unknown,
-        ErrCode::Failed,
-    ];
+impl ParseError {
+    /// A reply `line` refused for `reason`.
+    pub(crate) fn unexpected(reason: impl Into<String>, line: &str) -> ParseError {
+        ParseError::UnexpectedReply {
+            reason: reason.into(),
+            line: line.to_owned(),
+        }
+    }
 
-    /// The code as sent on the wire, without the `ERR ` prefix.
-    pub fn as_str(self) -> &'static str {
+    /// The code upsd answers a request with this error, if it is one about a request.
+    pub fn request_code(&self) -> Option<ErrCode> {
         match self {
-            ErrCode::AccessDenied => "ACCESS-DENIED",
-            ErrCode::UnknownUps => "UNKNOWN-UPS",
-            ErrCode::VarNotSupported => "VAR-NOT-SUPPORTED",
-            ErrCode::CmdNotSupported => "CMD-NOT-SUPPORTED",
-            ErrCode::InvalidArgument => "INVALID-ARGUMENT",
-            ErrCode::InstcmdFailed => "INSTCMD-FAILED",
-            ErrCode::SetFailed => "SET-FAILED",
-            ErrCode::Readonly => "READONLY",
-            ErrCode::TooLong => "TOO-LONG",
-            ErrCode::FeatureNotSupported => "FEATURE-NOT-SUPPORTED",
-            ErrCode::FeatureNotConfigured => "FEATURE-NOT-CONFIGURED",
-            ErrCode::AlreadySslMode => "ALREADY-SSL-MODE",
-            ErrCode::DriverNotConnected => "DRIVER-NOT-CONNECTED",
-            ErrCode::DataStale => "DATA-STALE",
-            ErrCode::AlreadyLoggedIn => "ALREADY-LOGGED-IN",
-            ErrCode::InvalidPassword => "INVALID-PASSWORD",
-            ErrCode::AlreadySetPassword => "ALREADY-SET-PASSWORD",
-            ErrCode::InvalidUsername => "INVALID-USERNAME",
-            ErrCode::AlreadySetUsername => "ALREADY-SET-USERNAME",
-            ErrCode::UsernameRequired => "USERNAME-REQUIRED",
-            ErrCode::PasswordRequired => "PASSWORD-REQUIRED",
-            ErrCode::UnknownCommand => "UNKNOWN-COMMAND",
-            ErrCode::InvalidValue => "INVALID-VALUE",
-            ErrCode::Unknown => "UNKNOWN",
-            ErrCode::Failed => "FAILED",
+            ParseError::UnknownCommand => Some(ErrCode::UnknownCommand),
+            ParseError::InvalidArgument(_) => Some(ErrCode::InvalidArgument),
+            _ => None,
         }
     }
 
-    /// Map the text after `ERR ` back to a code. Like upsclient, the code is matched as a
-    /// prefix, longest first, so `ERR ACCESS-DENIED "SSL failed"` still reads as ACCESS-DENIED.
-    pub fn from_reply(text: &str) -> Option<ErrCode> {
-        let word = text.split_whitespace().next()?;
-        ErrCode::ALL.iter().copied().find(|c| c.as_str() == word)
+    /// True for an `ERR` reply of the server (as opposed to a malformed line).
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, ParseError::Server(_) | ParseError::ServerOther(_))
     }
 }
 
-impl fmt::Display for ErrCode {
+impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips_every_code() {
-        for code in ErrCode::ALL {
-            assert_eq!(ErrCode::from_reply(code.as_str()), Some(code));
+        match self {
+            ParseError::UnescapedHash => {
+                f.write_str("Unbalanced word due to unescaped # in quotes")
+            }
+            ParseError::UnknownCommand => f.write_str("unknown command"),
+            ParseError::InvalidArgument(cmd) => write!(f, "invalid arguments to {cmd}"),
+            ParseError::Server(code) => write!(f, "server replied ERR {code}"),
+            ParseError::ServerOther(text) => write!(f, "server replied ERR {text}"),
+            ParseError::UnexpectedReply { reason, line } => write!(f, "{reason}: {line:?}"),
         }
-        assert_eq!(
-            ErrCode::from_reply("ACCESS-DENIED \"SSL trust failed\""),
-            Some(ErrCode::AccessDenied)
-        );
-        assert_eq!(ErrCode::from_reply("NOPE"), None);
-        assert_eq!(ErrCode::DataStale.to_string(), "DATA-STALE");
     }
 }
+
+impl std::error::Error for ParseError {}

@@ -22,18 +22,26 @@ pub fn escape(src: &str) -> String {
 /// Escape `src` into at most `max` bytes the way `pconf_encode` fills a `max + 1` byte buffer:
 /// it stops at the first character (with its backslash) that no longer fits.
 pub fn escape_capped(src: &str, max: usize) -> String {
-    let mut out = String::with_capacity(src.len().min(max) + 2);
+    let mut out = Vec::with_capacity(src.len().min(max) + 2);
+    push_escaped(&mut out, src, max);
+    // Only whole characters (and ASCII backslashes) were copied.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`escape_capped`] appended to `out`, without a String of its own (replies render this way).
+pub(crate) fn push_escaped(out: &mut Vec<u8>, src: &str, max: usize) {
+    let start = out.len();
     for c in src.chars() {
         let need = c.len_utf8() + usize::from(needs_escape(c));
-        if out.len() + need > max {
+        if out.len() - start + need > max {
             break;
         }
         if needs_escape(c) {
-            out.push('\\');
+            out.push(b'\\');
         }
-        out.push(c);
+        let mut utf8 = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
     }
-    out
 }
 
 /// Undo [`escape`]: drop each backslash and keep the character after it.

@@ -5,24 +5,12 @@
 //! error, `=` is a word by itself, bytes outside 0x20..=0x7F are dropped, at most 32 words of at
 //! most 512 characters are kept (the rest is dropped silently).
 
-use std::fmt;
+use crate::error::ParseError;
 
 /// Words kept per line (`PCONF_DEFAULT_ARG_LIMIT`); later words are dropped.
 pub const MAX_WORDS: usize = 32;
 /// Characters kept per word (`PCONF_DEFAULT_WORDLEN_LIMIT`); later characters are dropped.
 pub const MAX_WORD_LEN: usize = 512;
-
-/// The only error the tokenizer knows: an unescaped `#` inside a quoted word.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError;
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Unbalanced word due to unescaped # in quotes")
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -55,6 +43,7 @@ fn is_space(b: u8) -> bool {
 }
 
 impl Tokenizer {
+    /// A tokenizer at the start of a line.
     pub fn new() -> Self {
         Tokenizer {
             state: State::FindWordStart,
@@ -123,7 +112,7 @@ impl Tokenizer {
                     self.word.clear();
                     self.words.clear();
                     self.state = State::FindWordStart;
-                    return Some(Err(ParseError));
+                    return Some(Err(ParseError::UnescapedHash));
                 }
                 b'"' => {
                     self.end_word();
@@ -245,7 +234,7 @@ mod tests {
                 out.push(r);
             }
         }
-        assert_eq!(out[0], Err(ParseError));
+        assert_eq!(out[0], Err(ParseError::UnescapedHash));
         // The caller decides what to drop after an error; the tokenizer itself restarts at
         // the byte after `#`, as pconf_char does.
         assert_eq!(out[1], Ok(vec!["b\"".to_string()]));

@@ -16,7 +16,6 @@ use tokio_rustls::TlsAcceptor;
 use crate::clock;
 use crate::cmd::{dispatch, After, Session};
 use crate::driver::lock;
-use crate::reply::Reply;
 use crate::state::Server;
 
 /// Stock drops a client when more than 60 whole seconds passed since its last complete line.
@@ -25,7 +24,7 @@ const IDLE: Duration = Duration::from_secs(61);
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// The text NUT shows for a peer: the bare address (IPv4-mapped IPv6 shown as IPv4).
-pub fn peer_text(addr: &SocketAddr) -> String {
+pub(crate) fn peer_text(addr: &SocketAddr) -> String {
     match addr {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
@@ -41,7 +40,7 @@ enum End {
 }
 
 /// Serve one connection to the end.
-pub async fn serve(
+pub(crate) async fn serve(
     server: Arc<Mutex<Server>>,
     stream: TcpStream,
     peer: SocketAddr,
@@ -87,6 +86,8 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> End {
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
+    // Every answer to one read goes out in one write, from one buffer kept for the connection.
+    let mut out = Vec::new();
     let mut deadline = Instant::now() + IDLE;
     loop {
         let n = match tokio::time::timeout_at(deadline, io.read(&mut buf)).await {
@@ -97,7 +98,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(0)) | Ok(Err(_)) => return End::Closed,
             Ok(Ok(n)) => n,
         };
-        let mut reply = Reply::new();
+        out.clear();
         let mut after = After::Continue;
         for &b in &buf[..n] {
             match tok.push(b) {
@@ -109,12 +110,13 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Some(Ok(words)) => {
                     deadline = Instant::now() + IDLE;
-                    let outcome = {
+                    let step = {
                         let mut s = lock(server);
-                        dispatch(&mut s, session, &words, clock::now())
+                        let reply = dispatch(&mut s, session, words, clock::now());
+                        reply.render_into(&mut out);
+                        After::of(&reply)
                     };
-                    reply.append(outcome.reply);
-                    match outcome.after {
+                    match step {
                         After::Continue => {}
                         After::Close => after = After::Close,
                         After::StartTls => {
@@ -125,9 +127,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
-        if !reply.is_empty()
-            && (io.write_all(reply.as_bytes()).await.is_err() || io.flush().await.is_err())
-        {
+        if !out.is_empty() && (io.write_all(&out).await.is_err() || io.flush().await.is_err()) {
             return End::Closed;
         }
         match after {

@@ -8,6 +8,6 @@ use crate::state::Secs;
 static START: OnceLock<Instant> = OnceLock::new();
 
 /// Seconds since the first call (which the server makes at start-up).
-pub fn now() -> Secs {
+pub(crate) fn now() -> Secs {
     START.get_or_init(Instant::now).elapsed().as_secs()
 }

@@ -9,43 +9,34 @@ use nut_conf::upsd_users::Users;
 
 use crate::state::Descriptions;
 
-/// Where Debian's NUT keeps driver sockets.
-pub const DEFAULT_STATEPATH: &str = "/run/nut";
-/// Where Debian's NUT keeps `cmdvartab`.
-pub const DEFAULT_DATAPATH: &str = "/usr/share/nut";
-
 /// One UPS upsd serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpsDef {
-    pub name: String,
-    pub desc: Option<String>,
+pub(crate) struct UpsDef {
+    pub(crate) name: String,
+    pub(crate) desc: Option<String>,
     /// `<driver>-<name>`, relative to STATEPATH.
-    pub socket_name: String,
+    pub(crate) socket_name: String,
 }
 
 /// upsd.conf with the paths it decides resolved.
 #[derive(Debug, Clone)]
-pub struct ServerConf {
-    pub upsd: UpsdConf,
-    pub statepath: PathBuf,
-    pub datapath: PathBuf,
+pub(crate) struct ServerConf {
+    pub(crate) upsd: UpsdConf,
+    pub(crate) statepath: PathBuf,
+    pub(crate) datapath: PathBuf,
 }
 
 /// STATEPATH as 2.8.0 upsd picks it: upsd.conf, then env `NUT_STATEPATH`, then built in.
-pub fn load_server_conf(confpath: &Path) -> Result<ServerConf> {
+pub(crate) fn load_server_conf(confpath: &Path) -> Result<ServerConf> {
     let upsd = nut_conf::upsd_conf::load(&confpath.join("upsd.conf"))?;
     for w in &upsd.warnings {
         tracing::warn!("{w}");
     }
-    let statepath = upsd
-        .statepath
-        .clone()
-        .or_else(|| std::env::var_os("NUT_STATEPATH").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATEPATH));
+    let statepath = upsd.statepath.clone().unwrap_or_else(nut_daemon::statepath);
     let datapath = upsd
         .datapath
         .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATAPATH));
+        .unwrap_or_else(|| PathBuf::from(nut_daemon::paths::DEFAULT_DATAPATH));
     Ok(ServerConf {
         upsd,
         statepath,
@@ -54,7 +45,7 @@ pub fn load_server_conf(confpath: &Path) -> Result<ServerConf> {
 }
 
 /// The UPSes of ups.conf that upsd can serve (sections with both `driver` and `port`).
-pub fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<UpsDef>> {
+pub(crate) fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<UpsDef>> {
     let file = confpath.join("ups.conf");
     let conf = nut_conf::ups_conf::load(&file)?;
     for w in &conf.warnings {
@@ -86,7 +77,7 @@ pub fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<UpsDef>>
     Ok(upses)
 }
 
-pub fn load_users(confpath: &Path) -> Result<Users> {
+pub(crate) fn load_users(confpath: &Path) -> Result<Users> {
     let users = nut_conf::upsd_users::load(&confpath.join("upsd.users"))?;
     for w in &users.warnings {
         tracing::warn!("{w}");
@@ -95,7 +86,7 @@ pub fn load_users(confpath: &Path) -> Result<Users> {
 }
 
 /// `cmdvartab` is optional: without it descriptions read "Description unavailable".
-pub fn load_descriptions(datapath: &Path) -> Descriptions {
+pub(crate) fn load_descriptions(datapath: &Path) -> Descriptions {
     let file = datapath.join("cmdvartab");
     let text = match std::fs::read(&file) {
         Ok(text) => text,
@@ -116,16 +107,4 @@ pub fn load_descriptions(datapath: &Path) -> Descriptions {
 fn env_true(name: &str) -> bool {
     std::env::var(name)
         .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
-}
-
-/// CONFPATH: env `NUT_CONFPATH`, else `/etc/nut`.
-pub fn confpath() -> PathBuf {
-    nut_daemon::confpath()
-}
-
-/// ALTPIDPATH: env `NUT_ALTPIDPATH`, else STATEPATH.
-pub fn pidpath(statepath: &Path) -> PathBuf {
-    std::env::var_os("NUT_ALTPIDPATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| statepath.to_path_buf())
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nut_proto::Tokenizer;
-use nut_state::DriverMsg;
+use nut_state::{DriverMsg, UpsdMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -22,7 +22,12 @@ const CONNFAIL_LOG_INTERVAL: Secs = 300;
 
 /// Run the link for UPS `name` until its section is removed or redefined (its generation
 /// changes).
-pub async fn run(server: Arc<Mutex<Server>>, name: String, generation: u64, socket: PathBuf) {
+pub(crate) async fn run(
+    server: Arc<Mutex<Server>>,
+    name: String,
+    generation: u64,
+    socket: PathBuf,
+) {
     let mut last_connfail: Option<Secs> = None;
     loop {
         if !current(&server, &name, generation) {
@@ -52,7 +57,7 @@ fn current(server: &Arc<Mutex<Server>>, name: &str, generation: u64) -> bool {
 }
 
 /// The server lock; a panic elsewhere must not stop the others from serving.
-pub fn lock(server: &Arc<Mutex<Server>>) -> std::sync::MutexGuard<'_, Server> {
+pub(crate) fn lock(server: &Arc<Mutex<Server>>) -> std::sync::MutexGuard<'_, Server> {
     server.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -62,8 +67,8 @@ enum End {
 }
 
 async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut stream: UnixStream) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    if let Err(e) = stream.write_all(b"DUMPALL\n").await {
+    let (tx, mut rx) = mpsc::unbounded_channel::<UpsdMsg>();
+    if let Err(e) = send(&mut stream, &UpsdMsg::DumpAll).await {
         tracing::error!("Initial write to UPS [{name}] failed: {e}");
         return;
     }
@@ -81,8 +86,8 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
                 Ok(0) | Err(_) => break End::Gone,
                 Ok(n) => handle_bytes(server, name, generation, &mut tok, &buf[..n]),
             },
-            Some(line) = rx.recv() => {
-                if let Err(e) = stream.write_all(line.as_bytes()).await {
+            Some(msg) = rx.recv() => {
+                if let Err(e) = send(&mut stream, &msg).await {
                     tracing::warn!("Send to UPS [{name}] failed: {e}");
                     break End::Gone;
                 }
@@ -90,7 +95,7 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
             _ = tick.tick() => match check(server, name, generation) {
                 Check::Ok => {}
                 Check::Ping => {
-                    if stream.write_all(b"PING\n").await.is_err() {
+                    if send(&mut stream, &UpsdMsg::Ping).await.is_err() {
                         break End::Gone;
                     }
                 }
@@ -107,6 +112,13 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
     if matches!(end, End::Gone) {
         tracing::warn!("Lost connection to the driver of UPS [{name}]");
     }
+}
+
+/// Write one message to the driver, as a line.
+async fn send(stream: &mut UnixStream, msg: &UpsdMsg) -> std::io::Result<()> {
+    let mut line = msg.to_line();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).await
 }
 
 fn handle_bytes(

@@ -2,16 +2,25 @@
 //! socket and answers the NUT network protocol on TCP (plain or STARTTLS), byte for byte as
 //! NUT 2.8.0's upsd does.
 //!
-//! Layers: [`cmd`] answers one request line against [`state::Server`] with no I/O;
-//! [`client`] and [`driver`] move bytes between sockets and that state; [`config`] loads
-//! NUT's files; the binary wires them up with NUT's command line.
+//! The binary parses NUT's command line into [`Options`] and calls [`run`]. Inside: `start`
+//! is the start-up sequence; `cmd` answers one request (typed by `nut_proto`) against
+//! `state::Server` with no I/O; `client` and `driver` move bytes between sockets and that
+//! state (the driver link speaks `nut_state`'s messages); `server` wires links, listeners
+//! and reloads; `config` and `tls` load NUT's files.
 
-pub mod client;
-pub mod clock;
-pub mod cmd;
-pub mod config;
-pub mod driver;
-pub mod reply;
-pub mod server;
-pub mod state;
-pub mod tls;
+mod client;
+mod clock;
+mod cmd;
+mod config;
+mod driver;
+mod server;
+mod start;
+mod state;
+mod tls;
+
+pub use start::{run, Options};
+
+/// `-V`'s line.
+pub fn version_line() -> String {
+    format!("Network UPS Tools upsd {}", cmd::SERVER_VERSION)
+}

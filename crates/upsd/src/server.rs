@@ -16,19 +16,19 @@ use crate::driver::{self, lock};
 use crate::state::{Descriptions, Server, Ups};
 
 /// Everything start-up has prepared.
-pub struct Prepared {
-    pub conf: ServerConf,
-    pub confpath: PathBuf,
-    pub upses: Vec<UpsDef>,
-    pub users: Users,
-    pub descriptions: Descriptions,
-    pub tls: Option<TlsAcceptor>,
-    pub listeners: Vec<StdListener>,
-    pub maxconn: usize,
+pub(crate) struct Prepared {
+    pub(crate) conf: ServerConf,
+    pub(crate) confpath: PathBuf,
+    pub(crate) upses: Vec<UpsDef>,
+    pub(crate) users: Users,
+    pub(crate) descriptions: Descriptions,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) listeners: Vec<StdListener>,
+    pub(crate) maxconn: usize,
 }
 
 /// Run until a stop signal. Reload on SIGHUP.
-pub async fn run(p: Prepared) -> Result<()> {
+pub(crate) async fn run(p: Prepared) -> Result<()> {
     let statepath = p.conf.statepath.clone();
     let mut server = Server::new();
     server.maxage = p.conf.upsd.maxage;
@@ -123,7 +123,7 @@ enum Start {
 
 /// Re-read upsd.conf, ups.conf and upsd.users. If any of them is bad, nothing changes and
 /// the log says why; connected clients stay connected unless their UPS was removed.
-pub fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &Path) {
+pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &Path) {
     tracing::info!("SIGHUP: reloading configuration");
     let loaded = (|| -> Result<_> {
         let conf = config::load_server_conf(confpath)?;

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
-use nut_proto::ErrCode;
-use nut_state::Tree;
+use nut_proto::{ErrCode, TrackingStatus};
+use nut_state::{Tree, UpsdMsg};
 use tokio::sync::{mpsc, Notify};
 
+use crate::cmd::Session;
+
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
-pub type Secs = u64;
+pub(crate) type Secs = u64;
 
 /// upsd.users as upsd checks it: a privileged operation needs an existing user with a
 /// password, the exact password and the permission; any failure is the same ACCESS-DENIED.
@@ -25,52 +27,47 @@ fn authenticate<'a>(
     (user.password.as_deref()? == password?).then_some(user)
 }
 
-/// May this session (its USERNAME and PASSWORD) perform `action`?
-pub fn check_action(
-    users: &Users,
-    name: Option<&str>,
-    password: Option<&str>,
-    action: &str,
-) -> bool {
+/// May this user (USERNAME and PASSWORD) perform `action`?
+fn check_action(users: &Users, name: Option<&str>, password: Option<&str>, action: &str) -> bool {
     authenticate(users, name, password).is_some_and(|u| u.has_action(action))
 }
 
-/// May this session run instant command `cmd`?
-pub fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd: &str) -> bool {
+/// May this user (USERNAME and PASSWORD) run instant command `cmd`?
+fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd: &str) -> bool {
     authenticate(users, name, password).is_some_and(|u| u.may_instcmd(cmd))
 }
 
-/// The live link to a driver: lines queued here are written to its socket.
+/// The live link to a driver: messages queued here are written to its socket.
 #[derive(Debug, Clone)]
-pub struct DriverLink {
-    pub tx: mpsc::UnboundedSender<String>,
+pub(crate) struct DriverLink {
+    pub(crate) tx: mpsc::UnboundedSender<UpsdMsg>,
 }
 
 /// One UPS of ups.conf and the replica of its driver's tree.
 #[derive(Debug)]
-pub struct Ups {
+pub(crate) struct Ups {
     /// The section name as written in ups.conf.
-    pub name: String,
-    pub desc: Option<String>,
+    pub(crate) name: String,
+    pub(crate) desc: Option<String>,
     /// `<STATEPATH>/<driver>-<name>`.
-    pub socket: PathBuf,
-    pub tree: Tree,
-    pub link: Option<DriverLink>,
-    pub dumpdone: bool,
-    pub data_ok: bool,
-    pub last_heard: Secs,
-    pub last_ping: Secs,
+    pub(crate) socket: PathBuf,
+    pub(crate) tree: Tree,
+    pub(crate) link: Option<DriverLink>,
+    pub(crate) dumpdone: bool,
+    pub(crate) data_ok: bool,
+    pub(crate) last_heard: Secs,
+    pub(crate) last_ping: Secs,
     /// Whether the last periodic check found the data stale (for log transitions).
-    pub stale_reported: bool,
+    pub(crate) stale_reported: bool,
     /// The FSD latch: once set by `FSD <ups>` it stays until upsd restarts.
-    pub fsd: bool,
-    pub numlogins: u32,
+    pub(crate) fsd: bool,
+    pub(crate) numlogins: u32,
     /// Bumped when the section is redefined or removed, so an old driver link stops.
-    pub generation: u64,
+    pub(crate) generation: u64,
 }
 
 impl Ups {
-    pub fn new(name: &str, desc: Option<String>, socket: PathBuf) -> Ups {
+    pub(crate) fn new(name: &str, desc: Option<String>, socket: PathBuf) -> Ups {
         Ups {
             name: name.to_string(),
             desc,
@@ -90,12 +87,12 @@ impl Ups {
 
     /// Stock's staleness rule (2.8.0): the driver said DATASTALE after its dump, or nothing
     /// recognisable came from it for more than MAXAGE seconds.
-    pub fn is_stale(&self, now: Secs, maxage: Secs) -> bool {
+    pub(crate) fn is_stale(&self, now: Secs, maxage: Secs) -> bool {
         (self.dumpdone && !self.data_ok) || now.saturating_sub(self.last_heard) > maxage
     }
 
     /// The availability check that guards most commands.
-    pub fn available(&self, now: Secs, maxage: Secs) -> Result<(), ErrCode> {
+    pub(crate) fn available(&self, now: Secs, maxage: Secs) -> Result<(), ErrCode> {
         if self.link.is_none() {
             return Err(ErrCode::DriverNotConnected);
         }
@@ -106,7 +103,7 @@ impl Ups {
     }
 
     /// Called when the socket connects: fresh dump pending, status WAIT until it arrives.
-    pub fn on_connect(&mut self, link: DriverLink, now: Secs) {
+    pub(crate) fn on_connect(&mut self, link: DriverLink, now: Secs) {
         self.link = Some(link);
         self.dumpdone = false;
         self.last_heard = now;
@@ -114,7 +111,7 @@ impl Ups {
     }
 
     /// Called when the socket goes away: everything the driver published is forgotten.
-    pub fn on_disconnect(&mut self) {
+    pub(crate) fn on_disconnect(&mut self) {
         self.link = None;
         self.tree.clear();
     }
@@ -122,49 +119,48 @@ impl Ups {
 
 /// A connected client as other clients see it (LIST CLIENT) and as reload reaches it (kick).
 #[derive(Debug, Clone)]
-pub struct ClientEntry {
-    pub id: u64,
-    pub addr: String,
+pub(crate) struct ClientEntry {
+    pub(crate) id: u64,
+    pub(crate) addr: String,
     /// Canonical name of the UPS this client did LOGIN to.
-    pub login_ups: Option<String>,
-    pub kick: Arc<Notify>,
+    pub(crate) login_ups: Option<String>,
+    pub(crate) kick: Arc<Notify>,
 }
 
 /// Tracking results of SET/INSTCMD, by upper-case id.
 #[derive(Debug, Default)]
-pub struct Tracking {
-    pub enabled: bool,
+pub(crate) struct Tracking {
+    pub(crate) enabled: bool,
     entries: HashMap<String, (Option<i32>, Secs)>,
 }
 
 impl Tracking {
-    pub fn add(&mut self, id: &str, now: Secs) {
+    pub(crate) fn add(&mut self, id: &str, now: Secs) {
         if self.enabled {
             self.entries.insert(id.to_ascii_uppercase(), (None, now));
         }
     }
 
-    pub fn set(&mut self, id: &str, status: i32) {
+    pub(crate) fn set(&mut self, id: &str, status: i32) {
         if let Some(e) = self.entries.get_mut(&id.to_ascii_uppercase()) {
             e.0 = Some(status);
         }
     }
 
-    /// The reply to `GET TRACKING <id>` as 2.8.0 words it (-1 reads as pending, unknown
+    /// The answer to `GET TRACKING <id>` as 2.8.0 gives it (-1 reads as pending, unknown
     /// numbers and ids as ERR UNKNOWN).
-    pub fn get(&self, id: &str) -> &'static str {
+    pub(crate) fn get(&self, id: &str) -> TrackingStatus {
         match self.entries.get(&id.to_ascii_uppercase()) {
-            None => "ERR UNKNOWN",
-            Some((None | Some(-1), _)) => "PENDING",
-            Some((Some(0), _)) => "SUCCESS",
-            Some((Some(2), _)) => "ERR INVALID-ARGUMENT",
-            Some((Some(3), _)) => "ERR FAILED",
-            Some(_) => "ERR UNKNOWN",
+            Some((None | Some(-1), _)) => TrackingStatus::Pending,
+            Some((Some(0), _)) => TrackingStatus::Success,
+            Some((Some(2), _)) => TrackingStatus::Failed(ErrCode::InvalidArgument),
+            Some((Some(3), _)) => TrackingStatus::Failed(ErrCode::Failed),
+            None | Some(_) => TrackingStatus::Failed(ErrCode::Unknown),
         }
     }
 
     /// Forget entries older than `delay` seconds.
-    pub fn expire(&mut self, now: Secs, delay: Secs) {
+    pub(crate) fn expire(&mut self, now: Secs, delay: Secs) {
         self.entries
             .retain(|_, (_, at)| now.saturating_sub(*at) <= delay);
     }
@@ -172,7 +168,7 @@ impl Tracking {
 
 /// Texts of `GET DESC` / `GET CMDDESC`, from `cmdvartab` in DATAPATH.
 #[derive(Debug, Default, Clone)]
-pub struct Descriptions {
+pub(crate) struct Descriptions {
     vars: HashMap<String, String>,
     cmds: HashMap<String, String>,
 }
@@ -180,7 +176,10 @@ pub struct Descriptions {
 impl Descriptions {
     /// Read the `VARDESC name "text"` / `CMDDESC name "text"` lines of a cmdvartab; other
     /// lines are skipped, a later line for the same name replaces an earlier one.
-    pub fn parse(text: &[u8], file: &std::path::Path) -> Result<Descriptions, nut_conf::ConfError> {
+    pub(crate) fn parse(
+        text: &[u8],
+        file: &std::path::Path,
+    ) -> Result<Descriptions, nut_conf::ConfError> {
         let mut d = Descriptions::default();
         for line in nut_conf::lines(text, file)? {
             let [kind, name, desc, ..] = &line.words[..] else {
@@ -196,13 +195,13 @@ impl Descriptions {
         Ok(d)
     }
 
-    pub fn var(&self, name: &str) -> Option<&str> {
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
         self.vars
             .get(&name.to_ascii_lowercase())
             .map(String::as_str)
     }
 
-    pub fn cmd(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cmd(&self, name: &str) -> Option<&str> {
         self.cmds
             .get(&name.to_ascii_lowercase())
             .map(String::as_str)
@@ -211,24 +210,24 @@ impl Descriptions {
 
 /// Everything the server knows, behind one lock.
 #[derive(Debug, Default)]
-pub struct Server {
+pub(crate) struct Server {
     /// In LIST UPS order.
-    pub upses: Vec<Ups>,
-    pub users: Users,
+    pub(crate) upses: Vec<Ups>,
+    pub(crate) users: Users,
     /// Most recent connection first, as LIST CLIENT shows them.
-    pub clients: Vec<ClientEntry>,
-    pub tracking: Tracking,
-    pub descriptions: Descriptions,
-    pub maxage: Secs,
-    pub tracking_delay: Secs,
+    pub(crate) clients: Vec<ClientEntry>,
+    pub(crate) tracking: Tracking,
+    pub(crate) descriptions: Descriptions,
+    pub(crate) maxage: Secs,
+    pub(crate) tracking_delay: Secs,
     /// Whether STARTTLS can be offered (a certificate is loaded).
-    pub tls_ready: bool,
+    pub(crate) tls_ready: bool,
     next_client_id: u64,
     next_generation: u64,
 }
 
 impl Server {
-    pub fn new() -> Server {
+    pub(crate) fn new() -> Server {
         Server {
             maxage: 15,
             tracking_delay: 3600,
@@ -237,20 +236,20 @@ impl Server {
     }
 
     /// Find a UPS by name, ignoring case.
-    pub fn ups(&self, name: &str) -> Option<&Ups> {
+    pub(crate) fn ups(&self, name: &str) -> Option<&Ups> {
         self.upses
             .iter()
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
-    pub fn ups_mut(&mut self, name: &str) -> Option<&mut Ups> {
+    pub(crate) fn ups_mut(&mut self, name: &str) -> Option<&mut Ups> {
         self.upses
             .iter_mut()
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
     /// Register a new connection; it is listed first.
-    pub fn add_client(&mut self, addr: String) -> ClientEntry {
+    pub(crate) fn add_client(&mut self, addr: String) -> ClientEntry {
         self.next_client_id += 1;
         let entry = ClientEntry {
             id: self.next_client_id,
@@ -263,7 +262,7 @@ impl Server {
     }
 
     /// Forget a connection and give back its login.
-    pub fn remove_client(&mut self, id: u64) {
+    pub(crate) fn remove_client(&mut self, id: u64) {
         let Some(pos) = self.clients.iter().position(|c| c.id == id) else {
             return;
         };
@@ -276,12 +275,32 @@ impl Server {
     }
 
     /// A fresh generation number for a UPS link.
-    pub fn next_generation(&mut self) -> u64 {
+    pub(crate) fn next_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation
     }
 
-    pub fn client_mut(&mut self, id: u64) -> Option<&mut ClientEntry> {
+    /// `UNKNOWN-UPS`, then the availability check that guards most commands.
+    pub(crate) fn available_ups(&self, name: &str, now: Secs) -> Result<&Ups, ErrCode> {
+        let ups = self.ups(name).ok_or(ErrCode::UnknownUps)?;
+        ups.available(now, self.maxage)?;
+        Ok(ups)
+    }
+
+    /// May `session` (its USERNAME and PASSWORD) perform `action`?
+    pub(crate) fn check_action(&self, session: &Session, action: &str) -> bool {
+        let (user, password) = (session.username.as_deref(), session.password.as_deref());
+        check_action(&self.users, user, password, action)
+    }
+
+    /// May `session` run instant command `cmd`?
+    pub(crate) fn check_instcmd(&self, session: &Session, cmd: &str) -> bool {
+        let (user, password) = (session.username.as_deref(), session.password.as_deref());
+        check_instcmd(&self.users, user, password, cmd)
+    }
+
+    /// The registry entry of a connection.
+    pub(crate) fn client_mut(&mut self, id: u64) -> Option<&mut ClientEntry> {
         self.clients.iter_mut().find(|c| c.id == id)
     }
 }
@@ -293,11 +312,12 @@ mod tests {
     #[test]
     fn tracking_words_match_2_8_0() {
         let mut t = Tracking::default();
+        let unknown = TrackingStatus::Failed(ErrCode::Unknown);
         t.add("abc", 0);
-        assert_eq!(t.get("ABC"), "ERR UNKNOWN", "not added while disabled");
+        assert_eq!(t.get("ABC"), unknown, "not added while disabled");
         t.enabled = true;
         t.add("abc", 0);
-        assert_eq!(t.get("ABC"), "PENDING");
+        assert_eq!(t.get("ABC"), TrackingStatus::Pending);
         for (status, word) in [
             (0, "SUCCESS"),
             (1, "ERR UNKNOWN"),
@@ -307,10 +327,10 @@ mod tests {
             (-1, "PENDING"),
         ] {
             t.set("Abc", status);
-            assert_eq!(t.get("abc"), word);
+            assert_eq!(t.get("abc").to_string(), word);
         }
         t.expire(3601, 3600);
-        assert_eq!(t.get("abc"), "ERR UNKNOWN");
+        assert_eq!(t.get("abc"), unknown);
     }
 
     #[test]

@@ -9,28 +9,17 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use nut_conf::upsd_conf::CertRequest;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use nut_daemon::pem::{self, PemError};
 use tokio_rustls::TlsAcceptor;
 
 /// Build the acceptor for CERTFILE, asking for client certificates as `request` says.
-pub fn acceptor(
+pub(crate) fn acceptor(
     certfile: &Path,
     request: CertRequest,
     certpath: Option<&Path>,
 ) -> Result<TlsAcceptor> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certfile)
-        .with_context(|| format!("CERTFILE {}: cannot read", certfile.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("CERTFILE {}: bad PEM certificate", certfile.display()))?;
-    if certs.is_empty() {
-        bail!(
-            "CERTFILE {}: no certificate in the file",
-            certfile.display()
-        );
-    }
-    let key = PrivateKeyDer::from_pem_file(certfile)
-        .with_context(|| format!("CERTFILE {}: no usable private key", certfile.display()))?;
+    let certs = pem::certificates(certfile).map_err(|e| anyhow!("CERTFILE {e}"))?;
+    let key = pem::private_key(certfile).map_err(|e| anyhow!("CERTFILE {e}"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -70,30 +59,17 @@ pub fn acceptor(
 /// The CA certificates of CERTPATH: a PEM file, or every PEM file of a directory (OpenSSL's
 /// hashed-name links included).
 fn client_roots(certpath: &Path) -> Result<rustls::RootCertStore> {
-    let files: Vec<std::path::PathBuf> = if certpath.is_dir() {
-        let mut v: Vec<_> = std::fs::read_dir(certpath)
-            .with_context(|| format!("CERTPATH {}: cannot read", certpath.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![certpath.to_path_buf()]
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for f in &files {
-        let Ok(iter) = CertificateDer::pem_file_iter(f) else {
-            continue;
-        };
-        for cert in iter.flatten() {
-            roots
-                .add(cert)
-                .with_context(|| format!("CERTPATH {}: bad CA certificate", f.display()))?;
+    let certs = pem::ca_certificates(certpath).map_err(|e| match e {
+        PemError::NoCertificate { path } => {
+            anyhow!("CERTPATH {}: no CA certificate found", path.display())
         }
-    }
-    if roots.is_empty() {
-        bail!("CERTPATH {}: no CA certificate found", certpath.display());
+        other => anyhow!("CERTPATH {other}"),
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .with_context(|| format!("CERTPATH {}: bad CA certificate", certpath.display()))?;
     }
     Ok(roots)
 }
@@ -116,7 +92,7 @@ mod tests {
 
     #[test]
     fn an_empty_certpath_is_an_error_naming_it() {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().expect("tempdir");
         let e = client_roots(d.path()).map(|_| ()).unwrap_err();
         assert_eq!(
             e.to_string(),

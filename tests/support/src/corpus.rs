@@ -1,6 +1,8 @@
 //! The differential request corpus (`tests/corpus/requests.txt`): parser, replay, normalisation
 //! and diff. The file format is documented at the top of the corpus file itself.
 
+use nut_proto::OkReply;
+
 use crate::{LineClient, Reply};
 use std::time::Duration;
 
@@ -187,13 +189,14 @@ fn normalise_line(body: &str, last_id: &mut Option<String>) -> String {
     if body.starts_with(VER_PREFIX) {
         return format!("{VER_PREFIX}<VERSION TEXT>");
     }
-    if let Some(id) = body.strip_prefix("OK TRACKING ") {
-        if is_tracking_id(id) {
-            *last_id = Some(id.to_string());
+    if let Ok(OkReply::Tracking(id)) = OkReply::parse(body) {
+        if is_tracking_id(&id) {
+            *last_id = Some(id);
             return "OK TRACKING <UUID>".into();
         }
         return body.to_string();
     }
+    // VAR lines are matched as text on purpose: the quoting itself is what is compared.
     let words: Vec<&str> = body.splitn(4, ' ').collect();
     if words.len() == 4 && words[0] == "VAR" {
         let var = words[2].to_ascii_lowercase();

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nut_proto::{Get, GetReply, List, Request};
+
 use crate::{our_bin, LineClient, NutDir, Proc, Reply, StockNut};
 
 /// Poll `f` every 20 ms until it gives `Some`, or panic after `timeout` with `what` and the
@@ -70,20 +72,25 @@ pub fn start_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> Proc {
         let mut c = LineClient::connect(dir.port)
             .map_err(|e| *last = e.to_string())
             .ok()?;
-        let r = c.request("LIST UPS");
+        let r = c.ask(&Request::List(List::Ups));
         *last = r.clone();
-        r.starts_with("BEGIN LIST UPS\n").then_some(())
+        List::Ups.parse_begin(r.lines().next()?).ok()
     });
     p
 }
 
 /// Wait until `GET VAR <ups> <var>` gives a value; returns the reply line.
 pub fn wait_var(port: u16, ups: &str, var: &str, timeout: Duration) -> String {
+    let query = Get::Var {
+        ups: ups.into(),
+        var: var.into(),
+    };
     wait_for(&format!("{ups} {var} to be served"), timeout, |last| {
         let mut c = LineClient::connect(port).ok()?;
-        let r = c.request(&format!("GET VAR {ups} {var}"));
+        let r = c.ask(&Request::Get(query.clone()));
         *last = r.clone();
-        r.starts_with("VAR ").then_some(r)
+        let served = matches!(query.parse_reply(r.trim_end()), Ok(GetReply::Var { .. }));
+        served.then_some(r)
     })
 }
 

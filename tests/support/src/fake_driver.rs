@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use nut_proto::split_line;
+use nut_state::{DriverMsg, UpsdMsg};
+
 /// Driver name to put in ups.conf for a fake UPS (the socket is `fake-driver-<ups>`).
 pub const FAKE_DRIVER: &str = "fake-driver";
 
@@ -57,19 +60,61 @@ fn load_script(dump_file: &Path) -> Script {
     script
 }
 
-/// The tracking result for one request line from upsd (see the module doc).
-fn result_for(words: &[&str]) -> &'static str {
-    let before_tracking: Vec<&str> = words
-        .iter()
-        .take_while(|w| **w != "TRACKING")
-        .copied()
-        .collect();
-    match before_tracking.as_slice() {
-        ["INSTCMD", "load.off"] => "4",
-        ["INSTCMD", _, _, ..] => "2",
-        ["SET", "ups.delay.start", ..] => "3",
-        _ => "0",
+/// The tracking result for one message from upsd (see the module doc).
+fn result_for(msg: &UpsdMsg) -> i32 {
+    match msg {
+        UpsdMsg::InstCmd {
+            cmd, param: None, ..
+        } if cmd == "load.off" => 4,
+        UpsdMsg::InstCmd { param: Some(_), .. } => 2,
+        UpsdMsg::Set { var, .. } if var == "ups.delay.start" => 3,
+        _ => 0,
     }
+}
+
+/// What the fake answers to one message from upsd: `(lines, pause before the rest)` steps.
+fn answer(script: &Script, msg: &UpsdMsg) -> Vec<Step> {
+    let line = |m: DriverMsg| Step::Send(format!("{}\n", m.to_line()));
+    match msg {
+        UpsdMsg::DumpAll => {
+            let mut steps: Vec<Step> = script.dump.iter().cloned().map(Step::Send).collect();
+            steps.push(line(DriverMsg::DumpDone));
+            steps
+        }
+        UpsdMsg::Ping => vec![line(DriverMsg::Pong)],
+        UpsdMsg::Set { tracking, .. } | UpsdMsg::InstCmd { tracking, .. } => {
+            let mut steps = Vec::new();
+            if let Some(id) = tracking {
+                steps.push(line(DriverMsg::Tracking {
+                    id: id.clone(),
+                    status: result_for(msg),
+                }));
+            }
+            let live = match msg {
+                UpsdMsg::InstCmd { cmd, .. } => script.on.iter().find(|(on, _)| on == cmd),
+                _ => None,
+            };
+            for l in live.map(|(_, lines)| lines.as_slice()).unwrap_or_default() {
+                match l.trim().strip_prefix("@sleep ") {
+                    Some(ms) => {
+                        steps.push(Step::Sleep(Duration::from_millis(ms.parse().unwrap_or(0))))
+                    }
+                    None => steps.push(Step::Send(l.clone())),
+                }
+            }
+            steps
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// One step of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// Lines to write (with their newlines).
+    Send(String),
+    /// Flush what came before, then wait.
+    Sleep(Duration),
 }
 
 fn serve(stream: UnixStream, script: Arc<Script>, stop: Arc<AtomicBool>) {
@@ -84,43 +129,24 @@ fn serve(stream: UnixStream, script: Arc<Script>, stop: Arc<AtomicBool>) {
         match reader.read_line(&mut line) {
             Ok(0) => return,
             Ok(_) if line.ends_with('\n') => {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let mut reply = String::new();
-                match words.first().copied() {
-                    Some("DUMPALL") => {
-                        for l in script.dump.iter() {
-                            reply.push_str(l);
-                        }
-                        reply.push_str("DUMPDONE\n");
-                    }
-                    Some("PING") => reply.push_str("PONG\n"),
-                    Some("SET") | Some("INSTCMD") => {
-                        if let Some(pos) = words.iter().position(|w| *w == "TRACKING") {
-                            if let Some(id) = words.get(pos + 1) {
-                                reply = format!("TRACKING {id} {}\n", result_for(&words));
-                            }
-                        }
-                        let live = script.on.iter().find(|(cmd, _)| {
-                            words.first() == Some(&"INSTCMD") && words.get(1) == Some(&cmd.as_str())
-                        });
-                        if let Some((_, lines)) = live {
-                            for l in lines {
-                                if let Some(ms) = l.trim().strip_prefix("@sleep ") {
-                                    if out.write_all(reply.as_bytes()).is_err() {
-                                        return;
-                                    }
-                                    reply.clear();
-                                    let ms = ms.parse().unwrap_or(0);
-                                    std::thread::sleep(Duration::from_millis(ms));
-                                } else {
-                                    reply.push_str(l);
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                let words = split_line(&line).unwrap_or_default();
                 line.clear();
+                let Some(msg) = UpsdMsg::parse(&words) else {
+                    continue;
+                };
+                let mut reply = String::new();
+                for step in answer(&script, &msg) {
+                    match step {
+                        Step::Send(lines) => reply.push_str(&lines),
+                        Step::Sleep(pause) => {
+                            if out.write_all(reply.as_bytes()).is_err() {
+                                return;
+                            }
+                            reply.clear();
+                            std::thread::sleep(pause);
+                        }
+                    }
+                }
                 if !reply.is_empty() && out.write_all(reply.as_bytes()).is_err() {
                     return;
                 }
@@ -184,19 +210,44 @@ mod tests {
 
     #[test]
     fn tracking_results() {
-        assert_eq!(result_for(&["INSTCMD", "load.off", "TRACKING", "X"]), "4");
+        let msg = |line: &str| UpsdMsg::parse(&split_line(line).unwrap()).unwrap();
+        assert_eq!(result_for(&msg("INSTCMD load.off TRACKING X")), 4);
+        assert_eq!(result_for(&msg("INSTCMD beeper.disable TRACKING X")), 0);
+        assert_eq!(result_for(&msg("INSTCMD a.b 5 TRACKING X")), 2);
+        assert_eq!(result_for(&msg("SET ups.delay.start \"9\" TRACKING X")), 3);
+        assert_eq!(result_for(&msg("SET ups.id \"9\" TRACKING X")), 0);
+    }
+
+    #[test]
+    fn answers_speak_the_driver_socket() {
+        let script = Script {
+            dump: vec!["SETINFO ups.status \"OL\"\n".into()],
+            on: vec![(
+                "test.battery.start".into(),
+                vec![
+                    "SETINFO ups.status \"OL TEST\"\n".into(),
+                    "@sleep 5\n".into(),
+                ],
+            )],
+        };
+        let send = |s: &str| Step::Send(s.into());
         assert_eq!(
-            result_for(&["INSTCMD", "beeper.disable", "TRACKING", "X"]),
-            "0"
+            answer(&script, &UpsdMsg::DumpAll),
+            [send("SETINFO ups.status \"OL\"\n"), send("DUMPDONE\n")]
         );
-        assert_eq!(result_for(&["INSTCMD", "a.b", "5", "TRACKING", "X"]), "2");
+        assert_eq!(answer(&script, &UpsdMsg::Ping), [send("PONG\n")]);
+        let cmd = UpsdMsg::InstCmd {
+            cmd: "test.battery.start".into(),
+            param: None,
+            tracking: Some("ID".into()),
+        };
         assert_eq!(
-            result_for(&["SET", "ups.delay.start", "\"9\"", "TRACKING", "X"]),
-            "3"
-        );
-        assert_eq!(
-            result_for(&["SET", "ups.id", "\"9\"", "TRACKING", "X"]),
-            "0"
+            answer(&script, &cmd),
+            [
+                send("TRACKING ID 0\n"),
+                send("SETINFO ups.status \"OL TEST\"\n"),
+                Step::Sleep(Duration::from_millis(5))
+            ]
         );
     }
 }

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nut_proto::{Get, GetReply, OkReply, Request};
+
 /// Name of the UPS fed with the APC Back-UPS BK650M2-CH dump.
 pub const UPS: &str = "ups";
 /// Description of [`UPS`] in ups.conf.
@@ -554,11 +556,15 @@ impl Upsd {
     fn check_ready(dir: &NutDir) -> Result<(), String> {
         let mut c = LineClient::connect(dir.port).map_err(|e| e.to_string())?;
         for ups in &dir.opts.upses {
-            let q = format!("GET TYPE {} {}", ups.name, ups.ready_var);
-            let r = c.request(&q);
+            let query = Get::Type {
+                ups: ups.name.clone(),
+                var: ups.ready_var.clone(),
+            };
+            let r = c.ask(&Request::Get(query.clone()));
             // dummy-ups sends flags right after the value: wait for both.
-            if !r.starts_with(&format!("TYPE {} {} RW", ups.name, ups.ready_var)) {
-                return Err(format!("{q} -> {r:?}"));
+            match query.parse_reply(r.trim_end()) {
+                Ok(GetReply::Type { ty, .. }) if ty.rw => {}
+                _ => return Err(format!("{query:?} -> {r:?}")),
             }
         }
         Ok(())
@@ -760,10 +766,18 @@ impl LineClient {
         }
     }
 
-    /// USERNAME + PASSWORD (both must answer OK).
+    /// Send `request` as a stock client writes it and return the complete reply as text
+    /// (panics otherwise).
+    pub fn ask(&mut self, request: &Request) -> String {
+        self.request(&request.to_line())
+    }
+
+    /// USERNAME + PASSWORD (both must answer exactly `OK`).
     pub fn auth(&mut self, user: &str, password: &str) {
-        assert_eq!(self.request(&format!("USERNAME {user}")), "OK\n");
-        assert_eq!(self.request(&format!("PASSWORD {password}")), "OK\n");
+        let ok =
+            String::from_utf8_lossy(&nut_proto::Reply::Ok(OkReply::Plain).to_bytes()).into_owned();
+        assert_eq!(self.ask(&Request::Username(user.into())), ok);
+        assert_eq!(self.ask(&Request::Password(password.into())), ok);
     }
 }
 

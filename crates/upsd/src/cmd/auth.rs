@@ -1,37 +1,27 @@
 //! USERNAME, PASSWORD, LOGIN, LOGOUT, PRIMARY and MASTER (`server/netuser.c`).
 //! Credentials are only stored here; they are checked when a privileged command runs.
 
-use nut_proto::ErrCode;
+use nut_proto::{ErrCode, OkReply, Reply};
 
-use super::{After, Ctx, Outcome};
-use crate::reply::Reply;
+use super::Ctx;
 
-pub fn username(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let [name] = args else {
-        return ErrCode::InvalidArgument.into();
-    };
+pub(super) fn username<'a>(ctx: Ctx<'a, '_>, name: String) -> Reply<'a> {
     if ctx.session.username.is_some() {
         return ErrCode::AlreadySetUsername.into();
     }
-    ctx.session.username = Some(name.clone());
-    Reply::line("OK").into()
+    ctx.session.username = Some(name);
+    OkReply::Plain.into()
 }
 
-pub fn password(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let [pw] = args else {
-        return ErrCode::InvalidArgument.into();
-    };
+pub(super) fn password<'a>(ctx: Ctx<'a, '_>, password: String) -> Reply<'a> {
     if ctx.session.password.is_some() {
         return ErrCode::AlreadySetPassword.into();
     }
-    ctx.session.password = Some(pw.clone());
-    Reply::line("OK").into()
+    ctx.session.password = Some(password);
+    OkReply::Plain.into()
 }
 
-pub fn login(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let [name] = args else {
-        return ErrCode::InvalidArgument.into();
-    };
+pub(super) fn login<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
     if ctx.session.login_ups.is_some() {
         return ErrCode::AlreadyLoggedIn.into();
     }
@@ -55,39 +45,22 @@ pub fn login(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
         if ctx.session.tls { " (SSL)" } else { "" }
     );
     ctx.session.login_ups = Some(canonical);
-    Reply::line("OK").into()
+    OkReply::Plain.into()
 }
 
-pub fn logout(_: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if !args.is_empty() {
-        return ErrCode::InvalidArgument.into();
-    }
-    Outcome {
-        reply: Reply::line("OK Goodbye"),
-        after: After::Close,
-    }
+pub(super) fn logout<'a>() -> Reply<'a> {
+    OkReply::Goodbye.into()
 }
 
-/// A pure permission probe: either action PRIMARY or MASTER will do.
-fn probe_primary(ctx: &Ctx<'_>, args: &[String], granted: &str) -> Outcome {
-    let [name] = args else {
-        return ErrCode::InvalidArgument.into();
-    };
+/// PRIMARY and MASTER: a pure permission probe; either action PRIMARY or MASTER will do.
+pub(super) fn primary<'a>(ctx: Ctx<'a, '_>, name: &str, granted: OkReply) -> Reply<'a> {
     if ctx.server.ups(name).is_none() {
         return ErrCode::UnknownUps.into();
     }
     if !ctx.check_action("PRIMARY") && !ctx.check_action("MASTER") {
         return ErrCode::AccessDenied.into();
     }
-    Reply::line(granted).into()
-}
-
-pub fn primary(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    probe_primary(ctx, args, "OK PRIMARY-GRANTED")
-}
-
-pub fn master(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    probe_primary(ctx, args, "OK MASTER-GRANTED")
+    granted.into()
 }
 
 #[cfg(test)]
@@ -159,9 +132,12 @@ mod tests {
     fn logout_says_goodbye_and_closes() {
         let (mut s, _rx) = server();
         let mut c = session(&mut s);
-        let words = vec!["LOGOUT".to_string()];
-        let o = dispatch(&mut s, &mut c, &words, 0);
-        assert_eq!(o.reply.as_bytes(), b"OK Goodbye\n");
-        assert_eq!(o.after, After::Close);
+        let reply = dispatch(&mut s, &mut c, vec!["LOGOUT".to_string()], 0);
+        assert_eq!(reply.to_bytes(), b"OK Goodbye\n");
+        assert_eq!(After::of(&reply), After::Close);
+        assert_eq!(
+            run(&mut s, &mut c, &["LOGOUT now"]),
+            "ERR INVALID-ARGUMENT\n"
+        );
     }
 }

@@ -1,127 +1,119 @@
 //! GET: NUMLOGINS, UPSDESC, VAR, TYPE, DESC, CMDDESC and TRACKING (`server/netget.c` order).
+//! Answers echo the UPS and variable names as the client spelled them.
 
-use nut_proto::{escape_capped, ErrCode};
+use std::borrow::Cow;
 
-use super::misc::{ver_text, SERVER_VERSION};
-use super::{Ctx, Outcome};
-use crate::reply::Reply;
+use nut_proto::{ErrCode, Get, GetReply, Reply, Text, VarType};
 
-/// Descriptions are escaped into a 512-byte buffer.
-const DESC_MAX: usize = 511;
+use super::misc::{SERVER_VERSION, VER_TEXT};
+use super::{reply, Ctx};
+use crate::state::{Secs, Server};
 
-pub fn get(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let Some(sub) = args.first() else {
-        return ErrCode::InvalidArgument.into();
-    };
-    if sub.eq_ignore_ascii_case("TRACKING") {
-        return tracking(ctx, args.get(1));
-    }
-    let Some(name) = args.get(1) else {
-        return ErrCode::InvalidArgument.into();
-    };
-    if sub.eq_ignore_ascii_case("NUMLOGINS") {
-        return numlogins(ctx, name);
-    }
-    if sub.eq_ignore_ascii_case("UPSDESC") {
-        return upsdesc(ctx, name);
-    }
-    let Some(var) = args.get(2) else {
-        return ErrCode::InvalidArgument.into();
-    };
-    let result = match sub.to_ascii_uppercase().as_str() {
-        "VAR" => var_value(ctx, name, var),
-        "TYPE" => var_type(ctx, name, var),
-        "DESC" => desc(ctx, name, var, "DESC"),
-        "CMDDESC" => desc(ctx, name, var, "CMDDESC"),
-        _ => Err(ErrCode::InvalidArgument),
-    };
-    match result {
-        Ok(line) => Reply::line(line).into(),
-        Err(code) => code.into(),
-    }
+pub(super) fn get<'a>(ctx: Ctx<'a, '_>, query: Get) -> Reply<'a> {
+    let tracking = ctx.session.tracking;
+    let (server, now): (&'a Server, Secs) = (ctx.server, ctx.now);
+    reply(answer(server, now, tracking, query).map(Reply::Get))
 }
 
-fn tracking(ctx: &Ctx<'_>, id: Option<&String>) -> Outcome {
-    match id {
-        None => Reply::line(if ctx.session.tracking { "ON" } else { "OFF" }).into(),
-        Some(_) if !ctx.session.tracking => ErrCode::FeatureNotConfigured.into(),
-        Some(id) => Reply::line(ctx.server.tracking.get(id)).into(),
-    }
+fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetReply<'_>, ErrCode> {
+    Ok(match query {
+        Get::Tracking(None) => GetReply::TrackingOn(tracking),
+        Get::Tracking(Some(_)) if !tracking => return Err(ErrCode::FeatureNotConfigured),
+        Get::Tracking(Some(id)) => GetReply::Tracking(server.tracking.get(&id)),
+        Get::NumLogins { ups } => {
+            let count = server.available_ups(&ups, now)?.numlogins;
+            GetReply::NumLogins {
+                ups: ups.into(),
+                count,
+            }
+        }
+        Get::UpsDesc { ups } => {
+            let desc = match &server.ups(&ups).ok_or(ErrCode::UnknownUps)?.desc {
+                Some(desc) => Text::plain(desc.as_str()),
+                None => Text::Wire("Unavailable"),
+            };
+            GetReply::UpsDesc {
+                ups: ups.into(),
+                desc,
+            }
+        }
+        Get::Var { ups, var } => var_value(server, now, ups, var)?,
+        Get::Type { ups, var } => {
+            let v = server
+                .available_ups(&ups, now)?
+                .tree
+                .get(&var)
+                .ok_or(ErrCode::VarNotSupported)?;
+            let ty = VarType {
+                rw: v.flags.rw,
+                enumerated: !v.enums().is_empty(),
+                ranged: !v.ranges().is_empty(),
+                string: v.flags.string.then_some(v.aux),
+                number: !v.flags.string,
+            };
+            GetReply::Type {
+                ups: ups.into(),
+                var: var.into(),
+                ty,
+            }
+        }
+        // The variable or command need not exist on the UPS; unknown names get a fixed
+        // text. Stock sends the text unescaped.
+        Get::Desc { ups, var } => {
+            server.available_ups(&ups, now)?;
+            let text = server.descriptions.var(&var);
+            GetReply::Desc {
+                ups: ups.into(),
+                var: var.into(),
+                text: Text::Wire(text.unwrap_or("Description unavailable")),
+            }
+        }
+        Get::CmdDesc { ups, cmd } => {
+            server.available_ups(&ups, now)?;
+            let text = server.descriptions.cmd(&cmd);
+            GetReply::CmdDesc {
+                ups: ups.into(),
+                cmd: cmd.into(),
+                text: Text::Wire(text.unwrap_or("Description unavailable")),
+            }
+        }
+    })
 }
 
-fn numlogins(ctx: &Ctx<'_>, name: &str) -> Outcome {
-    match ctx.available_ups(name) {
-        Ok(ups) => Reply::line(format!("NUMLOGINS {name} {}", ups.numlogins)).into(),
-        Err(code) => code.into(),
-    }
-}
-
-fn upsdesc(ctx: &Ctx<'_>, name: &str) -> Outcome {
-    let Some(ups) = ctx.server.ups(name) else {
-        return ErrCode::UnknownUps.into();
-    };
-    let desc = match &ups.desc {
-        Some(d) => escape_capped(d, DESC_MAX),
-        None => "Unavailable".into(),
-    };
-    Reply::line(format!("UPSDESC {name} \"{desc}\"")).into()
-}
-
-fn var_value(ctx: &Ctx<'_>, name: &str, var: &str) -> Result<String, ErrCode> {
-    // server.* is answered by upsd itself, whatever the UPS name.
-    if var.len() >= 7 && var[..7].eq_ignore_ascii_case("server.") {
-        return if var.eq_ignore_ascii_case("server.info") {
-            Ok(format!("VAR {name} server.info \"{}\"", ver_text()))
+fn var_value(
+    server: &Server,
+    now: Secs,
+    ups: String,
+    var: String,
+) -> Result<GetReply<'_>, ErrCode> {
+    // server.* is answered by upsd itself, whatever the UPS name (and named in lower case).
+    if var
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("server."))
+    {
+        let (name, value) = if var.eq_ignore_ascii_case("server.info") {
+            ("server.info", VER_TEXT)
         } else if var.eq_ignore_ascii_case("server.version") {
-            Ok(format!("VAR {name} server.version \"{SERVER_VERSION}\""))
+            ("server.version", SERVER_VERSION)
         } else {
-            Err(ErrCode::VarNotSupported)
+            return Err(ErrCode::VarNotSupported);
         };
+        return Ok(GetReply::Var {
+            ups: ups.into(),
+            var: Cow::Borrowed(name),
+            value: Text::Wire(value),
+            fsd: false,
+        });
     }
-    let ups = ctx.available_ups(name)?;
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
-    let fsd = if ups.fsd && var.eq_ignore_ascii_case("ups.status") {
-        "FSD "
-    } else {
-        ""
-    };
-    Ok(format!("VAR {name} {var} \"{fsd}{}\"", v.escaped()))
-}
-
-fn var_type(ctx: &Ctx<'_>, name: &str, var: &str) -> Result<String, ErrCode> {
-    let ups = ctx.available_ups(name)?;
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
-    let mut line = format!("TYPE {name} {var}");
-    if v.flags.rw {
-        line.push_str(" RW");
-    }
-    if !v.enums().is_empty() {
-        line.push_str(" ENUM");
-    }
-    if !v.ranges().is_empty() {
-        line.push_str(" RANGE");
-    }
-    if v.flags.string {
-        line.push_str(&format!(" STRING:{}", v.aux));
-    } else {
-        line.push_str(" NUMBER");
-    }
-    Ok(line)
-}
-
-/// The variable or command need not exist on the UPS; unknown names get a fixed text.
-fn desc(ctx: &Ctx<'_>, name: &str, what: &str, kind: &str) -> Result<String, ErrCode> {
-    ctx.available_ups(name)?;
-    let d = &ctx.server.descriptions;
-    let text = if kind == "DESC" {
-        d.var(what)
-    } else {
-        d.cmd(what)
-    };
-    Ok(format!(
-        "{kind} {name} {what} \"{}\"",
-        text.unwrap_or("Description unavailable")
-    ))
+    let u = server.available_ups(&ups, now)?;
+    let v = u.tree.get(&var).ok_or(ErrCode::VarNotSupported)?;
+    let fsd = u.fsd && var.eq_ignore_ascii_case("ups.status");
+    Ok(GetReply::Var {
+        ups: ups.into(),
+        var: var.into(),
+        value: Text::Wire(v.escaped()),
+        fsd,
+    })
 }
 
 #[cfg(test)]

@@ -1,31 +1,32 @@
-//! INSTCMD (`server/netinstcmd.c` check order). A parameter is used only when exactly three
-//! words follow the command.
+//! INSTCMD (`server/netinstcmd.c` check order). The request type already holds upsd's rule
+//! for the parameter: it is used only when exactly three words follow the command.
 
-use nut_proto::ErrCode;
+use nut_proto::{ErrCode, Reply};
 use nut_state::UpsdMsg;
 
 use super::set::forward;
-use super::{Ctx, Outcome};
-use crate::reply::Reply;
+use super::{reply, Ctx};
 
-pub fn instcmd(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if args.len() < 2 {
-        return ErrCode::InvalidArgument.into();
-    }
-    let param = (args.len() == 3).then(|| args[2].clone());
-    match send(ctx, &args[0], &args[1], param) {
-        Ok(reply) => reply.into(),
-        Err(code) => code.into(),
-    }
+pub(super) fn instcmd<'a>(
+    mut ctx: Ctx<'a, '_>,
+    name: &str,
+    cmd: &str,
+    param: Option<String>,
+) -> Reply<'a> {
+    reply(send(&mut ctx, name, cmd, param))
 }
 
-fn send(ctx: &mut Ctx<'_>, name: &str, cmd: &str, param: Option<String>) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
+fn send<'a>(
+    ctx: &mut Ctx<'_, '_>,
+    name: &str,
+    cmd: &str,
+    param: Option<String>,
+) -> Result<Reply<'a>, ErrCode> {
+    let ups = ctx.server.available_ups(name, ctx.now)?;
     if !ups.tree.has_cmd(cmd) {
         return Err(ErrCode::CmdNotSupported);
     }
-    let (user, pw) = ctx.user();
-    if !crate::state::check_instcmd(&ctx.server.users, user, pw, cmd) {
+    if !ctx.server.check_instcmd(ctx.session, cmd) {
         return Err(ErrCode::AccessDenied);
     }
     let link = ups.link.clone().ok_or(ErrCode::InstcmdFailed)?;
@@ -82,8 +83,16 @@ mod tests {
             ],
         );
         assert_eq!(out, "OK\nOK\nOK\nOK\nOK\n");
-        assert_eq!(rx.try_recv().ok().as_deref(), Some("INSTCMD LOAD.OFF\n"));
-        assert_eq!(rx.try_recv().ok().as_deref(), Some("INSTCMD load.off 10\n"));
-        assert_eq!(rx.try_recv().ok().as_deref(), Some("INSTCMD load.off\n"));
+        let sent: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|m| m.to_line())
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                "INSTCMD LOAD.OFF",
+                "INSTCMD load.off 10",
+                "INSTCMD load.off"
+            ]
+        );
     }
 }

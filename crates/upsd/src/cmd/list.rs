@@ -1,122 +1,87 @@
 //! LIST: UPS, VAR, RW, CMD, CLIENT, ENUM and RANGE (`server/netlist.c` order). Errors come
-//! instead of the BEGIN line; the envelope echoes the client's spelling of names.
+//! instead of the BEGIN line; the envelope echoes the client's spelling of names. Items
+//! borrow names and escaped values from the tree: a long list costs one vector of items.
 
-use nut_proto::{escape_capped, ErrCode};
+use nut_proto::{ErrCode, List, ListItem, ListReply, Reply, Text};
 
-use super::{Ctx, Outcome};
-use crate::reply::Reply;
+use super::{reply, Ctx};
+use crate::state::{Secs, Server};
 
-const DESC_MAX: usize = 511;
-
-pub fn list(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let Some(sub) = args.first() else {
-        return ErrCode::InvalidArgument.into();
-    };
-    let sub = sub.to_ascii_uppercase();
-    if sub == "UPS" {
-        return ups_list(ctx).into();
-    }
-    let Some(name) = args.get(1) else {
-        return ErrCode::InvalidArgument.into();
-    };
-    let result = match sub.as_str() {
-        "VAR" | "RW" => vars(ctx, name, sub == "RW"),
-        "CMD" => cmds(ctx, name),
-        "CLIENT" => clients(ctx, name),
-        _ => match args.get(2) {
-            None => Err(ErrCode::InvalidArgument),
-            Some(var) if sub == "ENUM" => enums(ctx, name, var),
-            Some(var) if sub == "RANGE" => ranges(ctx, name, var),
-            Some(_) => Err(ErrCode::InvalidArgument),
-        },
-    };
-    match result {
-        Ok(reply) => reply.into(),
-        Err(code) => code.into(),
-    }
+pub(super) fn list<'a>(ctx: Ctx<'a, '_>, query: List) -> Reply<'a> {
+    let (server, now): (&'a Server, Secs) = (ctx.server, ctx.now);
+    reply(items(server, now, &query).map(|items| Reply::List(ListReply { query, items })))
 }
 
-fn ups_list(ctx: &Ctx<'_>) -> Reply {
-    let mut r = Reply::line("BEGIN LIST UPS");
-    for ups in &ctx.server.upses {
-        let desc = match &ups.desc {
-            Some(d) => escape_capped(d, DESC_MAX),
-            None => "Description unavailable".into(),
-        };
-        r.push(format!("UPS {} \"{desc}\"", ups.name));
-    }
-    r.push("END LIST UPS");
-    r
-}
-
-fn vars(ctx: &Ctx<'_>, name: &str, rw_only: bool) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
-    let kind = if rw_only { "RW" } else { "VAR" };
-    let mut r = Reply::line(format!("BEGIN LIST {kind} {name}"));
-    for v in ups.tree.vars() {
-        if rw_only && !v.flags.rw {
-            continue;
+fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem<'a>>, ErrCode> {
+    Ok(match query {
+        List::Ups => server
+            .upses
+            .iter()
+            .map(|ups| ListItem::Ups {
+                name: ups.name.as_str().into(),
+                desc: match &ups.desc {
+                    Some(desc) => Text::plain(desc.as_str()),
+                    None => Text::Wire("Description unavailable"),
+                },
+            })
+            .collect(),
+        List::Var { ups } | List::Rw { ups } => {
+            let rw_only = matches!(query, List::Rw { .. });
+            let ups = server.available_ups(ups, now)?;
+            ups.tree
+                .vars()
+                .filter(|v| !rw_only || v.flags.rw)
+                .map(|v| ListItem::Var {
+                    var: v.name().into(),
+                    value: Text::Wire(v.escaped()),
+                    fsd: !rw_only && ups.fsd && v.name().eq_ignore_ascii_case("ups.status"),
+                })
+                .collect()
         }
-        let fsd = if !rw_only && ups.fsd && v.name().eq_ignore_ascii_case("ups.status") {
-            "FSD "
-        } else {
-            ""
-        };
-        r.push(format!(
-            "{kind} {name} {} \"{fsd}{}\"",
-            v.name(),
-            v.escaped()
-        ));
-    }
-    r.push(format!("END LIST {kind} {name}"));
-    Ok(r)
-}
-
-fn cmds(ctx: &Ctx<'_>, name: &str) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
-    let mut r = Reply::line(format!("BEGIN LIST CMD {name}"));
-    for c in ups.tree.cmds() {
-        r.push(format!("CMD {name} {c}"));
-    }
-    r.push(format!("END LIST CMD {name}"));
-    Ok(r)
-}
-
-/// No availability check and no login needed; item lines carry the canonical UPS name.
-fn clients(ctx: &Ctx<'_>, name: &str) -> Result<Reply, ErrCode> {
-    let ups = ctx.server.ups(name).ok_or(ErrCode::UnknownUps)?;
-    let mut r = Reply::line(format!("BEGIN LIST CLIENT {name}"));
-    for c in &ctx.server.clients {
-        if let Some(login) = &c.login_ups {
-            if login.eq_ignore_ascii_case(&ups.name) {
-                r.push(format!("CLIENT {login} {}", c.addr));
-            }
+        List::Cmd { ups } => server
+            .available_ups(ups, now)?
+            .tree
+            .cmds()
+            .map(|cmd| ListItem::Cmd(cmd.into()))
+            .collect(),
+        // No availability check and no login needed; items carry the canonical UPS name.
+        List::Client { ups } => {
+            let ups = server.ups(ups).ok_or(ErrCode::UnknownUps)?;
+            server
+                .clients
+                .iter()
+                .filter_map(|c| {
+                    let login = c.login_ups.as_deref()?;
+                    login
+                        .eq_ignore_ascii_case(&ups.name)
+                        .then(|| ListItem::Client {
+                            ups: login.into(),
+                            addr: c.addr.as_str().into(),
+                        })
+                })
+                .collect()
         }
-    }
-    r.push(format!("END LIST CLIENT {name}"));
-    Ok(r)
-}
-
-fn enums(ctx: &Ctx<'_>, name: &str, var: &str) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
-    let mut r = Reply::line(format!("BEGIN LIST ENUM {name} {var}"));
-    for e in v.enums() {
-        r.push(format!("ENUM {name} {var} \"{e}\""));
-    }
-    r.push(format!("END LIST ENUM {name} {var}"));
-    Ok(r)
-}
-
-fn ranges(ctx: &Ctx<'_>, name: &str, var: &str) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
-    let mut r = Reply::line(format!("BEGIN LIST RANGE {name} {var}"));
-    for (min, max) in v.ranges() {
-        r.push(format!("RANGE {name} {var} \"{min}\" \"{max}\""));
-    }
-    r.push(format!("END LIST RANGE {name} {var}"));
-    Ok(r)
+        List::Enum { ups, var } => {
+            let v = server.available_ups(ups, now)?.tree.get(var);
+            // Enum entries are kept escaped.
+            let v = v.ok_or(ErrCode::VarNotSupported)?;
+            v.enums()
+                .iter()
+                .map(|e| ListItem::Enum(Text::Wire(e)))
+                .collect()
+        }
+        List::Range { ups, var } => {
+            let v = server.available_ups(ups, now)?.tree.get(var);
+            let v = v.ok_or(ErrCode::VarNotSupported)?;
+            v.ranges()
+                .iter()
+                .map(|(min, max)| ListItem::Range {
+                    min: Text::plain(min.to_string()),
+                    max: Text::plain(max.to_string()),
+                })
+                .collect()
+        }
+    })
 }
 
 #[cfg(test)]

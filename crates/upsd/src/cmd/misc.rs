@@ -1,60 +1,44 @@
 //! VER, NETVER/PROTVER, HELP, STARTTLS and FSD.
 
-use nut_proto::{ErrCode, PROTOCOL_VERSION};
+use std::borrow::Cow;
 
-use super::{After, Ctx, Outcome};
-use crate::reply::Reply;
+use nut_proto::{ErrCode, OkReply, Reply, HELP_TEXT, PROTOCOL_VERSION};
+
+use super::Ctx;
 
 /// Our version as `server.version` and VER show it.
-pub const SERVER_VERSION: &str = concat!("nut-rs ", env!("CARGO_PKG_VERSION"));
-/// The address VER and `server.info` point to, as stock's do.
-const URL: &str = "http://www.networkupstools.org/";
+pub(crate) const SERVER_VERSION: &str = concat!("nut-rs ", env!("CARGO_PKG_VERSION"));
 
-pub fn ver_text() -> String {
-    format!("Network UPS Tools upsd {SERVER_VERSION} - {URL}")
+/// VER's line and `server.info`, pointing where stock's do.
+pub(super) const VER_TEXT: &str = concat!(
+    "Network UPS Tools upsd nut-rs ",
+    env!("CARGO_PKG_VERSION"),
+    " - http://www.networkupstools.org/"
+);
+
+pub(super) fn ver<'a>() -> Reply<'a> {
+    Reply::Text(Cow::Borrowed(VER_TEXT))
 }
 
-pub fn ver(_: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if !args.is_empty() {
-        return ErrCode::InvalidArgument.into();
-    }
-    Reply::line(ver_text()).into()
+pub(super) fn netver<'a>() -> Reply<'a> {
+    Reply::Text(Cow::Borrowed(PROTOCOL_VERSION))
 }
 
-pub fn netver(_: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if !args.is_empty() {
-        return ErrCode::InvalidArgument.into();
-    }
-    Reply::line(PROTOCOL_VERSION).into()
+pub(super) fn help<'a>() -> Reply<'a> {
+    Reply::Text(Cow::Borrowed(HELP_TEXT))
 }
 
-pub fn help(_: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if !args.is_empty() {
-        return ErrCode::InvalidArgument.into();
-    }
-    // 2.8.0's text: PROTVER, PRIMARY and FSD exist but are not listed.
-    Reply::line("Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS")
-        .into()
-}
-
-/// Arguments are ignored.
-pub fn starttls(ctx: &mut Ctx<'_>, _: &[String]) -> Outcome {
+pub(super) fn starttls<'a>(ctx: Ctx<'a, '_>) -> Reply<'a> {
     if ctx.session.tls {
         return ErrCode::AlreadySslMode.into();
     }
     if !ctx.server.tls_ready {
         return ErrCode::FeatureNotConfigured.into();
     }
-    Outcome {
-        reply: Reply::line("OK STARTTLS"),
-        after: After::StartTls,
-    }
+    OkReply::StartTls.into()
 }
 
-pub fn fsd(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    let [name] = args else {
-        return ErrCode::InvalidArgument.into();
-    };
+pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
     if ctx.server.ups(name).is_none() {
         return ErrCode::UnknownUps.into();
     }
@@ -70,7 +54,7 @@ pub fn fsd(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
             ups.name
         );
     }
-    Reply::line("OK FSD-SET").into()
+    OkReply::FsdSet.into()
 }
 
 #[cfg(test)]
@@ -82,7 +66,13 @@ mod tests {
         let (mut s, _rx) = server();
         let mut c = session(&mut s);
         assert_eq!(run(&mut s, &mut c, &["NETVER", "protver", "HELP"]), "1.3\n1.3\nCommands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n");
-        assert!(run(&mut s, &mut c, &["VER"]).starts_with("Network UPS Tools upsd nut-rs "));
+        assert_eq!(
+            run(&mut s, &mut c, &["VER"]),
+            format!(
+                "Network UPS Tools upsd {} - http://www.networkupstools.org/\n",
+                super::SERVER_VERSION
+            )
+        );
     }
 
     #[test]

@@ -1,134 +1,89 @@
-//! The network commands, one module each, dispatched the way stock upsd does
-//! (`server/netcmds.h`): the first word picks the command case-insensitively, commands that
-//! need a user check USERNAME then PASSWORD before anything else, and every handler sees
-//! only the words after the command.
+//! The network commands, one module each, answered the way stock upsd answers them
+//! (`server/netcmds.h`): [`dispatch`] parses the request (an unknown first word is
+//! UNKNOWN-COMMAND), checks USERNAME then PASSWORD for the commands that need them before it
+//! looks at their arguments (malformed ones are INVALID-ARGUMENT), and hands the typed
+//! request to its handler, which builds the typed reply. No I/O here.
 
 mod auth;
 mod get;
 mod instcmd;
 mod list;
 mod misc;
-
-pub use misc::SERVER_VERSION;
 mod set;
 
-use nut_proto::ErrCode;
+pub(crate) use misc::SERVER_VERSION;
 
-use crate::reply::Reply;
-use crate::state::{Secs, Server, Ups};
+use nut_proto::{ErrCode, OkReply, ParseError, Reply, Request};
+
+use crate::state::{Secs, Server};
 
 /// Per-connection state.
 #[derive(Debug, Default, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     /// Registry id (see `Server::clients`).
-    pub id: u64,
-    pub addr: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
+    pub(crate) id: u64,
+    /// The peer's address as NUT shows it.
+    pub(crate) addr: String,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
     /// Canonical name of the UPS this session did LOGIN to.
-    pub login_ups: Option<String>,
-    pub tracking: bool,
-    pub tls: bool,
+    pub(crate) login_ups: Option<String>,
+    /// SET TRACKING ON on this connection.
+    pub(crate) tracking: bool,
+    /// The connection runs over TLS.
+    pub(crate) tls: bool,
 }
 
-/// What the connection must do after sending the reply.
+/// What the connection must do after sending a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum After {
+pub(crate) enum After {
     Continue,
     /// `OK STARTTLS` was sent: the TLS handshake starts now.
     StartTls,
-    /// LOGOUT: close once the bytes already read are handled.
+    /// `OK Goodbye` (LOGOUT): close once the bytes already read are handled.
     Close,
 }
 
-/// What a handler gives back.
-pub struct Outcome {
-    pub reply: Reply,
-    pub after: After,
-}
-
-impl From<Reply> for Outcome {
-    fn from(reply: Reply) -> Outcome {
-        Outcome {
-            reply,
-            after: After::Continue,
+impl After {
+    /// What sending `reply` commits the connection to.
+    pub(crate) fn of(reply: &Reply<'_>) -> After {
+        match reply {
+            Reply::Ok(OkReply::StartTls) => After::StartTls,
+            Reply::Ok(OkReply::Goodbye) => After::Close,
+            _ => After::Continue,
         }
     }
 }
 
-impl From<ErrCode> for Outcome {
-    fn from(code: ErrCode) -> Outcome {
-        Reply::err(code).into()
-    }
+/// The context a handler runs in; replies may borrow from the server (LIST VAR borrows the
+/// tree's names and escaped values), hence the two lifetimes.
+pub(crate) struct Ctx<'a, 's> {
+    pub(crate) server: &'a mut Server,
+    pub(crate) session: &'s mut Session,
+    pub(crate) now: Secs,
 }
 
-/// The context a handler runs in.
-pub struct Ctx<'a> {
-    pub server: &'a mut Server,
-    pub session: &'a mut Session,
-    pub now: Secs,
-}
-
-impl Ctx<'_> {
-    /// `UNKNOWN-UPS`, then the availability check.
-    fn available_ups(&self, name: &str) -> Result<&Ups, ErrCode> {
-        let ups = self.server.ups(name).ok_or(ErrCode::UnknownUps)?;
-        ups.available(self.now, self.server.maxage)?;
-        Ok(ups)
-    }
-
-    fn user(&self) -> (Option<&str>, Option<&str>) {
-        (
-            self.session.username.as_deref(),
-            self.session.password.as_deref(),
-        )
-    }
-
+impl Ctx<'_, '_> {
+    /// May this session (its USERNAME and PASSWORD) perform `action`?
     fn check_action(&self, action: &str) -> bool {
-        let (u, p) = self.user();
-        crate::state::check_action(&self.server.users, u, p, action)
+        self.server.check_action(self.session, action)
     }
 }
-
-type Handler = fn(&mut Ctx<'_>, &[String]) -> Outcome;
-
-/// (name, needs USERNAME+PASSWORD, handler), in stock's table order.
-const COMMANDS: &[(&str, bool, Handler)] = &[
-    ("VER", false, misc::ver),
-    ("NETVER", false, misc::netver),
-    ("PROTVER", false, misc::netver),
-    ("HELP", false, misc::help),
-    ("STARTTLS", false, misc::starttls),
-    ("GET", false, get::get),
-    ("LIST", false, list::list),
-    ("USERNAME", false, auth::username),
-    ("PASSWORD", false, auth::password),
-    ("LOGIN", true, auth::login),
-    ("LOGOUT", false, auth::logout),
-    ("PRIMARY", true, auth::primary),
-    ("MASTER", true, auth::master),
-    ("FSD", true, misc::fsd),
-    ("SET", true, set::set),
-    ("INSTCMD", true, instcmd::instcmd),
-];
 
 /// Answer one request line (its words, as the tokenizer gave them).
-pub fn dispatch(
-    server: &mut Server,
+pub(crate) fn dispatch<'a>(
+    server: &'a mut Server,
     session: &mut Session,
-    words: &[String],
+    words: Vec<String>,
     now: Secs,
-) -> Outcome {
-    let Some(first) = words.first() else {
-        return ErrCode::UnknownCommand.into();
+) -> Reply<'a> {
+    let request = Request::parse(words);
+    let command = match &request {
+        Ok(request) => request.command(),
+        Err(ParseError::InvalidArgument(command)) => *command,
+        Err(_) => return ErrCode::UnknownCommand.into(),
     };
-    let Some(&(_, needs_user, handler)) = COMMANDS
-        .iter()
-        .find(|(name, _, _)| name.eq_ignore_ascii_case(first))
-    else {
-        return ErrCode::UnknownCommand.into();
-    };
-    if needs_user {
+    if command.needs_user() {
         if session.username.is_none() {
             return ErrCode::UsernameRequired.into();
         }
@@ -136,21 +91,48 @@ pub fn dispatch(
             return ErrCode::PasswordRequired.into();
         }
     }
-    let mut ctx = Ctx {
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => return e.request_code().unwrap_or(ErrCode::InvalidArgument).into(),
+    };
+    let ctx = Ctx {
         server,
         session,
         now,
     };
-    handler(&mut ctx, &words[1..])
+    match request {
+        Request::Ver => misc::ver(),
+        Request::NetVer | Request::ProtVer => misc::netver(),
+        Request::Help => misc::help(),
+        Request::StartTls => misc::starttls(ctx),
+        Request::Get(query) => get::get(ctx, query),
+        Request::List(query) => list::list(ctx, query),
+        Request::Username(name) => auth::username(ctx, name),
+        Request::Password(password) => auth::password(ctx, password),
+        Request::Login(ups) => auth::login(ctx, &ups),
+        Request::Logout => auth::logout(),
+        Request::Primary(ups) => auth::primary(ctx, &ups, OkReply::PrimaryGranted),
+        Request::Master(ups) => auth::primary(ctx, &ups, OkReply::MasterGranted),
+        Request::Fsd(ups) => misc::fsd(ctx, &ups),
+        Request::SetVar { ups, var, value } => set::set_var(ctx, &ups, &var, &value),
+        Request::SetTracking(on) => set::set_tracking(ctx, on),
+        Request::InstCmd { ups, cmd, param } => instcmd::instcmd(ctx, &ups, &cmd, param),
+    }
+}
+
+/// A `Result` of a handler step as the reply: the error code, or what the step built.
+fn reply<'a>(result: Result<Reply<'a>, ErrCode>) -> Reply<'a> {
+    result.unwrap_or_else(Reply::Err)
 }
 
 #[cfg(test)]
 pub(crate) mod testutil {
     //! A server with one UPS fed like dummy-ups would feed it, for handler tests.
     use super::*;
-    use crate::state::DriverLink;
+    use crate::state::{DriverLink, Ups};
+    use nut_state::{DriverMsg, UpsdMsg};
 
-    pub fn server() -> (Server, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    pub(crate) fn server() -> (Server, tokio::sync::mpsc::UnboundedReceiver<UpsdMsg>) {
         let mut s = Server::new();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut ups = Ups::new("ups", Some("Rack \"A\"".into()), "dummy-ups-ups".into());
@@ -174,11 +156,11 @@ pub(crate) mod testutil {
             "DUMPDONE",
         ] {
             let words = nut_proto::split_line(line).unwrap_or_default();
-            if let Some(msg) = nut_state::DriverMsg::parse(&words) {
+            if let Some(msg) = DriverMsg::parse(&words) {
                 ups.tree.apply(&msg);
                 match msg {
-                    nut_state::DriverMsg::DataOk => ups.data_ok = true,
-                    nut_state::DriverMsg::DumpDone => ups.dumpdone = true,
+                    DriverMsg::DataOk => ups.data_ok = true,
+                    DriverMsg::DumpDone => ups.dumpdone = true,
                     _ => {}
                 }
             }
@@ -197,17 +179,16 @@ pub(crate) mod testutil {
     }
 
     /// Run request lines through one session; returns the concatenated replies.
-    pub fn run(server: &mut Server, session: &mut Session, lines: &[&str]) -> String {
+    pub(crate) fn run(server: &mut Server, session: &mut Session, lines: &[&str]) -> String {
         let mut out = Vec::new();
         for line in lines {
             let words = nut_proto::split_line(line).unwrap_or_default();
-            let o = dispatch(server, session, &words, 105);
-            out.extend_from_slice(o.reply.as_bytes());
+            dispatch(server, session, words, 105).render_into(&mut out);
         }
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    pub fn session(server: &mut Server) -> Session {
+    pub(crate) fn session(server: &mut Server) -> Session {
         let entry = server.add_client("127.0.0.1".into());
         Session {
             id: entry.id,

@@ -1,44 +1,31 @@
 //! SET VAR and SET TRACKING (`server/netset.c` check order).
 
-use nut_proto::ErrCode;
+use nut_proto::{ErrCode, OkReply, Reply};
 use nut_state::{atoi, UpsdMsg};
 
-use super::{Ctx, Outcome};
-use crate::reply::Reply;
+use super::{reply, Ctx};
 use crate::state::DriverLink;
 
-pub fn set(ctx: &mut Ctx<'_>, args: &[String]) -> Outcome {
-    if args.len() < 2 {
-        return ErrCode::InvalidArgument.into();
+pub(super) fn set_tracking<'a>(ctx: Ctx<'a, '_>, on: bool) -> Reply<'a> {
+    if on {
+        ctx.server.tracking.enabled = true;
     }
-    let sub = &args[0];
-    if sub.eq_ignore_ascii_case("VAR") {
-        let [_, name, var, value, ..] = args else {
-            return ErrCode::InvalidArgument.into();
-        };
-        return match set_var(ctx, name, var, value) {
-            Ok(reply) => reply.into(),
-            Err(code) => code.into(),
-        };
-    }
-    if sub.eq_ignore_ascii_case("TRACKING") {
-        let arg = &args[1];
-        if arg.eq_ignore_ascii_case("ON") {
-            ctx.server.tracking.enabled = true;
-            ctx.session.tracking = true;
-        } else if arg.eq_ignore_ascii_case("OFF") {
-            // Like 2.8.0, the store itself stays on once any client enabled it.
-            ctx.session.tracking = false;
-        } else {
-            return ErrCode::InvalidArgument.into();
-        }
-        return Reply::line("OK").into();
-    }
-    ErrCode::InvalidArgument.into()
+    // Like 2.8.0, the store itself stays on once any client enabled it.
+    ctx.session.tracking = on;
+    OkReply::Plain.into()
 }
 
-fn set_var(ctx: &mut Ctx<'_>, name: &str, var: &str, value: &str) -> Result<Reply, ErrCode> {
-    let ups = ctx.available_ups(name)?;
+pub(super) fn set_var<'a>(mut ctx: Ctx<'a, '_>, name: &str, var: &str, value: &str) -> Reply<'a> {
+    reply(checked_set(&mut ctx, name, var, value))
+}
+
+fn checked_set<'a>(
+    ctx: &mut Ctx<'_, '_>,
+    name: &str,
+    var: &str,
+    value: &str,
+) -> Result<Reply<'a>, ErrCode> {
+    let ups = ctx.server.available_ups(name, ctx.now)?;
     if !ctx.check_action("SET") {
         return Err(ErrCode::AccessDenied);
     }
@@ -84,28 +71,27 @@ fn set_var(ctx: &mut Ctx<'_>, name: &str, var: &str, value: &str) -> Result<Repl
 
 /// Send a SET or INSTCMD to the driver, with a tracking id when the session asked for
 /// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock.
-pub(super) fn forward(
-    ctx: &mut Ctx<'_>,
+pub(super) fn forward<'a>(
+    ctx: &mut Ctx<'_, '_>,
     link: &DriverLink,
     send_failed: ErrCode,
-    make: impl FnOnce(&Ctx<'_>, Option<&str>) -> UpsdMsg,
-) -> Result<Reply, ErrCode> {
+    make: impl FnOnce(&Ctx<'_, '_>, Option<&str>) -> UpsdMsg,
+) -> Result<Reply<'a>, ErrCode> {
     let tracking = ctx.session.tracking.then(new_tracking_id);
     if let Some(id) = &tracking {
         ctx.server.tracking.add(id, ctx.now);
     }
     let msg = make(ctx, tracking.as_deref());
-    link.tx
-        .send(format!("{}\n", msg.to_line()))
-        .map_err(|_| send_failed)?;
-    Ok(Reply::line(match tracking {
-        Some(id) => format!("OK TRACKING {id}"),
-        None => "OK".into(),
-    }))
+    link.tx.send(msg).map_err(|_| send_failed)?;
+    Ok(match tracking {
+        Some(id) => OkReply::Tracking(id),
+        None => OkReply::Plain,
+    }
+    .into())
 }
 
 /// A random UUIDv4 in upper-case hex, the shape stock clients check (36 characters).
-pub fn new_tracking_id() -> String {
+fn new_tracking_id() -> String {
     uuid::Uuid::new_v4()
         .hyphenated()
         .to_string()
@@ -115,6 +101,7 @@ pub fn new_tracking_id() -> String {
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::*;
+    use nut_state::UpsdMsg;
 
     #[test]
     fn set_var_checks_in_stock_order_and_forwards() {
@@ -162,12 +149,16 @@ mod tests {
              ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n"
         );
         assert_eq!(
-            rx.try_recv().ok().as_deref(),
-            Some("SET ups.delay.shutdown \"60abc\"\n")
+            rx.try_recv().ok().map(|m| m.to_line()).as_deref(),
+            Some("SET ups.delay.shutdown \"60abc\"")
         );
         assert_eq!(
-            rx.try_recv().ok().as_deref(),
-            Some("SET ups.id \"a \\\"b\"\n")
+            rx.try_recv().ok(),
+            Some(UpsdMsg::Set {
+                var: "ups.id".into(),
+                value: "a \"b".into(),
+                tracking: None
+            })
         );
     }
 
@@ -196,7 +187,11 @@ mod tests {
         assert_eq!(id, id.to_ascii_uppercase());
         assert_eq!(
             rx.try_recv().ok(),
-            Some(format!("SET ups.delay.shutdown \"30\" TRACKING {id}\n"))
+            Some(UpsdMsg::Set {
+                var: "ups.delay.shutdown".into(),
+                value: "30".into(),
+                tracking: Some(id.clone())
+            })
         );
         assert_eq!(
             run(

@@ -18,7 +18,7 @@ use nut_client::{Client, ErrCode, Error, TlsConfig, TrackingStatus};
 
 const UPSD: &str = "/lib/nut/upsd";
 const DUMMY_UPS: &str = "/lib/nut/dummy-ups";
-const DEV: &str = include_str!("data/bk650m2-ch.dev");
+const DEV: &str = include_str!("../data/bk650m2-ch.dev");
 /// Goes through ups.conf's parser, so upsd stores `Say "hi" #1 C:\x`; upsd escapes it on
 /// the wire and the client must undo that.
 const DESC_CONF: &str = r#""Say \"hi\" \#1 C:\\x""#;

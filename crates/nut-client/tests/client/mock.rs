@@ -468,30 +468,30 @@ struct TestPki {
 
 fn test_pki() -> TestPki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let ca_key = KeyPair::generate().expect("key pair");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
     ca_params
         .distinguished_name
         .push(DnType::CommonName, "nut-client test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
     let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let key = KeyPair::generate().expect("key pair");
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("server parameters");
     params
         .distinguished_name
         .push(DnType::CommonName, "nut-client test server");
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let server = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .unwrap()
+    .expect("TLS versions")
     .with_no_client_auth()
     .with_single_cert(vec![cert.der().clone()], key_der)
-    .unwrap();
+    .expect("certificate and key");
     TestPki {
         ca_pem: ca_cert.pem(),
         server: Arc::new(server),
@@ -500,10 +500,10 @@ fn test_pki() -> TestPki {
 
 /// Answers STARTTLS with `OK STARTTLS`, then serves `script` inside TLS.
 async fn tls_mock(server: Arc<rustls::ServerConfig>, script: &'static [&'static str]) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
     let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
+        let (mut stream, _) = listener.accept().await.expect("accept");
         let mut seen = Vec::new();
         // Read the STARTTLS line byte by byte so no TLS bytes get buffered here.
         let mut byte = [0u8; 1];
@@ -517,7 +517,7 @@ async fn tls_mock(server: Arc<rustls::ServerConfig>, script: &'static [&'static 
                 break;
             }
         }
-        stream.write_all(b"OK STARTTLS\n").await.unwrap();
+        stream.write_all(b"OK STARTTLS\n").await.expect("write");
         let Ok(tls) = tokio_rustls::TlsAcceptor::from(server).accept(stream).await else {
             seen.extend_from_slice(b"<handshake failed>");
             return seen;

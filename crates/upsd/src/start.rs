@@ -1,0 +1,185 @@
+//! Start-up, as stock upsd does it: `-c` signals the running upsd; otherwise read upsd.conf,
+//! bind the listeners, drop root, read ups.conf and upsd.users, go to the background, write
+//! the PID file and serve until a stop signal.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::Signal;
+use nut_daemon::PidFile;
+
+use crate::config::{self, ServerConf};
+use crate::server::{self, Prepared};
+use crate::tls;
+
+/// The command line, as the binary parsed it.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-c <command>`: signal the running upsd (`reload` or `stop`) instead of starting.
+    pub command: Option<String>,
+    /// `-P <pid>`: with `-c`, signal this PID instead of the PID file's.
+    pub pid: Option<i32>,
+    /// `-D` count: debug level (and stay in the foreground).
+    pub debug: u8,
+    /// `-F` count: stay in the foreground; twice: and still write the PID file.
+    pub foreground: u8,
+    /// `-B`: go to the background even when debugging.
+    pub background: bool,
+    /// `-r <dir>`: chroot here after reading upsd.conf.
+    pub chroot: Option<PathBuf>,
+    /// `-q` count: raise the log threshold.
+    pub quiet: u8,
+    /// `-u <user>`: run as this user after binding.
+    pub user: Option<String>,
+    /// `-4`: IPv4 only.
+    pub ipv4: bool,
+    /// `-6`: IPv6 only.
+    pub ipv6: bool,
+}
+
+/// What `-c` knows.
+const COMMANDS: [(&str, Signal); 2] = [("reload", Signal::SIGHUP), ("stop", Signal::SIGTERM)];
+
+/// Run upsd as `options` say, until a stop signal (or, with `-c`, until the signal is sent).
+pub fn run(options: &Options) -> Result<()> {
+    let confpath = nut_daemon::confpath();
+    let level = nut_daemon::log_level(options.debug, options.quiet);
+    let foreground = options.foreground > 0 || (options.debug > 0 && !options.background);
+    if let Some(command) = &options.command {
+        nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, false);
+        return send_command(command, options.pid, &confpath);
+    }
+    nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, !foreground);
+    let user = match (&options.user, nix::unistd::Uid::effective().is_root()) {
+        (Some(name), _) => Some(nut_daemon::lookup_user(name)?),
+        (None, true) => Some(nut_daemon::lookup_user(nut_daemon::DEFAULT_USER)?),
+        (None, false) => None,
+    };
+    let conf = config::load_server_conf(&confpath)?;
+    if let Some(dir) = &options.chroot {
+        nix::unistd::chroot(dir).with_context(|| format!("chroot to {}", dir.display()))?;
+        std::env::set_current_dir("/").context("chdir / in the chroot")?;
+    }
+    let listeners = bind(&conf, options.ipv4, options.ipv6)?;
+    if let Some(user) = &user {
+        nut_daemon::become_user(user, None)?;
+    }
+    std::fs::read_dir(&conf.statepath)
+        .with_context(|| format!("Can't access STATEPATH {}", conf.statepath.display()))?;
+    let upses = config::load_upses(&confpath, conf.upsd.allow_no_device)?;
+    let descriptions = config::load_descriptions(&conf.datapath);
+    let users = config::load_users(&confpath)?;
+    let tls = match &conf.upsd.certfile {
+        Some(file) => Some(tls::acceptor(
+            file,
+            conf.upsd.certrequest,
+            conf.upsd.certpath.as_deref(),
+        )?),
+        None => None,
+    };
+    if conf.upsd.certfile.is_none() && conf.upsd.certpath.is_some() {
+        tracing::warn!("CERTPATH without CERTFILE: STARTTLS stays off (give CERTFILE, a PEM with certificate and key)");
+    }
+    let maxconn = conf.upsd.maxconn.unwrap_or_else(open_files_limit);
+    if !foreground {
+        nix::unistd::daemon(true, false).context("going to the background")?;
+    }
+    let pid_file = if !foreground || options.foreground > 1 {
+        Some(PidFile::write_now(&pidfile(&conf.statepath))?)
+    } else {
+        None
+    };
+    let prepared = Prepared {
+        conf,
+        confpath,
+        upses,
+        users,
+        descriptions,
+        tls,
+        listeners,
+        maxconn,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(server::run(prepared));
+    if let Some(file) = pid_file {
+        file.remove();
+    }
+    result
+}
+
+fn pidfile(statepath: &Path) -> PathBuf {
+    nut_daemon::altpidpath_for(statepath).join("upsd.pid")
+}
+
+/// `-c reload|stop`: signal the running upsd, found by the PID file in upsd.conf's STATEPATH.
+fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<()> {
+    let statepath = config::load_server_conf(confpath)
+        .map(|c| c.statepath)
+        .unwrap_or_else(|_| nut_daemon::statepath());
+    nut_daemon::signal_command(command, &COMMANDS, &pidfile(&statepath), pid)?;
+    Ok(())
+}
+
+/// Bind the listeners. Like 2.8.0, entries are bound last-declared first and only a failure
+/// of that first one is fatal; the others are logged.
+fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>> {
+    let family_ok = |a: &SocketAddr| match (ipv4, ipv6) {
+        (true, false) => a.is_ipv4(),
+        (false, true) => a.is_ipv6(),
+        _ => true,
+    };
+    let mut wanted: Vec<(String, u16)> = conf
+        .upsd
+        .listen
+        .iter()
+        .map(|l| (l.addr.clone(), l.port))
+        .collect();
+    if wanted.is_empty() {
+        let port = nut_proto::DEFAULT_PORT;
+        if !ipv4 || ipv6 {
+            wanted.push(("::1".into(), port));
+        }
+        if !ipv6 || ipv4 {
+            wanted.push(("127.0.0.1".into(), port));
+        }
+    }
+    let mut listeners = Vec::new();
+    for (i, (addr, port)) in wanted.iter().rev().enumerate() {
+        let bound = (addr.as_str(), *port)
+            .to_socket_addrs()
+            .with_context(|| format!("resolving LISTEN {addr} {port}"))
+            .and_then(|addrs| {
+                let mut last = None;
+                for a in addrs.filter(family_ok) {
+                    match TcpListener::bind(a) {
+                        Ok(l) => return Ok(l),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                match last {
+                    Some(e) => Err(e).with_context(|| format!("binding {addr} port {port}")),
+                    None => bail!("no usable address for {addr}"),
+                }
+            });
+        match bound {
+            Ok(l) => {
+                tracing::info!("listening on {addr} port {port}");
+                listeners.push(l);
+            }
+            Err(e) if i == 0 => return Err(e),
+            Err(e) => tracing::warn!("not listening on {addr} port {port}: {e:#}"),
+        }
+    }
+    Ok(listeners)
+}
+
+fn open_files_limit() -> usize {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft as usize)
+        .unwrap_or(1024)
+}
