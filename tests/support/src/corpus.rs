@@ -11,23 +11,32 @@ use std::time::Duration;
 pub enum Step {
     /// Bytes sent in one write (the trailing `\n` already appended unless `\c`).
     Request {
+        /// What is written.
         bytes: Vec<u8>,
+        /// Its line in the corpus file.
         line: usize,
     },
+    /// `@sleep <ms>`: wait before the next step.
     Sleep(Duration),
     /// Keep the connection open until the whole corpus has run.
     Keep,
     /// `@driver <stop|cont|kill> <ups>`: signal that UPS's dummy-ups (SIGSTOP/SIGCONT/SIGKILL).
     Driver {
+        /// `stop`, `cont` or `kill`.
         action: String,
+        /// The UPS whose driver is signalled.
         ups: String,
     },
 }
 
+/// One `=== <name>` session: one TCP connection and its steps.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The name after `===`.
     pub name: String,
+    /// The line of its `===` header.
     pub line: usize,
+    /// What it does, in order.
     pub steps: Vec<Step>,
 }
 
@@ -153,9 +162,13 @@ pub fn request_count(sessions: &[Session]) -> usize {
 /// One request and its (normalised) reply text.
 #[derive(Debug, Clone)]
 pub struct Exchange {
+    /// The session's name.
     pub session: String,
+    /// The request's line in the corpus file.
     pub line: usize,
+    /// The bytes sent.
     pub request: Vec<u8>,
+    /// The reply as rendered by [`Reply::render`], normalised.
     pub reply: String,
 }
 

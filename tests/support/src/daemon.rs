@@ -10,24 +10,42 @@ use nut_proto::{Get, GetReply, List, Request};
 
 use crate::{our_bin, LineClient, NutDir, Proc, Reply, StockNut};
 
-/// Poll `f` every 20 ms until it gives `Some`, or panic after `timeout` with `what` and the
-/// last state `f` reported through `last`.
+/// Poll `f` every 20 ms until it gives `Some`; after `timeout`, panic naming `what`, with
+/// `context()` (logs, the last state seen).
+pub fn wait_until<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}:\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`wait_until`] where `f` reports the last state it saw through `last`, which the panic
+/// message shows.
 pub fn wait_for<T>(
     what: &str,
     timeout: Duration,
     mut f: impl FnMut(&mut String) -> Option<T>,
 ) -> T {
-    let t0 = Instant::now();
-    let mut last = String::new();
-    loop {
-        if let Some(v) = f(&mut last) {
-            return v;
-        }
-        if t0.elapsed() > timeout {
-            panic!("timed out after {timeout:?} waiting for {what} (last: {last})");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let last = std::cell::RefCell::new(String::new());
+    wait_until(
+        what,
+        timeout,
+        || f(&mut last.borrow_mut()),
+        || format!("last: {}", last.borrow()),
+    )
 }
 
 /// Send a signal (`HUP`, `STOP`, `CONT`, `TERM`...) to a process with kill(1).
@@ -199,10 +217,13 @@ pub struct TestPki {
     pub certfile_pem: String,
     /// A client certificate (CN `nut-rs test client`) signed by the CA, and its key (PEM).
     pub client_cert_pem: String,
+    /// The client certificate's private key (PEM).
     pub client_key_pem: String,
 }
 
 impl TestPki {
+    /// A fresh CA named `ca_name`, a server certificate for `127.0.0.1` and `localhost`, and
+    /// a client certificate, all signed by it.
     pub fn new(ca_name: &str) -> TestPki {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let ca_key = KeyPair::generate().unwrap();

@@ -27,6 +27,7 @@ use nut_state::{DriverMsg, UpsdMsg};
 /// Driver name to put in ups.conf for a fake UPS (the socket is `fake-driver-<ups>`).
 pub const FAKE_DRIVER: &str = "fake-driver";
 
+/// A scripted driver serving its socket on a thread until dropped.
 pub struct FakeDriver {
     path: PathBuf,
     stop: Arc<AtomicBool>,
@@ -119,9 +120,8 @@ enum Step {
 
 fn serve(stream: UnixStream, script: Arc<Script>, stop: Arc<AtomicBool>) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut out = match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
+    let Ok(mut out) = stream.try_clone() else {
+        return;
     };
     let mut reader = BufReader::new(stream);
     let mut line = String::new();

@@ -11,6 +11,9 @@
 //! Stock NUT is found by [`stock_nut`]; when it is missing a test skips, except under `CI=true`
 //! where it panics (a CI run must never silently skip the interop tests).
 
+// A panic is how a test fails: these helpers are only called from tests.
+#![allow(clippy::unwrap_used)]
+
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
@@ -54,6 +57,7 @@ pub fn data_file(name: &str) -> PathBuf {
 
 /// Paths of the stock NUT 2.8.0 programs used by the tests.
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // each field is the program it is named after
 pub struct StockNut {
     pub upsd: PathBuf,
     pub dummy_ups: PathBuf,
@@ -162,6 +166,7 @@ pub fn free_port() -> u16 {
 /// One UPS section of ups.conf, served by dummy-ups from a data file.
 #[derive(Debug, Clone)]
 pub struct UpsSpec {
+    /// The section name.
     pub name: String,
     /// `desc = ...` in ups.conf, if any.
     pub desc: Option<String>,
@@ -192,6 +197,7 @@ impl UpsSpec {
 /// Options for [`NutDir::with`].
 #[derive(Debug, Clone)]
 pub struct NutDirOptions {
+    /// The UPSes of ups.conf, each with its driver.
     pub upses: Vec<UpsSpec>,
     /// Extra lines for upsd.conf (after `LISTEN`).
     pub upsd_conf_extra: Vec<String>,
@@ -222,7 +228,9 @@ impl Default for NutDirOptions {
 /// A temporary NUT configuration (`conf/`) and state (`state/`) directory with a free port.
 pub struct NutDir {
     dir: tempfile::TempDir,
+    /// The port upsd.conf's LISTEN names.
     pub port: u16,
+    /// What the directory was made with.
     pub opts: NutDirOptions,
 }
 
@@ -232,6 +240,7 @@ impl NutDir {
         Self::with(NutDirOptions::default())
     }
 
+    /// The setup `opts` describes.
     pub fn with(opts: NutDirOptions) -> Self {
         let mut dir = tempfile::Builder::new()
             .prefix("nut-rs-test-")
@@ -287,12 +296,15 @@ impl NutDir {
         nd
     }
 
+    /// The directory itself (logs go here).
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+    /// `NUT_CONFPATH`.
     pub fn conf(&self) -> PathBuf {
         self.dir.path().join("conf")
     }
+    /// `NUT_STATEPATH` and `NUT_ALTPIDPATH`.
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
@@ -372,18 +384,23 @@ impl Default for NutDir {
     }
 }
 
-fn set_mode(p: &Path, mode: u32) {
+/// chmod `mode` on `p`.
+pub fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", p.display()));
 }
 
 /// A child process killed (SIGKILL) and reaped on drop.
 pub struct Proc {
+    /// The process.
     pub child: Child,
+    /// What it is, for messages.
     pub name: String,
 }
 
 impl Proc {
+    /// Its PID.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -481,11 +498,14 @@ impl Driver {
 /// Which upsd implementation to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Impl {
+    /// NUT 2.8.0's `/lib/nut/upsd`.
     Stock,
+    /// Ours, `target/<profile>/upsd`.
     Ours,
 }
 
 impl Impl {
+    /// The upsd program of this implementation.
     pub fn binary(self, stock: &StockNut) -> PathBuf {
         match self {
             Impl::Stock => stock.upsd.clone(),
@@ -496,8 +516,11 @@ impl Impl {
 
 /// A running upsd (`upsd -F -u root`), killed on drop.
 pub struct Upsd {
+    /// The process.
     pub proc_: Proc,
+    /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// Which upsd it is.
     pub which: Impl,
 }
 
@@ -570,6 +593,7 @@ impl Upsd {
         Ok(())
     }
 
+    /// What upsd wrote to `upsd.log` of `dir`.
     pub fn log(&self, dir: &NutDir) -> String {
         dir.log("upsd.log")
     }
@@ -578,13 +602,18 @@ impl Upsd {
 /// A NutDir with its drivers and an upsd: the usual unit of an end-to-end test.
 /// Field order matters: upsd is dropped (killed) before the drivers, the dir last.
 pub struct Rig {
+    /// The server.
     pub upsd: Upsd,
+    /// The drivers of the UPSes.
     pub driver: Driver,
+    /// Its configuration and state.
     pub dir: NutDir,
+    /// The stock programs.
     pub stock: StockNut,
 }
 
 impl Rig {
+    /// Drivers for the UPSes of `opts`, then the upsd `which`.
     pub fn start(stock: &StockNut, which: Impl, opts: NutDirOptions) -> Rig {
         let dir = NutDir::with(opts);
         let driver = Driver::start(stock, &dir);
@@ -604,6 +633,7 @@ impl Rig {
     pub fn ours(stock: &StockNut) -> Rig {
         Self::start(stock, Impl::Ours, NutDirOptions::default())
     }
+    /// upsd's port.
     pub fn port(&self) -> u16 {
         self.upsd.port
     }
@@ -611,6 +641,7 @@ impl Rig {
     pub fn target(&self, ups: &str) -> String {
         format!("{ups}@127.0.0.1:{}", self.port())
     }
+    /// A new raw connection to upsd.
     pub fn client(&self) -> LineClient {
         LineClient::connect(self.port()).expect("connect to upsd")
     }
@@ -690,10 +721,12 @@ pub struct LineClient {
     stream: TcpStream,
     buf: Vec<u8>,
     closed: bool,
+    /// How long a read waits for the next bytes of a reply.
     pub quiet: Duration,
 }
 
 impl LineClient {
+    /// Connect to 127.0.0.1:`port` (2 s timeout).
     pub fn connect(port: u16) -> io::Result<LineClient> {
         let stream =
             TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))?;

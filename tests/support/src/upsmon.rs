@@ -1,27 +1,34 @@
 //! Helpers shared by the upsmon end-to-end tests: a upsmon.conf per role with recording
 //! NOTIFYCMD and SHUTDOWNCMD scripts, starting stock or our upsmon, and waiting.
 
-use crate::{our_bin, run_with_timeout, Proc, Rig};
-use std::os::unix::fs::PermissionsExt;
+pub use crate::daemon::wait_until;
+use crate::{our_bin, run_with_timeout, set_mode, Proc, Rig};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which upsmon runs a role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mon {
+    /// NUT 2.8.0's `/lib/nut/upsmon`.
     Stock,
+    /// Ours, `target/<profile>/upsmon`.
     Ours,
 }
 
+/// The events every test upsmon.conf sends to NOTIFYCMD (`NOTIFYFLAG <event> SYSLOG+EXEC`).
 pub const EVENTS: &[&str] = &[
     "ONLINE", "ONBATT", "LOWBATT", "FSD", "COMMOK", "COMMBAD", "SHUTDOWN", "REPLBATT", "NOCOMM",
 ];
 
 /// A configured upsmon (not started yet).
 pub struct MonDir {
+    /// Where its upsmon.conf, scripts, logs and PID file are.
     pub dir: PathBuf,
+    /// `primary` or `secondary`.
     pub role: String,
+    /// Which upsmon runs it.
     pub mon: Mon,
 }
 
@@ -51,6 +58,7 @@ impl MonDir {
     }
 }
 
+/// A `#!/bin/sh` script at `path` running `body`, executable.
 pub fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
     set_mode(path, 0o755);
@@ -164,28 +172,6 @@ pub fn start_upsmon_with(
     }
 }
 
-use std::os::unix::process::CommandExt;
-
-pub fn wait_until<T>(
-    what: &str,
-    timeout: Duration,
-    mut f: impl FnMut() -> Option<T>,
-    context: impl Fn() -> String,
-) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            t0.elapsed() < timeout,
-            "timed out ({timeout:?}) waiting for {what}:\n{}",
-            context()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Nothing of a shutdown happened: `upsmon` still runs, no SHUTDOWN was notified, no
 /// SHUTDOWNCMD ran, no POWERDOWNFLAG was written, and upsd shows `status` for `ups` (no FSD).
 pub fn assert_no_shutdown(
@@ -229,6 +215,7 @@ pub fn set_status(rig: &Rig, status: &str) {
     set_var(rig, "ups", "ups.status", status);
 }
 
+/// upsd's reply to `GET NUMLOGINS ups`.
 pub fn numlogins(rig: &Rig) -> String {
     rig.client().request("GET NUMLOGINS ups")
 }
@@ -393,10 +380,6 @@ pub fn ppid(pid: u32) -> Option<u32> {
 pub fn uids(pid: u32) -> (u32, u32) {
     let u = crate::daemon::proc_uids(pid);
     (u[0], u[1])
-}
-
-pub fn set_mode(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// Let the `nut` child reach its scripts and write its logs, and make both scripts record
