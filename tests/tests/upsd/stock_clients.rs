@@ -3,9 +3,8 @@
 //! expectations themselves) and `<name>::ours` against our upsd (the real test).
 //! Expected outputs were captured from stock 2.8.0 with tests/data/*.dev.
 
-use nut_test_support::{run_with_timeout, stock_nut, Impl, LineClient, NutDirOptions, Rig};
+use nut_test_support::{stock_nut, Impl, LineClient, NutDirOptions, Rig};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Start a rig for `which`; `None` when stock NUT is not installed (skip).
@@ -16,12 +15,7 @@ fn rig(which: Impl) -> Option<Rig> {
 
 /// Run a stock client program with the rig's environment; (exit code, stdout, stderr).
 fn run(rig: &Rig, program: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut c = Command::new(program);
-    for (k, v) in rig.dir.env() {
-        c.env(k, v);
-    }
-    c.args(args);
-    run_with_timeout(&mut c, Duration::from_secs(15))
+    rig.dir.run(program, args, Duration::from_secs(15))
 }
 
 /// stdout of a client that must succeed.
@@ -43,6 +37,16 @@ fn errors(stderr: &str) -> String {
         .filter(|l| !l.starts_with("Init SSL"))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// `upsrw <flags> -s <assignment> -u admin -p adminpw <target>`, which must succeed with
+/// nothing on stdout; its stderr without the SSL noise.
+fn set_as_admin(rig: &Rig, target: &str, flags: &[&str], assignment: &str) -> String {
+    let mut args = flags.to_vec();
+    args.extend(["-s", assignment, "-u", "admin", "-p", "adminpw", target]);
+    let (code, out, err) = run(rig, &rig.stock.upsrw, &args);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "stderr {err:?}");
+    errors(&err)
 }
 
 /// Poll `upsc <ups> <var>` until it prints `want` (a SET goes through dummy-ups, ~1 s).
@@ -249,40 +253,14 @@ fn upsrw_lists_and_sets(which: Impl) {
             full
         );
     }
-    let (code, out, err) = run(
-        &rig,
-        &rig.stock.upsrw,
-        &[
-            "-s",
-            "ups.delay.shutdown=30",
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            &t,
-        ],
-    );
-    assert_eq!((code, out.as_str()), (Some(0), ""), "stderr {err:?}");
-    assert_eq!(errors(&err), "OK\n");
+    assert_eq!(set_as_admin(&rig, &t, &[], "ups.delay.shutdown=30"), "OK\n");
     wait_for_value(&rig, "ups", "ups.delay.shutdown", "30");
 
     // -w waits for the driver's verdict through SET TRACKING
-    let (code, out, err) = run(
-        &rig,
-        &rig.stock.upsrw,
-        &[
-            "-w",
-            "-s",
-            "ups.delay.shutdown=40",
-            "-u",
-            "admin",
-            "-p",
-            "adminpw",
-            &t,
-        ],
+    assert_eq!(
+        set_as_admin(&rig, &t, &["-w"], "ups.delay.shutdown=40"),
+        "SUCCESS\n"
     );
-    assert_eq!((code, out.as_str()), (Some(0), ""), "stderr {err:?}");
-    assert_eq!(errors(&err), "SUCCESS\n");
     assert_eq!(
         ok(&rig, &rig.stock.upsc, &[&t, "ups.delay.shutdown"]),
         "40\n"

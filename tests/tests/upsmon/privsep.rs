@@ -36,14 +36,7 @@ fn parent_runs_the_shutdown_as_root_and_the_child_monitors_as_nut() {
     let mut group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let parent = group.0.pid();
     let logs = || format!("{}{}", md.logs(), rig.dir.logs());
-    let child = child_pid(&md);
-    wait_logins(
-        &rig,
-        1,
-        "the child to log in",
-        Duration::from_secs(10),
-        logs,
-    );
+    let child = logged_in_child(&rig, &md, logs);
     assert_ne!(child, parent);
     assert_eq!(uids(parent), (0, 0), "{}", logs());
     assert_child_of_as_nut(child, parent, &logs());
@@ -128,14 +121,7 @@ fn a_killed_parent_is_reported_and_the_child_still_tries_the_shutdown() {
     let md = secondary_for_nut(&rig, "NOTIFYFLAG NOPARENT SYSLOG+EXEC\n");
     let group = Group(start_upsmon_with(&rig, &md, &["-D", "-u", "nut"], &[]));
     let logs = || md.logs();
-    let child = child_pid(&md);
-    wait_logins(
-        &rig,
-        1,
-        "the child to log in",
-        Duration::from_secs(10),
-        logs,
-    );
+    let child = logged_in_child(&rig, &md, logs);
     let _ = Command::new("kill")
         .args(["-KILL", &group.0.pid().to_string()])
         .status();
@@ -225,4 +211,11 @@ fn unknown_run_as_user_is_fatal() {
         err.contains("user no-such-user-nut-rs not found"),
         "{out}{err}"
     );
+}
+
+/// The PID of `md`'s monitoring child, once it has logged into upsd.
+fn logged_in_child(rig: &Rig, md: &MonDir, logs: impl Fn() -> String) -> u32 {
+    let child = child_pid(md);
+    wait_logins(rig, 1, "the child to log in", Duration::from_secs(10), logs);
+    child
 }
