@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
+use nut_daemon::cli::DaemonFlags;
 use nut_daemon::PidFile;
 
 use crate::config::{self, ServerConf};
@@ -16,22 +17,14 @@ use crate::tls;
 /// The command line, as the binary parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// `-c <command>`: signal the running upsd (`reload` or `stop`) instead of starting.
-    pub command: Option<String>,
-    /// `-P <pid>`: with `-c`, signal this PID instead of the PID file's.
-    pub pid: Option<i32>,
-    /// `-D` count: debug level (and stay in the foreground).
-    pub debug: u8,
-    /// `-F` count: stay in the foreground; twice: and still write the PID file.
-    pub foreground: u8,
-    /// `-B`: go to the background even when debugging.
-    pub background: bool,
+    /// What every daemon takes: `-c`/`-P` signal the running upsd (`reload` or `stop`)
+    /// instead of starting, `-D`/`-F`/`-B` pick the debug level and the foreground (`-FF`:
+    /// and still write the PID file), `-u` the user to run as after binding.
+    pub daemon: DaemonFlags,
     /// `-r <dir>`: chroot here after reading upsd.conf.
     pub chroot: Option<PathBuf>,
     /// `-q` count: raise the log threshold.
     pub quiet: u8,
-    /// `-u <user>`: run as this user after binding.
-    pub user: Option<String>,
     /// `-4`: IPv4 only.
     pub ipv4: bool,
     /// `-6`: IPv6 only.
@@ -44,14 +37,15 @@ const COMMANDS: [(&str, Signal); 2] = [("reload", Signal::SIGHUP), ("stop", Sign
 /// Run upsd as `options` say, until a stop signal (or, with `-c`, until the signal is sent).
 pub fn run(options: &Options) -> Result<()> {
     let confpath = nut_daemon::confpath();
-    let level = nut_daemon::log_level(options.debug, options.quiet);
-    let foreground = options.foreground > 0 || (options.debug > 0 && !options.background);
-    if let Some(command) = &options.command {
+    let flags = &options.daemon;
+    let level = nut_daemon::log_level(flags.debug, options.quiet);
+    let foreground = flags.stays_foreground();
+    if let Some(command) = &flags.command {
         nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, false);
-        return send_command(command, options.pid, &confpath);
+        return send_command(command, flags.pid, &confpath);
     }
     nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, !foreground);
-    let user = match (&options.user, nix::unistd::Uid::effective().is_root()) {
+    let user = match (&flags.user, nix::unistd::Uid::effective().is_root()) {
         (Some(name), _) => Some(nut_daemon::lookup_user(name)?),
         (None, true) => Some(nut_daemon::lookup_user(nut_daemon::DEFAULT_USER)?),
         (None, false) => None,
@@ -85,7 +79,7 @@ pub fn run(options: &Options) -> Result<()> {
     if !foreground {
         nix::unistd::daemon(true, false).context("going to the background")?;
     }
-    let pid_file = if !foreground || options.foreground > 1 {
+    let pid_file = if !foreground || flags.foreground > 1 {
         Some(PidFile::write_now(&pidfile(&conf.statepath))?)
     } else {
         None
