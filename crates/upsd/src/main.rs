@@ -67,6 +67,6 @@ fn main() -> ExitCode {
     };
     match upsd::run(&options) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cli::fail("upsd", Chain(e.as_ref())),
+        Err(e) => cli::fail("upsd", Chain(&e)),
     }
 }
