@@ -65,57 +65,46 @@ pub(super) fn primary<'a>(ctx: Ctx<'a, '_>, name: &str, granted: OkReply) -> Rep
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
     use crate::cmd::{dispatch, After};
 
     #[test]
     fn login_counts_and_refuses_twice() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "USERNAME primary",
-                "USERNAME again",
-                "PASSWORD pw",
-                "PASSWORD pw",
-                "LOGIN",
-                "LOGIN nope",
-                "LOGIN Ups",
-                "LOGIN ups",
-                "GET NUMLOGINS ups",
-                "PRIMARY ups",
-                "MASTER ups",
-                "PRIMARY ups x",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "USERNAME primary",
+            "USERNAME again",
+            "PASSWORD pw",
+            "PASSWORD pw",
+            "LOGIN",
+            "LOGIN nope",
+            "LOGIN Ups",
+            "LOGIN ups",
+            "GET NUMLOGINS ups",
+            "PRIMARY ups",
+            "MASTER ups",
+            "PRIMARY ups x",
+        ]);
         assert_eq!(
             out,
             "OK\nERR ALREADY-SET-USERNAME\nOK\nERR ALREADY-SET-PASSWORD\nERR INVALID-ARGUMENT\n\
              ERR UNKNOWN-UPS\nOK\nERR ALREADY-LOGGED-IN\nNUMLOGINS ups 1\nOK PRIMARY-GRANTED\n\
              OK MASTER-GRANTED\nERR INVALID-ARGUMENT\n"
         );
-        s.remove_client(c.id);
-        assert_eq!(s.upses[0].numlogins, 0);
+        rig.server.remove_client(rig.session.id);
+        assert_eq!(rig.server.upses[0].numlogins, 0);
     }
 
     #[test]
     fn wrong_password_or_role_is_access_denied() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
+        let mut rig = Rig::new();
         assert_eq!(
-            run(
-                &mut s,
-                &mut c,
-                &["USERNAME secondary", "PASSWORD nope", "LOGIN ups"]
-            ),
+            rig.run(&["USERNAME secondary", "PASSWORD nope", "LOGIN ups"]),
             "OK\nOK\nERR ACCESS-DENIED\n"
         );
-        let mut d = session(&mut s);
+        let mut d = rig.client();
         assert_eq!(
-            run(
-                &mut s,
+            rig.run_as(
                 &mut d,
                 &[
                     "USERNAME secondary",
@@ -130,14 +119,15 @@ mod tests {
 
     #[test]
     fn logout_says_goodbye_and_closes() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let reply = dispatch(&mut s, &mut c, vec!["LOGOUT".to_string()], 0);
+        let mut rig = Rig::new();
+        let reply = dispatch(
+            &mut rig.server,
+            &mut rig.session,
+            vec!["LOGOUT".to_string()],
+            0,
+        );
         assert_eq!(reply.to_bytes(), b"OK Goodbye\n");
         assert_eq!(After::of(&reply), After::Close);
-        assert_eq!(
-            run(&mut s, &mut c, &["LOGOUT now"]),
-            "ERR INVALID-ARGUMENT\n"
-        );
+        assert_eq!(rig.run(&["LOGOUT now"]), "ERR INVALID-ARGUMENT\n");
     }
 }

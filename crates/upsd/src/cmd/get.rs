@@ -118,38 +118,32 @@ fn var_value(
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn get_forms_and_errors_in_stock_order() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "GET",
-                "GET VAR",
-                "GET VAR ups",
-                "GET NUMLOGINS UPS",
-                "GET UPSDESC ups",
-                "GET UPSDESC other",
-                "GET VAR UPS Ups.Status",
-                "GET VAR nope ups.status",
-                "GET VAR nope server.version x",
-                "GET VAR ups server.nope",
-                "GET VAR ups nope",
-                "GET VAR other ups.status",
-                "GET TYPE ups ups.id",
-                "GET TYPE ups input.sensitivity",
-                "GET TYPE ups ups.delay.shutdown",
-                "GET TYPE ups battery.charge",
-                "GET VAR ups ups.id",
-                "GET FOO ups x",
-                "GET TRACKING",
-                "GET TRACKING x",
-            ],
-        );
+        let out = Rig::new().run(&[
+            "GET",
+            "GET VAR",
+            "GET VAR ups",
+            "GET NUMLOGINS UPS",
+            "GET UPSDESC ups",
+            "GET UPSDESC other",
+            "GET VAR UPS Ups.Status",
+            "GET VAR nope ups.status",
+            "GET VAR nope server.version x",
+            "GET VAR ups server.nope",
+            "GET VAR ups nope",
+            "GET VAR other ups.status",
+            "GET TYPE ups ups.id",
+            "GET TYPE ups input.sensitivity",
+            "GET TYPE ups ups.delay.shutdown",
+            "GET TYPE ups battery.charge",
+            "GET VAR ups ups.id",
+            "GET FOO ups x",
+            "GET TRACKING",
+            "GET TRACKING x",
+        ]);
         let expected = format!(
             "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n\
              NUMLOGINS UPS 0\nUPSDESC ups \"Rack \\\"A\\\"\"\nUPSDESC other \"Unavailable\"\n\
@@ -165,21 +159,13 @@ mod tests {
 
     #[test]
     fn stale_data_after_maxage() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        s.upses[0].last_heard = 89; // 16 s before `run`'s clock
+        let mut rig = Rig::new();
+        rig.server.upses[0].last_heard = 89; // 16 s before `run`'s clock
         assert_eq!(
-            run(
-                &mut s,
-                &mut c,
-                &["GET VAR ups ups.status", "GET UPSDESC ups"]
-            ),
+            rig.run(&["GET VAR ups ups.status", "GET UPSDESC ups"]),
             "ERR DATA-STALE\nUPSDESC ups \"Rack \\\"A\\\"\"\n"
         );
-        s.upses[0].last_heard = 90; // exactly MAXAGE: still fresh
-        assert_eq!(
-            run(&mut s, &mut c, &["GET NUMLOGINS ups"]),
-            "NUMLOGINS ups 0\n"
-        );
+        rig.server.upses[0].last_heard = 90; // exactly MAXAGE: still fresh
+        assert_eq!(rig.run(&["GET NUMLOGINS ups"]), "NUMLOGINS ups 0\n");
     }
 }

@@ -50,29 +50,23 @@ fn send<'a>(
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn instcmd_checks_in_stock_order() {
-        let (mut s, mut rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "USERNAME secondary",
-                "PASSWORD pw",
-                "INSTCMD ups",
-                "INSTCMD nope load.off",
-                "INSTCMD other load.off",
-                "INSTCMD ups nope",
-                "INSTCMD ups load.off",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "USERNAME secondary",
+            "PASSWORD pw",
+            "INSTCMD ups",
+            "INSTCMD nope load.off",
+            "INSTCMD other load.off",
+            "INSTCMD ups nope",
+            "INSTCMD ups load.off",
+        ]);
         assert_eq!(out, "OK\nOK\nERR INVALID-ARGUMENT\nERR UNKNOWN-UPS\nERR DRIVER-NOT-CONNECTED\nERR CMD-NOT-SUPPORTED\nERR ACCESS-DENIED\n");
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
+        let mut a = rig.client();
+        let out = rig.run_as(
             &mut a,
             &[
                 "USERNAME admin",
@@ -83,9 +77,7 @@ mod tests {
             ],
         );
         assert_eq!(out, "OK\nOK\nOK\nOK\nOK\n");
-        let sent: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|m| m.to_line())
-            .collect();
+        let sent: Vec<String> = rig.sent().iter().map(|m| m.to_line()).collect();
         assert_eq!(
             sent,
             [

@@ -86,53 +86,46 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn lists_echo_the_client_spelling() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
+        let mut rig = Rig::new();
         assert_eq!(
-            run(&mut s, &mut c, &["list ups"]),
+            rig.run(&["list ups"]),
             "BEGIN LIST UPS\nUPS ups \"Rack \\\"A\\\"\"\nUPS other \"Description unavailable\"\nEND LIST UPS\n"
         );
         assert_eq!(
-            run(&mut s, &mut c, &["LIST RW UPS"]),
+            rig.run(&["LIST RW UPS"]),
             "BEGIN LIST RW UPS\nRW UPS input.sensitivity \"low\"\nRW UPS ups.delay.shutdown \"20\"\nRW UPS ups.id \"x\\#y\"\nEND LIST RW UPS\n"
         );
         assert_eq!(
-            run(&mut s, &mut c, &["LIST CMD ups"]),
+            rig.run(&["LIST CMD ups"]),
             "BEGIN LIST CMD ups\nCMD ups beeper.disable\nCMD ups load.off\nEND LIST CMD ups\n"
         );
         assert_eq!(
-            run(&mut s, &mut c, &["LIST ENUM ups input.sensitivity", "LIST RANGE ups ups.delay.shutdown", "LIST ENUM ups battery.charge"]),
+            rig.run(&["LIST ENUM ups input.sensitivity", "LIST RANGE ups ups.delay.shutdown", "LIST ENUM ups battery.charge"]),
             "BEGIN LIST ENUM ups input.sensitivity\nENUM ups input.sensitivity \"low\"\nENUM ups input.sensitivity \"high\"\nEND LIST ENUM ups input.sensitivity\n\
              BEGIN LIST RANGE ups ups.delay.shutdown\nRANGE ups ups.delay.shutdown \"0\" \"600\"\nEND LIST RANGE ups ups.delay.shutdown\n\
              BEGIN LIST ENUM ups battery.charge\nEND LIST ENUM ups battery.charge\n"
         );
         assert_eq!(
-            run(&mut s, &mut c, &["LIST", "LIST VAR", "LIST ENUM ups", "LIST FOO ups x", "LIST VAR other", "LIST CLIENT nope", "LIST ENUM ups nope"]),
+            rig.run(&["LIST", "LIST VAR", "LIST ENUM ups", "LIST FOO ups x", "LIST VAR other", "LIST CLIENT nope", "LIST ENUM ups nope"]),
             "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR DRIVER-NOT-CONNECTED\nERR UNKNOWN-UPS\nERR VAR-NOT-SUPPORTED\n"
         );
     }
 
     #[test]
     fn list_var_is_sorted_and_clients_show_logins() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(&mut s, &mut c, &["LIST VAR ups"]);
+        let mut rig = Rig::new();
         assert_eq!(
-            out,
+            rig.run(&["LIST VAR ups"]),
             "BEGIN LIST VAR ups\nVAR ups battery.charge \"100\"\nVAR ups input.sensitivity \"low\"\nVAR ups ups.delay.shutdown \"20\"\nVAR ups ups.id \"x\\#y\"\nVAR ups ups.status \"OL\"\nEND LIST VAR ups\n"
         );
-        run(
-            &mut s,
-            &mut c,
-            &["USERNAME secondary", "PASSWORD pw", "LOGIN UPS"],
-        );
-        let mut d = session(&mut s);
+        rig.run(&["USERNAME secondary", "PASSWORD pw", "LOGIN UPS"]);
+        let mut d = rig.client();
         assert_eq!(
-            run(&mut s, &mut d, &["LIST CLIENT Ups"]),
+            rig.run_as(&mut d, &["LIST CLIENT Ups"]),
             "BEGIN LIST CLIENT Ups\nCLIENT ups 127.0.0.1\nEND LIST CLIENT Ups\n"
         );
     }

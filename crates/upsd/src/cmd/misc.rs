@@ -59,15 +59,14 @@ pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn version_lines() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(run(&mut s, &mut c, &["NETVER", "protver", "HELP"]), "1.3\n1.3\nCommands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n");
+        let mut rig = Rig::new();
+        assert_eq!(rig.run(&["NETVER", "protver", "HELP"]), "1.3\n1.3\nCommands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n");
         assert_eq!(
-            run(&mut s, &mut c, &["VER"]),
+            rig.run(&["VER"]),
             format!(
                 "Network UPS Tools upsd {} - http://www.networkupstools.org/\n",
                 super::SERVER_VERSION
@@ -77,43 +76,30 @@ mod tests {
 
     #[test]
     fn starttls_without_certificate() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(&mut s, &mut c, &["STARTTLS x y"]),
-            "ERR FEATURE-NOT-CONFIGURED\n"
-        );
-        s.tls_ready = true;
-        c.tls = true;
-        assert_eq!(run(&mut s, &mut c, &["STARTTLS"]), "ERR ALREADY-SSL-MODE\n");
+        let mut rig = Rig::new();
+        assert_eq!(rig.run(&["STARTTLS x y"]), "ERR FEATURE-NOT-CONFIGURED\n");
+        rig.server.tls_ready = true;
+        rig.session.tls = true;
+        assert_eq!(rig.run(&["STARTTLS"]), "ERR ALREADY-SSL-MODE\n");
     }
 
     #[test]
     fn fsd_latch_shows_in_get_and_list_var_only() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "USERNAME primary",
-                "PASSWORD pw",
-                "FSD nope",
-                "FSD Ups",
-                "GET VAR ups ups.status",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "USERNAME primary",
+            "PASSWORD pw",
+            "FSD nope",
+            "FSD Ups",
+            "GET VAR ups ups.status",
+        ]);
         assert_eq!(
             out,
             "OK\nOK\nERR UNKNOWN-UPS\nOK FSD-SET\nVAR ups ups.status \"FSD OL\"\n"
         );
-        let mut d = session(&mut s);
+        let mut d = rig.client();
         assert_eq!(
-            run(
-                &mut s,
-                &mut d,
-                &["USERNAME secondary", "PASSWORD pw", "FSD ups"]
-            ),
+            rig.run_as(&mut d, &["USERNAME secondary", "PASSWORD pw", "FSD ups"]),
             "OK\nOK\nERR ACCESS-DENIED\n"
         );
     }

@@ -100,29 +100,23 @@ fn new_tracking_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
     use nut_state::UpsdMsg;
 
     #[test]
     fn set_var_checks_in_stock_order_and_forwards() {
-        let (mut s, mut rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "SET VAR ups ups.id",
-                "SET VAR nope x 1",
-                "SET VAR other x 1",
-                "USERNAME secondary",
-                "PASSWORD pw",
-                "SET VAR ups nope 1",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "SET VAR ups ups.id",
+            "SET VAR nope x 1",
+            "SET VAR other x 1",
+            "USERNAME secondary",
+            "PASSWORD pw",
+            "SET VAR ups nope 1",
+        ]);
         assert_eq!(out, "ERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nOK\nOK\nERR ACCESS-DENIED\n");
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
+        let mut a = rig.client();
+        let out = rig.run_as(
             &mut a,
             &[
                 "USERNAME admin",
@@ -148,35 +142,31 @@ mod tests {
              ERR VAR-NOT-SUPPORTED\nERR READONLY\nERR TOO-LONG\nERR INVALID-VALUE\nERR INVALID-VALUE\nOK\nOK\n\
              ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n"
         );
+        let sent = rig.sent();
         assert_eq!(
-            rx.try_recv().ok().map(|m| m.to_line()).as_deref(),
+            sent.first().map(|m| m.to_line()).as_deref(),
             Some("SET ups.delay.shutdown \"60abc\"")
         );
         assert_eq!(
-            rx.try_recv().ok(),
-            Some(UpsdMsg::Set {
+            sent[1..],
+            [UpsdMsg::Set {
                 var: "ups.id".into(),
                 value: "a \"b".into(),
                 tracking: None
-            })
+            }]
         );
     }
 
     #[test]
     fn tracking_ids_reach_the_driver_and_the_store() {
-        let (mut s, mut rx) = server();
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut a,
-            &[
-                "USERNAME admin",
-                "PASSWORD pw",
-                "SET TRACKING on",
-                "GET TRACKING",
-                "SET VAR ups ups.delay.shutdown 30",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "USERNAME admin",
+            "PASSWORD pw",
+            "SET TRACKING on",
+            "GET TRACKING",
+            "SET VAR ups ups.delay.shutdown 30",
+        ]);
         let id = out
             .lines()
             .last()
@@ -186,25 +176,18 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id, id.to_ascii_uppercase());
         assert_eq!(
-            rx.try_recv().ok(),
-            Some(UpsdMsg::Set {
+            rig.sent(),
+            [UpsdMsg::Set {
                 var: "ups.delay.shutdown".into(),
                 value: "30".into(),
                 tracking: Some(id.clone())
-            })
+            }]
         );
         assert_eq!(
-            run(
-                &mut s,
-                &mut a,
-                &[&format!("GET TRACKING {}", id.to_lowercase())]
-            ),
+            rig.run(&[&format!("GET TRACKING {}", id.to_lowercase())]),
             "PENDING\n"
         );
-        s.tracking.set(&id, 0);
-        assert_eq!(
-            run(&mut s, &mut a, &[&format!("GET TRACKING {id}")]),
-            "SUCCESS\n"
-        );
+        rig.server.tracking.set(&id, 0);
+        assert_eq!(rig.run(&[&format!("GET TRACKING {id}")]), "SUCCESS\n");
     }
 }
