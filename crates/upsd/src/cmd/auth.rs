@@ -71,26 +71,20 @@ mod tests {
     #[test]
     fn login_counts_and_refuses_twice() {
         let mut rig = Rig::new();
-        let out = rig.run(&[
-            "USERNAME primary",
-            "USERNAME again",
-            "PASSWORD pw",
-            "PASSWORD pw",
-            "LOGIN",
-            "LOGIN nope",
-            "LOGIN Ups",
-            "LOGIN ups",
-            "GET NUMLOGINS ups",
-            "PRIMARY ups",
-            "MASTER ups",
-            "PRIMARY ups x",
+        rig.talk(&[
+            ("USERNAME primary", "OK"),
+            ("USERNAME again", "ERR ALREADY-SET-USERNAME"),
+            ("PASSWORD pw", "OK"),
+            ("PASSWORD pw", "ERR ALREADY-SET-PASSWORD"),
+            ("LOGIN", "ERR INVALID-ARGUMENT"),
+            ("LOGIN nope", "ERR UNKNOWN-UPS"),
+            ("LOGIN Ups", "OK"),
+            ("LOGIN ups", "ERR ALREADY-LOGGED-IN"),
+            ("GET NUMLOGINS ups", "NUMLOGINS ups 1"),
+            ("PRIMARY ups", "OK PRIMARY-GRANTED"),
+            ("MASTER ups", "OK MASTER-GRANTED"),
+            ("PRIMARY ups x", "ERR INVALID-ARGUMENT"),
         ]);
-        assert_eq!(
-            out,
-            "OK\nERR ALREADY-SET-USERNAME\nOK\nERR ALREADY-SET-PASSWORD\nERR INVALID-ARGUMENT\n\
-             ERR UNKNOWN-UPS\nOK\nERR ALREADY-LOGGED-IN\nNUMLOGINS ups 1\nOK PRIMARY-GRANTED\n\
-             OK MASTER-GRANTED\nERR INVALID-ARGUMENT\n"
-        );
         rig.server.remove_client(rig.session.id);
         assert_eq!(rig.server.upses[0].numlogins, 0);
     }
@@ -98,22 +92,20 @@ mod tests {
     #[test]
     fn wrong_password_or_role_is_access_denied() {
         let mut rig = Rig::new();
-        assert_eq!(
-            rig.run(&["USERNAME secondary", "PASSWORD nope", "LOGIN ups"]),
-            "OK\nOK\nERR ACCESS-DENIED\n"
-        );
+        rig.talk(&[
+            ("USERNAME secondary", "OK"),
+            ("PASSWORD nope", "OK"),
+            ("LOGIN ups", "ERR ACCESS-DENIED"),
+        ]);
         let mut d = rig.client();
-        assert_eq!(
-            rig.run_as(
-                &mut d,
-                &[
-                    "USERNAME secondary",
-                    "PASSWORD pw",
-                    "PRIMARY ups",
-                    "LOGIN other"
-                ]
-            ),
-            "OK\nOK\nERR ACCESS-DENIED\nOK\n"
+        rig.talk_as(
+            &mut d,
+            &[
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("PRIMARY ups", "ERR ACCESS-DENIED"),
+                ("LOGIN other", "OK"),
+            ],
         );
     }
 
@@ -128,6 +120,6 @@ mod tests {
         );
         assert_eq!(reply.to_bytes(), b"OK Goodbye\n");
         assert_eq!(After::of(&reply), After::Close);
-        assert_eq!(rig.run(&["LOGOUT now"]), "ERR INVALID-ARGUMENT\n");
+        rig.talk(&[("LOGOUT now", "ERR INVALID-ARGUMENT")]);
     }
 }

@@ -122,50 +122,49 @@ mod tests {
 
     #[test]
     fn get_forms_and_errors_in_stock_order() {
-        let out = Rig::new().run(&[
-            "GET",
-            "GET VAR",
-            "GET VAR ups",
-            "GET NUMLOGINS UPS",
-            "GET UPSDESC ups",
-            "GET UPSDESC other",
-            "GET VAR UPS Ups.Status",
-            "GET VAR nope ups.status",
-            "GET VAR nope server.version x",
-            "GET VAR ups server.nope",
-            "GET VAR ups nope",
-            "GET VAR other ups.status",
-            "GET TYPE ups ups.id",
-            "GET TYPE ups input.sensitivity",
-            "GET TYPE ups ups.delay.shutdown",
-            "GET TYPE ups battery.charge",
-            "GET VAR ups ups.id",
-            "GET FOO ups x",
-            "GET TRACKING",
-            "GET TRACKING x",
+        let server_version = format!("VAR nope server.version \"{}\"", super::SERVER_VERSION);
+        Rig::new().talk(&[
+            ("GET", "ERR INVALID-ARGUMENT"),
+            ("GET VAR", "ERR INVALID-ARGUMENT"),
+            ("GET VAR ups", "ERR INVALID-ARGUMENT"),
+            ("GET NUMLOGINS UPS", "NUMLOGINS UPS 0"),
+            ("GET UPSDESC ups", "UPSDESC ups \"Rack \\\"A\\\"\""),
+            ("GET UPSDESC other", "UPSDESC other \"Unavailable\""),
+            ("GET VAR UPS Ups.Status", "VAR UPS Ups.Status \"OL\""),
+            ("GET VAR nope ups.status", "ERR UNKNOWN-UPS"),
+            ("GET VAR nope server.version x", &server_version),
+            ("GET VAR ups server.nope", "ERR VAR-NOT-SUPPORTED"),
+            ("GET VAR ups nope", "ERR VAR-NOT-SUPPORTED"),
+            ("GET VAR other ups.status", "ERR DRIVER-NOT-CONNECTED"),
+            ("GET TYPE ups ups.id", "TYPE ups ups.id RW STRING:8"),
+            (
+                "GET TYPE ups input.sensitivity",
+                "TYPE ups input.sensitivity RW ENUM NUMBER",
+            ),
+            (
+                "GET TYPE ups ups.delay.shutdown",
+                "TYPE ups ups.delay.shutdown RW RANGE NUMBER",
+            ),
+            (
+                "GET TYPE ups battery.charge",
+                "TYPE ups battery.charge NUMBER",
+            ),
+            ("GET VAR ups ups.id", "VAR ups ups.id \"x\\#y\""),
+            ("GET FOO ups x", "ERR INVALID-ARGUMENT"),
+            ("GET TRACKING", "OFF"),
+            ("GET TRACKING x", "ERR FEATURE-NOT-CONFIGURED"),
         ]);
-        let expected = format!(
-            "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n\
-             NUMLOGINS UPS 0\nUPSDESC ups \"Rack \\\"A\\\"\"\nUPSDESC other \"Unavailable\"\n\
-             VAR UPS Ups.Status \"OL\"\nERR UNKNOWN-UPS\nVAR nope server.version \"{}\"\n\
-             ERR VAR-NOT-SUPPORTED\nERR VAR-NOT-SUPPORTED\nERR DRIVER-NOT-CONNECTED\n\
-             TYPE ups ups.id RW STRING:8\nTYPE ups input.sensitivity RW ENUM NUMBER\n\
-             TYPE ups ups.delay.shutdown RW RANGE NUMBER\nTYPE ups battery.charge NUMBER\n\
-             VAR ups ups.id \"x\\#y\"\nERR INVALID-ARGUMENT\nOFF\nERR FEATURE-NOT-CONFIGURED\n",
-            super::SERVER_VERSION
-        );
-        assert_eq!(out, expected);
     }
 
     #[test]
     fn stale_data_after_maxage() {
         let mut rig = Rig::new();
         rig.server.upses[0].last_heard = 89; // 16 s before `run`'s clock
-        assert_eq!(
-            rig.run(&["GET VAR ups ups.status", "GET UPSDESC ups"]),
-            "ERR DATA-STALE\nUPSDESC ups \"Rack \\\"A\\\"\"\n"
-        );
+        rig.talk(&[
+            ("GET VAR ups ups.status", "ERR DATA-STALE"),
+            ("GET UPSDESC ups", "UPSDESC ups \"Rack \\\"A\\\"\""),
+        ]);
         rig.server.upses[0].last_heard = 90; // exactly MAXAGE: still fresh
-        assert_eq!(rig.run(&["GET NUMLOGINS ups"]), "NUMLOGINS ups 0\n");
+        rig.talk(&[("GET NUMLOGINS ups", "NUMLOGINS ups 0")]);
     }
 }

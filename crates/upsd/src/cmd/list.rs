@@ -90,43 +90,38 @@ mod tests {
 
     #[test]
     fn lists_echo_the_client_spelling() {
-        let mut rig = Rig::new();
-        assert_eq!(
-            rig.run(&["list ups"]),
-            "BEGIN LIST UPS\nUPS ups \"Rack \\\"A\\\"\"\nUPS other \"Description unavailable\"\nEND LIST UPS\n"
-        );
-        assert_eq!(
-            rig.run(&["LIST RW UPS"]),
-            "BEGIN LIST RW UPS\nRW UPS input.sensitivity \"low\"\nRW UPS ups.delay.shutdown \"20\"\nRW UPS ups.id \"x\\#y\"\nEND LIST RW UPS\n"
-        );
-        assert_eq!(
-            rig.run(&["LIST CMD ups"]),
-            "BEGIN LIST CMD ups\nCMD ups beeper.disable\nCMD ups load.off\nEND LIST CMD ups\n"
-        );
-        assert_eq!(
-            rig.run(&["LIST ENUM ups input.sensitivity", "LIST RANGE ups ups.delay.shutdown", "LIST ENUM ups battery.charge"]),
-            "BEGIN LIST ENUM ups input.sensitivity\nENUM ups input.sensitivity \"low\"\nENUM ups input.sensitivity \"high\"\nEND LIST ENUM ups input.sensitivity\n\
-             BEGIN LIST RANGE ups ups.delay.shutdown\nRANGE ups ups.delay.shutdown \"0\" \"600\"\nEND LIST RANGE ups ups.delay.shutdown\n\
-             BEGIN LIST ENUM ups battery.charge\nEND LIST ENUM ups battery.charge\n"
-        );
-        assert_eq!(
-            rig.run(&["LIST", "LIST VAR", "LIST ENUM ups", "LIST FOO ups x", "LIST VAR other", "LIST CLIENT nope", "LIST ENUM ups nope"]),
-            "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR DRIVER-NOT-CONNECTED\nERR UNKNOWN-UPS\nERR VAR-NOT-SUPPORTED\n"
-        );
+        Rig::new().talk(&[
+            ("list ups", "BEGIN LIST UPS\nUPS ups \"Rack \\\"A\\\"\"\nUPS other \"Description unavailable\"\nEND LIST UPS"),
+            ("LIST RW UPS", "BEGIN LIST RW UPS\nRW UPS input.sensitivity \"low\"\nRW UPS ups.delay.shutdown \"20\"\nRW UPS ups.id \"x\\#y\"\nEND LIST RW UPS"),
+            ("LIST CMD ups", "BEGIN LIST CMD ups\nCMD ups beeper.disable\nCMD ups load.off\nEND LIST CMD ups"),
+            ("LIST ENUM ups input.sensitivity", "BEGIN LIST ENUM ups input.sensitivity\nENUM ups input.sensitivity \"low\"\nENUM ups input.sensitivity \"high\"\nEND LIST ENUM ups input.sensitivity"),
+            ("LIST RANGE ups ups.delay.shutdown", "BEGIN LIST RANGE ups ups.delay.shutdown\nRANGE ups ups.delay.shutdown \"0\" \"600\"\nEND LIST RANGE ups ups.delay.shutdown"),
+            ("LIST ENUM ups battery.charge", "BEGIN LIST ENUM ups battery.charge\nEND LIST ENUM ups battery.charge"),
+            ("LIST", "ERR INVALID-ARGUMENT"),
+            ("LIST VAR", "ERR INVALID-ARGUMENT"),
+            ("LIST ENUM ups", "ERR INVALID-ARGUMENT"),
+            ("LIST FOO ups x", "ERR INVALID-ARGUMENT"),
+            ("LIST VAR other", "ERR DRIVER-NOT-CONNECTED"),
+            ("LIST CLIENT nope", "ERR UNKNOWN-UPS"),
+            ("LIST ENUM ups nope", "ERR VAR-NOT-SUPPORTED"),
+        ]);
     }
 
     #[test]
     fn list_var_is_sorted_and_clients_show_logins() {
         let mut rig = Rig::new();
-        assert_eq!(
-            rig.run(&["LIST VAR ups"]),
-            "BEGIN LIST VAR ups\nVAR ups battery.charge \"100\"\nVAR ups input.sensitivity \"low\"\nVAR ups ups.delay.shutdown \"20\"\nVAR ups ups.id \"x\\#y\"\nVAR ups ups.status \"OL\"\nEND LIST VAR ups\n"
-        );
+        rig.talk(&[(
+            "LIST VAR ups",
+            "BEGIN LIST VAR ups\nVAR ups battery.charge \"100\"\nVAR ups input.sensitivity \"low\"\nVAR ups ups.delay.shutdown \"20\"\nVAR ups ups.id \"x\\#y\"\nVAR ups ups.status \"OL\"\nEND LIST VAR ups",
+        )]);
         rig.run(&["USERNAME secondary", "PASSWORD pw", "LOGIN UPS"]);
         let mut d = rig.client();
-        assert_eq!(
-            rig.run_as(&mut d, &["LIST CLIENT Ups"]),
-            "BEGIN LIST CLIENT Ups\nCLIENT ups 127.0.0.1\nEND LIST CLIENT Ups\n"
+        rig.talk_as(
+            &mut d,
+            &[(
+                "LIST CLIENT Ups",
+                "BEGIN LIST CLIENT Ups\nCLIENT ups 127.0.0.1\nEND LIST CLIENT Ups",
+            )],
         );
     }
 }

@@ -63,44 +63,48 @@ mod tests {
 
     #[test]
     fn version_lines() {
-        let mut rig = Rig::new();
-        assert_eq!(rig.run(&["NETVER", "protver", "HELP"]), "1.3\n1.3\nCommands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n");
-        assert_eq!(
-            rig.run(&["VER"]),
-            format!(
-                "Network UPS Tools upsd {} - http://www.networkupstools.org/\n",
-                super::SERVER_VERSION
-            )
+        let ver = format!(
+            "Network UPS Tools upsd {} - http://www.networkupstools.org/",
+            super::SERVER_VERSION
         );
+        Rig::new().talk(&[
+            ("NETVER", "1.3"),
+            ("protver", "1.3"),
+            (
+                "HELP",
+                "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS",
+            ),
+            ("VER", &ver),
+        ]);
     }
 
     #[test]
     fn starttls_without_certificate() {
         let mut rig = Rig::new();
-        assert_eq!(rig.run(&["STARTTLS x y"]), "ERR FEATURE-NOT-CONFIGURED\n");
+        rig.talk(&[("STARTTLS x y", "ERR FEATURE-NOT-CONFIGURED")]);
         rig.server.tls_ready = true;
         rig.session.tls = true;
-        assert_eq!(rig.run(&["STARTTLS"]), "ERR ALREADY-SSL-MODE\n");
+        rig.talk(&[("STARTTLS", "ERR ALREADY-SSL-MODE")]);
     }
 
     #[test]
     fn fsd_latch_shows_in_get_and_list_var_only() {
         let mut rig = Rig::new();
-        let out = rig.run(&[
-            "USERNAME primary",
-            "PASSWORD pw",
-            "FSD nope",
-            "FSD Ups",
-            "GET VAR ups ups.status",
+        rig.talk(&[
+            ("USERNAME primary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("FSD nope", "ERR UNKNOWN-UPS"),
+            ("FSD Ups", "OK FSD-SET"),
+            ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
         ]);
-        assert_eq!(
-            out,
-            "OK\nOK\nERR UNKNOWN-UPS\nOK FSD-SET\nVAR ups ups.status \"FSD OL\"\n"
-        );
         let mut d = rig.client();
-        assert_eq!(
-            rig.run_as(&mut d, &["USERNAME secondary", "PASSWORD pw", "FSD ups"]),
-            "OK\nOK\nERR ACCESS-DENIED\n"
+        rig.talk_as(
+            &mut d,
+            &[
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("FSD ups", "ERR ACCESS-DENIED"),
+            ],
         );
     }
 }

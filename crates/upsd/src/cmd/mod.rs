@@ -128,7 +128,7 @@ fn reply<'a>(result: Result<Reply<'a>, ErrCode>) -> Reply<'a> {
 #[cfg(test)]
 pub(crate) mod testutil {
     //! [`Rig`]: a server with one UPS fed like dummy-ups would feed it and one connection, for
-    //! handler tests that state only their requests and the replies.
+    //! handler tests that state only their requests and the replies, side by side.
     use super::*;
     use crate::state::{DriverLink, Ups};
     use nut_state::{DriverMsg, UpsdMsg};
@@ -157,14 +157,22 @@ pub(crate) mod testutil {
             rig
         }
 
-        /// Run request lines on the first connection; the replies, concatenated.
-        pub(crate) fn run(&mut self, lines: &[&str]) -> String {
-            run(&mut self.server, &mut self.session, lines)
+        /// Send each request on the first connection and check its reply (written without
+        /// the last newline; a list reply is its lines joined by `\n`).
+        #[track_caller]
+        pub(crate) fn talk(&mut self, exchange: &[(&str, &str)]) {
+            talk(&mut self.server, &mut self.session, exchange);
         }
 
-        /// Run request lines on `client`; the replies, concatenated.
-        pub(crate) fn run_as(&mut self, client: &mut Session, lines: &[&str]) -> String {
-            run(&mut self.server, client, lines)
+        /// [`Rig::talk`] on another connection.
+        #[track_caller]
+        pub(crate) fn talk_as(&mut self, client: &mut Session, exchange: &[(&str, &str)]) {
+            talk(&mut self.server, client, exchange);
+        }
+
+        /// Send request lines on the first connection; the replies, concatenated.
+        pub(crate) fn run(&mut self, lines: &[&str]) -> String {
+            run(&mut self.server, &mut self.session, lines)
         }
 
         /// Another connection.
@@ -224,6 +232,17 @@ pub(crate) mod testutil {
         (s, rx)
     }
 
+    #[track_caller]
+    fn talk(server: &mut Server, session: &mut Session, exchange: &[(&str, &str)]) {
+        for (request, reply) in exchange {
+            assert_eq!(
+                run(server, session, &[request]),
+                format!("{reply}\n"),
+                "the reply to {request:?}"
+            );
+        }
+    }
+
     /// Run request lines through one session (at time 105); the replies, concatenated.
     fn run(server: &mut Server, session: &mut Session, lines: &[&str]) -> String {
         let mut out = Vec::new();
@@ -241,17 +260,21 @@ mod tests {
 
     #[test]
     fn unknown_and_empty_lines() {
-        assert_eq!(
-            Rig::new().run(&["", "FOO", "vEr x"]),
-            "ERR UNKNOWN-COMMAND\nERR UNKNOWN-COMMAND\nERR INVALID-ARGUMENT\n"
-        );
+        Rig::new().talk(&[
+            ("", "ERR UNKNOWN-COMMAND"),
+            ("FOO", "ERR UNKNOWN-COMMAND"),
+            ("vEr x", "ERR INVALID-ARGUMENT"),
+        ]);
     }
 
     #[test]
     fn auth_comes_before_arguments() {
-        assert_eq!(
-            Rig::new().run(&["INSTCMD", "USERNAME x", "instcmd", "PASSWORD y", "INSTCMD"]),
-            "ERR USERNAME-REQUIRED\nOK\nERR PASSWORD-REQUIRED\nOK\nERR INVALID-ARGUMENT\n"
-        );
+        Rig::new().talk(&[
+            ("INSTCMD", "ERR USERNAME-REQUIRED"),
+            ("USERNAME x", "OK"),
+            ("instcmd", "ERR PASSWORD-REQUIRED"),
+            ("PASSWORD y", "OK"),
+            ("INSTCMD", "ERR INVALID-ARGUMENT"),
+        ]);
     }
 }

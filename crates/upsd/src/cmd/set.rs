@@ -106,41 +106,34 @@ mod tests {
     #[test]
     fn set_var_checks_in_stock_order_and_forwards() {
         let mut rig = Rig::new();
-        let out = rig.run(&[
-            "SET VAR ups ups.id",
-            "SET VAR nope x 1",
-            "SET VAR other x 1",
-            "USERNAME secondary",
-            "PASSWORD pw",
-            "SET VAR ups nope 1",
+        rig.talk(&[
+            ("SET VAR ups ups.id", "ERR USERNAME-REQUIRED"),
+            ("SET VAR nope x 1", "ERR USERNAME-REQUIRED"),
+            ("SET VAR other x 1", "ERR USERNAME-REQUIRED"),
+            ("USERNAME secondary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("SET VAR ups nope 1", "ERR ACCESS-DENIED"),
         ]);
-        assert_eq!(out, "ERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nOK\nOK\nERR ACCESS-DENIED\n");
         let mut a = rig.client();
-        let out = rig.run_as(
+        rig.talk_as(
             &mut a,
             &[
-                "USERNAME admin",
-                "PASSWORD pw",
-                "SET VAR",
-                "SET VAR ups ups.id",
-                "SET VAR nope x 1",
-                "SET VAR other x 1",
-                "SET VAR ups nope 1",
-                "SET VAR ups battery.charge 1",
-                "SET VAR ups ups.id 123456789",
-                "SET VAR ups input.sensitivity LOW",
-                "SET VAR ups ups.delay.shutdown 601",
-                "SET VAR ups ups.delay.shutdown 60abc extra",
-                "SET VAR ups ups.id \"a \\\"b\"",
-                "SET TRACKING maybe",
-                "SET FOO bar",
+                ("USERNAME admin", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("SET VAR", "ERR INVALID-ARGUMENT"),
+                ("SET VAR ups ups.id", "ERR INVALID-ARGUMENT"),
+                ("SET VAR nope x 1", "ERR UNKNOWN-UPS"),
+                ("SET VAR other x 1", "ERR DRIVER-NOT-CONNECTED"),
+                ("SET VAR ups nope 1", "ERR VAR-NOT-SUPPORTED"),
+                ("SET VAR ups battery.charge 1", "ERR READONLY"),
+                ("SET VAR ups ups.id 123456789", "ERR TOO-LONG"),
+                ("SET VAR ups input.sensitivity LOW", "ERR INVALID-VALUE"),
+                ("SET VAR ups ups.delay.shutdown 601", "ERR INVALID-VALUE"),
+                ("SET VAR ups ups.delay.shutdown 60abc extra", "OK"),
+                ("SET VAR ups ups.id \"a \\\"b\"", "OK"),
+                ("SET TRACKING maybe", "ERR INVALID-ARGUMENT"),
+                ("SET FOO bar", "ERR INVALID-ARGUMENT"),
             ],
-        );
-        assert_eq!(
-            out,
-            "OK\nOK\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR UNKNOWN-UPS\nERR DRIVER-NOT-CONNECTED\n\
-             ERR VAR-NOT-SUPPORTED\nERR READONLY\nERR TOO-LONG\nERR INVALID-VALUE\nERR INVALID-VALUE\nOK\nOK\n\
-             ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n"
         );
         let sent = rig.sent();
         assert_eq!(
@@ -183,11 +176,8 @@ mod tests {
                 tracking: Some(id.clone())
             }]
         );
-        assert_eq!(
-            rig.run(&[&format!("GET TRACKING {}", id.to_lowercase())]),
-            "PENDING\n"
-        );
+        rig.talk(&[(&format!("GET TRACKING {}", id.to_lowercase()), "PENDING")]);
         rig.server.tracking.set(&id, 0);
-        assert_eq!(rig.run(&[&format!("GET TRACKING {id}")]), "SUCCESS\n");
+        rig.talk(&[(&format!("GET TRACKING {id}"), "SUCCESS")]);
     }
 }
