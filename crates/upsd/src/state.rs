@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{ErrCode, TrackingStatus};
-use nut_state::{DriverMsg, Tree, UpsdMsg};
+use nut_state::{DriverMsg, Tree, UpsdMsg, Var};
 use tokio::sync::{mpsc, Notify};
 
 use crate::cmd::Session;
@@ -105,6 +105,11 @@ impl Ups {
             return Err(ErrCode::DataStale);
         }
         Ok(())
+    }
+
+    /// A variable of the tree, or VAR-NOT-SUPPORTED.
+    pub(crate) fn var(&self, name: &str) -> Result<&Var, ErrCode> {
+        self.tree.get(name).ok_or(ErrCode::VarNotSupported)
     }
 
     /// Called when the socket connects: fresh dump pending, status WAIT until it arrives.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use nut_proto::{ErrCode, Get, GetReply, Reply, Text, VarType};
 
 use super::misc::{SERVER_VERSION, VER_TEXT};
-use super::{reply, Ctx};
+use super::{reply, Ctx, NO_DESCRIPTION};
 use crate::state::{Secs, Server};
 
 pub(super) fn get<'a>(ctx: Ctx<'a, '_>, query: Get) -> Reply<'a> {
@@ -39,11 +39,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
         }
         Get::Var { ups, var } => var_value(server, now, ups, var)?,
         Get::Type { ups, var } => {
-            let v = server
-                .available_ups(&ups, now)?
-                .tree
-                .get(&var)
-                .ok_or(ErrCode::VarNotSupported)?;
+            let v = server.available_ups(&ups, now)?.var(&var)?;
             let ty = VarType {
                 rw: v.flags.rw,
                 enumerated: !v.enums().is_empty(),
@@ -65,7 +61,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
             GetReply::Desc {
                 ups: ups.into(),
                 var: var.into(),
-                text: Text::Wire(text.unwrap_or("Description unavailable")),
+                text: Text::Wire(text.unwrap_or(NO_DESCRIPTION)),
             }
         }
         Get::CmdDesc { ups, cmd } => {
@@ -74,7 +70,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
             GetReply::CmdDesc {
                 ups: ups.into(),
                 cmd: cmd.into(),
-                text: Text::Wire(text.unwrap_or("Description unavailable")),
+                text: Text::Wire(text.unwrap_or(NO_DESCRIPTION)),
             }
         }
     })
@@ -106,7 +102,7 @@ fn var_value(
         });
     }
     let u = server.available_ups(&ups, now)?;
-    let v = u.tree.get(&var).ok_or(ErrCode::VarNotSupported)?;
+    let v = u.var(&var)?;
     let fsd = u.fsd && var.eq_ignore_ascii_case("ups.status");
     Ok(GetReply::Var {
         ups: ups.into(),

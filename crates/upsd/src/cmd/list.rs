@@ -4,7 +4,7 @@
 
 use nut_proto::{ErrCode, List, ListItem, ListReply, Reply, Text};
 
-use super::{reply, Ctx};
+use super::{reply, Ctx, NO_DESCRIPTION};
 use crate::state::{Secs, Server};
 
 pub(super) fn list<'a>(ctx: Ctx<'a, '_>, query: List) -> Reply<'a> {
@@ -21,7 +21,7 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                 name: ups.name.as_str().into(),
                 desc: match &ups.desc {
                     Some(desc) => Text::plain(desc.as_str()),
-                    None => Text::Wire("Description unavailable"),
+                    None => Text::Wire(NO_DESCRIPTION),
                 },
             })
             .collect(),
@@ -61,26 +61,24 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                 })
                 .collect()
         }
-        List::Enum { ups, var } => {
-            let v = server.available_ups(ups, now)?.tree.get(var);
-            // Enum entries are kept escaped.
-            let v = v.ok_or(ErrCode::VarNotSupported)?;
-            v.enums()
-                .iter()
-                .map(|e| ListItem::Enum(Text::Wire(e)))
-                .collect()
-        }
-        List::Range { ups, var } => {
-            let v = server.available_ups(ups, now)?.tree.get(var);
-            let v = v.ok_or(ErrCode::VarNotSupported)?;
-            v.ranges()
-                .iter()
-                .map(|(min, max)| ListItem::Range {
-                    min: Text::plain(min.to_string()),
-                    max: Text::plain(max.to_string()),
-                })
-                .collect()
-        }
+        // Enum entries are kept escaped.
+        List::Enum { ups, var } => server
+            .available_ups(ups, now)?
+            .var(var)?
+            .enums()
+            .iter()
+            .map(|e| ListItem::Enum(Text::Wire(e)))
+            .collect(),
+        List::Range { ups, var } => server
+            .available_ups(ups, now)?
+            .var(var)?
+            .ranges()
+            .iter()
+            .map(|(min, max)| ListItem::Range {
+                min: Text::plain(min.to_string()),
+                max: Text::plain(max.to_string()),
+            })
+            .collect(),
     })
 }
 

@@ -120,6 +120,9 @@ pub(crate) fn dispatch<'a>(
     }
 }
 
+/// What stock answers for a UPS, variable or command without a description.
+const NO_DESCRIPTION: &str = "Description unavailable";
+
 /// A `Result` of a handler step as the reply: the error code, or what the step built.
 fn reply<'a>(result: Result<Reply<'a>, ErrCode>) -> Reply<'a> {
     result.unwrap_or_else(Reply::Err)

@@ -29,7 +29,7 @@ fn checked_set<'a>(
     if !ctx.check_action("SET") {
         return Err(ErrCode::AccessDenied);
     }
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
+    let v = ups.var(var)?;
     if !v.flags.rw {
         return Err(ErrCode::Readonly);
     }
