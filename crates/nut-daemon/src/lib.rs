@@ -1,10 +1,12 @@
-//! What every nut-rs daemon (upsd, the drivers, upsmon) shares with NUT's daemons: where the
+//! What every nut-rs daemon (upsd, the drivers, upsmon) shares with NUT's daemons: the flags
+//! of the command line and the answer to `-h`, `-V` and a bad flag ([`cli`]), where the
 //! files are ([`confpath`], [`statepath`], [`altpidpath`]), logging to stderr in the
 //! foreground and to syslog once in the background ([`init_logging`], [`log_level`]), PID
 //! files and the signals `-c <command>` sends ([`PidFile`], [`signal_command`]), running as
 //! an unprivileged user after the privileged set-up ([`become_user`]), and reading PEM
 //! certificates and keys ([`pem`]).
 
+pub mod cli;
 mod logging;
 pub mod paths;
 pub mod pem;

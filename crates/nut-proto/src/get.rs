@@ -10,7 +10,7 @@ use crate::escape::ESCAPED_VALUE_MAX;
 use crate::reply::{
     check_err, echoed, joined, line, reply_words, write_err, write_number, write_words, Text,
 };
-use crate::request::first_n;
+use crate::request::{first_n, SubQuery};
 
 /// upsd escapes UPS descriptions into a 512-byte buffer.
 pub const DESC_MAX: usize = 511;
@@ -61,6 +61,20 @@ pub enum Get {
     Tracking(Option<String>),
 }
 
+impl SubQuery for Get {
+    fn parts(&self) -> (&'static str, Option<&str>, Option<&str>) {
+        match self {
+            Get::NumLogins { ups } => ("NUMLOGINS", Some(ups), None),
+            Get::UpsDesc { ups } => ("UPSDESC", Some(ups), None),
+            Get::Var { ups, var } => ("VAR", Some(ups), Some(var)),
+            Get::Type { ups, var } => ("TYPE", Some(ups), Some(var)),
+            Get::Desc { ups, var } => ("DESC", Some(ups), Some(var)),
+            Get::CmdDesc { ups, cmd } => ("CMDDESC", Some(ups), Some(cmd)),
+            Get::Tracking(id) => ("TRACKING", id.as_deref(), None),
+        }
+    }
+}
+
 impl Get {
     /// The words after `GET`, with upsd's rules: the sub-command in any case, words after
     /// the last one a query needs ignored; `None` is upsd's INVALID-ARGUMENT.
@@ -94,34 +108,6 @@ impl Get {
         } else {
             return None;
         })
-    }
-
-    /// The sub-command word.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Get::NumLogins { .. } => "NUMLOGINS",
-            Get::UpsDesc { .. } => "UPSDESC",
-            Get::Var { .. } => "VAR",
-            Get::Type { .. } => "TYPE",
-            Get::Desc { .. } => "DESC",
-            Get::CmdDesc { .. } => "CMDDESC",
-            Get::Tracking(_) => "TRACKING",
-        }
-    }
-
-    /// The words after `GET`: the sub-command, then the names.
-    pub fn words(&self) -> impl Iterator<Item = &str> {
-        let (a, b) = match self {
-            Get::NumLogins { ups } | Get::UpsDesc { ups } => (Some(ups), None),
-            Get::Var { ups, var }
-            | Get::Type { ups, var }
-            | Get::Desc { ups, var }
-            | Get::CmdDesc { ups, cmd: var } => (Some(ups), Some(var)),
-            Get::Tracking(id) => (id.as_ref(), None),
-        };
-        std::iter::once(self.kind())
-            .chain(a.map(String::as_str))
-            .chain(b.map(String::as_str))
     }
 
     /// Read the answer to this query as upsclient does: `ERR` is the server's error; the

@@ -8,7 +8,7 @@ use crate::error::ParseError;
 use crate::escape::ESCAPED_VALUE_MAX;
 use crate::get::DESC_MAX;
 use crate::reply::{check_err, echoed, joined, line, reply_words, write_words, Text};
-use crate::request::first_n;
+use crate::request::{first_n, SubQuery};
 
 /// What `LIST` asks for. Names keep the client's spelling: the answer echoes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,20 @@ pub enum List {
     },
 }
 
+impl SubQuery for List {
+    fn parts(&self) -> (&'static str, Option<&str>, Option<&str>) {
+        match self {
+            List::Ups => ("UPS", None, None),
+            List::Var { ups } => ("VAR", Some(ups), None),
+            List::Rw { ups } => ("RW", Some(ups), None),
+            List::Cmd { ups } => ("CMD", Some(ups), None),
+            List::Client { ups } => ("CLIENT", Some(ups), None),
+            List::Enum { ups, var } => ("ENUM", Some(ups), Some(var)),
+            List::Range { ups, var } => ("RANGE", Some(ups), Some(var)),
+        }
+    }
+}
+
 impl List {
     /// The words after `LIST`, with upsd's rules: the sub-command in any case, words after
     /// the last one a query needs ignored; `None` is upsd's INVALID-ARGUMENT.
@@ -80,33 +94,6 @@ impl List {
             Some("RANGE") => Some(List::Range { ups, var }),
             _ => None,
         }
-    }
-
-    /// The sub-command word.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            List::Ups => "UPS",
-            List::Var { .. } => "VAR",
-            List::Rw { .. } => "RW",
-            List::Cmd { .. } => "CMD",
-            List::Client { .. } => "CLIENT",
-            List::Enum { .. } => "ENUM",
-            List::Range { .. } => "RANGE",
-        }
-    }
-
-    /// The words after `LIST`: the sub-command, then the names.
-    pub fn words(&self) -> impl Iterator<Item = &str> {
-        let (a, b) = match self {
-            List::Ups => (None, None),
-            List::Var { ups } | List::Rw { ups } | List::Cmd { ups } | List::Client { ups } => {
-                (Some(ups), None)
-            }
-            List::Enum { ups, var } | List::Range { ups, var } => (Some(ups), Some(var)),
-        };
-        std::iter::once(self.kind())
-            .chain(a.map(String::as_str))
-            .chain(b.map(String::as_str))
     }
 
     /// Check the first line of the answer as upsclient does: `ERR` is the server's error

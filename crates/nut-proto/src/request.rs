@@ -174,6 +174,23 @@ pub enum Request {
 }
 
 /// The first `N` words, when there are at least `N` (later words are ignored).
+/// A GET or LIST query as words: the sub-command word, then the names after it.
+pub(crate) trait SubQuery {
+    /// The sub-command word and up to two names.
+    fn parts(&self) -> (&'static str, Option<&str>, Option<&str>);
+
+    /// The sub-command word.
+    fn kind(&self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The words after `GET` or `LIST`: the sub-command, then the names.
+    fn words(&self) -> impl Iterator<Item = &str> {
+        let (kind, a, b) = self.parts();
+        std::iter::once(kind).chain(a).chain(b)
+    }
+}
+
 pub(crate) fn first_n<const N: usize>(mut args: Vec<String>) -> Option<[String; N]> {
     args.truncate(N);
     args.try_into().ok()

@@ -121,13 +121,6 @@ impl Tokenizer {
                 b'\\' => self.state = State::QuoteLiteral,
                 b => self.add_char(b),
             },
-            State::QuoteLiteral => {
-                // Backslash-newline continues the quoted word on the next line.
-                if b != b'\n' {
-                    self.add_char(b);
-                }
-                self.state = State::QuoteCollect;
-            }
             State::Collect => match b {
                 b'#' => {
                     self.end_word();
@@ -149,11 +142,16 @@ impl Tokenizer {
                 b'\\' => self.state = State::CollectLiteral,
                 b => self.add_char(b),
             },
-            State::CollectLiteral => {
+            // The byte after a backslash, in or out of quotes; backslash-newline continues
+            // the word on the next line.
+            State::QuoteLiteral | State::CollectLiteral => {
                 if b != b'\n' {
                     self.add_char(b);
                 }
-                self.state = State::Collect;
+                self.state = match self.state {
+                    State::QuoteLiteral => State::QuoteCollect,
+                    _ => State::Collect,
+                };
             }
         }
         None

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
 use nut_conf::upsd_conf::UpsdConf;
 use nut_conf::upsd_users::Users;
 
 use crate::state::Descriptions;
+use crate::Error;
 
 /// One UPS upsd serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(crate) struct ServerConf {
 }
 
 /// STATEPATH as 2.8.0 upsd picks it: upsd.conf, then env `NUT_STATEPATH`, then built in.
-pub(crate) fn load_server_conf(confpath: &Path) -> Result<ServerConf> {
+pub(crate) fn load_server_conf(confpath: &Path) -> Result<ServerConf, Error> {
     let upsd = nut_conf::upsd_conf::load(&confpath.join("upsd.conf"))?;
     for w in &upsd.warnings {
         tracing::warn!("{w}");
@@ -45,7 +45,7 @@ pub(crate) fn load_server_conf(confpath: &Path) -> Result<ServerConf> {
 }
 
 /// The UPSes of ups.conf that upsd can serve (sections with both `driver` and `port`).
-pub(crate) fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<UpsDef>> {
+pub(crate) fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<UpsDef>, Error> {
     let file = confpath.join("ups.conf");
     let conf = nut_conf::ups_conf::load(&file)?;
     for w in &conf.warnings {
@@ -69,15 +69,12 @@ pub(crate) fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<U
     }
     let allow = allow_no_device || env_true("ALLOW_NO_DEVICE");
     if upses.is_empty() && !allow {
-        bail!(
-            "{}: no UPS defined (a section needs driver and port); set ALLOW_NO_DEVICE to run without one",
-            file.display()
-        );
+        return Err(Error::NoUps { file });
     }
     Ok(upses)
 }
 
-pub(crate) fn load_users(confpath: &Path) -> Result<Users> {
+pub(crate) fn load_users(confpath: &Path) -> Result<Users, Error> {
     let users = nut_conf::upsd_users::load(&confpath.join("upsd.users"))?;
     for w in &users.warnings {
         tracing::warn!("{w}");

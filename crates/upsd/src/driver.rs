@@ -152,15 +152,7 @@ fn handle_bytes(
         let Some(ups) = s.ups_mut(name).filter(|u| u.generation == generation) else {
             return;
         };
-        ups.last_heard = now;
-        match msg {
-            DriverMsg::DumpDone => ups.dumpdone = true,
-            DriverMsg::DataOk => ups.data_ok = true,
-            DriverMsg::DataStale => ups.data_ok = false,
-            ref m => {
-                ups.tree.apply(m);
-            }
-        }
+        ups.on_message(&msg, now);
     }
 }
 

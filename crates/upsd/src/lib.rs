@@ -6,18 +6,21 @@
 //! is the start-up sequence; `cmd` answers one request (typed by `nut_proto`) against
 //! `state::Server` with no I/O; `client` and `driver` move bytes between sockets and that
 //! state (the driver link speaks `nut_state`'s messages); `server` wires links, listeners
-//! and reloads; `config` and `tls` load NUT's files.
+//! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
+//! failed.
 
 mod client;
 mod clock;
 mod cmd;
 mod config;
 mod driver;
+mod error;
 mod server;
 mod start;
 mod state;
 mod tls;
 
+pub use error::Error;
 pub use start::{run, Options};
 
 /// `-V`'s line.

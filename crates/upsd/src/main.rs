@@ -1,34 +1,19 @@
 //! The `upsd` binary: NUT's command line, then the library's start-up ([`upsd::run`]).
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Args};
+use nut_daemon::cli::{self, Chain};
 
-/// Command line as stock upsd reads it.
-#[derive(Parser, Debug)]
-#[command(name = "upsd", disable_help_flag = true, disable_version_flag = true)]
-struct Args {
-    #[arg(short = 'c')]
-    command: Option<String>,
-    #[arg(short = 'P')]
-    pid: Option<i32>,
-    #[arg(short = 'D', action = ArgAction::Count)]
-    debug: u8,
-    #[arg(short = 'F', action = ArgAction::Count)]
-    foreground: u8,
-    #[arg(short = 'B')]
-    background: bool,
-    #[arg(short = 'h')]
-    help: bool,
+/// upsd's own flags, beside the ones every daemon takes.
+#[derive(Args, Debug)]
+struct Own {
     #[arg(short = 'r')]
     chroot: Option<PathBuf>,
     #[arg(short = 'q', action = ArgAction::Count)]
     quiet: u8,
-    #[arg(short = 'u')]
-    user: Option<String>,
-    #[arg(short = 'V')]
-    version: bool,
     #[arg(short = '4')]
     ipv4: bool,
     #[arg(short = '6')]
@@ -64,44 +49,24 @@ usage: upsd [OPTIONS]
 ";
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("upsd: {}", e.kind());
-            eprint!("{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let line = match cli::parse::<Own>("upsd", &upsd::version_line(), USAGE) {
+        ControlFlow::Continue(line) => line,
+        ControlFlow::Break(code) => return code,
     };
-    if args.help {
-        println!("{}\n{USAGE}", upsd::version_line());
-        return ExitCode::SUCCESS;
-    }
-    if args.version {
-        println!("{}", upsd::version_line());
-        return ExitCode::SUCCESS;
-    }
-    if args.old_i.is_some() || args.old_p.is_some() {
+    let own = line.own;
+    if own.old_i.is_some() || own.old_p.is_some() {
         eprintln!("upsd: -i and -p are not supported any more; use LISTEN in upsd.conf");
         return ExitCode::FAILURE;
     }
     let options = upsd::Options {
-        command: args.command,
-        pid: args.pid,
-        debug: args.debug,
-        foreground: args.foreground,
-        background: args.background,
-        chroot: args.chroot,
-        quiet: args.quiet,
-        user: args.user,
-        ipv4: args.ipv4,
-        ipv6: args.ipv6,
+        daemon: line.daemon,
+        chroot: own.chroot,
+        quiet: own.quiet,
+        ipv4: own.ipv4,
+        ipv6: own.ipv6,
     };
     match upsd::run(&options) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("upsd: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => cli::fail("upsd", Chain(&e)),
     }
 }

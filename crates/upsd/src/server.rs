@@ -5,15 +5,17 @@ use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
 use nut_conf::upsd_users::Users;
+use nut_daemon::cli::Chain;
 use tokio::net::TcpListener;
+use tokio::signal::{self, unix::SignalKind};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, ServerConf, UpsDef};
 use crate::driver::{self, lock};
 use crate::state::{Descriptions, Server, Ups};
+use crate::Error;
 
 /// Everything start-up has prepared.
 pub(crate) struct Prepared {
@@ -28,7 +30,7 @@ pub(crate) struct Prepared {
 }
 
 /// Run until a stop signal. Reload on SIGHUP.
-pub(crate) async fn run(p: Prepared) -> Result<()> {
+pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     let statepath = p.conf.statepath.clone();
     let mut server = Server::new();
     server.maxage = p.conf.upsd.maxage;
@@ -42,8 +44,8 @@ pub(crate) async fn run(p: Prepared) -> Result<()> {
     }
     let permits = Arc::new(Semaphore::new(p.maxconn.max(1)));
     for std_listener in p.listeners {
-        std_listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(std_listener)?;
+        std_listener.set_nonblocking(true).map_err(Error::Serve)?;
+        let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
         tokio::spawn(accept_loop(
             server.clone(),
             listener,
@@ -51,10 +53,11 @@ pub(crate) async fn run(p: Prepared) -> Result<()> {
             permits.clone(),
         ));
     }
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut quit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::quit())?;
+    let handler = |kind| signal::unix::signal(kind).map_err(Error::Serve);
+    let mut hup = handler(SignalKind::hangup())?;
+    let mut term = handler(SignalKind::terminate())?;
+    let mut int = handler(SignalKind::interrupt())?;
+    let mut quit = handler(SignalKind::quit())?;
     loop {
         tokio::select! {
             _ = hup.recv() => reload(&server, &p.confpath, &statepath),
@@ -125,7 +128,7 @@ enum Start {
 /// the log says why; connected clients stay connected unless their UPS was removed.
 pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &Path) {
     tracing::info!("SIGHUP: reloading configuration");
-    let loaded = (|| -> Result<_> {
+    let loaded = (|| -> Result<_, Error> {
         let conf = config::load_server_conf(confpath)?;
         let upses = config::load_upses(confpath, conf.upsd.allow_no_device)?;
         let users = config::load_users(confpath)?;
@@ -134,7 +137,10 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
     let (conf, defs, users) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            tracing::error!("Reload failed, keeping the running configuration: {e:#}");
+            tracing::error!(
+                "Reload failed, keeping the running configuration: {}",
+                Chain(&e)
+            );
             return;
         }
     };

@@ -5,33 +5,25 @@
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
+use nut_daemon::cli::{Chain, DaemonFlags};
 use nut_daemon::PidFile;
 
 use crate::config::{self, ServerConf};
 use crate::server::{self, Prepared};
-use crate::tls;
+use crate::{tls, Error};
 
 /// The command line, as the binary parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// `-c <command>`: signal the running upsd (`reload` or `stop`) instead of starting.
-    pub command: Option<String>,
-    /// `-P <pid>`: with `-c`, signal this PID instead of the PID file's.
-    pub pid: Option<i32>,
-    /// `-D` count: debug level (and stay in the foreground).
-    pub debug: u8,
-    /// `-F` count: stay in the foreground; twice: and still write the PID file.
-    pub foreground: u8,
-    /// `-B`: go to the background even when debugging.
-    pub background: bool,
+    /// What every daemon takes: `-c`/`-P` signal the running upsd (`reload` or `stop`)
+    /// instead of starting, `-D`/`-F`/`-B` pick the debug level and the foreground (`-FF`:
+    /// and still write the PID file), `-u` the user to run as after binding.
+    pub daemon: DaemonFlags,
     /// `-r <dir>`: chroot here after reading upsd.conf.
     pub chroot: Option<PathBuf>,
     /// `-q` count: raise the log threshold.
     pub quiet: u8,
-    /// `-u <user>`: run as this user after binding.
-    pub user: Option<String>,
     /// `-4`: IPv4 only.
     pub ipv4: bool,
     /// `-6`: IPv6 only.
@@ -42,31 +34,37 @@ pub struct Options {
 const COMMANDS: [(&str, Signal); 2] = [("reload", Signal::SIGHUP), ("stop", Signal::SIGTERM)];
 
 /// Run upsd as `options` say, until a stop signal (or, with `-c`, until the signal is sent).
-pub fn run(options: &Options) -> Result<()> {
+pub fn run(options: &Options) -> Result<(), Error> {
     let confpath = nut_daemon::confpath();
-    let level = nut_daemon::log_level(options.debug, options.quiet);
-    let foreground = options.foreground > 0 || (options.debug > 0 && !options.background);
-    if let Some(command) = &options.command {
+    let flags = &options.daemon;
+    let level = nut_daemon::log_level(flags.debug, options.quiet);
+    let foreground = flags.stays_foreground();
+    if let Some(command) = &flags.command {
         nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, false);
-        return send_command(command, options.pid, &confpath);
+        return send_command(command, flags.pid, &confpath);
     }
     nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, !foreground);
-    let user = match (&options.user, nix::unistd::Uid::effective().is_root()) {
+    let user = match (&flags.user, nix::unistd::Uid::effective().is_root()) {
         (Some(name), _) => Some(nut_daemon::lookup_user(name)?),
         (None, true) => Some(nut_daemon::lookup_user(nut_daemon::DEFAULT_USER)?),
         (None, false) => None,
     };
     let conf = config::load_server_conf(&confpath)?;
     if let Some(dir) = &options.chroot {
-        nix::unistd::chroot(dir).with_context(|| format!("chroot to {}", dir.display()))?;
-        std::env::set_current_dir("/").context("chdir / in the chroot")?;
+        nix::unistd::chroot(dir).map_err(|source| Error::Chroot {
+            dir: dir.clone(),
+            source,
+        })?;
+        std::env::set_current_dir("/").map_err(Error::ChrootDir)?;
     }
     let listeners = bind(&conf, options.ipv4, options.ipv6)?;
     if let Some(user) = &user {
         nut_daemon::become_user(user, None)?;
     }
-    std::fs::read_dir(&conf.statepath)
-        .with_context(|| format!("Can't access STATEPATH {}", conf.statepath.display()))?;
+    std::fs::read_dir(&conf.statepath).map_err(|source| Error::Statepath {
+        path: conf.statepath.clone(),
+        source,
+    })?;
     let upses = config::load_upses(&confpath, conf.upsd.allow_no_device)?;
     let descriptions = config::load_descriptions(&conf.datapath);
     let users = config::load_users(&confpath)?;
@@ -83,9 +81,9 @@ pub fn run(options: &Options) -> Result<()> {
     }
     let maxconn = conf.upsd.maxconn.unwrap_or_else(open_files_limit);
     if !foreground {
-        nix::unistd::daemon(true, false).context("going to the background")?;
+        nix::unistd::daemon(true, false).map_err(Error::Background)?;
     }
-    let pid_file = if !foreground || options.foreground > 1 {
+    let pid_file = if !foreground || flags.foreground > 1 {
         Some(PidFile::write_now(&pidfile(&conf.statepath))?)
     } else {
         None
@@ -104,7 +102,7 @@ pub fn run(options: &Options) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the runtime")?;
+        .map_err(Error::Runtime)?;
     let result = runtime.block_on(server::run(prepared));
     if let Some(file) = pid_file {
         file.remove();
@@ -117,7 +115,7 @@ fn pidfile(statepath: &Path) -> PathBuf {
 }
 
 /// `-c reload|stop`: signal the running upsd, found by the PID file in upsd.conf's STATEPATH.
-fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<()> {
+fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<(), Error> {
     let statepath = config::load_server_conf(confpath)
         .map(|c| c.statepath)
         .unwrap_or_else(|_| nut_daemon::statepath());
@@ -127,7 +125,7 @@ fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<()> 
 
 /// Bind the listeners. Like 2.8.0, entries are bound last-declared first and only a failure
 /// of that first one is fatal; the others are logged.
-fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>> {
+fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, Error> {
     let family_ok = |a: &SocketAddr| match (ipv4, ipv6) {
         (true, false) => a.is_ipv4(),
         (false, true) => a.is_ipv6(),
@@ -152,7 +150,11 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>> {
     for (i, (addr, port)) in wanted.iter().rev().enumerate() {
         let bound = (addr.as_str(), *port)
             .to_socket_addrs()
-            .with_context(|| format!("resolving LISTEN {addr} {port}"))
+            .map_err(|source| Error::Resolve {
+                addr: addr.clone(),
+                port: *port,
+                source,
+            })
             .and_then(|addrs| {
                 let mut last = None;
                 for a in addrs.filter(family_ok) {
@@ -161,10 +163,14 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>> {
                         Err(e) => last = Some(e),
                     }
                 }
-                match last {
-                    Some(e) => Err(e).with_context(|| format!("binding {addr} port {port}")),
-                    None => bail!("no usable address for {addr}"),
-                }
+                Err(match last {
+                    Some(source) => Error::Bind {
+                        addr: addr.clone(),
+                        port: *port,
+                        source,
+                    },
+                    None => Error::NoAddress { addr: addr.clone() },
+                })
             });
         match bound {
             Ok(l) => {
@@ -172,7 +178,7 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>> {
                 listeners.push(l);
             }
             Err(e) if i == 0 => return Err(e),
-            Err(e) => tracing::warn!("not listening on {addr} port {port}: {e:#}"),
+            Err(e) => tracing::warn!("not listening on {addr} port {port}: {}", Chain(&e)),
         }
     }
     Ok(listeners)
@@ -182,4 +188,32 @@ fn open_files_limit() -> usize {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(soft, _)| soft as usize)
         .unwrap_or(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nut_daemon::cli::Chain;
+
+    fn conf(text: &str) -> ServerConf {
+        ServerConf {
+            upsd: nut_conf::upsd_conf::parse(text.as_bytes(), Path::new("upsd.conf")).unwrap(),
+            statepath: PathBuf::from("/nonexistent"),
+            datapath: PathBuf::from("/nonexistent"),
+        }
+    }
+
+    #[test]
+    fn a_listen_that_cannot_be_bound_is_named() {
+        let e = bind(&conf("LISTEN ::1 3493\n"), true, false).unwrap_err();
+        assert_eq!(Chain(&e).to_string(), "no usable address for ::1");
+        let e = bind(&conf("LISTEN not.a.host.invalid 3493\n"), false, false).unwrap_err();
+        assert!(
+            Chain(&e)
+                .to_string()
+                .starts_with("resolving LISTEN not.a.host.invalid 3493: "),
+            "{}",
+            Chain(&e)
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{ErrCode, TrackingStatus};
-use nut_state::{Tree, UpsdMsg};
+use nut_state::{DriverMsg, Tree, UpsdMsg, Var};
 use tokio::sync::{mpsc, Notify};
 
 use crate::cmd::Session;
@@ -44,7 +44,7 @@ pub(crate) struct DriverLink {
 }
 
 /// One UPS of ups.conf and the replica of its driver's tree.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Ups {
     /// The section name as written in ups.conf.
     pub(crate) name: String,
@@ -72,16 +72,21 @@ impl Ups {
             name: name.to_string(),
             desc,
             socket,
-            tree: Tree::new(),
-            link: None,
-            dumpdone: false,
-            data_ok: false,
-            last_heard: 0,
-            last_ping: 0,
-            stale_reported: false,
-            fsd: false,
-            numlogins: 0,
-            generation: 0,
+            ..Ups::default()
+        }
+    }
+
+    /// A message from the driver, heard at `now`: the dump and staleness markers, or a
+    /// change to the tree.
+    pub(crate) fn on_message(&mut self, msg: &DriverMsg, now: Secs) {
+        self.last_heard = now;
+        match msg {
+            DriverMsg::DumpDone => self.dumpdone = true,
+            DriverMsg::DataOk => self.data_ok = true,
+            DriverMsg::DataStale => self.data_ok = false,
+            m => {
+                self.tree.apply(m);
+            }
         }
     }
 
@@ -100,6 +105,11 @@ impl Ups {
             return Err(ErrCode::DataStale);
         }
         Ok(())
+    }
+
+    /// A variable of the tree, or VAR-NOT-SUPPORTED.
+    pub(crate) fn var(&self, name: &str) -> Result<&Var, ErrCode> {
+        self.tree.get(name).ok_or(ErrCode::VarNotSupported)
     }
 
     /// Called when the socket connects: fresh dump pending, status WAIT until it arrives.

@@ -7,30 +7,29 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
 use nut_conf::upsd_conf::CertRequest;
 use nut_daemon::pem::{self, PemError};
 use tokio_rustls::TlsAcceptor;
+
+use crate::Error;
 
 /// Build the acceptor for CERTFILE, asking for client certificates as `request` says.
 pub(crate) fn acceptor(
     certfile: &Path,
     request: CertRequest,
     certpath: Option<&Path>,
-) -> Result<TlsAcceptor> {
-    let certs = pem::certificates(certfile).map_err(|e| anyhow!("CERTFILE {e}"))?;
-    let key = pem::private_key(certfile).map_err(|e| anyhow!("CERTFILE {e}"))?;
+) -> Result<TlsAcceptor, Error> {
+    let certs = pem::certificates(certfile).map_err(Error::CertFile)?;
+    let key = pem::private_key(certfile).map_err(Error::CertFile)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
+        .map_err(Error::TlsVersions)?;
     let builder = match request {
         CertRequest::No => builder.with_no_client_auth(),
         CertRequest::Request | CertRequest::Require => {
             let Some(certpath) = certpath else {
-                bail!(
-                    "CERTREQUEST needs CERTPATH: the CA certificates that sign client certificates"
-                );
+                return Err(Error::NoCertPath);
             };
             let roots = client_roots(certpath)?;
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -41,35 +40,35 @@ pub(crate) fn acceptor(
                 CertRequest::Request => verifier.allow_unauthenticated(),
                 _ => verifier,
             };
-            let verifier = verifier
-                .build()
-                .map_err(|e| anyhow!("CERTPATH {}: {e}", certpath.display()))?;
+            let verifier = verifier.build().map_err(|error| Error::ClientVerifier {
+                path: certpath.to_path_buf(),
+                error,
+            })?;
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let config = builder.with_single_cert(certs, key).with_context(|| {
-        format!(
-            "CERTFILE {}: certificate and key do not match",
-            certfile.display()
-        )
-    })?;
+    let config = builder
+        .with_single_cert(certs, key)
+        .map_err(|source| Error::KeyMismatch {
+            file: certfile.to_path_buf(),
+            source,
+        })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The CA certificates of CERTPATH: a PEM file, or every PEM file of a directory (OpenSSL's
 /// hashed-name links included).
-fn client_roots(certpath: &Path) -> Result<rustls::RootCertStore> {
+fn client_roots(certpath: &Path) -> Result<rustls::RootCertStore, Error> {
     let certs = pem::ca_certificates(certpath).map_err(|e| match e {
-        PemError::NoCertificate { path } => {
-            anyhow!("CERTPATH {}: no CA certificate found", path.display())
-        }
-        other => anyhow!("CERTPATH {other}"),
+        PemError::NoCertificate { path } => Error::NoCaCertificate { path },
+        other => Error::CertPath(other),
     })?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs {
-        roots
-            .add(cert)
-            .with_context(|| format!("CERTPATH {}: bad CA certificate", certpath.display()))?;
+        roots.add(cert).map_err(|source| Error::BadCaCertificate {
+            path: certpath.to_path_buf(),
+            source,
+        })?;
     }
     Ok(roots)
 }

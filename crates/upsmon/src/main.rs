@@ -1,40 +1,20 @@
 //! The `upsmon` binary: NUT's command line, handed to [`upsmon::start::run`].
 
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser};
+use clap::Args;
+use nut_daemon::cli;
 
-/// Command line as stock upsmon reads it.
-#[derive(Parser, Debug)]
-#[command(name = "upsmon", disable_help_flag = true, disable_version_flag = true)]
-struct Args {
-    /// Send a command to the running upsmon: fsd, reload or stop.
-    #[arg(short = 'c')]
-    command: Option<String>,
-    /// With -c: signal this PID instead of the one in the PID file.
-    #[arg(short = 'P')]
-    pid: Option<i32>,
-    /// Raise the debug level (and stay in the foreground).
-    #[arg(short = 'D', action = ArgAction::Count)]
-    debug: u8,
-    /// Stay in the foreground.
-    #[arg(short = 'F', action = ArgAction::Count)]
-    foreground: u8,
-    /// Go to the background even when debugging.
-    #[arg(short = 'B')]
-    background: bool,
-    #[arg(short = 'h')]
-    help: bool,
+/// upsmon's own flags, beside the ones every daemon takes.
+#[derive(Args, Debug)]
+struct Own {
     /// Exit 0 if the POWERDOWNFLAG is set.
     #[arg(short = 'K')]
     killpower: bool,
     /// One privileged process instead of the root parent + unprivileged child.
     #[arg(short = 'p')]
     privileged: bool,
-    #[arg(short = 'u')]
-    user: Option<String>,
-    #[arg(short = 'V')]
-    version: bool,
     #[arg(short = '4')]
     ipv4: bool,
     #[arg(short = '6')]
@@ -68,46 +48,20 @@ usage: upsmon [OPTIONS]
   -6		IPv6 only
 ";
 
-fn version_line() -> String {
-    format!(
+fn main() -> ExitCode {
+    let version_line = format!(
         "Network UPS Tools upsmon {} (nut-rs)",
         env!("CARGO_PKG_VERSION")
-    )
-}
-
-fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("upsmon: {}", e.kind());
-            eprint!("{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    );
+    let line = match cli::parse::<Own>("upsmon", &version_line, USAGE) {
+        ControlFlow::Continue(line) => line,
+        ControlFlow::Break(code) => return code,
     };
-    if args.help {
-        println!("{}\n{USAGE}", version_line());
-        return ExitCode::SUCCESS;
-    }
-    if args.version {
-        println!("{}", version_line());
-        return ExitCode::SUCCESS;
-    }
     let options = upsmon::start::Options {
-        foreground: args.foreground > 0 || (args.debug > 0 && !args.background),
-        command: args.command,
-        pid: args.pid,
-        debug: args.debug,
-        killpower: args.killpower,
-        privileged: args.privileged,
-        user: args.user,
-        connect_timeout: args.connect_timeout,
+        daemon: line.daemon,
+        killpower: line.own.killpower,
+        privileged: line.own.privileged,
+        connect_timeout: line.own.connect_timeout,
     };
-    match upsmon::start::run(options) {
-        Ok(code) => code,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("upsmon: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    upsmon::start::run(options).unwrap_or_else(|e| cli::fail("upsmon", e))
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nut_conf::upsmon_conf::UpsmonConf;
+use nut_daemon::cli::DaemonFlags;
 use nut_daemon::PidFile;
 
 use crate::daemon::{self, Daemon, Settings};
@@ -25,20 +26,14 @@ use crate::{powerdown, session, Error};
 /// What the command line asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// `-c fsd|reload|stop`: signal the running upsmon instead of starting.
-    pub command: Option<String>,
-    /// `-P`: the PID to signal instead of the PID file's.
-    pub pid: Option<i32>,
-    /// How many `-D`.
-    pub debug: u8,
-    /// Stay in the foreground (`-F`, or `-D` without `-B`).
-    pub foreground: bool,
+    /// What every daemon takes: `-c fsd|reload|stop` (and `-P`) signal the running upsmon
+    /// instead of starting, `-D`/`-F`/`-B` pick the debug level and the foreground, `-u` the
+    /// monitoring child's user (after `RUN_AS_USER`).
+    pub daemon: DaemonFlags,
     /// `-K`: only tell whether POWERDOWNFLAG is set.
     pub killpower: bool,
     /// `-p`: one privileged process instead of the root parent and the monitoring child.
     pub privileged: bool,
-    /// `-u`: the monitoring child's user (after `RUN_AS_USER`).
-    pub user: Option<String>,
     /// `-W`: the connect timeout in seconds.
     pub connect_timeout: Option<u64>,
 }
@@ -69,13 +64,15 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     let confpath = nut_daemon::confpath().join("upsmon.conf");
     let pid_path = nut_daemon::pidfile("upsmon");
 
-    if let Some(cmd) = &opts.command {
-        init_logging(opts.debug, false);
-        nut_daemon::signal_command(cmd, COMMANDS, &pid_path, opts.pid)?;
+    let flags = &opts.daemon;
+    let foreground = flags.stays_foreground();
+    if let Some(cmd) = &flags.command {
+        init_logging(flags.debug, false);
+        nut_daemon::signal_command(cmd, COMMANDS, &pid_path, flags.pid)?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    init_logging(opts.debug, !opts.foreground && !opts.killpower);
+    init_logging(flags.debug, !foreground && !opts.killpower);
     let conf = load_conf(&confpath)?;
     for w in &conf.warnings {
         tracing::warn!("{w}");
@@ -112,7 +109,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
             let name = conf
                 .run_as_user
                 .clone()
-                .or(opts.user.clone())
+                .or(flags.user.clone())
                 .unwrap_or_else(|| nut_daemon::DEFAULT_USER.to_string());
             let user = nut_daemon::lookup_user(&name).map_err(|source| Error::User {
                 step: "Fatal error",
@@ -122,7 +119,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
         }
     };
 
-    if !opts.foreground {
+    if !foreground {
         nix::unistd::daemon(true, false)
             .map_err(|e| Error::system("going to the background", e))?;
     }

@@ -7,32 +7,25 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Args, Parser};
+use nut_daemon::cli::CommandLine;
 
 use crate::config::{split_xarg, DriverOption, OptionKind, Setting, FRAMEWORK_OPTIONS};
 use crate::startup::{self, Serving};
 use crate::{control, init_tree, DriverInfo, Error, OpenFor, VERSION};
 
-/// The command line of a NUT driver. Help comes from [`usage`], not from clap.
-#[derive(Parser, Debug)]
-#[command(disable_help_flag = true, disable_version_flag = true)]
-struct Args {
+/// A driver's own flags, beside the ones every daemon takes. Help comes from [`usage`], not
+/// from clap.
+#[derive(Args, Debug)]
+struct Own {
     #[arg(short = 'a')]
     ups: Option<String>,
     #[arg(short = 's')]
     standalone: Option<String>,
     #[arg(short = 'k')]
     killpower: bool,
-    #[arg(short = 'F', action = ArgAction::Count)]
-    foreground: u8,
-    #[arg(short = 'B')]
-    background: bool,
-    #[arg(short = 'D', action = ArgAction::Count)]
-    debug: u8,
     #[arg(short = 'd')]
     dump: Option<u32>,
-    #[arg(short = 'h')]
-    help: bool,
     #[arg(short = 'x', action = ArgAction::Append)]
     xargs: Vec<String>,
     #[arg(short = 'L')]
@@ -41,18 +34,10 @@ struct Args {
     quiet: u8,
     #[arg(short = 'r')]
     chroot: Option<PathBuf>,
-    #[arg(short = 'u')]
-    user: Option<String>,
     #[arg(short = 'g')]
     group: Option<String>,
-    #[arg(short = 'V')]
-    version: bool,
     #[arg(short = 'i')]
     interval: Option<u64>,
-    #[arg(short = 'c')]
-    command: Option<String>,
-    #[arg(short = 'P')]
-    pid: Option<i32>,
 }
 
 /// The whole driver program: the banner, the command line, then what it asks for. A driver's
@@ -70,7 +55,7 @@ pub fn main(driver: &DriverInfo) -> ExitCode {
         "Network UPS Tools - {} {} ({VERSION})",
         driver.description, driver.version
     );
-    let args = match Args::try_parse() {
+    let line = match CommandLine::<Own>::try_parse() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
@@ -78,7 +63,7 @@ pub fn main(driver: &DriverInfo) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&progname, args, driver) {
+    match run(&progname, line, driver) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
@@ -87,15 +72,16 @@ pub fn main(driver: &DriverInfo) -> ExitCode {
     }
 }
 
-fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
-    if args.version {
+fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<(), Error> {
+    let (flags, own) = (line.daemon, line.own);
+    if flags.version {
         return Ok(());
     }
-    if args.help {
+    if flags.help {
         usage(progname, driver.options);
         return Ok(());
     }
-    if args.list {
+    if own.list {
         for o in all_options(driver.options) {
             let kind = match o.kind {
                 OptionKind::Flag => "FLAG",
@@ -105,18 +91,19 @@ fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let foreground = (args.debug > 0 || args.foreground > 0) && !args.background;
+    // (not `DaemonFlags::stays_foreground`: here -B wins over -F)
+    let foreground = (flags.debug > 0 || flags.foreground > 0) && !flags.background;
     // Like stock: messages go to stderr while in the foreground (and for -k, -c, -d), to
     // syslog once in the background.
-    let to_syslog = !foreground && !args.killpower && args.command.is_none() && args.dump.is_none();
-    let level = nut_daemon::log_level(args.debug, args.quiet);
+    let to_syslog = !foreground && !own.killpower && flags.command.is_none() && own.dump.is_none();
+    let level = nut_daemon::log_level(flags.debug, own.quiet);
     nut_daemon::init_logging(progname, None, level, to_syslog);
-    if args.chroot.is_some() {
+    if own.chroot.is_some() {
         return Err(Error::Usage(
             "-r (chroot) is not supported by this driver".into(),
         ));
     }
-    let Some(upsname) = args.ups.clone().or(args.standalone.clone()) else {
+    let Some(upsname) = own.ups.clone().or(own.standalone.clone()) else {
         usage(progname, driver.options);
         return Err(Error::Usage(
             "Error: specifying '-a <id>' or '-s <id>' is now mandatory".into(),
@@ -125,14 +112,14 @@ fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
     let instance = format!("{progname}-{upsname}");
     let sock = nut_daemon::statepath().join(&instance);
     let pidfile = nut_daemon::pidfile(&instance);
-    if let Some(cmd) = &args.command {
-        return control::send_command(&sock, &pidfile, cmd, args.pid);
+    if let Some(cmd) = &flags.command {
+        return control::send_command(&sock, &pidfile, cmd, flags.pid);
     }
 
-    let standalone = args.ups.is_none();
-    let xargs: Vec<Setting> = args.xargs.iter().map(|a| split_xarg(a)).collect();
+    let standalone = own.ups.is_none();
+    let xargs: Vec<Setting> = own.xargs.iter().map(|a| split_xarg(a)).collect();
     let mut cfg = startup::load_config(progname, &upsname, standalone, &xargs, driver.options)?;
-    if let Some(i) = args.interval {
+    if let Some(i) = own.interval {
         if i == 0 {
             return Err(Error::Usage(format!(
                 "Error: command-line: invalid pollinterval: {i}"
@@ -140,19 +127,19 @@ fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
         }
         cfg.poll_interval = i;
     }
-    let debug = i32::from(args.debug).max(cfg.debug_min.unwrap_or(0) as i32);
-    if args.killpower {
+    let debug = i32::from(flags.debug).max(cfg.debug_min.unwrap_or(0) as i32);
+    if own.killpower {
         return control::killpower(&sock, &cfg, driver);
     }
 
     // Drop root before touching the device or creating the socket, as NUT 2.8.0 does.
     if nix::unistd::Uid::effective().is_root() {
-        let user = args
+        let user = flags
             .user
             .as_deref()
             .or(cfg.user.as_deref())
             .unwrap_or(nut_daemon::DEFAULT_USER);
-        let group = args.group.as_deref().or(cfg.group.as_deref());
+        let group = own.group.as_deref().or(cfg.group.as_deref());
         nut_daemon::become_user(&nut_daemon::lookup_user(user)?, group)?;
     }
 
@@ -162,7 +149,7 @@ fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
         tracing::warn!("first update failed: {e}");
     }
     let poll = Duration::from_secs(cfg.poll_interval);
-    if let Some(n) = args.dump {
+    if let Some(n) = own.dump {
         startup::dump(backend.as_mut(), started.tree, n, poll);
         return Ok(());
     }
@@ -174,7 +161,7 @@ fn run(progname: &str, args: Args, driver: &DriverInfo) -> Result<(), Error> {
         options: driver.options,
         sock: &sock,
         // -FF: a PID file in the foreground too.
-        pidfile: (!foreground || args.foreground >= 2).then_some(pidfile.as_path()),
+        pidfile: (!foreground || flags.foreground >= 2).then_some(pidfile.as_path()),
         background: !foreground,
         poll,
         debug,

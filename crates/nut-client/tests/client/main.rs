@@ -3,3 +3,4 @@
 
 mod mock;
 mod stock;
+mod tls;

@@ -1,18 +1,20 @@
 //! Framing tests against a scripted in-test server: the exact bytes the client writes, and
 //! how it reads replies (escapes, echo checks, lists, errors, tracking ids, timeouts, TLS).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nut_client::{Client, ErrCode, Error, TlsConfig, TrackingStatus};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use crate::tls::{assert_handshake_fails, TestPki};
 
 /// A one-connection server: for each step it reads one request line, then writes the reply
 /// bytes as given. After the script it reads until EOF. The task returns every byte read.
 struct Mock {
-    addr: String,
     task: JoinHandle<Vec<u8>>,
 }
 
@@ -44,46 +46,59 @@ async fn serve_script<S: AsyncRead + AsyncWrite + Unpin>(
     .await;
 }
 
-async fn mock(script: &'static [&'static str]) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let task = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
+/// A [`Mock`] serving `script`, and a client connected to it.
+async fn mock(script: &'static [&'static str]) -> (Mock, Client) {
+    Mock::start(move |stream| async move {
         let mut seen = Vec::new();
         serve_script(stream, script, &mut seen).await;
         seen
-    });
-    Mock { addr, task }
+    })
+    .await
 }
 
 impl Mock {
-    async fn client(&self) -> Client {
-        Client::connect(self.addr.as_str()).await.expect("connect")
+    /// Listen on loopback, serve the first connection with `serve` (which returns every byte
+    /// it read), and connect a client.
+    async fn start<F, Fut>(serve: F) -> (Mock, Client)
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<u8>> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let task = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            serve(stream).await
+        });
+        let client = Client::connect(addr.as_str()).await.expect("connect");
+        (Mock { task }, client)
     }
 
-    /// Drop the client first; returns what the server read, as text.
-    async fn written(self) -> String {
+    /// Close `client`; what the server read from it, as text.
+    async fn written(self, client: Client) -> String {
+        drop(client);
         String::from_utf8(self.task.await.expect("mock task")).expect("ascii")
     }
 }
 
 #[tokio::test]
 async fn get_var_writes_the_stock_request_and_unescapes_the_value() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "VAR ups ups.status \"OL\"\n",
         "VAR ups x \"a \\\"b\\\" \\#c \\\\d\"\n",
     ])
     .await;
-    let mut c = m.client().await;
     assert_eq!(c.get_var("ups", "ups.status").await.unwrap(), "OL");
     assert_eq!(c.get_var("ups", "x").await.unwrap(), "a \"b\" #c \\d");
-    drop(c);
-    assert_eq!(m.written().await, "GET VAR ups ups.status\nGET VAR ups x\n");
+    assert_eq!(
+        m.written(c).await,
+        "GET VAR ups ups.status\nGET VAR ups x\n"
+    );
 }
 
 #[tokio::test]
 async fn get_checks_the_echo_case_insensitively() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "VAR UPS Ups.Status \"OL\"\n",
         "VAR other ups.status \"OL\"\n",
         "VAR ups ups.status\n",
@@ -94,7 +109,6 @@ async fn get_checks_the_echo_case_insensitively() {
         "CMDDESC ups load.off \"Turn off the load immediately\"\n",
     ])
     .await;
-    let mut c = m.client().await;
     assert_eq!(c.get_var("ups", "ups.status").await.unwrap(), "OL");
     match c.get_var("ups", "ups.status").await {
         Err(Error::Protocol(msg)) => assert!(msg.contains("VAR other ups.status"), "{msg}"),
@@ -119,9 +133,8 @@ async fn get_checks_the_echo_case_insensitively() {
         c.get_cmddesc("ups", "load.off").await.unwrap(),
         "Turn off the load immediately"
     );
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "GET VAR ups ups.status\nGET VAR ups ups.status\nGET VAR ups ups.status\n\
          GET NUMLOGINS ups\nGET UPSDESC ups\nGET TYPE ups ups.id\nGET DESC ups ups.id\n\
          GET CMDDESC ups load.off\n"
@@ -130,14 +143,13 @@ async fn get_checks_the_echo_case_insensitively() {
 
 #[tokio::test]
 async fn errors_map_to_codes_and_unknown_codes_keep_their_text() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "ERR VAR-NOT-SUPPORTED\n",
         "ERR ACCESS-DENIED \"SSL trust failed\"\n",
         "ERR BRAND-NEW-CODE x\n",
         "VAR ups ups.status \"OL\"\n",
     ])
     .await;
-    let mut c = m.client().await;
     let e = c.get_var("ups", "nope").await.unwrap_err();
     assert!(matches!(e, Error::Server(ErrCode::VarNotSupported)));
     assert_eq!(e.code(), Some(ErrCode::VarNotSupported));
@@ -150,16 +162,15 @@ async fn errors_map_to_codes_and_unknown_codes_keep_their_text() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(c.get_var("ups", "ups.status").await.unwrap(), "OL");
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "GET VAR ups nope\nLOGIN ups\nHELP\nGET VAR ups ups.status\n"
     );
 }
 
 #[tokio::test]
 async fn list_accepts_mixed_case_echo_and_stops_at_end_list() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "begin list var UPS\nVAR ups a \"1\"\nvar Ups b \"x \\\"y\\\"\"\nEND LIST VAR ups\n",
         "BEGIN LIST UPS\nUPS ups \"Back \\#1\"\nUPS other \"Description unavailable\"\nEND LIST UPS\n",
         "BEGIN LIST CMD ups\nCMD ups load.off\nCMD ups beeper.enable\nEND LIST\n",
@@ -169,7 +180,6 @@ async fn list_accepts_mixed_case_echo_and_stops_at_end_list() {
         "BEGIN LIST RW ups\nEND LIST RW ups\n",
     ])
     .await;
-    let mut c = m.client().await;
     let vars = c.list_var("ups").await.unwrap();
     assert_eq!(
         vars,
@@ -199,9 +209,8 @@ async fn list_accepts_mixed_case_echo_and_stops_at_end_list() {
     );
     assert_eq!(c.list_client("ups").await.unwrap(), ["127.0.0.1"]);
     assert!(c.list_rw("ups").await.unwrap().is_empty());
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "LIST VAR ups\nLIST UPS\nLIST CMD ups\nLIST RANGE ups input.transfer.low\n\
          LIST ENUM ups input.sensitivity\nLIST CLIENT ups\nLIST RW ups\n"
     );
@@ -211,8 +220,7 @@ async fn list_accepts_mixed_case_echo_and_stops_at_end_list() {
 async fn end_list_must_be_exact_case() {
     // `end list` is not the end (upsclient compares END LIST case-sensitively); it then
     // fails the item echo check and the connection is dropped.
-    let m = mock(&["BEGIN LIST VAR ups\nVAR ups a \"1\"\nend list VAR ups\n"]).await;
-    let mut c = m.client().await;
+    let (_m, mut c) = mock(&["BEGIN LIST VAR ups\nVAR ups a \"1\"\nend list VAR ups\n"]).await;
     match c.list_var("ups").await {
         Err(Error::Protocol(msg)) => assert!(msg.contains("end list VAR ups"), "{msg}"),
         other => panic!("unexpected {other:?}"),
@@ -223,12 +231,11 @@ async fn end_list_must_be_exact_case() {
 
 #[tokio::test]
 async fn list_errors_before_and_after_begin() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "ERR UNKNOWN-UPS\n",
         "BEGIN LIST VAR other\nEND LIST VAR other\n",
     ])
     .await;
-    let mut c = m.client().await;
     assert!(matches!(
         c.list_var("nope").await,
         Err(Error::Server(ErrCode::UnknownUps))
@@ -237,11 +244,9 @@ async fn list_errors_before_and_after_begin() {
     // Wrong echo on BEGIN LIST: the rest of the list cannot be skipped reliably.
     assert!(matches!(c.list_var("ups").await, Err(Error::Protocol(_))));
     assert!(!c.is_open());
-    drop(c);
-    assert_eq!(m.written().await, "LIST VAR nope\nLIST VAR ups\n");
+    assert_eq!(m.written(c).await, "LIST VAR nope\nLIST VAR ups\n");
 
-    let m = mock(&["BEGIN LIST VAR ups\nVAR ups a \"1\"\nERR DATA-STALE\n"]).await;
-    let mut c = m.client().await;
+    let (_m, mut c) = mock(&["BEGIN LIST VAR ups\nVAR ups a \"1\"\nERR DATA-STALE\n"]).await;
     assert!(matches!(
         c.list_var("ups").await,
         Err(Error::Server(ErrCode::DataStale))
@@ -251,7 +256,7 @@ async fn list_errors_before_and_after_begin() {
 
 #[tokio::test]
 async fn session_commands_write_stock_bytes() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "OK\n",
         "OK\n",
         "OK\n",
@@ -263,7 +268,6 @@ async fn session_commands_write_stock_bytes() {
         "OK Goodbye\n",
     ])
     .await;
-    let mut c = m.client().await;
     c.username("monuser").await.unwrap();
     c.password("secret").await.unwrap();
     c.login("ups").await.unwrap();
@@ -276,9 +280,8 @@ async fn session_commands_write_stock_bytes() {
     assert_eq!(c.netver().await.unwrap(), "1.3");
     c.logout().await.unwrap();
     assert!(!c.is_open());
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "USERNAME monuser\nPASSWORD secret\nLOGIN ups\nPRIMARY ups\nMASTER ups\nFSD ups\n\
          VER\nNETVER\nLOGOUT\n"
     );
@@ -286,25 +289,23 @@ async fn session_commands_write_stock_bytes() {
 
 #[tokio::test]
 async fn primary_granted_does_not_send_master() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "OK PRIMARY-GRANTED\n",
         "ERR ACCESS-DENIED\n",
         "ERR ACCESS-DENIED\n",
     ])
     .await;
-    let mut c = m.client().await;
     c.primary("ups").await.unwrap();
     assert!(matches!(
         c.primary("ups").await,
         Err(Error::Server(ErrCode::AccessDenied))
     ));
-    drop(c);
-    assert_eq!(m.written().await, "PRIMARY ups\nPRIMARY ups\nMASTER ups\n");
+    assert_eq!(m.written(c).await, "PRIMARY ups\nPRIMARY ups\nMASTER ups\n");
 }
 
 #[tokio::test]
 async fn set_and_instcmd_with_tracking_ids() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "OK\n",
         "OK TRACKING 2DDC5036-F665-4D29-BE4C-0374D091D263\n",
         "OK TRACKING 2DDC5036-F665-4D29-BE4C-0374D091D26\n",
@@ -319,7 +320,6 @@ async fn set_and_instcmd_with_tracking_ids() {
         "ERR READONLY\n",
     ])
     .await;
-    let mut c = m.client().await;
     c.set_tracking(true).await.unwrap();
     assert_eq!(
         c.set_var("ups", "ups.id", "a \"b\" #c")
@@ -358,9 +358,8 @@ async fn set_and_instcmd_with_tracking_ids() {
         c.set_var("ups", "ups.status", "OL").await,
         Err(Error::Server(ErrCode::Readonly))
     ));
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "SET TRACKING ON\n\
          SET VAR ups ups.id \"a \\\"b\\\" \\#c\"\n\
          INSTCMD ups load.off\n\
@@ -378,8 +377,7 @@ async fn set_and_instcmd_with_tracking_ids() {
 
 #[tokio::test]
 async fn non_ok_replies_to_commands_are_protocol_errors() {
-    let m = mock(&["VAR ups x \"1\"\n"]).await;
-    let mut c = m.client().await;
+    let (_m, mut c) = mock(&["VAR ups x \"1\"\n"]).await;
     match c.login("ups").await {
         Err(Error::Protocol(msg)) => assert!(msg.contains("VAR ups x"), "{msg}"),
         other => panic!("unexpected {other:?}"),
@@ -388,13 +386,12 @@ async fn non_ok_replies_to_commands_are_protocol_errors() {
 
 #[tokio::test]
 async fn starttls_refused_leaves_clear_text_usable() {
-    let m = mock(&[
+    let (m, mut c) = mock(&[
         "ERR FEATURE-NOT-CONFIGURED\n",
         "VAR ups ups.status \"OL\"\n",
         "ERR ALREADY-SSL-MODE\n",
     ])
     .await;
-    let mut c = m.client().await;
     let tls = TlsConfig::dangerous_no_verify("localhost").unwrap();
     assert!(matches!(
         c.starttls(&tls).await,
@@ -406,38 +403,32 @@ async fn starttls_refused_leaves_clear_text_usable() {
         c.starttls(&tls).await,
         Err(Error::Server(ErrCode::AlreadySslMode))
     ));
-    drop(c);
     assert_eq!(
-        m.written().await,
+        m.written(c).await,
         "STARTTLS\nGET VAR ups ups.status\nSTARTTLS\n"
     );
 }
 
 #[tokio::test]
 async fn eof_timeout_and_oversized_lines_close_the_connection() {
-    let m = mock(&["VAR ups x \"1\""]).await; // no LF, then the mock waits for EOF
-    let mut c = m.client().await;
+    let (m, mut c) = mock(&["VAR ups x \"1\""]).await; // no LF, then the mock waits for EOF
     c.set_timeout(Some(Duration::from_millis(200)));
     assert!(matches!(c.get_var("ups", "x").await, Err(Error::Timeout)));
     assert!(!c.is_open());
     assert!(matches!(c.get_var("ups", "x").await, Err(Error::Closed)));
-    drop(c);
-    let _ = m.written().await;
+    let _ = m.written(c).await;
 
-    let m = mock(&[]).await;
-    let mut c = m.client().await;
+    let (m, mut c) = mock(&[]).await;
     assert!(matches!(
         c.send_line("GET VAR ups x\nLOGOUT").await,
         Err(Error::InvalidRequest(_))
     ));
     assert!(c.is_open(), "a refused request sends nothing");
-    drop(c);
-    assert_eq!(m.written().await, "");
+    assert_eq!(m.written(c).await, "");
 
     let long: &'static str = Box::leak(format!("VAR ups x \"{}\"\n", "y".repeat(5000)).into());
     let script: &'static [&'static str] = Box::leak(vec![long].into_boxed_slice());
-    let m = mock(script).await;
-    let mut c = m.client().await;
+    let (_m, mut c) = mock(script).await;
     assert!(matches!(
         c.get_var("ups", "x").await,
         Err(Error::Protocol(_))
@@ -461,54 +452,16 @@ async fn server_closing_gives_closed() {
 
 // ---- STARTTLS against an in-test rustls server ----------------------------------------
 
-struct TestPki {
-    ca_pem: String,
+/// Answers STARTTLS with `OK STARTTLS`, then serves `script` inside TLS; and a client.
+async fn tls_mock(
     server: Arc<rustls::ServerConfig>,
-}
-
-fn test_pki() -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("key pair");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "nut-client test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("key pair");
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("server parameters");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "nut-client test server");
-    let cert = params.signed_by(&key, &issuer).expect("server certificate");
-    let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.der().clone()], key_der)
-    .expect("certificate and key");
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        server: Arc::new(server),
-    }
-}
-
-/// Answers STARTTLS with `OK STARTTLS`, then serves `script` inside TLS.
-async fn tls_mock(server: Arc<rustls::ServerConfig>, script: &'static [&'static str]) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address").to_string();
-    let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("accept");
+    script: &'static [&'static str],
+) -> (Mock, Client) {
+    Mock::start(move |mut stream| async move {
         let mut seen = Vec::new();
         // Read the STARTTLS line byte by byte so no TLS bytes get buffered here.
         let mut byte = [0u8; 1];
         loop {
-            use tokio::io::AsyncReadExt;
             if stream.read(&mut byte).await.unwrap_or(0) == 0 {
                 return seen;
             }
@@ -525,61 +478,53 @@ async fn tls_mock(server: Arc<rustls::ServerConfig>, script: &'static [&'static 
         seen.extend_from_slice(b"<tls>");
         serve_script(tls, script, &mut seen).await;
         seen
-    });
-    Mock { addr, task }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn starttls_handshakes_on_the_same_socket_and_verifies_the_ca() {
-    let pki = test_pki();
+    let pki = TestPki::new("nut-client test server");
+    let server = pki.server_config();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).unwrap();
 
     for name in ["127.0.0.1", "localhost"] {
-        let m = tls_mock(pki.server.clone(), &["VAR ups ups.status \"OL\"\n"]).await;
-        let mut c = m.client().await;
+        let (m, mut c) = tls_mock(server.clone(), &["VAR ups ups.status \"OL\"\n"]).await;
         c.starttls(&TlsConfig::from_ca_file(&ca_file, name).unwrap())
             .await
             .unwrap();
         assert!(c.is_tls());
         assert_eq!(c.get_var("ups", "ups.status").await.unwrap(), "OL");
-        drop(c);
-        assert_eq!(m.written().await, "STARTTLS\n<tls>GET VAR ups ups.status\n");
+        assert_eq!(
+            m.written(c).await,
+            "STARTTLS\n<tls>GET VAR ups ups.status\n"
+        );
     }
 
     // A directory of PEM files (with a file that is not PEM) works as well.
     std::fs::write(dir.path().join("notes.txt"), "not a certificate\n").unwrap();
-    let m = tls_mock(pki.server.clone(), &["VAR ups ups.load \"5\"\n"]).await;
-    let mut c = m.client().await;
+    let (m, mut c) = tls_mock(server.clone(), &["VAR ups ups.load \"5\"\n"]).await;
     c.starttls(&TlsConfig::from_ca_path(dir.path(), "localhost").unwrap())
         .await
         .unwrap();
     assert_eq!(c.get_var("ups", "ups.load").await.unwrap(), "5");
-    drop(c);
-    assert_eq!(m.written().await, "STARTTLS\n<tls>GET VAR ups ups.load\n");
+    assert_eq!(m.written(c).await, "STARTTLS\n<tls>GET VAR ups ups.load\n");
 
     // Wrong name: the handshake fails and the connection is gone.
-    let m = tls_mock(pki.server.clone(), &[]).await;
-    let mut c = m.client().await;
-    let e = c
-        .starttls(&TlsConfig::from_ca_file(&ca_file, "ups.example.org").unwrap())
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Tls(_)), "{e:?}");
-    assert!(!c.is_open());
-    drop(c);
-    let _ = m.written().await;
+    let (m, mut c) = tls_mock(server.clone(), &[]).await;
+    let wrong_name = TlsConfig::from_ca_file(&ca_file, "ups.example.org").unwrap();
+    assert_handshake_fails(&mut c, &wrong_name).await;
+    let _ = m.written(c).await;
 
     // No verification at all (CERTVERIFY 0) still gets a working TLS session.
-    let m = tls_mock(pki.server.clone(), &["NUMLOGINS ups 0\n"]).await;
-    let mut c = m.client().await;
+    let (m, mut c) = tls_mock(server.clone(), &["NUMLOGINS ups 0\n"]).await;
     c.starttls(&TlsConfig::dangerous_no_verify("ups.example.org").unwrap())
         .await
         .unwrap();
     assert_eq!(c.get_numlogins("ups").await.unwrap(), 0);
-    drop(c);
-    assert_eq!(m.written().await, "STARTTLS\n<tls>GET NUMLOGINS ups\n");
+    assert_eq!(m.written(c).await, "STARTTLS\n<tls>GET NUMLOGINS ups\n");
 }
 
 #[test]

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use nut_client::{Client, ErrCode, Error, TlsConfig, TrackingStatus};
 
+use crate::tls::{assert_handshake_fails, TestPki};
+
 const UPSD: &str = "/lib/nut/upsd";
 const DUMMY_UPS: &str = "/lib/nut/dummy-ups";
 const DEV: &str = include_str!("../data/bk650m2-ch.dev");
@@ -78,8 +80,18 @@ fn free_port() -> u16 {
 }
 
 impl Stock {
-    /// Start both programs. With `tls`, upsd gets an NSS database (see [`make_nss_db`]).
-    async fn start(tls: bool) -> Stock {
+    /// Start both programs for `test`, or `None` when they (or, with `tls`, the NSS tools)
+    /// are missing (see [`have`]). With `tls`, upsd gets an NSS database (see
+    /// [`make_nss_db`]).
+    async fn start(test: &str, tls: bool) -> Option<Stock> {
+        let needed: &[&str] = if tls {
+            &[UPSD, DUMMY_UPS, "openssl", "certutil", "pk12util"]
+        } else {
+            &[UPSD, DUMMY_UPS]
+        };
+        if !have(test, needed) {
+            return None;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let mut tls_lines = String::new();
@@ -140,7 +152,7 @@ impl Stock {
             port,
         };
         stock.wait_for_data().await;
-        stock
+        Some(stock)
     }
 
     fn addr(&self) -> String {
@@ -212,10 +224,9 @@ async fn wait_tracking(c: &mut Client, id: &str) -> TrackingStatus {
 
 #[tokio::test]
 async fn reads_and_lists_like_upsc() {
-    if !have("reads_and_lists_like_upsc", &[UPSD, DUMMY_UPS]) {
+    let Some(stock) = Stock::start("reads_and_lists_like_upsc", false).await else {
         return;
-    }
-    let stock = Stock::start(false).await;
+    };
     let mut c = stock.client().await;
 
     // What upsc does first: STARTTLS, refused without a certificate, then clear text.
@@ -298,10 +309,9 @@ async fn reads_and_lists_like_upsc() {
 
 #[tokio::test]
 async fn login_primary_set_and_tracked_instcmd() {
-    if !have("login_primary_set_and_tracked_instcmd", &[UPSD, DUMMY_UPS]) {
+    let Some(stock) = Stock::start("login_primary_set_and_tracked_instcmd", false).await else {
         return;
-    }
-    let stock = Stock::start(false).await;
+    };
     let mut c = stock.client().await;
     c.username("admin").await.unwrap();
     c.password("secret").await.unwrap();
@@ -378,28 +388,13 @@ async fn login_primary_set_and_tracked_instcmd() {
     c.logout().await.unwrap();
 }
 
-/// Build an NSS database in `dir/nssdb` holding an rcgen server certificate (nickname
+/// Build an NSS database in `dir/nssdb` holding a test server certificate (nickname
 /// `nutcert`, signed by a fresh CA) and write that CA to `dir/ca.pem`.
 fn make_nss_db(dir: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "nut-client test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "nut-client test upsd");
-    let cert = params.signed_by(&key, &issuer).expect("server cert");
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).expect("write");
-    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+    let pki = TestPki::new("nut-client test upsd");
+    std::fs::write(dir.join("ca.pem"), &pki.ca_pem).expect("write");
+    std::fs::write(dir.join("server.pem"), &pki.cert_pem).expect("write");
+    std::fs::write(dir.join("server.key"), &pki.key_pem).expect("write");
     std::fs::create_dir(dir.join("nssdb")).expect("mkdir");
 
     let run = |program: &str, args: &[&str]| {
@@ -451,11 +446,9 @@ fn make_nss_db(dir: &Path) {
 
 #[tokio::test]
 async fn starttls_against_stock_upsd() {
-    let needed = [UPSD, DUMMY_UPS, "openssl", "certutil", "pk12util"];
-    if !have("starttls_against_stock_upsd", &needed) {
+    let Some(stock) = Stock::start("starttls_against_stock_upsd", true).await else {
         return;
-    }
-    let stock = Stock::start(true).await;
+    };
     let ca = stock.dir.path().join("ca.pem");
 
     for name in ["127.0.0.1", "localhost"] {
@@ -489,12 +482,8 @@ async fn starttls_against_stock_upsd() {
 
     // A name the certificate does not carry fails the handshake.
     let mut c = stock.client().await;
-    let e = c
-        .starttls(&TlsConfig::from_ca_file(&ca, "ups.example.org").unwrap())
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Tls(_)), "{e:?}");
-    assert!(!c.is_open());
+    let wrong_name = TlsConfig::from_ca_file(&ca, "ups.example.org").unwrap();
+    assert_handshake_fails(&mut c, &wrong_name).await;
 
     // The server survives the failed handshake.
     let mut c = stock.client().await;

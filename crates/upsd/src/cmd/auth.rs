@@ -65,79 +65,61 @@ pub(super) fn primary<'a>(ctx: Ctx<'a, '_>, name: &str, granted: OkReply) -> Rep
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
     use crate::cmd::{dispatch, After};
 
     #[test]
     fn login_counts_and_refuses_twice() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "USERNAME primary",
-                "USERNAME again",
-                "PASSWORD pw",
-                "PASSWORD pw",
-                "LOGIN",
-                "LOGIN nope",
-                "LOGIN Ups",
-                "LOGIN ups",
-                "GET NUMLOGINS ups",
-                "PRIMARY ups",
-                "MASTER ups",
-                "PRIMARY ups x",
-            ],
-        );
-        assert_eq!(
-            out,
-            "OK\nERR ALREADY-SET-USERNAME\nOK\nERR ALREADY-SET-PASSWORD\nERR INVALID-ARGUMENT\n\
-             ERR UNKNOWN-UPS\nOK\nERR ALREADY-LOGGED-IN\nNUMLOGINS ups 1\nOK PRIMARY-GRANTED\n\
-             OK MASTER-GRANTED\nERR INVALID-ARGUMENT\n"
-        );
-        s.remove_client(c.id);
-        assert_eq!(s.upses[0].numlogins, 0);
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("USERNAME primary", "OK"),
+            ("USERNAME again", "ERR ALREADY-SET-USERNAME"),
+            ("PASSWORD pw", "OK"),
+            ("PASSWORD pw", "ERR ALREADY-SET-PASSWORD"),
+            ("LOGIN", "ERR INVALID-ARGUMENT"),
+            ("LOGIN nope", "ERR UNKNOWN-UPS"),
+            ("LOGIN Ups", "OK"),
+            ("LOGIN ups", "ERR ALREADY-LOGGED-IN"),
+            ("GET NUMLOGINS ups", "NUMLOGINS ups 1"),
+            ("PRIMARY ups", "OK PRIMARY-GRANTED"),
+            ("MASTER ups", "OK MASTER-GRANTED"),
+            ("PRIMARY ups x", "ERR INVALID-ARGUMENT"),
+        ]);
+        rig.server.remove_client(rig.session.id);
+        assert_eq!(rig.server.upses[0].numlogins, 0);
     }
 
     #[test]
     fn wrong_password_or_role_is_access_denied() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(
-                &mut s,
-                &mut c,
-                &["USERNAME secondary", "PASSWORD nope", "LOGIN ups"]
-            ),
-            "OK\nOK\nERR ACCESS-DENIED\n"
-        );
-        let mut d = session(&mut s);
-        assert_eq!(
-            run(
-                &mut s,
-                &mut d,
-                &[
-                    "USERNAME secondary",
-                    "PASSWORD pw",
-                    "PRIMARY ups",
-                    "LOGIN other"
-                ]
-            ),
-            "OK\nOK\nERR ACCESS-DENIED\nOK\n"
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("USERNAME secondary", "OK"),
+            ("PASSWORD nope", "OK"),
+            ("LOGIN ups", "ERR ACCESS-DENIED"),
+        ]);
+        let mut d = rig.client();
+        rig.talk_as(
+            &mut d,
+            &[
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("PRIMARY ups", "ERR ACCESS-DENIED"),
+                ("LOGIN other", "OK"),
+            ],
         );
     }
 
     #[test]
     fn logout_says_goodbye_and_closes() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let reply = dispatch(&mut s, &mut c, vec!["LOGOUT".to_string()], 0);
+        let mut rig = Rig::new();
+        let reply = dispatch(
+            &mut rig.server,
+            &mut rig.session,
+            vec!["LOGOUT".to_string()],
+            0,
+        );
         assert_eq!(reply.to_bytes(), b"OK Goodbye\n");
         assert_eq!(After::of(&reply), After::Close);
-        assert_eq!(
-            run(&mut s, &mut c, &["LOGOUT now"]),
-            "ERR INVALID-ARGUMENT\n"
-        );
+        rig.talk(&[("LOGOUT now", "ERR INVALID-ARGUMENT")]);
     }
 }

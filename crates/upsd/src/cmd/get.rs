@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use nut_proto::{ErrCode, Get, GetReply, Reply, Text, VarType};
 
 use super::misc::{SERVER_VERSION, VER_TEXT};
-use super::{reply, Ctx};
+use super::{reply, Ctx, NO_DESCRIPTION};
 use crate::state::{Secs, Server};
 
 pub(super) fn get<'a>(ctx: Ctx<'a, '_>, query: Get) -> Reply<'a> {
@@ -39,11 +39,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
         }
         Get::Var { ups, var } => var_value(server, now, ups, var)?,
         Get::Type { ups, var } => {
-            let v = server
-                .available_ups(&ups, now)?
-                .tree
-                .get(&var)
-                .ok_or(ErrCode::VarNotSupported)?;
+            let v = server.available_ups(&ups, now)?.var(&var)?;
             let ty = VarType {
                 rw: v.flags.rw,
                 enumerated: !v.enums().is_empty(),
@@ -65,7 +61,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
             GetReply::Desc {
                 ups: ups.into(),
                 var: var.into(),
-                text: Text::Wire(text.unwrap_or("Description unavailable")),
+                text: Text::Wire(text.unwrap_or(NO_DESCRIPTION)),
             }
         }
         Get::CmdDesc { ups, cmd } => {
@@ -74,7 +70,7 @@ fn answer(server: &Server, now: Secs, tracking: bool, query: Get) -> Result<GetR
             GetReply::CmdDesc {
                 ups: ups.into(),
                 cmd: cmd.into(),
-                text: Text::Wire(text.unwrap_or("Description unavailable")),
+                text: Text::Wire(text.unwrap_or(NO_DESCRIPTION)),
             }
         }
     })
@@ -106,7 +102,7 @@ fn var_value(
         });
     }
     let u = server.available_ups(&ups, now)?;
-    let v = u.tree.get(&var).ok_or(ErrCode::VarNotSupported)?;
+    let v = u.var(&var)?;
     let fsd = u.fsd && var.eq_ignore_ascii_case("ups.status");
     Ok(GetReply::Var {
         ups: ups.into(),
@@ -118,68 +114,53 @@ fn var_value(
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn get_forms_and_errors_in_stock_order() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "GET",
-                "GET VAR",
-                "GET VAR ups",
-                "GET NUMLOGINS UPS",
-                "GET UPSDESC ups",
-                "GET UPSDESC other",
-                "GET VAR UPS Ups.Status",
-                "GET VAR nope ups.status",
-                "GET VAR nope server.version x",
-                "GET VAR ups server.nope",
-                "GET VAR ups nope",
-                "GET VAR other ups.status",
-                "GET TYPE ups ups.id",
+        let server_version = format!("VAR nope server.version \"{}\"", super::SERVER_VERSION);
+        Rig::new().talk(&[
+            ("GET", "ERR INVALID-ARGUMENT"),
+            ("GET VAR", "ERR INVALID-ARGUMENT"),
+            ("GET VAR ups", "ERR INVALID-ARGUMENT"),
+            ("GET NUMLOGINS UPS", "NUMLOGINS UPS 0"),
+            ("GET UPSDESC ups", "UPSDESC ups \"Rack \\\"A\\\"\""),
+            ("GET UPSDESC other", "UPSDESC other \"Unavailable\""),
+            ("GET VAR UPS Ups.Status", "VAR UPS Ups.Status \"OL\""),
+            ("GET VAR nope ups.status", "ERR UNKNOWN-UPS"),
+            ("GET VAR nope server.version x", &server_version),
+            ("GET VAR ups server.nope", "ERR VAR-NOT-SUPPORTED"),
+            ("GET VAR ups nope", "ERR VAR-NOT-SUPPORTED"),
+            ("GET VAR other ups.status", "ERR DRIVER-NOT-CONNECTED"),
+            ("GET TYPE ups ups.id", "TYPE ups ups.id RW STRING:8"),
+            (
                 "GET TYPE ups input.sensitivity",
+                "TYPE ups input.sensitivity RW ENUM NUMBER",
+            ),
+            (
                 "GET TYPE ups ups.delay.shutdown",
+                "TYPE ups ups.delay.shutdown RW RANGE NUMBER",
+            ),
+            (
                 "GET TYPE ups battery.charge",
-                "GET VAR ups ups.id",
-                "GET FOO ups x",
-                "GET TRACKING",
-                "GET TRACKING x",
-            ],
-        );
-        let expected = format!(
-            "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n\
-             NUMLOGINS UPS 0\nUPSDESC ups \"Rack \\\"A\\\"\"\nUPSDESC other \"Unavailable\"\n\
-             VAR UPS Ups.Status \"OL\"\nERR UNKNOWN-UPS\nVAR nope server.version \"{}\"\n\
-             ERR VAR-NOT-SUPPORTED\nERR VAR-NOT-SUPPORTED\nERR DRIVER-NOT-CONNECTED\n\
-             TYPE ups ups.id RW STRING:8\nTYPE ups input.sensitivity RW ENUM NUMBER\n\
-             TYPE ups ups.delay.shutdown RW RANGE NUMBER\nTYPE ups battery.charge NUMBER\n\
-             VAR ups ups.id \"x\\#y\"\nERR INVALID-ARGUMENT\nOFF\nERR FEATURE-NOT-CONFIGURED\n",
-            super::SERVER_VERSION
-        );
-        assert_eq!(out, expected);
+                "TYPE ups battery.charge NUMBER",
+            ),
+            ("GET VAR ups ups.id", "VAR ups ups.id \"x\\#y\""),
+            ("GET FOO ups x", "ERR INVALID-ARGUMENT"),
+            ("GET TRACKING", "OFF"),
+            ("GET TRACKING x", "ERR FEATURE-NOT-CONFIGURED"),
+        ]);
     }
 
     #[test]
     fn stale_data_after_maxage() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        s.upses[0].last_heard = 89; // 16 s before `run`'s clock
-        assert_eq!(
-            run(
-                &mut s,
-                &mut c,
-                &["GET VAR ups ups.status", "GET UPSDESC ups"]
-            ),
-            "ERR DATA-STALE\nUPSDESC ups \"Rack \\\"A\\\"\"\n"
-        );
-        s.upses[0].last_heard = 90; // exactly MAXAGE: still fresh
-        assert_eq!(
-            run(&mut s, &mut c, &["GET NUMLOGINS ups"]),
-            "NUMLOGINS ups 0\n"
-        );
+        let mut rig = Rig::new();
+        rig.server.upses[0].last_heard = 89; // 16 s before `run`'s clock
+        rig.talk(&[
+            ("GET VAR ups ups.status", "ERR DATA-STALE"),
+            ("GET UPSDESC ups", "UPSDESC ups \"Rack \\\"A\\\"\""),
+        ]);
+        rig.server.upses[0].last_heard = 90; // exactly MAXAGE: still fresh
+        rig.talk(&[("GET NUMLOGINS ups", "NUMLOGINS ups 0")]);
     }
 }

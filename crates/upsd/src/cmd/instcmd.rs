@@ -50,42 +50,32 @@ fn send<'a>(
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn instcmd_checks_in_stock_order() {
-        let (mut s, mut rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "USERNAME secondary",
-                "PASSWORD pw",
-                "INSTCMD ups",
-                "INSTCMD nope load.off",
-                "INSTCMD other load.off",
-                "INSTCMD ups nope",
-                "INSTCMD ups load.off",
-            ],
-        );
-        assert_eq!(out, "OK\nOK\nERR INVALID-ARGUMENT\nERR UNKNOWN-UPS\nERR DRIVER-NOT-CONNECTED\nERR CMD-NOT-SUPPORTED\nERR ACCESS-DENIED\n");
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("USERNAME secondary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("INSTCMD ups", "ERR INVALID-ARGUMENT"),
+            ("INSTCMD nope load.off", "ERR UNKNOWN-UPS"),
+            ("INSTCMD other load.off", "ERR DRIVER-NOT-CONNECTED"),
+            ("INSTCMD ups nope", "ERR CMD-NOT-SUPPORTED"),
+            ("INSTCMD ups load.off", "ERR ACCESS-DENIED"),
+        ]);
+        let mut a = rig.client();
+        rig.talk_as(
             &mut a,
             &[
-                "USERNAME admin",
-                "PASSWORD pw",
-                "INSTCMD ups LOAD.OFF",
-                "INSTCMD ups load.off 10",
-                "INSTCMD ups load.off a b",
+                ("USERNAME admin", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("INSTCMD ups LOAD.OFF", "OK"),
+                ("INSTCMD ups load.off 10", "OK"),
+                ("INSTCMD ups load.off a b", "OK"),
             ],
         );
-        assert_eq!(out, "OK\nOK\nOK\nOK\nOK\n");
-        let sent: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|m| m.to_line())
-            .collect();
+        let sent: Vec<String> = rig.sent().iter().map(|m| m.to_line()).collect();
         assert_eq!(
             sent,
             [

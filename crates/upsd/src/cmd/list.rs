@@ -4,7 +4,7 @@
 
 use nut_proto::{ErrCode, List, ListItem, ListReply, Reply, Text};
 
-use super::{reply, Ctx};
+use super::{reply, Ctx, NO_DESCRIPTION};
 use crate::state::{Secs, Server};
 
 pub(super) fn list<'a>(ctx: Ctx<'a, '_>, query: List) -> Reply<'a> {
@@ -21,7 +21,7 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                 name: ups.name.as_str().into(),
                 desc: match &ups.desc {
                     Some(desc) => Text::plain(desc.as_str()),
-                    None => Text::Wire("Description unavailable"),
+                    None => Text::Wire(NO_DESCRIPTION),
                 },
             })
             .collect(),
@@ -61,79 +61,65 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                 })
                 .collect()
         }
-        List::Enum { ups, var } => {
-            let v = server.available_ups(ups, now)?.tree.get(var);
-            // Enum entries are kept escaped.
-            let v = v.ok_or(ErrCode::VarNotSupported)?;
-            v.enums()
-                .iter()
-                .map(|e| ListItem::Enum(Text::Wire(e)))
-                .collect()
-        }
-        List::Range { ups, var } => {
-            let v = server.available_ups(ups, now)?.tree.get(var);
-            let v = v.ok_or(ErrCode::VarNotSupported)?;
-            v.ranges()
-                .iter()
-                .map(|(min, max)| ListItem::Range {
-                    min: Text::plain(min.to_string()),
-                    max: Text::plain(max.to_string()),
-                })
-                .collect()
-        }
+        // Enum entries are kept escaped.
+        List::Enum { ups, var } => server
+            .available_ups(ups, now)?
+            .var(var)?
+            .enums()
+            .iter()
+            .map(|e| ListItem::Enum(Text::Wire(e)))
+            .collect(),
+        List::Range { ups, var } => server
+            .available_ups(ups, now)?
+            .var(var)?
+            .ranges()
+            .iter()
+            .map(|(min, max)| ListItem::Range {
+                min: Text::plain(min.to_string()),
+                max: Text::plain(max.to_string()),
+            })
+            .collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn lists_echo_the_client_spelling() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(&mut s, &mut c, &["list ups"]),
-            "BEGIN LIST UPS\nUPS ups \"Rack \\\"A\\\"\"\nUPS other \"Description unavailable\"\nEND LIST UPS\n"
-        );
-        assert_eq!(
-            run(&mut s, &mut c, &["LIST RW UPS"]),
-            "BEGIN LIST RW UPS\nRW UPS input.sensitivity \"low\"\nRW UPS ups.delay.shutdown \"20\"\nRW UPS ups.id \"x\\#y\"\nEND LIST RW UPS\n"
-        );
-        assert_eq!(
-            run(&mut s, &mut c, &["LIST CMD ups"]),
-            "BEGIN LIST CMD ups\nCMD ups beeper.disable\nCMD ups load.off\nEND LIST CMD ups\n"
-        );
-        assert_eq!(
-            run(&mut s, &mut c, &["LIST ENUM ups input.sensitivity", "LIST RANGE ups ups.delay.shutdown", "LIST ENUM ups battery.charge"]),
-            "BEGIN LIST ENUM ups input.sensitivity\nENUM ups input.sensitivity \"low\"\nENUM ups input.sensitivity \"high\"\nEND LIST ENUM ups input.sensitivity\n\
-             BEGIN LIST RANGE ups ups.delay.shutdown\nRANGE ups ups.delay.shutdown \"0\" \"600\"\nEND LIST RANGE ups ups.delay.shutdown\n\
-             BEGIN LIST ENUM ups battery.charge\nEND LIST ENUM ups battery.charge\n"
-        );
-        assert_eq!(
-            run(&mut s, &mut c, &["LIST", "LIST VAR", "LIST ENUM ups", "LIST FOO ups x", "LIST VAR other", "LIST CLIENT nope", "LIST ENUM ups nope"]),
-            "ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR DRIVER-NOT-CONNECTED\nERR UNKNOWN-UPS\nERR VAR-NOT-SUPPORTED\n"
-        );
+        Rig::new().talk(&[
+            ("list ups", "BEGIN LIST UPS\nUPS ups \"Rack \\\"A\\\"\"\nUPS other \"Description unavailable\"\nEND LIST UPS"),
+            ("LIST RW UPS", "BEGIN LIST RW UPS\nRW UPS input.sensitivity \"low\"\nRW UPS ups.delay.shutdown \"20\"\nRW UPS ups.id \"x\\#y\"\nEND LIST RW UPS"),
+            ("LIST CMD ups", "BEGIN LIST CMD ups\nCMD ups beeper.disable\nCMD ups load.off\nEND LIST CMD ups"),
+            ("LIST ENUM ups input.sensitivity", "BEGIN LIST ENUM ups input.sensitivity\nENUM ups input.sensitivity \"low\"\nENUM ups input.sensitivity \"high\"\nEND LIST ENUM ups input.sensitivity"),
+            ("LIST RANGE ups ups.delay.shutdown", "BEGIN LIST RANGE ups ups.delay.shutdown\nRANGE ups ups.delay.shutdown \"0\" \"600\"\nEND LIST RANGE ups ups.delay.shutdown"),
+            ("LIST ENUM ups battery.charge", "BEGIN LIST ENUM ups battery.charge\nEND LIST ENUM ups battery.charge"),
+            ("LIST", "ERR INVALID-ARGUMENT"),
+            ("LIST VAR", "ERR INVALID-ARGUMENT"),
+            ("LIST ENUM ups", "ERR INVALID-ARGUMENT"),
+            ("LIST FOO ups x", "ERR INVALID-ARGUMENT"),
+            ("LIST VAR other", "ERR DRIVER-NOT-CONNECTED"),
+            ("LIST CLIENT nope", "ERR UNKNOWN-UPS"),
+            ("LIST ENUM ups nope", "ERR VAR-NOT-SUPPORTED"),
+        ]);
     }
 
     #[test]
     fn list_var_is_sorted_and_clients_show_logins() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(&mut s, &mut c, &["LIST VAR ups"]);
-        assert_eq!(
-            out,
-            "BEGIN LIST VAR ups\nVAR ups battery.charge \"100\"\nVAR ups input.sensitivity \"low\"\nVAR ups ups.delay.shutdown \"20\"\nVAR ups ups.id \"x\\#y\"\nVAR ups ups.status \"OL\"\nEND LIST VAR ups\n"
-        );
-        run(
-            &mut s,
-            &mut c,
-            &["USERNAME secondary", "PASSWORD pw", "LOGIN UPS"],
-        );
-        let mut d = session(&mut s);
-        assert_eq!(
-            run(&mut s, &mut d, &["LIST CLIENT Ups"]),
-            "BEGIN LIST CLIENT Ups\nCLIENT ups 127.0.0.1\nEND LIST CLIENT Ups\n"
+        let mut rig = Rig::new();
+        rig.talk(&[(
+            "LIST VAR ups",
+            "BEGIN LIST VAR ups\nVAR ups battery.charge \"100\"\nVAR ups input.sensitivity \"low\"\nVAR ups ups.delay.shutdown \"20\"\nVAR ups ups.id \"x\\#y\"\nVAR ups ups.status \"OL\"\nEND LIST VAR ups",
+        )]);
+        rig.run(&["USERNAME secondary", "PASSWORD pw", "LOGIN UPS"]);
+        let mut d = rig.client();
+        rig.talk_as(
+            &mut d,
+            &[(
+                "LIST CLIENT Ups",
+                "BEGIN LIST CLIENT Ups\nCLIENT ups 127.0.0.1\nEND LIST CLIENT Ups",
+            )],
         );
     }
 }

@@ -59,62 +59,52 @@ pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
 
     #[test]
     fn version_lines() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(run(&mut s, &mut c, &["NETVER", "protver", "HELP"]), "1.3\n1.3\nCommands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n");
-        assert_eq!(
-            run(&mut s, &mut c, &["VER"]),
-            format!(
-                "Network UPS Tools upsd {} - http://www.networkupstools.org/\n",
-                super::SERVER_VERSION
-            )
+        let ver = format!(
+            "Network UPS Tools upsd {} - http://www.networkupstools.org/",
+            super::SERVER_VERSION
         );
+        Rig::new().talk(&[
+            ("NETVER", "1.3"),
+            ("protver", "1.3"),
+            (
+                "HELP",
+                "Commands: HELP VER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS",
+            ),
+            ("VER", &ver),
+        ]);
     }
 
     #[test]
     fn starttls_without_certificate() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(&mut s, &mut c, &["STARTTLS x y"]),
-            "ERR FEATURE-NOT-CONFIGURED\n"
-        );
-        s.tls_ready = true;
-        c.tls = true;
-        assert_eq!(run(&mut s, &mut c, &["STARTTLS"]), "ERR ALREADY-SSL-MODE\n");
+        let mut rig = Rig::new();
+        rig.talk(&[("STARTTLS x y", "ERR FEATURE-NOT-CONFIGURED")]);
+        rig.server.tls_ready = true;
+        rig.session.tls = true;
+        rig.talk(&[("STARTTLS", "ERR ALREADY-SSL-MODE")]);
     }
 
     #[test]
     fn fsd_latch_shows_in_get_and_list_var_only() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("USERNAME primary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("FSD nope", "ERR UNKNOWN-UPS"),
+            ("FSD Ups", "OK FSD-SET"),
+            ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
+        ]);
+        let mut d = rig.client();
+        rig.talk_as(
+            &mut d,
             &[
-                "USERNAME primary",
-                "PASSWORD pw",
-                "FSD nope",
-                "FSD Ups",
-                "GET VAR ups ups.status",
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("FSD ups", "ERR ACCESS-DENIED"),
             ],
-        );
-        assert_eq!(
-            out,
-            "OK\nOK\nERR UNKNOWN-UPS\nOK FSD-SET\nVAR ups ups.status \"FSD OL\"\n"
-        );
-        let mut d = session(&mut s);
-        assert_eq!(
-            run(
-                &mut s,
-                &mut d,
-                &["USERNAME secondary", "PASSWORD pw", "FSD ups"]
-            ),
-            "OK\nOK\nERR ACCESS-DENIED\n"
         );
     }
 }

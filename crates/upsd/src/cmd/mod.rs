@@ -120,6 +120,9 @@ pub(crate) fn dispatch<'a>(
     }
 }
 
+/// What stock answers for a UPS, variable or command without a description.
+const NO_DESCRIPTION: &str = "Description unavailable";
+
 /// A `Result` of a handler step as the reply: the error code, or what the step built.
 fn reply<'a>(result: Result<Reply<'a>, ErrCode>) -> Reply<'a> {
     result.unwrap_or_else(Reply::Err)
@@ -127,12 +130,71 @@ fn reply<'a>(result: Result<Reply<'a>, ErrCode>) -> Reply<'a> {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    //! A server with one UPS fed like dummy-ups would feed it, for handler tests.
+    //! [`Rig`]: a server with one UPS fed like dummy-ups would feed it and one connection, for
+    //! handler tests that state only their requests and the replies, side by side.
     use super::*;
     use crate::state::{DriverLink, Ups};
     use nut_state::{DriverMsg, UpsdMsg};
+    use tokio::sync::mpsc::UnboundedReceiver;
 
-    pub(crate) fn server() -> (Server, tokio::sync::mpsc::UnboundedReceiver<UpsdMsg>) {
+    /// The server, the driver's end of UPS `ups`'s link, and a first connection.
+    pub(crate) struct Rig {
+        pub(crate) server: Server,
+        /// The first connection, which [`Rig::run`] uses.
+        pub(crate) session: Session,
+        driver: UnboundedReceiver<UpsdMsg>,
+    }
+
+    impl Rig {
+        /// UPS `ups` (connected, with a few variables of each kind and two commands), UPS
+        /// `other` (no driver), and the users `admin`, `primary` and `secondary` (password
+        /// `pw`).
+        pub(crate) fn new() -> Rig {
+            let (server, driver) = server();
+            let mut rig = Rig {
+                server,
+                session: Session::default(),
+                driver,
+            };
+            rig.session = rig.client();
+            rig
+        }
+
+        /// Send each request on the first connection and check its reply (written without
+        /// the last newline; a list reply is its lines joined by `\n`).
+        #[track_caller]
+        pub(crate) fn talk(&mut self, exchange: &[(&str, &str)]) {
+            talk(&mut self.server, &mut self.session, exchange);
+        }
+
+        /// [`Rig::talk`] on another connection.
+        #[track_caller]
+        pub(crate) fn talk_as(&mut self, client: &mut Session, exchange: &[(&str, &str)]) {
+            talk(&mut self.server, client, exchange);
+        }
+
+        /// Send request lines on the first connection; the replies, concatenated.
+        pub(crate) fn run(&mut self, lines: &[&str]) -> String {
+            run(&mut self.server, &mut self.session, lines)
+        }
+
+        /// Another connection.
+        pub(crate) fn client(&mut self) -> Session {
+            let entry = self.server.add_client("127.0.0.1".into());
+            Session {
+                id: entry.id,
+                addr: entry.addr,
+                ..Session::default()
+            }
+        }
+
+        /// What reached UPS `ups`'s driver since the last call.
+        pub(crate) fn sent(&mut self) -> Vec<UpsdMsg> {
+            std::iter::from_fn(|| self.driver.try_recv().ok()).collect()
+        }
+    }
+
+    fn server() -> (Server, UnboundedReceiver<UpsdMsg>) {
         let mut s = Server::new();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut ups = Ups::new("ups", Some("Rack \"A\"".into()), "dummy-ups-ups".into());
@@ -157,12 +219,7 @@ pub(crate) mod testutil {
         ] {
             let words = nut_proto::split_line(line).unwrap_or_default();
             if let Some(msg) = DriverMsg::parse(&words) {
-                ups.tree.apply(&msg);
-                match msg {
-                    DriverMsg::DataOk => ups.data_ok = true,
-                    DriverMsg::DumpDone => ups.dumpdone = true,
-                    _ => {}
-                }
+                ups.on_message(&msg, 100);
             }
         }
         s.upses.push(ups);
@@ -178,8 +235,19 @@ pub(crate) mod testutil {
         (s, rx)
     }
 
-    /// Run request lines through one session; returns the concatenated replies.
-    pub(crate) fn run(server: &mut Server, session: &mut Session, lines: &[&str]) -> String {
+    #[track_caller]
+    fn talk(server: &mut Server, session: &mut Session, exchange: &[(&str, &str)]) {
+        for (request, reply) in exchange {
+            assert_eq!(
+                run(server, session, &[request]),
+                format!("{reply}\n"),
+                "the reply to {request:?}"
+            );
+        }
+    }
+
+    /// Run request lines through one session (at time 105); the replies, concatenated.
+    fn run(server: &mut Server, session: &mut Session, lines: &[&str]) -> String {
         let mut out = Vec::new();
         for line in lines {
             let words = nut_proto::split_line(line).unwrap_or_default();
@@ -187,42 +255,29 @@ pub(crate) mod testutil {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
-
-    pub(crate) fn session(server: &mut Server) -> Session {
-        let entry = server.add_client("127.0.0.1".into());
-        Session {
-            id: entry.id,
-            addr: entry.addr,
-            ..Session::default()
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::*;
+    use super::testutil::Rig;
 
     #[test]
     fn unknown_and_empty_lines() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(&mut s, &mut c, &["", "FOO", "vEr x"]),
-            "ERR UNKNOWN-COMMAND\nERR UNKNOWN-COMMAND\nERR INVALID-ARGUMENT\n"
-        );
+        Rig::new().talk(&[
+            ("", "ERR UNKNOWN-COMMAND"),
+            ("FOO", "ERR UNKNOWN-COMMAND"),
+            ("vEr x", "ERR INVALID-ARGUMENT"),
+        ]);
     }
 
     #[test]
     fn auth_comes_before_arguments() {
-        let (mut s, _rx) = server();
-        let mut c = session(&mut s);
-        assert_eq!(
-            run(
-                &mut s,
-                &mut c,
-                &["INSTCMD", "USERNAME x", "instcmd", "PASSWORD y", "INSTCMD"]
-            ),
-            "ERR USERNAME-REQUIRED\nOK\nERR PASSWORD-REQUIRED\nOK\nERR INVALID-ARGUMENT\n"
-        );
+        Rig::new().talk(&[
+            ("INSTCMD", "ERR USERNAME-REQUIRED"),
+            ("USERNAME x", "OK"),
+            ("instcmd", "ERR PASSWORD-REQUIRED"),
+            ("PASSWORD y", "OK"),
+            ("INSTCMD", "ERR INVALID-ARGUMENT"),
+        ]);
     }
 }

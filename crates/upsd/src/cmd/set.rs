@@ -29,7 +29,7 @@ fn checked_set<'a>(
     if !ctx.check_action("SET") {
         return Err(ErrCode::AccessDenied);
     }
-    let v = ups.tree.get(var).ok_or(ErrCode::VarNotSupported)?;
+    let v = ups.var(var)?;
     if !v.flags.rw {
         return Err(ErrCode::Readonly);
     }
@@ -100,83 +100,66 @@ fn new_tracking_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::testutil::*;
+    use crate::cmd::testutil::Rig;
     use nut_state::UpsdMsg;
 
     #[test]
     fn set_var_checks_in_stock_order_and_forwards() {
-        let (mut s, mut rx) = server();
-        let mut c = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut c,
-            &[
-                "SET VAR ups ups.id",
-                "SET VAR nope x 1",
-                "SET VAR other x 1",
-                "USERNAME secondary",
-                "PASSWORD pw",
-                "SET VAR ups nope 1",
-            ],
-        );
-        assert_eq!(out, "ERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nERR USERNAME-REQUIRED\nOK\nOK\nERR ACCESS-DENIED\n");
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("SET VAR ups ups.id", "ERR USERNAME-REQUIRED"),
+            ("SET VAR nope x 1", "ERR USERNAME-REQUIRED"),
+            ("SET VAR other x 1", "ERR USERNAME-REQUIRED"),
+            ("USERNAME secondary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("SET VAR ups nope 1", "ERR ACCESS-DENIED"),
+        ]);
+        let mut a = rig.client();
+        rig.talk_as(
             &mut a,
             &[
-                "USERNAME admin",
-                "PASSWORD pw",
-                "SET VAR",
-                "SET VAR ups ups.id",
-                "SET VAR nope x 1",
-                "SET VAR other x 1",
-                "SET VAR ups nope 1",
-                "SET VAR ups battery.charge 1",
-                "SET VAR ups ups.id 123456789",
-                "SET VAR ups input.sensitivity LOW",
-                "SET VAR ups ups.delay.shutdown 601",
-                "SET VAR ups ups.delay.shutdown 60abc extra",
-                "SET VAR ups ups.id \"a \\\"b\"",
-                "SET TRACKING maybe",
-                "SET FOO bar",
+                ("USERNAME admin", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("SET VAR", "ERR INVALID-ARGUMENT"),
+                ("SET VAR ups ups.id", "ERR INVALID-ARGUMENT"),
+                ("SET VAR nope x 1", "ERR UNKNOWN-UPS"),
+                ("SET VAR other x 1", "ERR DRIVER-NOT-CONNECTED"),
+                ("SET VAR ups nope 1", "ERR VAR-NOT-SUPPORTED"),
+                ("SET VAR ups battery.charge 1", "ERR READONLY"),
+                ("SET VAR ups ups.id 123456789", "ERR TOO-LONG"),
+                ("SET VAR ups input.sensitivity LOW", "ERR INVALID-VALUE"),
+                ("SET VAR ups ups.delay.shutdown 601", "ERR INVALID-VALUE"),
+                ("SET VAR ups ups.delay.shutdown 60abc extra", "OK"),
+                ("SET VAR ups ups.id \"a \\\"b\"", "OK"),
+                ("SET TRACKING maybe", "ERR INVALID-ARGUMENT"),
+                ("SET FOO bar", "ERR INVALID-ARGUMENT"),
             ],
         );
+        let sent = rig.sent();
         assert_eq!(
-            out,
-            "OK\nOK\nERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\nERR UNKNOWN-UPS\nERR DRIVER-NOT-CONNECTED\n\
-             ERR VAR-NOT-SUPPORTED\nERR READONLY\nERR TOO-LONG\nERR INVALID-VALUE\nERR INVALID-VALUE\nOK\nOK\n\
-             ERR INVALID-ARGUMENT\nERR INVALID-ARGUMENT\n"
-        );
-        assert_eq!(
-            rx.try_recv().ok().map(|m| m.to_line()).as_deref(),
+            sent.first().map(|m| m.to_line()).as_deref(),
             Some("SET ups.delay.shutdown \"60abc\"")
         );
         assert_eq!(
-            rx.try_recv().ok(),
-            Some(UpsdMsg::Set {
+            sent[1..],
+            [UpsdMsg::Set {
                 var: "ups.id".into(),
                 value: "a \"b".into(),
                 tracking: None
-            })
+            }]
         );
     }
 
     #[test]
     fn tracking_ids_reach_the_driver_and_the_store() {
-        let (mut s, mut rx) = server();
-        let mut a = session(&mut s);
-        let out = run(
-            &mut s,
-            &mut a,
-            &[
-                "USERNAME admin",
-                "PASSWORD pw",
-                "SET TRACKING on",
-                "GET TRACKING",
-                "SET VAR ups ups.delay.shutdown 30",
-            ],
-        );
+        let mut rig = Rig::new();
+        let out = rig.run(&[
+            "USERNAME admin",
+            "PASSWORD pw",
+            "SET TRACKING on",
+            "GET TRACKING",
+            "SET VAR ups ups.delay.shutdown 30",
+        ]);
         let id = out
             .lines()
             .last()
@@ -186,25 +169,15 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id, id.to_ascii_uppercase());
         assert_eq!(
-            rx.try_recv().ok(),
-            Some(UpsdMsg::Set {
+            rig.sent(),
+            [UpsdMsg::Set {
                 var: "ups.delay.shutdown".into(),
                 value: "30".into(),
                 tracking: Some(id.clone())
-            })
+            }]
         );
-        assert_eq!(
-            run(
-                &mut s,
-                &mut a,
-                &[&format!("GET TRACKING {}", id.to_lowercase())]
-            ),
-            "PENDING\n"
-        );
-        s.tracking.set(&id, 0);
-        assert_eq!(
-            run(&mut s, &mut a, &[&format!("GET TRACKING {id}")]),
-            "SUCCESS\n"
-        );
+        rig.talk(&[(&format!("GET TRACKING {}", id.to_lowercase()), "PENDING")]);
+        rig.server.tracking.set(&id, 0);
+        rig.talk(&[(&format!("GET TRACKING {id}"), "SUCCESS")]);
     }
 }
