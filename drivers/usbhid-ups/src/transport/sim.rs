@@ -350,9 +350,8 @@ impl Device for SimDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::BK650;
     use crate::transport::replay::ManualClock;
-
-    const BK650: &str = include_str!("../../tests/data/back-ups-bk650m2-ch.recording.toml");
     const SCENARIO: &str = "
 [[event]]
 at_s = 5
