@@ -556,32 +556,26 @@ impl Machine {
             self.ups[i].flags.fsd = false;
             self.ups[i].fsd_notified = false;
         }
-        if !mentions(status, "CAL") {
-            self.clear(i, NotifyEvent::NotCal, out);
-        }
         if !mentions(status, "OFF") {
             self.ups[i].offsince = None;
             self.ups[i].off_confirmed = false;
-            self.clear(i, NotifyEvent::NotOff, out);
-        }
-        if !mentions(status, "BYPASS") {
-            self.clear(i, NotifyEvent::NotBypass, out);
-        }
-        if !mentions(status, "ALARM") {
-            self.clear(i, NotifyEvent::NotAlarm, out);
         }
         if !mentions(status, "OVER") {
             self.ups[i].oversince = None;
-            self.clear(i, NotifyEvent::NotOver, out);
         }
-        if !mentions(status, "TRIM") {
-            self.clear(i, NotifyEvent::NotTrim, out);
-        }
-        if !mentions(status, "BOOST") {
-            self.clear(i, NotifyEvent::NotBoost, out);
-        }
-        if !mentions(status, "ECO") {
-            self.clear(i, NotifyEvent::NotEco, out);
+        for (word, event) in [
+            ("CAL", NotifyEvent::NotCal),
+            ("OFF", NotifyEvent::NotOff),
+            ("BYPASS", NotifyEvent::NotBypass),
+            ("ALARM", NotifyEvent::NotAlarm),
+            ("OVER", NotifyEvent::NotOver),
+            ("TRIM", NotifyEvent::NotTrim),
+            ("BOOST", NotifyEvent::NotBoost),
+            ("ECO", NotifyEvent::NotEco),
+        ] {
+            if !mentions(status, word) {
+                self.clear(i, event, out);
+            }
         }
 
         let mut others: Vec<String> = Vec::new();
