@@ -79,15 +79,7 @@ impl Ctx<'_> {
         key: &str,
         reason: &str,
     ) -> Res<T> {
-        T::try_from(self.integer(v, key)?).map_err(|_| {
-            self.err(
-                &v.span(),
-                ErrorKind::BadValue {
-                    key: key.to_string(),
-                    reason: reason.to_string(),
-                },
-            )
-        })
+        T::try_from(self.integer(v, key)?).map_err(|_| self.bad_value(&v.span(), key, reason))
     }
 
     fn seconds(&self, v: &Spanned<DeValue<'_>>, key: &str) -> Res<f64> {
@@ -150,6 +142,16 @@ impl Ctx<'_> {
             span,
             ErrorKind::Missing {
                 key: key.to_string(),
+            },
+        )
+    }
+
+    fn bad_value(&self, span: &Range<usize>, key: &str, reason: &str) -> RecordingError {
+        self.err(
+            span,
+            ErrorKind::BadValue {
+                key: key.to_string(),
+                reason: reason.to_string(),
             },
         )
     }
@@ -414,35 +416,19 @@ fn parse_events(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Event>> {
             }),
             Some(("come_back", _)) => Some(FaultSpec::ComeBack),
             Some((other, span)) => {
-                return Err(cx.err(
+                return Err(cx.bad_value(
                     &span,
-                    ErrorKind::BadValue {
-                        key: "event.fault".into(),
-                        reason: format!(
-                            "{other:?} is not one of \"vanish\", \"fail_reads\", \"come_back\""
-                        ),
-                    },
+                    "event.fault",
+                    &format!("{other:?} is not one of \"vanish\", \"fail_reads\", \"come_back\""),
                 ))
             }
         };
         // duration_s / count only make sense with their fault.
         if let Some((_, span)) = duration {
-            return Err(cx.err(
-                &span,
-                ErrorKind::BadValue {
-                    key: "event.duration_s".into(),
-                    reason: "only with fault = \"vanish\"".into(),
-                },
-            ));
+            return Err(cx.bad_value(&span, "event.duration_s", "only with fault = \"vanish\""));
         }
         if let Some((_, span)) = count {
-            return Err(cx.err(
-                &span,
-                ErrorKind::BadValue {
-                    key: "event.count".into(),
-                    reason: "only with fault = \"fail_reads\"".into(),
-                },
-            ));
+            return Err(cx.bad_value(&span, "event.count", "only with fault = \"fail_reads\""));
         }
         if !has_set && fault.is_none() {
             return Err(cx.missing(&span, "event.set"));
