@@ -135,20 +135,13 @@ impl DriverMsg {
                 id: w(1)?.into(),
                 status: crate::num::atoi(w(2)?),
             },
-            ("ADDRANGE", 4..) => {
+            (kw @ ("ADDRANGE" | "DELRANGE"), 4..) => {
+                let var = w(1)?.into();
                 let (min, max) = parse_range(w(2)?, w(3)?);
-                DriverMsg::AddRange {
-                    var: w(1)?.into(),
-                    min,
-                    max,
-                }
-            }
-            ("DELRANGE", 4..) => {
-                let (min, max) = parse_range(w(2)?, w(3)?);
-                DriverMsg::DelRange {
-                    var: w(1)?.into(),
-                    min,
-                    max,
+                if kw == "ADDRANGE" {
+                    DriverMsg::AddRange { var, min, max }
+                } else {
+                    DriverMsg::DelRange { var, min, max }
                 }
             }
             _ => return None,

@@ -191,6 +191,22 @@ impl Flags {
             || self.trim
             || self.boost
     }
+
+    /// The flag a simple "appears" event sets or a `NOT...` event clears.
+    fn of(&mut self, event: NotifyEvent) -> &mut bool {
+        match event {
+            NotifyEvent::LowBatt => &mut self.lowbatt,
+            NotifyEvent::Cal | NotifyEvent::NotCal => &mut self.cal,
+            NotifyEvent::NotOff => &mut self.off,
+            NotifyEvent::Bypass | NotifyEvent::NotBypass => &mut self.bypass,
+            NotifyEvent::NotAlarm => &mut self.alarm,
+            NotifyEvent::NotOver => &mut self.over,
+            NotifyEvent::Trim | NotifyEvent::NotTrim => &mut self.trim,
+            NotifyEvent::Boost | NotifyEvent::NotBoost => &mut self.boost,
+            NotifyEvent::Eco | NotifyEvent::NotEco => &mut self.eco,
+            _ => unreachable!("no flag of its own: {event}"),
+        }
+    }
 }
 
 /// Communication state, NUT's `commstate`: unknown until the first poll.
@@ -540,32 +556,26 @@ impl Machine {
             self.ups[i].flags.fsd = false;
             self.ups[i].fsd_notified = false;
         }
-        if !mentions(status, "CAL") {
-            self.clear(i, NotifyEvent::NotCal, out);
-        }
         if !mentions(status, "OFF") {
             self.ups[i].offsince = None;
             self.ups[i].off_confirmed = false;
-            self.clear(i, NotifyEvent::NotOff, out);
-        }
-        if !mentions(status, "BYPASS") {
-            self.clear(i, NotifyEvent::NotBypass, out);
-        }
-        if !mentions(status, "ALARM") {
-            self.clear(i, NotifyEvent::NotAlarm, out);
         }
         if !mentions(status, "OVER") {
             self.ups[i].oversince = None;
-            self.clear(i, NotifyEvent::NotOver, out);
         }
-        if !mentions(status, "TRIM") {
-            self.clear(i, NotifyEvent::NotTrim, out);
-        }
-        if !mentions(status, "BOOST") {
-            self.clear(i, NotifyEvent::NotBoost, out);
-        }
-        if !mentions(status, "ECO") {
-            self.clear(i, NotifyEvent::NotEco, out);
+        for (word, event) in [
+            ("CAL", NotifyEvent::NotCal),
+            ("OFF", NotifyEvent::NotOff),
+            ("BYPASS", NotifyEvent::NotBypass),
+            ("ALARM", NotifyEvent::NotAlarm),
+            ("OVER", NotifyEvent::NotOver),
+            ("TRIM", NotifyEvent::NotTrim),
+            ("BOOST", NotifyEvent::NotBoost),
+            ("ECO", NotifyEvent::NotEco),
+        ] {
+            if !mentions(status, word) {
+                self.clear(i, event, out);
+            }
         }
 
         let mut others: Vec<String> = Vec::new();
@@ -594,18 +604,7 @@ impl Machine {
 
     /// A `NOT...` transition: notify and clear if the condition was set.
     fn clear(&mut self, i: usize, event: NotifyEvent, out: &mut Vec<Action>) {
-        let f = &mut self.ups[i].flags;
-        let flag = match event {
-            NotifyEvent::NotCal => &mut f.cal,
-            NotifyEvent::NotOff => &mut f.off,
-            NotifyEvent::NotBypass => &mut f.bypass,
-            NotifyEvent::NotAlarm => &mut f.alarm,
-            NotifyEvent::NotOver => &mut f.over,
-            NotifyEvent::NotTrim => &mut f.trim,
-            NotifyEvent::NotBoost => &mut f.boost,
-            NotifyEvent::NotEco => &mut f.eco,
-            _ => unreachable!("not a clearing event: {event}"),
-        };
+        let flag = self.ups[i].flags.of(event);
         if *flag {
             *flag = false;
             self.notify(out, event, i, None);
@@ -614,16 +613,7 @@ impl Machine {
 
     /// A simple "appears" transition: notify and set if the condition was not set.
     fn set(&mut self, i: usize, event: NotifyEvent, out: &mut Vec<Action>) -> bool {
-        let f = &mut self.ups[i].flags;
-        let flag = match event {
-            NotifyEvent::Cal => &mut f.cal,
-            NotifyEvent::Bypass => &mut f.bypass,
-            NotifyEvent::Trim => &mut f.trim,
-            NotifyEvent::Boost => &mut f.boost,
-            NotifyEvent::Eco => &mut f.eco,
-            NotifyEvent::LowBatt => &mut f.lowbatt,
-            _ => unreachable!("not a simple event: {event}"),
-        };
+        let flag = self.ups[i].flags.of(event);
         if *flag {
             return false;
         }
@@ -846,38 +836,28 @@ impl Machine {
                     return true;
                 }
             }
-            if f.alarm && p.alarmcritical {
-                notes.push(("r3", log(LogLevel::Warning, format!(
-                    "UPS [{}] was last known to be in an ALARM state and currently is not communicating, assuming dead. If this is in error and causes unwanted shutdowns, consider disabling the upsmon ALARMCRITICAL option.",
-                    u.system
-                ))));
-                return true;
-            }
-            if f.cal {
-                notes.push(("r4", log(
+            // The first of these states the UPS was last known to be in makes it dead.
+            let dead = [
+                (
+                    f.alarm && p.alarmcritical,
+                    "r3",
+                    "in an ALARM state",
+                    ". If this is in error and causes unwanted shutdowns, consider disabling the upsmon ALARMCRITICAL option.",
+                ),
+                (f.cal, "r4", "calibrating", ""),
+                (f.bypass, "r5", "on BYPASS", ""),
+                (
+                    u.off_confirmed || (p.offduration >= 0 && f.off),
+                    "r6",
+                    "(administratively) OFF",
+                    "",
+                ),
+            ];
+            if let Some((_, rule, state, hint)) = dead.into_iter().find(|d| d.0) {
+                notes.push((rule, log(
                     LogLevel::Warning,
                     format!(
-                        "UPS [{}] was last known to be calibrating and currently is not communicating, assuming dead",
-                        u.system
-                    ),
-                )));
-                return true;
-            }
-            if f.bypass {
-                notes.push(("r5", log(
-                    LogLevel::Warning,
-                    format!(
-                        "UPS [{}] was last known to be on BYPASS and currently is not communicating, assuming dead",
-                        u.system
-                    ),
-                )));
-                return true;
-            }
-            if u.off_confirmed || (p.offduration >= 0 && f.off) {
-                notes.push(("r6", log(
-                    LogLevel::Warning,
-                    format!(
-                        "UPS [{}] was last known to be (administratively) OFF and currently is not communicating, assuming dead",
+                        "UPS [{}] was last known to be {state} and currently is not communicating, assuming dead{hint}",
                         u.system
                     ),
                 )));

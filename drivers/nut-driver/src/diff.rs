@@ -45,40 +45,34 @@ fn var_diff(o: &Var, v: &Var, out: &mut Vec<DriverMsg>) {
             value: v.raw().to_string(),
         });
     }
-    for e in o.enums() {
-        if !v.enums().contains(e) {
-            out.push(DriverMsg::DelEnum {
-                var: name(),
-                value: nut_proto::unescape(e),
-            });
-        }
-    }
-    for e in v.enums() {
-        if !o.enums().contains(e) {
-            out.push(DriverMsg::AddEnum {
-                var: name(),
-                value: nut_proto::unescape(e),
-            });
-        }
-    }
-    for &(min, max) in o.ranges() {
-        if !v.ranges().contains(&(min, max)) {
-            out.push(DriverMsg::DelRange {
-                var: name(),
-                min,
-                max,
-            });
-        }
-    }
-    for &(min, max) in v.ranges() {
-        if !o.ranges().contains(&(min, max)) {
-            out.push(DriverMsg::AddRange {
-                var: name(),
-                min,
-                max,
-            });
-        }
-    }
+    both_ways(
+        o.enums(),
+        v.enums(),
+        |e| DriverMsg::DelEnum {
+            var: name(),
+            value: nut_proto::unescape(e),
+        },
+        |e| DriverMsg::AddEnum {
+            var: name(),
+            value: nut_proto::unescape(e),
+        },
+        out,
+    );
+    both_ways(
+        o.ranges(),
+        v.ranges(),
+        |&(min, max)| DriverMsg::DelRange {
+            var: name(),
+            min,
+            max,
+        },
+        |&(min, max)| DriverMsg::AddRange {
+            var: name(),
+            min,
+            max,
+        },
+        out,
+    );
     if o.aux != v.aux {
         out.push(DriverMsg::SetAux {
             var: name(),
@@ -91,6 +85,18 @@ fn var_diff(o: &Var, v: &Var, out: &mut Vec<DriverMsg>) {
             flags: v.flags.words().into_iter().map(String::from).collect(),
         });
     }
+}
+
+/// `del` for each item only `old` has, then `add` for each item only `new` has, in order.
+fn both_ways<T: PartialEq>(
+    old: &[T],
+    new: &[T],
+    del: impl Fn(&T) -> DriverMsg,
+    add: impl Fn(&T) -> DriverMsg,
+    out: &mut Vec<DriverMsg>,
+) {
+    out.extend(old.iter().filter(|x| !new.contains(x)).map(del));
+    out.extend(new.iter().filter(|x| !old.contains(x)).map(add));
 }
 
 #[cfg(test)]

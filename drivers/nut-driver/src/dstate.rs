@@ -245,15 +245,7 @@ impl Core {
             } => {
                 let r = self.instcmd(&cmd, param.as_deref(), backend);
                 tracing::debug!("INSTCMD {cmd} {param:?}: {r:?}");
-                if let Some(t) = tracking {
-                    self.send(
-                        id,
-                        &[DriverMsg::Tracking {
-                            id: t,
-                            status: r.code(),
-                        }],
-                    );
-                }
+                self.track(id, tracking, r);
             }
             UpsdMsg::Set {
                 var,
@@ -262,16 +254,21 @@ impl Core {
             } => {
                 let r = self.setvar(&var, &value, backend);
                 tracing::debug!("SET {var} {value:?}: {r:?}");
-                if let Some(t) = tracking {
-                    self.send(
-                        id,
-                        &[DriverMsg::Tracking {
-                            id: t,
-                            status: r.code(),
-                        }],
-                    );
-                }
+                self.track(id, tracking, r);
             }
+        }
+    }
+
+    /// The `TRACKING <id> <n>` answer, when the request carried an id.
+    fn track(&mut self, id: ConnId, tracking: Option<String>, r: CmdResult) {
+        if let Some(t) = tracking {
+            self.send(
+                id,
+                &[DriverMsg::Tracking {
+                    id: t,
+                    status: r.code(),
+                }],
+            );
         }
     }
 
@@ -584,26 +581,17 @@ mod tests {
             ),
             ("TRACKING id-2 2\n".into(), String::new())
         );
-        assert_eq!(
-            talk(&mut c, &mut m, 1, "INSTCMD nope TRACKING x\n").0,
-            "TRACKING x 1\n"
-        );
-        assert_eq!(
-            talk(&mut c, &mut m, 1, "INSTCMD fail TRACKING x\n").0,
-            "TRACKING x 3\n"
-        );
-        assert_eq!(
-            talk(&mut c, &mut m, 1, "INSTCMD conv TRACKING x\n").0,
-            "TRACKING x 4\n"
-        );
-        // malformed: 4 words without TRACKING, 5 words without TRACKING, 6 words
-        for bad in [
-            "INSTCMD a b c\n",
-            "INSTCMD a b c d\n",
-            "INSTCMD a b TRACKING d e\n",
-            "INSTCMD\n",
+        for (line, want) in [
+            ("INSTCMD nope TRACKING x\n", "TRACKING x 1\n"),
+            ("INSTCMD fail TRACKING x\n", "TRACKING x 3\n"),
+            ("INSTCMD conv TRACKING x\n", "TRACKING x 4\n"),
+            // malformed: 4 words without TRACKING, 5 words without TRACKING, 6 words
+            ("INSTCMD a b c\n", ""),
+            ("INSTCMD a b c d\n", ""),
+            ("INSTCMD a b TRACKING d e\n", ""),
+            ("INSTCMD\n", ""),
         ] {
-            assert_eq!(talk(&mut c, &mut m, 1, bad).0, "", "{bad}");
+            assert_eq!(talk(&mut c, &mut m, 1, line).0, want, "{line}");
         }
         assert_eq!(
             m.log,

@@ -72,6 +72,16 @@ impl Ctx<'_> {
             })
     }
 
+    /// An integer that must fit `T`; `reason` says why one does not.
+    fn integer_as<T: TryFrom<i64>>(
+        &self,
+        v: &Spanned<DeValue<'_>>,
+        key: &str,
+        reason: &str,
+    ) -> Res<T> {
+        T::try_from(self.integer(v, key)?).map_err(|_| self.bad_value(&v.span(), key, reason))
+    }
+
     fn seconds(&self, v: &Spanned<DeValue<'_>>, key: &str) -> Res<f64> {
         let n = match v.get_ref() {
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
@@ -132,6 +142,16 @@ impl Ctx<'_> {
             span,
             ErrorKind::Missing {
                 key: key.to_string(),
+            },
+        )
+    }
+
+    fn bad_value(&self, span: &Range<usize>, key: &str, reason: &str) -> RecordingError {
+        self.err(
+            span,
+            ErrorKind::BadValue {
+                key: key.to_string(),
+                reason: reason.to_string(),
             },
         )
     }
@@ -329,17 +349,7 @@ fn parse_interrupts(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Interrupt
         for (k, v) in in_file_order(t) {
             match k.get_ref().as_ref() {
                 "after_ms" => {
-                    let n = cx.integer(v, "interrupt.after_ms")?;
-                    let n = u64::try_from(n).map_err(|_| {
-                        cx.err(
-                            &v.span(),
-                            ErrorKind::BadValue {
-                                key: "interrupt.after_ms".into(),
-                                reason: "negative".into(),
-                            },
-                        )
-                    })?;
-                    after = Some(n);
+                    after = Some(cx.integer_as::<u64>(v, "interrupt.after_ms", "negative")?);
                 }
                 "hex" => hex = Some(cx.hex(v, "interrupt.hex")?),
                 _ => return Err(cx.unknown(k, "interrupt")),
@@ -387,16 +397,7 @@ fn parse_events(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Event>> {
                 "fault" => fault = Some((cx.string(v, "event.fault")?, v.span())),
                 "duration_s" => duration = Some((cx.seconds(v, "event.duration_s")?, k.span())),
                 "count" => {
-                    let n = cx.integer(v, "event.count")?;
-                    let n = u32::try_from(n).map_err(|_| {
-                        cx.err(
-                            &v.span(),
-                            ErrorKind::BadValue {
-                                key: "event.count".into(),
-                                reason: "not a count".into(),
-                            },
-                        )
-                    })?;
+                    let n = cx.integer_as::<u32>(v, "event.count", "not a count")?;
                     count = Some((n, k.span()));
                 }
                 _ => return Err(cx.unknown(k, "event")),
@@ -415,35 +416,19 @@ fn parse_events(cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Res<Vec<Event>> {
             }),
             Some(("come_back", _)) => Some(FaultSpec::ComeBack),
             Some((other, span)) => {
-                return Err(cx.err(
+                return Err(cx.bad_value(
                     &span,
-                    ErrorKind::BadValue {
-                        key: "event.fault".into(),
-                        reason: format!(
-                            "{other:?} is not one of \"vanish\", \"fail_reads\", \"come_back\""
-                        ),
-                    },
+                    "event.fault",
+                    &format!("{other:?} is not one of \"vanish\", \"fail_reads\", \"come_back\""),
                 ))
             }
         };
         // duration_s / count only make sense with their fault.
         if let Some((_, span)) = duration {
-            return Err(cx.err(
-                &span,
-                ErrorKind::BadValue {
-                    key: "event.duration_s".into(),
-                    reason: "only with fault = \"vanish\"".into(),
-                },
-            ));
+            return Err(cx.bad_value(&span, "event.duration_s", "only with fault = \"vanish\""));
         }
         if let Some((_, span)) = count {
-            return Err(cx.err(
-                &span,
-                ErrorKind::BadValue {
-                    key: "event.count".into(),
-                    reason: "only with fault = \"fail_reads\"".into(),
-                },
-            ));
+            return Err(cx.bad_value(&span, "event.count", "only with fault = \"fail_reads\""));
         }
         if !has_set && fault.is_none() {
             return Err(cx.missing(&span, "event.set"));

@@ -109,10 +109,6 @@ const fn conv(name: &'static str, path: &'static str, c: Conversion) -> Row {
     }
 }
 
-const fn flagged(r: Row, flags: u32) -> Row {
-    Row { flags, ..r }
-}
-
 /// `ST_FLAG_RW | ST_FLAG_STRING`, length 10, semi-static.
 const fn rw(r: Row) -> Row {
     Row {
@@ -130,6 +126,14 @@ const fn absent(name: &'static str, path: &'static str, dfl: &'static str) -> Ro
         string_len: Some(10),
         flags: ABSENT,
         ..var(name, path, dfl)
+    }
+}
+
+/// A countdown the device runs (`ups.timer.*`), read at each quick poll.
+const fn timer(name: &'static str, path: &'static str) -> Row {
+    Row {
+        flags: QUICK_POLL,
+        ..var(name, path, "%.0f")
     }
 }
 
@@ -157,382 +161,326 @@ const fn cmd(name: &'static str, path: &'static str, value: &'static str) -> Row
     }
 }
 
-/// The mapping table, in NUT's order.
-pub(crate) static TABLE: &[Row] = &[
-    // Battery
-    var(
-        "battery.charge",
-        "UPS.PowerSummary.RemainingCapacity",
-        "%.0f",
-    ),
-    rw(var(
-        "battery.charge.low",
-        "UPS.PowerSummary.RemainingCapacityLimit",
-        "%.0f",
-    )),
-    var(
-        "battery.charge.warning",
-        "UPS.PowerSummary.WarningCapacityLimit",
-        "%.0f",
-    ),
-    var("battery.runtime", "UPS.Battery.RunTimeToEmpty", "%.0f"),
-    var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", "%.0f"),
-    rw(var(
-        "battery.runtime.low",
-        "UPS.Battery.RemainingTimeLimit",
-        "%.0f",
-    )),
-    rw(var(
-        "battery.runtime.low",
-        "UPS.PowerSummary.RemainingTimeLimit",
-        "%.0f",
-    )),
-    var("battery.voltage", "UPS.Battery.Voltage", "%.1f"),
-    var("battery.voltage", "UPS.PowerSummary.Voltage", "%.1f"),
-    var(
-        "battery.voltage.nominal",
-        "UPS.Battery.ConfigVoltage",
-        "%.1f",
-    ),
-    var(
-        "battery.voltage.nominal",
-        "UPS.PowerSummary.ConfigVoltage",
-        "%.1f",
-    ),
-    conv(
-        "battery.temperature",
-        "UPS.Battery.Temperature",
-        Conversion::KelvinCelsius,
-    ),
-    conv(
-        "battery.type",
-        "UPS.PowerSummary.iDeviceChemistry",
-        Conversion::StringId,
-    ),
-    rw(conv(
-        "battery.mfr.date",
-        "UPS.Battery.ManufacturerDate",
-        Conversion::Date,
-    )),
-    conv(
-        "battery.mfr.date",
-        "UPS.PowerSummary.APCBattReplaceDate",
-        Conversion::ApcDate,
-    ),
-    conv(
-        "battery.date",
-        "UPS.Battery.APCBattReplaceDate",
-        Conversion::ApcDate,
-    ),
-    // UPS
-    var("ups.load", "UPS.Output.PercentLoad", "%.1f"),
-    var("ups.load", "UPS.PowerConverter.PercentLoad", "%.0f"),
-    absent(
-        "ups.delay.start",
-        "UPS.PowerSummary.DelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    absent(
-        "ups.delay.shutdown",
-        "UPS.PowerSummary.DelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    flagged(
+/// The three delay usages of one collection. NUT maps each of its collections the same way:
+/// [`Delays::vars`] among the UPS variables, [`Delays::cmds`] among the commands.
+struct Delays {
+    startup: &'static str,
+    shutdown: &'static str,
+    reboot: &'static str,
+}
+
+impl Delays {
+    /// The driver-side `ups.delay.*` settings and the device's `ups.timer.*` countdowns.
+    const fn vars(&self) -> [Row; 5] {
+        [
+            absent("ups.delay.start", self.startup, DEFAULT_ONDELAY),
+            absent("ups.delay.shutdown", self.shutdown, DEFAULT_OFFDELAY),
+            timer("ups.timer.start", self.startup),
+            timer("ups.timer.shutdown", self.shutdown),
+            timer("ups.timer.reboot", self.reboot),
+        ]
+    }
+
+    /// The commands that write the delays.
+    const fn cmds(&self) -> [Row; 4] {
+        [
+            cmd("load.off.delay", self.shutdown, DEFAULT_OFFDELAY),
+            cmd("load.on.delay", self.startup, DEFAULT_ONDELAY),
+            cmd("shutdown.stop", self.shutdown, "-1"),
+            cmd("shutdown.reboot", self.reboot, "10"),
+        ]
+    }
+}
+
+const POWER_SUMMARY_DELAYS: Delays = Delays {
+    startup: "UPS.PowerSummary.DelayBeforeStartup",
+    shutdown: "UPS.PowerSummary.DelayBeforeShutdown",
+    reboot: "UPS.PowerSummary.DelayBeforeReboot",
+};
+
+/// Smart-UPS RM.
+const OUTPUT_DELAYS: Delays = Delays {
+    startup: "UPS.Output.DelayBeforeStartup",
+    shutdown: "UPS.Output.DelayBeforeShutdown",
+    reboot: "UPS.Output.DelayBeforeReboot",
+};
+
+/// Back-UPS ES.
+const APC_DELAYS: Delays = Delays {
+    startup: "UPS.APCGeneralCollection.APCDelayBeforeStartup",
+    shutdown: "UPS.APCGeneralCollection.APCDelayBeforeShutdown",
+    reboot: "UPS.APCGeneralCollection.APCDelayBeforeReboot",
+};
+
+/// The mapping table, in NUT's order: [`TABLE_PARTS`] end to end.
+pub(crate) static TABLE: [Row; total(TABLE_PARTS)] = join(TABLE_PARTS);
+
+/// The table in parts, so that the delay rows of each collection come from [`Delays`].
+const TABLE_PARTS: &[&[Row]] = &[
+    &[
+        // Battery
         var(
-            "ups.timer.start",
-            "UPS.PowerSummary.DelayBeforeStartup",
+            "battery.charge",
+            "UPS.PowerSummary.RemainingCapacity",
             "%.0f",
         ),
-        QUICK_POLL,
-    ),
-    flagged(
+        rw(var(
+            "battery.charge.low",
+            "UPS.PowerSummary.RemainingCapacityLimit",
+            "%.0f",
+        )),
         var(
-            "ups.timer.shutdown",
-            "UPS.PowerSummary.DelayBeforeShutdown",
+            "battery.charge.warning",
+            "UPS.PowerSummary.WarningCapacityLimit",
             "%.0f",
         ),
-        QUICK_POLL,
-    ),
-    flagged(
+        var("battery.runtime", "UPS.Battery.RunTimeToEmpty", "%.0f"),
+        var("battery.runtime", "UPS.PowerSummary.RunTimeToEmpty", "%.0f"),
+        rw(var(
+            "battery.runtime.low",
+            "UPS.Battery.RemainingTimeLimit",
+            "%.0f",
+        )),
+        rw(var(
+            "battery.runtime.low",
+            "UPS.PowerSummary.RemainingTimeLimit",
+            "%.0f",
+        )),
+        var("battery.voltage", "UPS.Battery.Voltage", "%.1f"),
+        var("battery.voltage", "UPS.PowerSummary.Voltage", "%.1f"),
         var(
-            "ups.timer.reboot",
-            "UPS.PowerSummary.DelayBeforeReboot",
+            "battery.voltage.nominal",
+            "UPS.Battery.ConfigVoltage",
+            "%.1f",
+        ),
+        var(
+            "battery.voltage.nominal",
+            "UPS.PowerSummary.ConfigVoltage",
+            "%.1f",
+        ),
+        conv(
+            "battery.temperature",
+            "UPS.Battery.Temperature",
+            Conversion::KelvinCelsius,
+        ),
+        conv(
+            "battery.type",
+            "UPS.PowerSummary.iDeviceChemistry",
+            Conversion::StringId,
+        ),
+        rw(conv(
+            "battery.mfr.date",
+            "UPS.Battery.ManufacturerDate",
+            Conversion::Date,
+        )),
+        conv(
+            "battery.mfr.date",
+            "UPS.PowerSummary.APCBattReplaceDate",
+            Conversion::ApcDate,
+        ),
+        conv(
+            "battery.date",
+            "UPS.Battery.APCBattReplaceDate",
+            Conversion::ApcDate,
+        ),
+        // UPS
+        var("ups.load", "UPS.Output.PercentLoad", "%.1f"),
+        var("ups.load", "UPS.PowerConverter.PercentLoad", "%.0f"),
+    ],
+    &POWER_SUMMARY_DELAYS.vars(),
+    &OUTPUT_DELAYS.vars(),
+    &APC_DELAYS.vars(),
+    &[
+        conv(
+            "ups.test.result",
+            "UPS.Battery.Test",
+            Conversion::Lookup(TEST_READ),
+        ),
+        conv(
+            "ups.beeper.status",
+            "UPS.PowerSummary.AudibleAlarmControl",
+            Conversion::Lookup(BEEPER),
+        ),
+        conv("ups.mfr.date", "UPS.ManufacturerDate", Conversion::Date),
+        conv(
+            "ups.mfr.date",
+            "UPS.PowerSummary.ManufacturerDate",
+            Conversion::Date,
+        ),
+        var(
+            "ups.realpower.nominal",
+            "UPS.PowerConverter.ConfigActivePower",
             "%.0f",
         ),
-        QUICK_POLL,
-    ),
-    // Smart-UPS RM
-    absent(
-        "ups.delay.start",
-        "UPS.Output.DelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    absent(
-        "ups.delay.shutdown",
-        "UPS.Output.DelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    flagged(
-        var("ups.timer.start", "UPS.Output.DelayBeforeStartup", "%.0f"),
-        QUICK_POLL,
-    ),
-    flagged(
         var(
-            "ups.timer.shutdown",
-            "UPS.Output.DelayBeforeShutdown",
+            "ups.realpower.nominal",
+            "UPS.Output.ConfigActivePower",
             "%.0f",
         ),
-        QUICK_POLL,
-    ),
-    flagged(
-        var("ups.timer.reboot", "UPS.Output.DelayBeforeReboot", "%.0f"),
-        QUICK_POLL,
-    ),
-    // Back-UPS ES
-    absent(
-        "ups.delay.start",
-        "UPS.APCGeneralCollection.APCDelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    absent(
-        "ups.delay.shutdown",
-        "UPS.APCGeneralCollection.APCDelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    flagged(
-        var(
-            "ups.timer.start",
-            "UPS.APCGeneralCollection.APCDelayBeforeStartup",
-            "%.0f",
+        // Status bits
+        status(
+            "UPS.PowerSummary.PresentStatus.ACPresent",
+            ONLINE,
+            QUICK_POLL,
         ),
-        QUICK_POLL,
-    ),
-    flagged(
-        var(
-            "ups.timer.shutdown",
-            "UPS.APCGeneralCollection.APCDelayBeforeShutdown",
-            "%.0f",
+        status(
+            "UPS.PowerSummary.PresentStatus.Discharging",
+            DISCHARGING,
+            QUICK_POLL,
         ),
-        QUICK_POLL,
-    ),
-    flagged(
-        var(
-            "ups.timer.reboot",
-            "UPS.APCGeneralCollection.APCDelayBeforeReboot",
-            "%.0f",
+        status(
+            "UPS.PowerSummary.PresentStatus.Charging",
+            CHARGING,
+            QUICK_POLL,
         ),
-        QUICK_POLL,
-    ),
-    conv(
-        "ups.test.result",
-        "UPS.Battery.Test",
-        Conversion::Lookup(TEST_READ),
-    ),
-    conv(
-        "ups.beeper.status",
-        "UPS.PowerSummary.AudibleAlarmControl",
-        Conversion::Lookup(BEEPER),
-    ),
-    conv("ups.mfr.date", "UPS.ManufacturerDate", Conversion::Date),
-    conv(
-        "ups.mfr.date",
-        "UPS.PowerSummary.ManufacturerDate",
-        Conversion::Date,
-    ),
-    var(
-        "ups.realpower.nominal",
-        "UPS.PowerConverter.ConfigActivePower",
-        "%.0f",
-    ),
-    var(
-        "ups.realpower.nominal",
-        "UPS.Output.ConfigActivePower",
-        "%.0f",
-    ),
-    // Status bits
-    status(
-        "UPS.PowerSummary.PresentStatus.ACPresent",
-        ONLINE,
-        QUICK_POLL,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.Discharging",
-        DISCHARGING,
-        QUICK_POLL,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.Charging",
-        CHARGING,
-        QUICK_POLL,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.ShutdownImminent",
-        SHUTDOWNIMM,
-        0,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit",
-        LOWBATT,
-        QUICK_POLL,
-    ),
-    status("UPS.PowerSummary.PresentStatus.Overload", OVERLOAD, 0),
-    status(
-        "UPS.PowerSummary.PresentStatus.NeedReplacement",
-        REPLACEBATT,
-        0,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired",
-        TIMELIMITEXP,
-        0,
-    ),
-    status(
-        "UPS.PowerSummary.PresentStatus.BatteryPresent",
-        NOBATTERY,
-        0,
-    ),
-    status("UPS.PowerSummary.Charging", CHARGING, QUICK_POLL),
-    status("UPS.PowerSummary.Discharging", DISCHARGING, QUICK_POLL),
-    status("UPS.PowerSummary.ACPresent", ONLINE, QUICK_POLL),
-    status(
-        "UPS.PowerSummary.BelowRemainingCapacityLimit",
-        LOWBATT,
-        QUICK_POLL,
-    ),
-    status("UPS.PowerSummary.ShutdownImminent", SHUTDOWNIMM, 0),
-    status(
-        "UPS.PowerSummary.APCStatusFlag",
-        APC_STATUS_FLAG,
-        QUICK_POLL,
-    ),
-    status("UPS.Input.APCLineFailCause", LINE_FAIL_VRANGE, 0),
-    status("UPS.Input.APCLineFailCause", LINE_FAIL_FRANGE, 0),
-    // Input
-    var("input.voltage", "UPS.Input.Voltage", "%.1f"),
-    var("input.voltage.nominal", "UPS.Input.ConfigVoltage", "%.0f"),
-    rw(var(
-        "input.transfer.low",
-        "UPS.Output.LowVoltageTransfer",
-        "%.0f",
-    )),
-    rw(var(
-        "input.transfer.high",
-        "UPS.Output.HighVoltageTransfer",
-        "%.0f",
-    )),
-    rw(var(
-        "input.transfer.low",
-        "UPS.Input.LowVoltageTransfer",
-        "%.0f",
-    )),
-    rw(var(
-        "input.transfer.high",
-        "UPS.Input.HighVoltageTransfer",
-        "%.0f",
-    )),
-    rw(conv(
-        "input.sensitivity",
-        "UPS.Input.APCSensitivity",
-        Conversion::Lookup(SENSITIVITY),
-    )),
-    // Output
-    var("output.voltage", "UPS.Output.Voltage", "%.1f"),
-    var("output.voltage.nominal", "UPS.Output.ConfigVoltage", "%.1f"),
-    var("output.current", "UPS.Output.Current", "%.2f"),
-    var("output.frequency", "UPS.Output.Frequency", "%.1f"),
-    // Environment
-    conv(
-        "ambient.temperature",
-        "UPS.APCEnvironment.APCProbe1.Temperature",
-        Conversion::KelvinCelsius,
-    ),
-    var(
-        "ambient.humidity",
-        "UPS.APCEnvironment.APCProbe1.Humidity",
-        "%.1f",
-    ),
-    // Instant commands
-    cmd(
-        "test.battery.start.quick",
-        "UPS.BatterySystem.Battery.Test",
-        "1",
-    ),
-    cmd("test.battery.start.quick", "UPS.Battery.Test", "1"),
-    cmd(
-        "test.battery.start.deep",
-        "UPS.BatterySystem.Battery.Test",
-        "2",
-    ),
-    cmd("test.battery.start.deep", "UPS.Battery.Test", "2"),
-    cmd("test.battery.stop", "UPS.BatterySystem.Battery.Test", "3"),
-    cmd("test.battery.stop", "UPS.Battery.Test", "3"),
-    cmd("test.panel.start", "UPS.APCPanelTest", "1"),
-    cmd("test.panel.stop", "UPS.APCPanelTest", "0"),
-    cmd("test.panel.start", "UPS.PowerSummary.APCPanelTest", "1"),
-    cmd("test.panel.stop", "UPS.PowerSummary.APCPanelTest", "0"),
-    cmd(
-        "load.off.delay",
-        "UPS.PowerSummary.DelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    cmd(
-        "load.on.delay",
-        "UPS.PowerSummary.DelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    cmd(
-        "shutdown.stop",
-        "UPS.PowerSummary.DelayBeforeShutdown",
-        "-1",
-    ),
-    cmd(
-        "shutdown.reboot",
-        "UPS.PowerSummary.DelayBeforeReboot",
-        "10",
-    ),
-    cmd(
-        "load.off.delay",
-        "UPS.Output.DelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    cmd(
-        "load.on.delay",
-        "UPS.Output.DelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    cmd("shutdown.stop", "UPS.Output.DelayBeforeShutdown", "-1"),
-    cmd("shutdown.reboot", "UPS.Output.DelayBeforeReboot", "10"),
-    cmd(
-        "load.off.delay",
-        "UPS.APCGeneralCollection.APCDelayBeforeShutdown",
-        DEFAULT_OFFDELAY,
-    ),
-    cmd(
-        "load.on.delay",
-        "UPS.APCGeneralCollection.APCDelayBeforeStartup",
-        DEFAULT_ONDELAY,
-    ),
-    cmd(
-        "shutdown.stop",
-        "UPS.APCGeneralCollection.APCDelayBeforeShutdown",
-        "-1",
-    ),
-    cmd(
-        "shutdown.reboot",
-        "UPS.APCGeneralCollection.APCDelayBeforeReboot",
-        "10",
-    ),
-    cmd("shutdown.return", "UPS.Output.APCDelayBeforeReboot", "1"),
-    cmd("beeper.on", "UPS.PowerSummary.AudibleAlarmControl", "2"),
-    cmd("beeper.off", "UPS.PowerSummary.AudibleAlarmControl", "3"),
-    cmd("beeper.enable", "UPS.PowerSummary.AudibleAlarmControl", "2"),
-    cmd(
-        "beeper.disable",
-        "UPS.PowerSummary.AudibleAlarmControl",
-        "1",
-    ),
-    cmd("beeper.mute", "UPS.PowerSummary.AudibleAlarmControl", "3"),
+        status(
+            "UPS.PowerSummary.PresentStatus.ShutdownImminent",
+            SHUTDOWNIMM,
+            0,
+        ),
+        status(
+            "UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit",
+            LOWBATT,
+            QUICK_POLL,
+        ),
+        status("UPS.PowerSummary.PresentStatus.Overload", OVERLOAD, 0),
+        status(
+            "UPS.PowerSummary.PresentStatus.NeedReplacement",
+            REPLACEBATT,
+            0,
+        ),
+        status(
+            "UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired",
+            TIMELIMITEXP,
+            0,
+        ),
+        status(
+            "UPS.PowerSummary.PresentStatus.BatteryPresent",
+            NOBATTERY,
+            0,
+        ),
+        status("UPS.PowerSummary.Charging", CHARGING, QUICK_POLL),
+        status("UPS.PowerSummary.Discharging", DISCHARGING, QUICK_POLL),
+        status("UPS.PowerSummary.ACPresent", ONLINE, QUICK_POLL),
+        status(
+            "UPS.PowerSummary.BelowRemainingCapacityLimit",
+            LOWBATT,
+            QUICK_POLL,
+        ),
+        status("UPS.PowerSummary.ShutdownImminent", SHUTDOWNIMM, 0),
+        status(
+            "UPS.PowerSummary.APCStatusFlag",
+            APC_STATUS_FLAG,
+            QUICK_POLL,
+        ),
+        status("UPS.Input.APCLineFailCause", LINE_FAIL_VRANGE, 0),
+        status("UPS.Input.APCLineFailCause", LINE_FAIL_FRANGE, 0),
+        // Input
+        var("input.voltage", "UPS.Input.Voltage", "%.1f"),
+        var("input.voltage.nominal", "UPS.Input.ConfigVoltage", "%.0f"),
+        rw(var(
+            "input.transfer.low",
+            "UPS.Output.LowVoltageTransfer",
+            "%.0f",
+        )),
+        rw(var(
+            "input.transfer.high",
+            "UPS.Output.HighVoltageTransfer",
+            "%.0f",
+        )),
+        rw(var(
+            "input.transfer.low",
+            "UPS.Input.LowVoltageTransfer",
+            "%.0f",
+        )),
+        rw(var(
+            "input.transfer.high",
+            "UPS.Input.HighVoltageTransfer",
+            "%.0f",
+        )),
+        rw(conv(
+            "input.sensitivity",
+            "UPS.Input.APCSensitivity",
+            Conversion::Lookup(SENSITIVITY),
+        )),
+        // Output
+        var("output.voltage", "UPS.Output.Voltage", "%.1f"),
+        var("output.voltage.nominal", "UPS.Output.ConfigVoltage", "%.1f"),
+        var("output.current", "UPS.Output.Current", "%.2f"),
+        var("output.frequency", "UPS.Output.Frequency", "%.1f"),
+        // Environment
+        conv(
+            "ambient.temperature",
+            "UPS.APCEnvironment.APCProbe1.Temperature",
+            Conversion::KelvinCelsius,
+        ),
+        var(
+            "ambient.humidity",
+            "UPS.APCEnvironment.APCProbe1.Humidity",
+            "%.1f",
+        ),
+        // Instant commands
+        cmd(
+            "test.battery.start.quick",
+            "UPS.BatterySystem.Battery.Test",
+            "1",
+        ),
+        cmd("test.battery.start.quick", "UPS.Battery.Test", "1"),
+        cmd(
+            "test.battery.start.deep",
+            "UPS.BatterySystem.Battery.Test",
+            "2",
+        ),
+        cmd("test.battery.start.deep", "UPS.Battery.Test", "2"),
+        cmd("test.battery.stop", "UPS.BatterySystem.Battery.Test", "3"),
+        cmd("test.battery.stop", "UPS.Battery.Test", "3"),
+        cmd("test.panel.start", "UPS.APCPanelTest", "1"),
+        cmd("test.panel.stop", "UPS.APCPanelTest", "0"),
+        cmd("test.panel.start", "UPS.PowerSummary.APCPanelTest", "1"),
+        cmd("test.panel.stop", "UPS.PowerSummary.APCPanelTest", "0"),
+    ],
+    &POWER_SUMMARY_DELAYS.cmds(),
+    &OUTPUT_DELAYS.cmds(),
+    &APC_DELAYS.cmds(),
+    &[
+        cmd("shutdown.return", "UPS.Output.APCDelayBeforeReboot", "1"),
+        cmd("beeper.on", "UPS.PowerSummary.AudibleAlarmControl", "2"),
+        cmd("beeper.off", "UPS.PowerSummary.AudibleAlarmControl", "3"),
+        cmd("beeper.enable", "UPS.PowerSummary.AudibleAlarmControl", "2"),
+        cmd(
+            "beeper.disable",
+            "UPS.PowerSummary.AudibleAlarmControl",
+            "1",
+        ),
+        cmd("beeper.mute", "UPS.PowerSummary.AudibleAlarmControl", "3"),
+    ],
 ];
+
+/// How many rows the parts hold.
+const fn total(parts: &[&[Row]]) -> usize {
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        n += parts[p].len();
+        p += 1;
+    }
+    n
+}
+
+/// The parts end to end (a loop: stable Rust has no const slice concatenation).
+const fn join<const N: usize>(parts: &[&[Row]]) -> [Row; N] {
+    let mut out = [parts[0][0]; N];
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    out
+}
 
 /// Product strings of models whose firmware overflows some reports (`max_report_size`).
 const MAX_REPORT_MODELS: &[&str] = &["Back-UPS ES 525", "Back-UPS CS"];
@@ -665,7 +613,7 @@ pub(crate) fn split_model(product: &str) -> (String, Option<String>, Option<Stri
 pub(crate) static SUBDRIVER: Subdriver = Subdriver {
     name: VERSION,
     usages: USAGES,
-    table: TABLE,
+    table: &TABLE,
     claim,
     fix_report_desc,
     format,
@@ -678,7 +626,7 @@ mod tests {
     #[test]
     fn every_path_parses_with_apc_names() {
         let t = usage_table();
-        for r in TABLE {
+        for r in &TABLE {
             t.parse_path(r.path)
                 .unwrap_or_else(|e| panic!("{}: {e}", r.path));
         }

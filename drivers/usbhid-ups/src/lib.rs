@@ -21,6 +21,8 @@ pub mod backend;
 mod convert;
 pub mod device;
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod matcher;
 mod open;
 mod options;

@@ -109,19 +109,14 @@ pub(crate) fn same_unit(before: &Identity, now: &Identity) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::bk650m2;
     use std::collections::HashMap;
 
+    /// The unit with trailing blanks on its serial number, as some firmware sends it.
     fn bk650() -> Identity {
         Identity {
-            vendor_id: 0x051d,
-            product_id: 0x0002,
-            bcd_device: Some(0x0106),
-            manufacturer: Some("American Power Conversion".into()),
-            product: Some("Back-UPS BK650M2-CH FW:294803G -292804G ".into()),
             serial: Some("9B2019A14274  ".into()),
-            bus: Some("001".into()),
-            device: Some("004".into()),
-            port: Some("1-4".into()),
+            ..bk650m2()
         }
     }
 

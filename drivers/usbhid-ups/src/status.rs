@@ -343,26 +343,6 @@ pub(crate) struct StatusTracker {
 }
 
 impl StatusTracker {
-    /// Builds `ups.status` from the bits at time `now` (NUT's `ups_status_set` +
-    /// `status_commit`).
-    pub(crate) fn build(
-        &mut self,
-        bits: StatusBits,
-        opts: &StatusOptions,
-        r: &Readings,
-        now: Instant,
-    ) -> Status {
-        let mut s = self.tokens(bits, opts, r, now);
-        s.online_discharge_log = self.online_discharge_log(
-            bits.has(Bit::Dischrg),
-            s.warn_online_discharge,
-            opts,
-            r,
-            now,
-        );
-        s
-    }
-
     /// NUT 2.8.3+: whether LB / RB wait for [`StatusOptions::lbrb_log_delay_sec`] now.
     fn delaying(opts: &StatusOptions, online: bool, cal: bool) -> bool {
         opts.lbrb_log_delay_sec > 0 && online && (cal || opts.lbrb_log_delay_without_calibrating)
@@ -447,8 +427,9 @@ impl StatusTracker {
         ))
     }
 
-    /// The tokens, with the LB/RB delay; the log decision is left to the caller.
-    fn tokens(
+    /// Builds `ups.status` from the bits at time `now` (NUT's `ups_status_set` +
+    /// `status_commit`): the tokens, with the LB/RB delay, and the OL+DISCHRG warning.
+    pub(crate) fn build(
         &mut self,
         bits: StatusBits,
         opts: &StatusOptions,
@@ -568,7 +549,7 @@ impl StatusTracker {
             status,
             transfer_reason,
             warn_online_discharge: warn,
-            online_discharge_log: None,
+            online_discharge_log: self.online_discharge_log(dischrg, warn, opts, r, now),
         }
     }
 }

@@ -9,7 +9,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::cli::{usage, Opts};
-use super::plan::{self, Globals, Job};
+use super::plan::{Globals, Job, Planner};
 use crate::Error;
 
 /// Runs the command of `o`; whether every driver did what was asked.
@@ -22,13 +22,19 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
     let conf = nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf"))?;
     let pidpath = nut_daemon::altpidpath();
     let g = Globals::from_conf(&conf, &default_driverpath(&conf));
+    let plan = Planner {
+        conf: &conf,
+        globals: &g,
+        pass: &o.pass,
+        pidpath: &pidpath,
+    };
     if o.test {
         println!("*** Testing mode: not calling exec/kill");
     }
     let mut ok = true;
     match cmd.as_str() {
         "start" => {
-            for job in plan::start(&conf, ups, &g, &o.pass, &pidpath)? {
+            for job in plan.start(ups)? {
                 if o.debug > 0 {
                     eprintln!("Starting UPS: {}", job.ups);
                 }
@@ -36,7 +42,7 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
             }
         }
         "stop" => {
-            for job in plan::stop(&conf, ups, &g, &pidpath)? {
+            for job in plan.stop(ups)? {
                 if o.debug > 0 {
                     eprintln!("Stopping UPS: {}", job.ups);
                 }
@@ -44,7 +50,7 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
             }
         }
         "shutdown" => {
-            for job in plan::shutdown(&conf, ups, &g, &o.pass, &pidpath)? {
+            for job in plan.shutdown(ups)? {
                 if o.debug > 0 {
                     eprintln!("Shutdown UPS: {}", job.ups);
                 }

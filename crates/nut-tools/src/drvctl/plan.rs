@@ -1,5 +1,6 @@
 //! `upsdrvctl` planning: the settings upsdrvctl reads from ups.conf and the command lines it
-//! runs for `start`, `stop` and `shutdown`, as plain functions of the parsed ups.conf.
+//! runs for `start`, `stop` and `shutdown` ([`Planner`]), as plain functions of the parsed
+//! ups.conf.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -95,96 +96,93 @@ pub fn select<'a>(conf: &'a UpsConf, ups: Option<&str>) -> Result<Vec<&'a UpsSec
     }
 }
 
-fn job(
-    s: &UpsSection,
-    g: &Globals,
-    pass: &PassOn,
-    pidpath: &Path,
-    kill: bool,
-) -> Result<Job, Error> {
-    let driver = s
-        .driver
-        .clone()
-        .ok_or_else(|| Error::NoDriver(s.name.clone()))?;
-    let mut argv = vec![g.driverpath.join(&driver).display().to_string()];
-    if !kill {
-        for _ in 0..pass.debug {
-            argv.push("-D".into());
+/// What the plans are made from: ups.conf, its globals, what is passed on to the drivers and
+/// where their PID files are.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner<'a> {
+    /// The parsed ups.conf.
+    pub conf: &'a UpsConf,
+    /// Its global settings.
+    pub globals: &'a Globals,
+    /// Options for the drivers.
+    pub pass: &'a PassOn,
+    /// Where the drivers write their PID files.
+    pub pidpath: &'a Path,
+}
+
+impl Planner<'_> {
+    /// `start`: one job per selected section, in file order.
+    pub fn start(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
+        select(self.conf, ups)?
+            .into_iter()
+            .map(|s| self.job(s, false))
+            .collect()
+    }
+
+    /// `stop`: like start, without the options for the drivers (the jobs' PID files are what
+    /// matters).
+    pub fn stop(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
+        Planner {
+            pass: &PassOn::default(),
+            ..*self
         }
+        .start(ups)
     }
-    argv.push("-a".into());
-    argv.push(s.name.clone());
-    if kill {
-        argv.push("-k".into());
-    }
-    if let Some(r) = &pass.chroot {
-        argv.push("-r".into());
-        argv.push(r.clone());
-    }
-    if let Some(u) = &pass.user {
-        argv.push("-u".into());
-        argv.push(u.clone());
-    }
-    let maxstartdelay = value(&s.settings, "maxstartdelay")
-        .and_then(|v| v.trim().parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(g.maxstartdelay);
-    Ok(Job {
-        pidfile: pidpath.join(format!("{driver}-{}.pid", s.name)),
-        ups: s.name.clone(),
-        driver,
-        argv,
-        maxstartdelay,
-    })
-}
 
-/// `start`: one job per selected section, in file order.
-pub fn start(
-    conf: &UpsConf,
-    ups: Option<&str>,
-    g: &Globals,
-    pass: &PassOn,
-    pidpath: &Path,
-) -> Result<Vec<Job>, Error> {
-    select(conf, ups)?
-        .into_iter()
-        .map(|s| job(s, g, pass, pidpath, false))
-        .collect()
-}
+    /// `shutdown`: `<driver> -a <ups> -k` jobs by `sdorder` (0 first, then 1, ...; sections
+    /// with a negative sdorder are skipped; a named UPS is always shut down).
+    pub fn shutdown(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
+        let mut secs: Vec<(i64, &UpsSection)> = select(self.conf, ups)?
+            .into_iter()
+            .map(|s| {
+                let order = value(&s.settings, "sdorder")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                (order, s)
+            })
+            .filter(|(o, _)| ups.is_some() || *o >= 0)
+            .collect();
+        secs.sort_by_key(|(o, _)| *o);
+        secs.into_iter().map(|(_, s)| self.job(s, true)).collect()
+    }
 
-/// `stop`: like start (the jobs' PID files are what matters).
-pub fn stop(
-    conf: &UpsConf,
-    ups: Option<&str>,
-    g: &Globals,
-    pidpath: &Path,
-) -> Result<Vec<Job>, Error> {
-    start(conf, ups, g, &PassOn::default(), pidpath)
-}
-
-/// `shutdown`: `<driver> -a <ups> -k` jobs by `sdorder` (0 first, then 1, ...; sections with
-/// a negative sdorder are skipped; a named UPS is always shut down).
-pub fn shutdown(
-    conf: &UpsConf,
-    ups: Option<&str>,
-    g: &Globals,
-    pass: &PassOn,
-    pidpath: &Path,
-) -> Result<Vec<Job>, Error> {
-    let mut secs: Vec<(i64, &UpsSection)> = select(conf, ups)?
-        .into_iter()
-        .map(|s| {
-            let order = value(&s.settings, "sdorder")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            (order, s)
+    fn job(&self, s: &UpsSection, kill: bool) -> Result<Job, Error> {
+        let (g, pass) = (self.globals, self.pass);
+        let driver = s
+            .driver
+            .clone()
+            .ok_or_else(|| Error::NoDriver(s.name.clone()))?;
+        let mut argv = vec![g.driverpath.join(&driver).display().to_string()];
+        if !kill {
+            for _ in 0..pass.debug {
+                argv.push("-D".into());
+            }
+        }
+        argv.push("-a".into());
+        argv.push(s.name.clone());
+        if kill {
+            argv.push("-k".into());
+        }
+        if let Some(r) = &pass.chroot {
+            argv.push("-r".into());
+            argv.push(r.clone());
+        }
+        if let Some(u) = &pass.user {
+            argv.push("-u".into());
+            argv.push(u.clone());
+        }
+        let maxstartdelay = value(&s.settings, "maxstartdelay")
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(g.maxstartdelay);
+        Ok(Job {
+            pidfile: self.pidpath.join(format!("{driver}-{}.pid", s.name)),
+            ups: s.name.clone(),
+            driver,
+            argv,
+            maxstartdelay,
         })
-        .filter(|(o, _)| ups.is_some() || *o >= 0)
-        .collect();
-    secs.sort_by_key(|(o, _)| *o);
-    secs.into_iter()
-        .map(|(_, s)| job(s, g, pass, pidpath, true))
-        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -221,25 +219,36 @@ mod tests {
             debug: 1,
             ..PassOn::default()
         };
-        let jobs = start(&c, None, &g, &pass, Path::new("/run/nut")).unwrap();
+        let plan = |pass, pidpath| Planner {
+            conf: &c,
+            globals: &g,
+            pass,
+            pidpath: Path::new(pidpath),
+        };
+        let jobs = plan(&pass, "/run/nut").start(None).unwrap();
         assert_eq!(
             jobs[0].argv,
             ["/opt/drv/usbhid-ups", "-D", "-a", "a", "-u", "root"]
         );
         assert_eq!(jobs[1].maxstartdelay, Duration::from_secs(7));
         assert_eq!(jobs[1].pidfile, PathBuf::from("/run/nut/dummy-ups-b.pid"));
-        let sd = shutdown(&c, None, &g, &PassOn::default(), Path::new("/run")).unwrap();
+        let plain = PassOn::default();
+        let sd = plan(&plain, "/run").shutdown(None).unwrap();
         let names: Vec<_> = sd.iter().map(|j| j.ups.as_str()).collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(sd[1].argv, ["/opt/drv/usbhid-ups", "-a", "a", "-k"]);
-        let sd = shutdown(&c, Some("c"), &g, &PassOn::default(), Path::new("/run")).unwrap();
+        let sd = plan(&plain, "/run").shutdown(Some("c")).unwrap();
         assert_eq!(sd.len(), 1);
         assert!(matches!(
-            start(&c, Some("zz"), &g, &pass, Path::new("/")),
+            plan(&pass, "/").start(Some("zz")),
             Err(Error::NotFound(ups)) if ups == "zz"
         ));
         assert!(matches!(
-            start(&conf(""), None, &g, &pass, Path::new("/")),
+            Planner {
+                conf: &conf(""),
+                ..plan(&pass, "/")
+            }
+            .start(None),
             Err(Error::NoUps)
         ));
     }

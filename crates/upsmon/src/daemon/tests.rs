@@ -217,6 +217,12 @@ impl Rig {
         std::mem::take(&mut *self.journal.borrow_mut())
     }
 
+    /// Nothing was done since the last look.
+    #[track_caller]
+    fn assert_quiet(&self) {
+        assert_eq!(self.take(), Vec::<String>::new());
+    }
+
     async fn status(&mut self, session: u64, status: &str) -> Option<ExitCode> {
         let result = PollResult::Status {
             status: status.into(),
@@ -242,6 +248,14 @@ impl Rig {
 
 fn strings(lines: &[&str]) -> Vec<String> {
     lines.iter().map(|l| l.to_string()).collect()
+}
+
+/// The ONBATT notification of `ups` with the default flags: the log line and the wall.
+fn on_battery(ups: &str) -> Vec<String> {
+    vec![
+        format!("Warning: UPS {ups} on battery"),
+        format!("wall: UPS {ups} on battery"),
+    ]
 }
 
 const PRIMARY: &str = "MONITOR ups@h 1 mon pw primary
@@ -279,17 +293,16 @@ async fn a_primary_on_low_battery_sets_fsd_waits_and_shuts_down_once() {
     let mut rig = Rig::new(PRIMARY);
     assert_eq!(rig.take(), ["spawn #0 ups@h as mon:pw"]);
     assert_eq!(rig.status(0, "OL").await, None);
-    assert_eq!(rig.take(), Vec::<String>::new());
+    rig.assert_quiet();
 
     assert_eq!(rig.status(0, "OB LB").await, Some(ExitCode::SUCCESS));
-    let mut want = strings(&[
-        "Warning: UPS ups@h on battery",
-        "wall: UPS ups@h on battery",
+    let mut want = on_battery("ups@h");
+    want.extend(strings(&[
         "Warning: UPS ups@h battery is low",
         "wall: UPS ups@h battery is low",
         "Debug: Critical UPS: ups@h",
         "Warning: Too few UPS(es) are healthy (0<1), initiating forced shutdown",
-    ]);
+    ]));
     // (the confirmation is fed back to the machine, which notifies FSD)
     want.extend(strings(&FSD_SET));
     want.push("NUMLOGINS #0 at 0ns".into());
@@ -459,7 +472,7 @@ NOTIFYURLFLAG COMMBAD NONE
     );
     rig.take();
     rig.status(0, "OL").await;
-    assert_eq!(rig.take(), Vec::<String>::new());
+    rig.assert_quiet();
 
     rig.status(0, "OB").await;
     let webhook = "ONBATT ups=ups@h status=OB host=box time=1700000000s: UPS ups@h on battery";
@@ -574,13 +587,10 @@ async fn reload_keeps_adds_and_drops_sessions() {
     );
     // a late report of the dropped session is ignored; b@h kept its session and state
     rig.status(0, "OB").await;
-    assert_eq!(rig.take(), Vec::<String>::new());
+    rig.assert_quiet();
     rig.status(1, "OL").await;
     rig.status(1, "OB").await;
-    assert_eq!(
-        rig.take(),
-        ["Warning: UPS b@h on battery", "wall: UPS b@h on battery"]
-    );
+    assert_eq!(rig.take(), on_battery("b@h"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -599,12 +609,9 @@ async fn reload_reconnects_the_one_ups_whose_login_changed() {
         ]
     );
     rig.status(1, "OB").await;
-    assert_eq!(rig.take(), Vec::<String>::new());
+    rig.assert_quiet();
     rig.status(2, "OB").await;
-    assert_eq!(
-        rig.take(),
-        ["Warning: UPS b@h on battery", "wall: UPS b@h on battery"]
-    );
+    assert_eq!(rig.take(), on_battery("b@h"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -662,7 +669,7 @@ async fn the_timer_notices_a_dead_parent_and_a_clock_jump() {
     rig.take();
     tokio::time::advance(Duration::from_secs(1)).await;
     rig.daemon.handle(Input::Tick).await;
-    assert_eq!(rig.take(), Vec::<String>::new());
+    rig.assert_quiet();
     rig.daemon.host.wall_jump = Duration::from_secs(3600);
     rig.daemon.handle(Input::Tick).await;
     assert_eq!(

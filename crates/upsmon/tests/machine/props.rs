@@ -370,6 +370,40 @@ proptest! {
     }
 }
 
+/// The one UPS of `conf_text`, polled every 5 s, each poll followed by a tick.
+struct EveryFive {
+    m: Machine,
+    t0: Instant,
+    /// Seconds since the start at the last poll.
+    t: u64,
+}
+
+impl EveryFive {
+    fn new(conf_text: &str) -> EveryFive {
+        let t0 = Instant::now();
+        EveryFive {
+            m: Machine::new(&conf(conf_text), t0),
+            t0,
+            t: 0,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.t0 + Duration::from_secs(self.t)
+    }
+
+    /// 5 s later, the poll answering `word`: what the poll gave, then what the tick gave.
+    fn poll(&mut self, word: &str) -> (Vec<Action>, Vec<Action>) {
+        self.t += 5;
+        let observation = Observation {
+            ups: 0,
+            result: result_for(word),
+        };
+        let seen = self.m.observe(observation, self.now());
+        (seen, self.m.tick(self.now()))
+    }
+}
+
 /// Histories of only outages that never reach LB, blips, comm loss while on line, upsd
 /// restarts and stale data: never a shutdown.
 fn benign_step() -> impl Strategy<Value = &'static str> {
@@ -396,25 +430,20 @@ proptest! {
         words in prop::collection::vec(benign_step(), 1..200),
     ) {
         let role = if primary { "primary" } else { "secondary" };
-        let conf = conf(&format!("MONITOR ups@h 1 u p {role}\n"));
-        let t0 = Instant::now();
-        let mut m = Machine::new(&conf, t0);
-        let mut t = 0u64;
+        let mut u = EveryFive::new(&format!("MONITOR ups@h 1 u p {role}\n"));
         let mut ob = false;
         for w in words {
-            t += 5;
             // Comm loss only while on line: silence for DEADTIME on battery rightly shuts
             // down, so the generator brings the mains back first.
             let w = if w.starts_with('!') && ob { "OL" } else { w };
-            let a = m.observe(Observation { ups: 0, result: result_for(w) }, t0 + Duration::from_secs(t));
-            prop_assert!(!starts_shutdown(&a));
+            let (seen, a) = u.poll(w);
+            prop_assert!(!starts_shutdown(&seen));
             if w.contains("OL") {
                 ob = false;
             } else if w.contains("OB") {
                 ob = true;
             }
-            let a = m.tick(t0 + Duration::from_secs(t));
-            prop_assert!(!starts_shutdown(&a), "at {t}: {a:?}");
+            prop_assert!(!starts_shutdown(&a), "at {}: {a:?}", u.t);
         }
     }
 
@@ -425,23 +454,16 @@ proptest! {
         prefix in prop::collection::vec(benign_step(), 0..50),
         lb in prop::sample::select(vec!["OB LB", "OB LB DISCHRG", "LB OB", "FSD OB LB"]),
     ) {
-        let conf = conf("MONITOR ups@h 1 u p primary\n");
-        let t0 = Instant::now();
-        let mut m = Machine::new(&conf, t0);
-        let mut t = 0u64;
+        let mut u = EveryFive::new("MONITOR ups@h 1 u p primary\n");
         let mut started = false;
         for w in prefix {
-            t += 5;
-            m.observe(Observation { ups: 0, result: result_for(w) }, t0 + Duration::from_secs(t));
-            started |= starts_shutdown(&m.tick(t0 + Duration::from_secs(t)));
+            started |= starts_shutdown(&u.poll(w).1);
         }
         if !started {
-            t += 5;
-            m.observe(Observation { ups: 0, result: result_for(lb) }, t0 + Duration::from_secs(t));
-            let a = m.tick(t0 + Duration::from_secs(t));
+            let (_, a) = u.poll(lb);
             let fsd = a.contains(&Action::SendFsd { ups: 0 });
             prop_assert!(fsd);
-            let a = m.numlogins(1, t0 + Duration::from_secs(t) + Duration::from_millis(250));
+            let a = u.m.numlogins(1, u.now() + Duration::from_millis(250));
             prop_assert_eq!(count_shutdowns(&a), 1);
         }
     }

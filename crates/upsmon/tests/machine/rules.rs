@@ -400,6 +400,56 @@ fn comm_loss_with_bypass_cal_off_is_critical_at_once() {
 }
 
 #[test]
+fn comm_loss_reasons_name_the_last_known_state() {
+    for (status, reason) in [
+        (
+            "ALARM OL",
+            "UPS [ups@localhost] was last known to be in an ALARM state and currently is not \
+             communicating, assuming dead. If this is in error and causes unwanted shutdowns, \
+             consider disabling the upsmon ALARMCRITICAL option.",
+        ),
+        (
+            "OL CAL",
+            "UPS [ups@localhost] was last known to be calibrating and currently is not \
+             communicating, assuming dead",
+        ),
+        (
+            "OL BYPASS",
+            "UPS [ups@localhost] was last known to be on BYPASS and currently is not \
+             communicating, assuming dead",
+        ),
+        (
+            "OFF",
+            "UPS [ups@localhost] was last known to be (administratively) OFF and currently is \
+             not communicating, assuming dead",
+        ),
+    ] {
+        let mut s = Sim::new(PRIMARY);
+        s.at(0.0).poll(0, status);
+        s.at(1.0).lost(0);
+        let warnings: Vec<String> = s
+            .tick()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Log {
+                    level: LogLevel::Warning,
+                    message,
+                } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                reason,
+                "Too few UPS(es) are healthy (0<1), initiating forced shutdown"
+            ],
+            "{status}"
+        );
+    }
+}
+
+#[test]
 fn comm_loss_with_alarm_follows_alarmcritical() {
     let mut s = Sim::new(PRIMARY);
     s.poll_alarm(0, "ALARM OL", Some("Replace battery!"));

@@ -294,10 +294,9 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::BK650;
     use crate::transport::replay::{ManualClock, ReplayDevice};
     use crate::transport::sim::SimDevice;
-
-    const BK650: &str = include_str!("../../tests/data/back-ups-bk650m2-ch.recording.toml");
 
     /// Charge reported on the interrupt pipe (report 0x0c, `0c <percent>`) at 1 s, 2.5 s, 4 s.
     const CHARGE_FALLS: &str = "

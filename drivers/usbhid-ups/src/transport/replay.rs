@@ -280,9 +280,7 @@ impl Device for ReplayDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) const BK650: &str =
-        include_str!("../../tests/data/back-ups-bk650m2-ch.recording.toml");
+    use crate::fixtures::{bk650m2, BK650};
 
     fn device() -> (ReplayDevice, Arc<ManualClock>) {
         let rec = Recording::parse(BK650, "bk650").unwrap();
@@ -297,15 +295,11 @@ mod tests {
         assert_eq!(
             d.identity(),
             &Identity {
-                vendor_id: 0x051d,
-                product_id: 0x0002,
-                bcd_device: Some(0x0106),
-                manufacturer: Some("American Power Conversion".into()),
                 product: Some("BK650M2-CH".into()),
-                serial: Some("9B2019A14274".into()),
                 bus: None,
                 device: None,
                 port: None,
+                ..bk650m2()
             }
         );
         assert_eq!(d.string(4).unwrap().as_deref(), Some("PbAc"));

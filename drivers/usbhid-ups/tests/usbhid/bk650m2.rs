@@ -15,37 +15,10 @@ use usbhid_ups::backend::HidBackend;
 use usbhid_ups::device::{Device, DeviceError, Identity};
 use usbhid_ups::transport::replay::ReplayDevice;
 
-use crate::common::config;
+use crate::common::{config, value};
+use crate::stock_dump;
 
 const RECORDING: &str = include_str!("../data/back-ups-bk650m2-ch.recording.toml");
-/// `name: value` lines of stock usbhid-ups 2.8.0's upsc dump of this unit.
-const UPSC: &str = include_str!("../../../../tests/data/bk650m2-ch.dev");
-
-/// Stock values that cannot match a replay: host or build specific, or edited by the reporter.
-const NOT_COMPARED: &[(&str, &str)] = &[
-    ("driver.version", "our release"),
-    ("driver.version.internal", "our driver version"),
-    (
-        "driver.version.usb",
-        "libusb version of the reporter's host",
-    ),
-    ("driver.parameter.bus", "reporter's ups.conf"),
-    ("driver.parameter.serial", "reporter's ups.conf"),
-    ("driver.parameter.product", "reporter's ups.conf"),
-    ("driver.parameter.vendor", "reporter's ups.conf"),
-    ("driver.parameter.vendorid", "reporter's ups.conf"),
-    ("driver.parameter.productid", "reporter's ups.conf"),
-    ("driver.parameter.port", "reporter's ups.conf"),
-    (
-        "ups.load",
-        "5 in the upsc dump, 0 when the recording was taken",
-    ),
-    (
-        "ups.serial",
-        "anonymised to xxxx in the dump (device.serial keeps it)",
-    ),
-];
-
 /// Ours only: the 2.8.1+ core flag every driver of ours publishes.
 const EXTRA_OK: &[&str] = &["driver.flag.allow_killpower"];
 
@@ -125,10 +98,6 @@ fn start_with(text: &str, x: &[&str]) -> Unit {
     }
 }
 
-fn value(t: &Tree, name: &str) -> Option<String> {
-    t.get(name).map(|v| v.raw().to_string())
-}
-
 fn vars(t: &Tree) -> BTreeMap<String, String> {
     t.vars()
         .map(|v| (v.name().to_string(), v.raw().to_string()))
@@ -140,40 +109,14 @@ const STOCK_CONF: &[&str] = &["port=auto", "pollfreq=40", "pollinterval=10"];
 #[test]
 fn publishes_what_stock_nut_2_8_0_publishes() {
     let u = start(STOCK_CONF);
-    let ours = vars(&u.tree);
-    let stock: BTreeMap<String, String> = UPSC
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let skip = |k: &str| NOT_COMPARED.iter().any(|(n, _)| *n == k);
-    let mut diffs = Vec::new();
-    for (k, v) in &stock {
-        if skip(k) {
-            continue;
-        }
-        match ours.get(k) {
-            None => diffs.push(format!("missing {k} (stock: {v:?})")),
-            Some(o) if o != v => diffs.push(format!("{k}: ours {o:?}, stock {v:?}")),
-            _ => {}
-        }
-    }
-    for (k, v) in &ours {
-        if !stock.contains_key(k) && !skip(k) && !EXTRA_OK.contains(&k.as_str()) {
-            diffs.push(format!("extra {k} = {v:?}"));
-        }
-    }
+    let diffs = stock_dump::differences(&vars(&u.tree), EXTRA_OK);
     assert!(diffs.is_empty(), "differences:\n{}", diffs.join("\n"));
     // The documented exceptions, with the values a replay gives.
-    assert_eq!(value(&u.tree, "ups.load").as_deref(), Some("0"));
-    assert_eq!(
-        value(&u.tree, "ups.serial").as_deref(),
-        Some("9B2019A14274")
-    );
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
-    assert_eq!(value(&u.tree, "battery.type").as_deref(), Some("PbAc"));
-    assert_eq!(value(&u.tree, "ups.delay.shutdown").as_deref(), Some("20"));
+    assert_eq!(value(&u.tree, "ups.load"), Some("0"));
+    assert_eq!(value(&u.tree, "ups.serial"), Some("9B2019A14274"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OL DISCHRG"));
+    assert_eq!(value(&u.tree, "battery.type"), Some("PbAc"));
+    assert_eq!(value(&u.tree, "ups.delay.shutdown"), Some("20"));
     assert_eq!(value(&u.tree, "ups.delay.start"), None);
     assert_eq!(value(&u.tree, "input.transfer.reason"), None);
 }
@@ -201,23 +144,7 @@ fn flags_and_commands_are_stock() {
         ]
     );
     let cmds: Vec<&str> = u.tree.cmds().collect();
-    assert_eq!(
-        cmds,
-        [
-            "beeper.disable",
-            "beeper.enable",
-            "beeper.mute",
-            "beeper.off",
-            "beeper.on",
-            "load.off",
-            "load.off.delay",
-            "shutdown.reboot",
-            "shutdown.stop",
-            "test.battery.start.deep",
-            "test.battery.start.quick",
-            "test.battery.stop",
-        ]
-    );
+    assert_eq!(cmds, stock_dump::COMMANDS);
 }
 
 #[test]
@@ -228,25 +155,19 @@ fn onlinedischarge_options() {
         ("onlinedischarge_calibration", "OL DISCHRG CAL"),
     ] {
         let u = start(&["port=auto", opt]);
-        assert_eq!(value(&u.tree, "ups.status").as_deref(), Some(want), "{opt}");
+        assert_eq!(value(&u.tree, "ups.status"), Some(want), "{opt}");
     }
 }
 
 #[test]
 fn options_change_delays_lowbatt_and_pollfreq() {
     let u = start(&["port=auto", "offdelay=60", "ondelay=90", "lowbatt=35"]);
-    assert_eq!(value(&u.tree, "ups.delay.shutdown").as_deref(), Some("60"));
+    assert_eq!(value(&u.tree, "ups.delay.shutdown"), Some("60"));
     // No DelayBeforeStartup on this unit: ondelay has nothing to change.
     assert_eq!(value(&u.tree, "ups.delay.start"), None);
-    assert_eq!(value(&u.tree, "battery.charge.low").as_deref(), Some("35"));
-    assert_eq!(
-        value(&u.tree, "driver.parameter.pollfreq").as_deref(),
-        Some("30")
-    );
-    assert_eq!(
-        value(&u.tree, "driver.version.data").as_deref(),
-        Some("APC HID 0.98")
-    );
+    assert_eq!(value(&u.tree, "battery.charge.low"), Some("35"));
+    assert_eq!(value(&u.tree, "driver.parameter.pollfreq"), Some("30"));
+    assert_eq!(value(&u.tree, "driver.version.data"), Some("APC HID 0.98"));
 }
 
 /// The 0x21 buffer is NUT's declared length (24 bytes); the device answered 2 of them.
@@ -259,52 +180,27 @@ fn report_21(v: u8) -> String {
 
 #[test]
 fn commands_send_nut_s_bytes() {
+    use CmdResult::{Handled, Invalid};
     let mut u = start(STOCK_CONF);
     let t = &mut u.tree;
-    assert_eq!(
-        u.backend.instcmd(t, "beeper.disable", None),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "beeper.enable", None),
-        CmdResult::Handled
-    );
-    // beeper.off is beeper.disable (1), not the table's 3; beeper.on is beeper.enable.
-    assert_eq!(u.backend.instcmd(t, "beeper.off", None), CmdResult::Handled);
-    assert_eq!(
-        u.backend.instcmd(t, "beeper.mute", None),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "test.battery.start.quick", None),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "test.battery.start.deep", None),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "shutdown.stop", None),
-        CmdResult::Handled
-    );
-    assert_eq!(u.backend.instcmd(t, "load.off", None), CmdResult::Handled);
-    assert_eq!(
-        u.backend.instcmd(t, "load.off.delay", None),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "load.off.delay", Some("45")),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "load.on", None),
-        CmdResult::Invalid,
-        "no DelayBeforeStartup"
-    );
-    assert_eq!(
-        u.backend.instcmd(t, "test.panel.start", None),
-        CmdResult::Invalid
-    );
+    for (cmd, param, want) in [
+        ("beeper.disable", None, Handled),
+        ("beeper.enable", None, Handled),
+        // beeper.off is beeper.disable (1), not the table's 3; beeper.on is beeper.enable.
+        ("beeper.off", None, Handled),
+        ("beeper.mute", None, Handled),
+        ("test.battery.start.quick", None, Handled),
+        ("test.battery.start.deep", None, Handled),
+        ("shutdown.stop", None, Handled),
+        ("load.off", None, Handled),
+        ("load.off.delay", None, Handled),
+        ("load.off.delay", Some("45"), Handled),
+        // no DelayBeforeStartup
+        ("load.on", None, Invalid),
+        ("test.panel.start", None, Invalid),
+    ] {
+        assert_eq!(u.backend.instcmd(t, cmd, param), want, "{cmd} {param:?}");
+    }
     assert_eq!(
         u.sets.borrow().clone(),
         [
@@ -324,38 +220,25 @@ fn commands_send_nut_s_bytes() {
 
 #[test]
 fn writes_send_nut_s_bytes() {
+    use CmdResult::{Handled, Invalid, Unknown};
     let mut u = start(STOCK_CONF);
     let t = &mut u.tree;
     // A driver-side variable: stored, nothing sent.
-    assert_eq!(
-        u.backend.setvar(t, "ups.delay.shutdown", "45"),
-        CmdResult::Handled
-    );
-    assert_eq!(value(t, "ups.delay.shutdown").as_deref(), Some("45"));
+    assert_eq!(u.backend.setvar(t, "ups.delay.shutdown", "45"), Handled);
+    assert_eq!(value(t, "ups.delay.shutdown"), Some("45"));
     assert!(u.sets.borrow().is_empty());
-    assert_eq!(
-        u.backend.setvar(t, "battery.charge.low", "40"),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.setvar(t, "input.sensitivity", "high"),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.setvar(t, "battery.mfr.date", "2024/02/29"),
-        CmdResult::Handled
-    );
-    assert_eq!(
-        u.backend.setvar(t, "battery.charge", "10"),
-        CmdResult::Unknown,
-        "not writable"
-    );
-    assert_eq!(u.backend.setvar(t, "ups.id", "x"), CmdResult::Unknown);
-    assert_eq!(
-        u.backend.setvar(t, "input.sensitivity", "extreme"),
-        CmdResult::Invalid,
-        "a name the table does not know is refused, nothing is sent"
-    );
+    for (var, val, want) in [
+        ("battery.charge.low", "40", Handled),
+        ("input.sensitivity", "high", Handled),
+        ("battery.mfr.date", "2024/02/29", Handled),
+        // not writable
+        ("battery.charge", "10", Unknown),
+        ("ups.id", "x", Unknown),
+        // a name the table does not know is refused, nothing is sent
+        ("input.sensitivity", "extreme", Invalid),
+    ] {
+        assert_eq!(u.backend.setvar(t, var, val), want, "{var} {val}");
+    }
     let mut date = vec![0u8; 33];
     date[0] = 0x20;
     let d: u16 = ((2024 - 1980) << 9) + (2 << 5) + 29;
@@ -369,9 +252,9 @@ fn writes_send_nut_s_bytes() {
     );
     // A write forces a full walk, re-reading the semi-static values from the device.
     u.backend.update(t, Instant::now()).expect("update");
-    assert_eq!(value(t, "battery.charge.low").as_deref(), Some("40"));
-    assert_eq!(value(t, "input.sensitivity").as_deref(), Some("high"));
-    assert_eq!(value(t, "battery.mfr.date").as_deref(), Some("2024/02/29"));
+    assert_eq!(value(t, "battery.charge.low"), Some("40"));
+    assert_eq!(value(t, "input.sensitivity"), Some("high"));
+    assert_eq!(value(t, "battery.mfr.date"), Some("2024/02/29"));
 }
 
 #[test]
@@ -393,16 +276,16 @@ fn interrupt_reports_update_the_status_at_once() {
     u.backend
         .apply_interrupt(&mut u.tree, &[0x16, 0x0a, 0x00], Instant::now())
         .expect("event");
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OB DISCHRG"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OB DISCHRG"));
     // Charging on mains, plus low battery.
     u.backend
         .apply_interrupt(&mut u.tree, &[0x16, 0x0d, 0x00], Instant::now())
         .expect("event");
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OL CHRG"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OL CHRG"));
     u.backend
         .apply_interrupt(&mut u.tree, &[0x0c, 0x20], Instant::now())
         .expect("event");
-    assert_eq!(value(&u.tree, "battery.charge").as_deref(), Some("32"));
+    assert_eq!(value(&u.tree, "battery.charge"), Some("32"));
     // An id the descriptor does not have is ignored.
     u.backend
         .apply_interrupt(&mut u.tree, &[0x99, 1], Instant::now())
@@ -419,7 +302,7 @@ fn interrupt_reports_update_the_status_at_once() {
         }
     }
     assert!(got, "no interrupt report from the recording");
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OL DISCHRG"));
 }
 
 #[test]
@@ -437,8 +320,8 @@ fn unplugged_device_disconnects_and_comes_back() {
     u.backend
         .update(&mut u.tree, later + Duration::from_secs(41))
         .expect("update");
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
-    assert_eq!(value(&u.tree, "battery.charge").as_deref(), Some("100"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OL DISCHRG"));
+    assert_eq!(value(&u.tree, "battery.charge"), Some("100"));
 }
 
 #[test]
@@ -446,15 +329,15 @@ fn the_first_row_that_reads_wins_and_failed_reads_are_skipped() {
     // Battery.RunTimeToEmpty (0x23) comes before PowerSummary.RunTimeToEmpty (0x0f).
     let text = RECORDING.replace("\"0x0f\" = \"0f 22 0e\"", "\"0x0f\" = \"0f 10 0e\"");
     let u = start_with(&text, STOCK_CONF);
-    assert_eq!(value(&u.tree, "battery.runtime").as_deref(), Some("3618"));
+    assert_eq!(value(&u.tree, "battery.runtime"), Some("3618"));
     // Without an answer for 0x23 the later row is used; without 0x26 there is no voltage.
     let text = text
         .replace("\"0x23\" = \"23 22 0e\"\n", "")
         .replace("\"0x26\" = \"26 46 05\"\n", "");
     let u = start_with(&text, STOCK_CONF);
-    assert_eq!(value(&u.tree, "battery.runtime").as_deref(), Some("3600"));
+    assert_eq!(value(&u.tree, "battery.runtime"), Some("3600"));
     assert_eq!(value(&u.tree, "battery.voltage"), None);
-    assert_eq!(value(&u.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
+    assert_eq!(value(&u.tree, "ups.status"), Some("OL DISCHRG"));
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! What the test modules share: a driver configuration, and the APC descriptors of nut-hid's
-//! fixtures (`drivers/nut-hid/tests/data`).
+//! What the test modules share: a driver configuration, a variable's value, and the APC
+//! descriptors of nut-hid's fixtures (`drivers/nut-hid/tests/data`).
 
 use nut_driver::config::{split_xarg, DriverConfig, Setting};
+use nut_state::Tree;
 
 /// The Smart-UPS X 750 report descriptor, as hex.
 pub(crate) const SMART_UPS_X: &str =
@@ -30,4 +31,9 @@ pub(crate) fn bytes(hex: &str) -> Vec<u8> {
 pub(crate) fn config(x: &[&str]) -> DriverConfig {
     let xs: Vec<Setting> = x.iter().map(|a| split_xarg(a)).collect();
     DriverConfig::build("usbhid-ups", "ups", None, &xs, usbhid_ups::OPTIONS).expect("config")
+}
+
+/// The value of variable `name`, if the tree has it.
+pub(crate) fn value<'t>(t: &'t Tree, name: &str) -> Option<&'t str> {
+    t.get(name).map(|v| v.raw())
 }

@@ -12,7 +12,7 @@ use nut_state::Tree;
 use usbhid_ups::backend::HidBackend;
 use usbhid_ups::device::{Device, DeviceError, Identity};
 
-use crate::common::{bytes, config, BK650M2, SMART_UPS_X};
+use crate::common::{bytes, config, value, BK650M2, SMART_UPS_X};
 
 /// A device answering GET_REPORT from a table (absent id: a STALL).
 struct Fake {
@@ -96,10 +96,6 @@ fn init(
     })
 }
 
-fn value(t: &Tree, n: &str) -> Option<String> {
-    t.get(n).map(|v| v.raw().to_string())
-}
-
 #[test]
 fn smart_ups_x_750_polls_only_and_kills_power_with_delay_before_reboot() {
     let mut r = init(
@@ -114,22 +110,13 @@ fn smart_ups_x_750_polls_only_and_kills_power_with_delay_before_reboot() {
     r.backend
         .update(&mut r.tree, Instant::now())
         .expect("update");
-    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OL CHRG"));
-    assert_eq!(value(&r.tree, "battery.charge").as_deref(), Some("66"));
-    assert_eq!(
-        value(&r.tree, "ups.beeper.status").as_deref(),
-        Some("enabled")
-    );
-    assert_eq!(value(&r.tree, "ups.timer.reboot").as_deref(), Some("-1"));
-    assert_eq!(
-        value(&r.tree, "ups.model").as_deref(),
-        Some("Smart-UPS X 750")
-    );
-    assert_eq!(
-        value(&r.tree, "ups.firmware").as_deref(),
-        Some("COM 03.8 / UPS 03.8")
-    );
-    assert_eq!(value(&r.tree, "ups.productid").as_deref(), Some("0003"));
+    assert_eq!(value(&r.tree, "ups.status"), Some("OL CHRG"));
+    assert_eq!(value(&r.tree, "battery.charge"), Some("66"));
+    assert_eq!(value(&r.tree, "ups.beeper.status"), Some("enabled"));
+    assert_eq!(value(&r.tree, "ups.timer.reboot"), Some("-1"));
+    assert_eq!(value(&r.tree, "ups.model"), Some("Smart-UPS X 750"));
+    assert_eq!(value(&r.tree, "ups.firmware"), Some("COM 03.8 / UPS 03.8"));
+    assert_eq!(value(&r.tree, "ups.productid"), Some("0003"));
     // shutdown.return has no DelayBeforeStartup here; shutdown.reboot writes 10 in 24 bits.
     r.backend.shutdown(&mut r.tree).expect("shutdown");
     assert_eq!(r.sets.borrow().clone(), [vec![0x13, 10, 0, 0]]);
@@ -177,25 +164,22 @@ fn short_missing_and_odd_answers_are_skipped() {
     )
     .expect("init");
     // As in NUT, a short answer fills the start of the zeroed buffer; the rest reads as 0.
-    assert_eq!(value(&r.tree, "battery.charge").as_deref(), Some("0"));
+    assert_eq!(value(&r.tree, "battery.charge"), Some("0"));
     assert_eq!(value(&r.tree, "battery.voltage"), None);
     // 0x23 gave one of two bytes: the buffer's zero fills the rest.
-    assert_eq!(value(&r.tree, "battery.runtime").as_deref(), Some("34"));
-    assert_eq!(value(&r.tree, "battery.type").as_deref(), Some("PbAc"));
-    assert_eq!(
-        value(&r.tree, "ups.beeper.status").as_deref(),
-        Some("enabled")
-    );
+    assert_eq!(value(&r.tree, "battery.runtime"), Some("34"));
+    assert_eq!(value(&r.tree, "battery.type"), Some("PbAc"));
+    assert_eq!(value(&r.tree, "ups.beeper.status"), Some("enabled"));
     r.backend
         .update(&mut r.tree, Instant::now())
         .expect("update");
-    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OL DISCHRG"));
+    assert_eq!(value(&r.tree, "ups.status"), Some("OL DISCHRG"));
     for _ in 0..4 {
         r.backend
             .wait_event(&mut r.tree, Duration::from_millis(1))
             .expect("event");
     }
-    assert_eq!(value(&r.tree, "ups.status").as_deref(), Some("OB DISCHRG"));
+    assert_eq!(value(&r.tree, "ups.status"), Some("OB DISCHRG"));
     // Every polled read failing is a disconnection, not a panic and not stale values.
     let mut r = init(2, 0x051d, bytes(BK650M2), &[], &[]).expect("init");
     let later = Instant::now() + Duration::from_secs(31);

@@ -203,6 +203,7 @@ mod tests {
     use super::sysfs::discover;
     use super::usbfs::decode_string_descriptor;
     use super::*;
+    use crate::fixtures::bk650m2;
     use crate::matcher::Matcher;
     use std::fs;
     use std::os::unix::fs::symlink;
@@ -214,6 +215,15 @@ mod tests {
         serial: Option<&'a str>,
         devnum: u32,
     }
+
+    /// The unit of [`bk650m2`], as the sysfs tree shows it.
+    const BK650M2_ON_1_4: Usb<'static> = Usb {
+        port: "1-4",
+        vid: "051d",
+        pid: "0002",
+        serial: Some("9B2019A14274"),
+        devnum: 4,
+    };
 
     /// Builds the sysfs layout of one USB HID device with hidraw node `node`.
     fn add(sys: &Path, node: &str, u: &Usb<'_>) {
@@ -257,42 +267,40 @@ mod tests {
         symlink(&raw, class.join(node)).unwrap();
     }
 
-    fn fake() -> tempfile::TempDir {
+    /// A temporary directory whose `sys` holds these hidraw nodes, in this order.
+    fn sysfs(nodes: &[(&str, Usb<'_>)]) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
+        for (node, usb) in nodes {
+            add(&t.path().join("sys"), node, usb);
+        }
+        t
+    }
+
+    fn fake() -> tempfile::TempDir {
+        let t = sysfs(&[
+            ("hidraw0", BK650M2_ON_1_4),
+            (
+                "hidraw10",
+                Usb {
+                    port: "1-6",
+                    vid: "046d",
+                    pid: "c31c",
+                    serial: None,
+                    devnum: 9,
+                },
+            ),
+            (
+                "hidraw2",
+                Usb {
+                    port: "1-5",
+                    vid: "051d",
+                    pid: "0002",
+                    serial: Some("3B1234X56789"),
+                    devnum: 5,
+                },
+            ),
+        ]);
         let sys = t.path().join("sys");
-        add(
-            &sys,
-            "hidraw0",
-            &Usb {
-                port: "1-4",
-                vid: "051d",
-                pid: "0002",
-                serial: Some("9B2019A14274"),
-                devnum: 4,
-            },
-        );
-        add(
-            &sys,
-            "hidraw10",
-            &Usb {
-                port: "1-6",
-                vid: "046d",
-                pid: "c31c",
-                serial: None,
-                devnum: 9,
-            },
-        );
-        add(
-            &sys,
-            "hidraw2",
-            &Usb {
-                port: "1-5",
-                vid: "051d",
-                pid: "0002",
-                serial: Some("3B1234X56789"),
-                devnum: 5,
-            },
-        );
         // A hidraw node that is not USB (i2c-hid touchpad): skipped.
         let i2c = sys.join("devices/platform/i2c/0018:06CB:7E7E.0003/hidraw/hidraw1");
         fs::create_dir_all(&i2c).unwrap();
@@ -308,20 +316,7 @@ mod tests {
         let names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["hidraw0", "hidraw2", "hidraw10"]);
         let ups = &all[0];
-        assert_eq!(
-            ups.identity,
-            Identity {
-                vendor_id: 0x051d,
-                product_id: 0x0002,
-                bcd_device: Some(0x0106),
-                manufacturer: Some("American Power Conversion".into()),
-                product: Some("Back-UPS BK650M2-CH FW:294803G -292804G ".into()),
-                serial: Some("9B2019A14274".into()),
-                bus: Some("001".into()),
-                device: Some("004".into()),
-                port: Some("1-4".into()),
-            }
-        );
+        assert_eq!(ups.identity, bk650m2());
         assert_eq!(ups.interface, Some(0));
         assert_eq!(ups.string_indices, [1, 2, 3]);
         assert!(ups.usb_dir.ends_with("usb1/1-4"));
@@ -351,30 +346,20 @@ mod tests {
 
         // The unit comes back on another port, with another node and device number.
         let before = found[0].identity.clone();
-        let t2 = tempfile::tempdir().unwrap();
+        let t2 = sysfs(&[
+            ("hidraw0", BK650M2_ON_1_4),
+            (
+                "hidraw7",
+                Usb {
+                    port: "1-3",
+                    vid: "051d",
+                    pid: "0002",
+                    serial: Some("3B1234X56789"),
+                    devnum: 12,
+                },
+            ),
+        ]);
         let sys2 = t2.path().join("sys");
-        add(
-            &sys2,
-            "hidraw0",
-            &Usb {
-                port: "1-4",
-                vid: "051d",
-                pid: "0002",
-                serial: Some("9B2019A14274"),
-                devnum: 4,
-            },
-        );
-        add(
-            &sys2,
-            "hidraw7",
-            &Usb {
-                port: "1-3",
-                vid: "051d",
-                pid: "0002",
-                serial: Some("3B1234X56789"),
-                devnum: 12,
-            },
-        );
         let again = find_same(&sys2, &before).unwrap();
         assert_eq!(again.name, "hidraw7");
         assert_eq!(again.identity.device.as_deref(), Some("012"));
