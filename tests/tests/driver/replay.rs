@@ -11,25 +11,7 @@ use nut_test_support::usbhid::{
     bk650m2_reboot_line, bk650m2_recording, empty_dir, power_failure_scenario, simlog,
     start_driver, stock_commands_and_set_succeed, target, DRIVER,
 };
-use nut_test_support::{data_file, our_bin, stock_nut, Impl, LineClient, NutDir, StockNut};
-
-/// Stock values a replay cannot reproduce (the reporter's host, config and edits).
-const NOT_COMPARED: &[&str] = &[
-    "driver.version",
-    "driver.version.internal",
-    "driver.version.usb",
-    "driver.parameter.bus",
-    "driver.parameter.serial",
-    "driver.parameter.product",
-    "driver.parameter.vendor",
-    "driver.parameter.vendorid",
-    "driver.parameter.productid",
-    "driver.parameter.port",
-    // 5 in the dump, 0 when the recording was taken.
-    "ups.load",
-    // Anonymised to "xxxx" in the dump; device.serial keeps the real one.
-    "ups.serial",
-];
+use nut_test_support::{our_bin, stock_dump, stock_nut, Impl, LineClient, NutDir, StockNut};
 
 /// Ours only: our recording key and what our driver core publishes like NUT 2.8.1+.
 const EXTRA_OK: &[&str] = &[
@@ -71,29 +53,6 @@ fn parse(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every difference between stock's dump and what stock upsc shows of our driver.
-fn differences(ours: &BTreeMap<String, String>) -> Vec<String> {
-    let stock = parse(&std::fs::read_to_string(data_file("bk650m2-ch.dev")).expect("dump"));
-    let mut diffs = Vec::new();
-    for (k, v) in &stock {
-        if NOT_COMPARED.contains(&k.as_str()) {
-            continue;
-        }
-        match ours.get(k) {
-            None => diffs.push(format!("missing {k} (stock: {v:?})")),
-            Some(o) if o != v => diffs.push(format!("{k}: ours {o:?}, stock {v:?}")),
-            _ => {}
-        }
-    }
-    for (k, v) in ours {
-        let known = stock.contains_key(k) || NOT_COMPARED.contains(&k.as_str());
-        if !known && !EXTRA_OK.contains(&k.as_str()) {
-            diffs.push(format!("extra {k} = {v:?}"));
-        }
-    }
-    diffs
-}
-
 fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
     let dir = dir();
     let _driver = start_driver(&dir, &[]);
@@ -103,7 +62,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
     let (code, out, err) = run(&dir, &stock.upsc, &[&target]);
     assert_eq!(code, Some(0), "{which:?} upsc: {err}");
     let ours = parse(&out);
-    let diffs = differences(&ours);
+    let diffs = stock_dump::differences(&ours, EXTRA_OK);
     assert!(
         diffs.is_empty(),
         "{which:?}: stock upsc shows differences from stock 2.8.0:\n{}",
@@ -123,24 +82,7 @@ fn check(stock: &StockNut, which: Impl) -> BTreeMap<String, String> {
         // Our driver core's own commands (NUT 2.8.1+ names), not the device's.
         .filter(|c| !c.starts_with("driver.") && *c != "shutdown.default")
         .collect();
-    assert_eq!(
-        cmds,
-        [
-            "beeper.disable",
-            "beeper.enable",
-            "beeper.mute",
-            "beeper.off",
-            "beeper.on",
-            "load.off",
-            "load.off.delay",
-            "shutdown.reboot",
-            "shutdown.stop",
-            "test.battery.start.deep",
-            "test.battery.start.quick",
-            "test.battery.stop",
-        ],
-        "{which:?}: {out}"
-    );
+    assert_eq!(cmds, stock_dump::COMMANDS, "{which:?}: {out}");
     stock_commands_and_set_succeed(stock, &dir, &format!("{which:?}"));
     // ups.delay.shutdown is a driver-side setting: nothing more reaches the unit.
     let log = std::fs::read_to_string(simlog(&dir)).unwrap_or_default();

@@ -16,7 +16,7 @@ use usbhid_ups::device::{Device, DeviceError, Identity};
 use usbhid_ups::transport::replay::ReplayDevice;
 
 use crate::common::{config, value};
-use crate::stock_dump;
+use nut_test_support::stock_dump;
 
 const RECORDING: &str = include_str!("../data/back-ups-bk650m2-ch.recording.toml");
 /// Ours only: the 2.8.1+ core flag every driver of ours publishes.

@@ -1,15 +1,15 @@
 //! Stock NUT 2.8.0's upsc dump of the Back-UPS BK650M2-CH (`tests/data/bk650m2-ch.dev`) and
 //! how what a replay of the unit's recording publishes is held against it: the values a replay
-//! cannot reproduce, the unit's commands, and the comparison. Self-contained (std only) so the
-//! end-to-end replay test can include this file too.
+//! cannot reproduce, the unit's commands, and the comparison. Used by usbhid-ups's own tests
+//! (the backend in-process) and the end-to-end replay test (our driver behind upsd).
 
 use std::collections::BTreeMap;
 
 /// `name: value` lines of stock usbhid-ups 2.8.0's upsc dump of this unit.
-const UPSC: &str = include_str!("../../../../tests/data/bk650m2-ch.dev");
+const UPSC: &str = include_str!("../../data/bk650m2-ch.dev");
 
 /// Stock values that cannot match a replay: host or build specific, or edited by the reporter.
-pub(crate) const NOT_COMPARED: &[(&str, &str)] = &[
+pub const NOT_COMPARED: &[(&str, &str)] = &[
     ("driver.version", "our release"),
     ("driver.version.internal", "our driver version"),
     (
@@ -34,7 +34,7 @@ pub(crate) const NOT_COMPARED: &[(&str, &str)] = &[
 ];
 
 /// The unit's instant commands, sorted (those of the driver core left out).
-pub(crate) const COMMANDS: &[&str] = &[
+pub const COMMANDS: &[&str] = &[
     "beeper.disable",
     "beeper.enable",
     "beeper.mute",
@@ -60,7 +60,7 @@ fn stock() -> BTreeMap<String, String> {
 
 /// Every difference between the dump and `ours`, apart from [`NOT_COMPARED`] and the
 /// variables only ours has that `extra_ok` names.
-pub(crate) fn differences(ours: &BTreeMap<String, String>, extra_ok: &[&str]) -> Vec<String> {
+pub fn differences(ours: &BTreeMap<String, String>, extra_ok: &[&str]) -> Vec<String> {
     let stock = stock();
     let skip = |k: &str| NOT_COMPARED.iter().any(|(n, _)| *n == k);
     let mut diffs = Vec::new();
