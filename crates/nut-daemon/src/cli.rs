@@ -99,18 +99,23 @@ pub fn fail(program: &str, why: impl fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// An error and each of its causes, `error: cause: cause of the cause`.
+/// An error and each of its causes, `error: cause: cause of the cause`. A cause the text so far
+/// already ends with (an error whose message quotes its source) is not repeated.
 pub struct Chain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut cause = self.0.source();
         while let Some(e) = cause {
-            write!(f, ": {e}")?;
+            let more = e.to_string();
+            if !text.ends_with(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
             cause = e.source();
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 
@@ -161,9 +166,15 @@ mod tests {
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("quoting: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
     #[test]
-    fn chain_names_every_cause() {
+    fn chain_names_every_cause_once() {
         let e = Outer(std::io::Error::other("inner"));
         assert_eq!(Chain(&e).to_string(), "outer: inner");
+        let e = Quoting(std::io::Error::other("inner"));
+        assert_eq!(Chain(&e).to_string(), "quoting: inner");
     }
 }
