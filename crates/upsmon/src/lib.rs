@@ -1,7 +1,7 @@
 //! upsmon: watches UPSes through upsd and shuts this host down in time.
 //!
 //! * The decision core is pure ([`machine`], with the status words, the notification texts
-//!   (`notify`) and the clock-jump check): poll results and the time in, [`Action`]s out.
+//!   (`notify`) and the clock-jump check): poll results and the time in, [`machine::Action`]s out.
 //! * The daemon carries them out: its event loop and action interpreter (`daemon`) reach
 //!   upsd through the sessions (`sessions`, one `session` task per `MONITOR` line) and the
 //!   machine it runs on through the host (`host`: `exec` for NOTIFYCMD, `wall` and

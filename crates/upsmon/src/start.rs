@@ -1,7 +1,7 @@
 //! Start-up, as stock upsmon does it: `-c` signals the running upsmon; else read upsmon.conf,
 //! answer `-K`, check the configuration, refuse a second instance, clear an old
 //! POWERDOWNFLAG, go to the background, split into the root parent and the monitoring child
-//! ([`privsep`]; `-p` keeps one process), and run the [`daemon`] on a tokio runtime.
+//! (`privsep`; `-p` keeps one process), and run the `daemon` on a tokio runtime.
 //!
 //! PID file: `upsmon.pid` in NUT's PID directory ([`nut_daemon::altpidpath`]:
 //! `NUT_ALTPIDPATH`, else `NUT_STATEPATH`, else `/run/nut`, the rule of NUT 2.8.1+), written

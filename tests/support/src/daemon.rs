@@ -174,7 +174,7 @@ pub fn run_upsd_bin(dir: &NutDir, binary: &Path, args: &[&str]) -> (Option<i32>,
     dir.run(binary, args, Duration::from_secs(10))
 }
 
-/// Real, effective, saved and filesystem uid of a process (`Uid:` of /proc/<pid>/status).
+/// Real, effective, saved and filesystem uid of a process (`Uid:` of `/proc/<pid>/status`).
 pub fn proc_uids(pid: u32) -> Vec<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
     status

@@ -630,7 +630,7 @@ impl Rig {
     pub fn stock(stock: &StockNut) -> Rig {
         Self::start(stock, Impl::Stock, NutDirOptions::default())
     }
-    /// Stock dummy-ups and OUR upsd (target/<profile>/upsd), default setup.
+    /// Stock dummy-ups and OUR upsd (`target/<profile>/upsd`), default setup.
     pub fn ours(stock: &StockNut) -> Rig {
         Self::start(stock, Impl::Ours, NutDirOptions::default())
     }
