@@ -180,7 +180,8 @@ mod tests {
         );
         let e = signal_command("stop", &table, &dir.path().join("x.pid"), None);
         assert!(matches!(e, Err(PidError::Read { .. })));
-        // a child that waits for SIGHUP's default action (termination)
+        // a child that dies of SIGTERM's default action (not SIGHUP: under nohup, as a CI
+        // runner may start us, children inherit SIGHUP ignored)
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -189,11 +190,11 @@ mod tests {
         std::fs::write(&pidfile, format!("{}\n", child.id())).expect("write");
         assert!(is_running(child.id() as i32));
         assert_eq!(
-            signal_command("reload", &table, &pidfile, None).ok(),
+            signal_command("stop", &table, &pidfile, None).ok(),
             Some(child.id() as i32)
         );
         let status = child.wait().expect("wait");
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(libc::SIGHUP));
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
     }
 }
