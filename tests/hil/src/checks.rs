@@ -1,0 +1,604 @@
+//! The checks of one recording, in order: the kernel enumerates the emulated unit; our driver
+//! and stock's (Debian's usbhid-ups 2.8.0, libusb) each read it behind our upsd and are sent
+//! every instant command and writable variable through stock upscmd/upsrw; their upsc dumps
+//! and SET_REPORT bytes must be equal; kill power (`-k`, `upsdrvctl shutdown`) the same way;
+//! then our driver alone under real-kernel faults (unplug, replug, another serial, a stalled
+//! unit), as the `nut` user with this repository's udev rule, and in record mode.
+//!
+//! Each driver gets a fresh unit (a new emulator process, a new enumeration), so one run's
+//! SET_REPORTs cannot change what the other sees.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nut_test_support::daemon::{start_upsd, wait_for, wait_reply};
+use nut_test_support::usbhid::{empty_dir, sock, target, DRIVER};
+use nut_test_support::{our_bin, stock_nut, NutDir, Proc, StockNut};
+
+use crate::emulator::Emulator;
+use crate::Runner;
+
+/// Variables that differ between any two drivers by design: their own names and versions.
+fn ignored(var: &str) -> bool {
+    var.starts_with("driver.")
+}
+
+/// Differences between stock 2.8.0 and ours that are on purpose, by variable: none so far.
+/// (Ours also publishes NUT 2.8.1+'s `driver.*` commands; those are left out of the command
+/// list below, like every `driver.*` variable.)
+const ON_PURPOSE: &[(&str, &str)] = &[];
+
+/// Which driver program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Ours,
+    Stock,
+}
+
+impl Which {
+    fn driver(self, stock: &StockNut) -> PathBuf {
+        match self {
+            Which::Ours => our_bin(DRIVER),
+            Which::Stock => stock.upsd.with_file_name(DRIVER),
+        }
+    }
+}
+
+/// One NUT directory, its upsd and (while it runs) a driver, for one unit.
+struct Setup {
+    dir: NutDir,
+    _upsd: Proc,
+    driver: Option<Proc>,
+}
+
+impl Setup {
+    /// ups.conf for the unit (`extra` lines added to its section), and our upsd.
+    fn new(vendor: u16, extra: &str) -> Setup {
+        let dir = empty_dir();
+        dir.write_conf(
+            "ups.conf",
+            &format!(
+                "[ups]\n\tdriver = {DRIVER}\n\tport = auto\n\tvendorid = {vendor:04x}\n\
+                 \tpollinterval = 2\n{extra}"
+            ),
+        );
+        let upsd = start_upsd(&dir, &["-F", "-u", "root"]);
+        Setup {
+            dir,
+            _upsd: upsd,
+            driver: None,
+        }
+    }
+
+    /// Start a driver in the foreground (`-a ups -F`, then `args`) and wait until upsd serves
+    /// the unit's data.
+    fn start(&mut self, program: &Path, args: &[&str]) {
+        let _ = std::fs::remove_file(sock(&self.dir));
+        let child = self
+            .dir
+            .command(program, "driver.log")
+            .args(["-a", "ups", "-F"])
+            .args(args)
+            .spawn()
+            .unwrap();
+        self.driver = Some(Proc {
+            child,
+            name: program.display().to_string(),
+        });
+        self.wait_fresh(Duration::from_secs(60));
+    }
+
+    fn stop(&mut self) {
+        self.driver = None;
+    }
+
+    /// Wait until upsd serves `ups.status` (not stale).
+    fn wait_fresh(&mut self, timeout: Duration) {
+        let port = self.dir.port;
+        let dir = &self.dir;
+        let driver = &mut self.driver;
+        wait_for("upsd to serve fresh data of the unit", timeout, |last| {
+            if let Some(st) = driver.as_mut().and_then(Proc::exited) {
+                panic!("the driver exited ({st}):\n{}", dir.log("driver.log"));
+            }
+            let r = get(port, "GET VAR ups ups.status");
+            *last = format!("{r:?}\n{}", dir.log("driver.log"));
+            r.starts_with("VAR ").then_some(())
+        });
+    }
+
+    /// Wait until upsd says the data is stale.
+    fn wait_stale(&self, timeout: Duration) {
+        wait_reply(
+            self.dir.port,
+            "GET VAR ups ups.status",
+            "ERR DATA-STALE\n",
+            timeout,
+        );
+    }
+
+    /// `upsc ups@...`: the variables.
+    fn dump(&self, stock: &StockNut) -> BTreeMap<String, String> {
+        let (code, out, err) =
+            self.dir
+                .run(&stock.upsc, &[&target(&self.dir)], Duration::from_secs(20));
+        assert_eq!(code, Some(0), "upsc: {out}{err}");
+        parse_dump(&out)
+    }
+}
+
+/// One request on a new connection; the reply line.
+fn get(port: u16, line: &str) -> String {
+    match nut_test_support::LineClient::connect(port) {
+        Ok(mut c) => c.request(line),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn parse_dump(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn dump_text(vars: &BTreeMap<String, String>) -> String {
+    vars.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+}
+
+/// What a run of one driver gave: its dump, and the SET_REPORT lines each action caused.
+struct Run {
+    dump: BTreeMap<String, String>,
+    commands: Vec<String>,
+    actions: Vec<(String, Vec<String>)>,
+}
+
+/// The writable variables upsrw lists, each with the value a check writes: another option of
+/// an enum, else the number plus 10 (strings that are no number are left alone).
+fn writes(stock: &StockNut, dir: &NutDir) -> Vec<(String, String)> {
+    let (code, out, err) = dir.run(
+        &stock.upsrw,
+        &["-u", "admin", "-p", "adminpw", &target(dir)],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "upsrw: {out}{err}");
+    let mut writes = Vec::new();
+    // blocks: [name] / description / Type: ... / Option: "x" [SELECTED] / Value: y
+    for block in out.split("\n\n") {
+        let lines: Vec<&str> = block.lines().collect();
+        let Some(var) = lines
+            .first()
+            .and_then(|l| l.strip_prefix('['))
+            .and_then(|l| l.strip_suffix(']'))
+        else {
+            continue;
+        };
+        let options: Vec<(&str, bool)> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("Option: \""))
+            .map(|o| match o.strip_suffix("\" SELECTED") {
+                Some(o) => (o, true),
+                None => (o.trim_end_matches('"'), false),
+            })
+            .collect();
+        let value = if let Some((o, _)) = options.iter().find(|(_, selected)| !selected) {
+            Some((*o).to_string())
+        } else {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix("Value: "))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .map(|n| (n + 10).to_string())
+        };
+        if let Some(value) = value {
+            writes.push((var.to_string(), value));
+        }
+    }
+    writes
+}
+
+/// The actions a run performs: instant commands, then writes.
+#[derive(Debug, Clone)]
+struct Actions {
+    commands: Vec<String>,
+    writes: Vec<(String, String)>,
+}
+
+/// Read the unit with `which`, then send it `actions` (by default, every instant command and
+/// writable variable its upsd shows) one by one through stock upscmd and upsrw, noting the
+/// SET_REPORTs each one caused.
+fn run_driver(
+    which: Which,
+    stock: &StockNut,
+    recording: &Path,
+    work: &Path,
+    actions: Option<&Actions>,
+) -> (Run, Actions) {
+    let emu = Emulator::attach(recording, &work.join(format!("{which:?}-unit")), &[]);
+    let mut s = Setup::new(vendor_of(recording), "");
+    s.start(&which.driver(stock), &["-u", "root"]);
+    let dump = s.dump(stock);
+    let t = target(&s.dir);
+    let (code, out, err) = s
+        .dir
+        .run(&stock.upscmd, &["-l", &t], Duration::from_secs(20));
+    assert_eq!(code, Some(0), "upscmd -l: {out}{err}");
+    // (ours also has NUT 2.8.1+'s driver.* commands; stock 2.8.0 has none)
+    let commands: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split_once(" - ").map(|(c, _)| c.to_string()))
+        .filter(|c| !c.starts_with("driver.") && c != "shutdown.default")
+        .collect();
+    let actions = match actions {
+        Some(a) => a.clone(),
+        None => Actions {
+            commands: commands.clone(),
+            writes: writes(stock, &s.dir),
+        },
+    };
+    let mut done = Vec::new();
+    let steps = (actions
+        .commands
+        .iter()
+        .map(|c| (format!("upscmd {c}"), c.clone())))
+    .chain(
+        actions
+            .writes
+            .iter()
+            .map(|(v, value)| (format!("upsrw {v}={value}"), format!("{v}={value}"))),
+    );
+    for (label, what) in steps {
+        let before = emu.sets().len();
+        let (program, args) = if label.starts_with("upscmd") {
+            (&stock.upscmd, ["-w", &t, &what, "", ""])
+        } else {
+            (&stock.upsrw, ["-w", "-s", &what, &t, ""])
+        };
+        let args: Vec<&str> = ["-u", "admin", "-p", "adminpw"]
+            .into_iter()
+            .chain(args.into_iter().filter(|a| !a.is_empty()))
+            .collect();
+        let (code, out, err) = s.dir.run(program, &args, Duration::from_secs(30));
+        let verdict = format!("exit {code:?} {}", last_line(&format!("{out}{err}")));
+        // (a SET_REPORT reaches the unit before the driver answers; a little slack anyway)
+        std::thread::sleep(Duration::from_millis(300));
+        let mut sets = emu.sets().split_off(before);
+        sets.insert(0, verdict);
+        done.push((label, sets));
+    }
+    s.stop();
+    (
+        Run {
+            dump,
+            commands,
+            actions: done,
+        },
+        actions,
+    )
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rfind(|l| !l.starts_with("Init SSL"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn vendor_of(recording: &Path) -> u16 {
+    let text = std::fs::read_to_string(recording).unwrap();
+    nut_hid_recording::Recording::parse(&text, "recording")
+        .unwrap()
+        .usb
+        .vendor_id
+}
+
+/// The SET_REPORTs of `-k` (no driver running: the program opens the unit itself), or of
+/// `upsdrvctl shutdown` with `upsdrvctl` the given program.
+fn killpower(
+    recording: &Path,
+    work: &Path,
+    label: &str,
+    program: &Path,
+    args: &[&str],
+) -> Vec<String> {
+    let emu = Emulator::attach(recording, &work.join(format!("{label}-unit")), &[]);
+    let s = Setup::new(vendor_of(recording), "");
+    let (code, out, err) = s.dir.run(program, args, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{label}: {out}{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    emu.sets()
+}
+
+/// Every check of one recording.
+pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
+    let Some(stock) = stock_nut() else {
+        println!("FAIL {}: stock NUT 2.8.0 is not installed", r.name);
+        return;
+    };
+    let work = PathBuf::from("/tmp/hil");
+    let _ = std::fs::create_dir_all(&work);
+    let rec = nut_hid_recording::Recording::parse(
+        &std::fs::read_to_string(recording).unwrap_or_default(),
+        &recording.display().to_string(),
+    );
+    let Ok(rec) = rec else {
+        println!("FAIL {}: the recording does not parse", r.name);
+        return;
+    };
+
+    r.check(
+        "the kernel enumerates the unit: hidraw node, descriptor, strings",
+        || {
+            let emu = Emulator::attach(recording, &work.join("enumerate"), &[]);
+            let (_, usb) = emu.hidraw().unwrap();
+            let hid_desc = std::fs::read_dir(&usb)
+                .unwrap()
+                .flatten()
+                .find_map(|e| {
+                    std::fs::read_dir(e.path())
+                        .ok()?
+                        .flatten()
+                        .find_map(|h| std::fs::read(h.path().join("report_descriptor")).ok())
+                })
+                .unwrap();
+            assert_eq!(
+                hid_desc, rec.descriptor,
+                "the report descriptor the kernel read"
+            );
+            for (file, index) in [
+                ("manufacturer", rec.usb.indices.manufacturer),
+                ("product", rec.usb.indices.product),
+                ("serial", rec.usb.indices.serial),
+            ] {
+                let want = index.and_then(|i| rec.strings.get(&i)).cloned();
+                let got = std::fs::read_to_string(usb.join(file))
+                    .ok()
+                    .map(|s| s.trim_end_matches('\n').to_string());
+                assert_eq!(got, want, "sysfs {file}");
+            }
+        },
+    );
+
+    let mut stock_run = None;
+    r.check(
+        "stock usbhid-ups 2.8.0 reads the unit and runs its commands",
+        || {
+            stock_run = Some(run_driver(Which::Stock, &stock, recording, &work, None));
+        },
+    );
+    let mut ours_run = None;
+    if let Some((_, actions)) = &stock_run {
+        r.check(
+            "our usbhid-ups reads the unit and runs the same commands",
+            || {
+                ours_run = Some(run_driver(Which::Ours, &stock, recording, &work, Some(actions)).0);
+            },
+        );
+    }
+    let stock_run = stock_run.map(|(run, _)| run);
+    if let (Some(st), Some(ou)) = (&stock_run, &ours_run) {
+        if let Some(dir) = out {
+            let _ = std::fs::write(dir.join("ours.txt"), dump_text(&ou.dump));
+            let _ = std::fs::write(dir.join("stock.txt"), dump_text(&st.dump));
+        }
+        r.check("the upsc dumps are equal (driver.* aside)", || {
+            let mut diffs = Vec::new();
+            let keys: std::collections::BTreeSet<&String> =
+                st.dump.keys().chain(ou.dump.keys()).collect();
+            for k in keys {
+                if ignored(k) || ON_PURPOSE.iter().any(|(v, _)| v == k) {
+                    continue;
+                }
+                match (st.dump.get(k), ou.dump.get(k)) {
+                    (Some(a), Some(b)) if a == b => {}
+                    (a, b) => diffs.push(format!("{k}: stock {a:?}, ours {b:?}")),
+                }
+            }
+            assert!(
+                diffs.is_empty(),
+                "{} differences\n{}",
+                diffs.len(),
+                diffs.join("\n")
+            );
+        });
+        r.check("the same instant commands", || {
+            assert_eq!(ou.commands, st.commands);
+        });
+        r.check(
+            "every command and write gives stock's SET_REPORT bytes",
+            || {
+                let mut diffs = Vec::new();
+                for ((a, s), (_, o)) in st.actions.iter().zip(&ou.actions) {
+                    if s != o {
+                        diffs.push(format!("{a}:\n  stock {s:?}\n  ours  {o:?}"));
+                    }
+                }
+                assert!(
+                    diffs.is_empty(),
+                    "{} of {} differ\n{}",
+                    diffs.len(),
+                    st.actions.len(),
+                    diffs.join("\n")
+                );
+            },
+        );
+    }
+
+    r.check("killpower: `usbhid-ups -k` sends stock's bytes", || {
+        let st = killpower(
+            recording,
+            &work,
+            "stock-k",
+            &Which::Stock.driver(&stock),
+            &["-a", "ups", "-k", "-u", "root"],
+        );
+        let ou = killpower(
+            recording,
+            &work,
+            "ours-k",
+            &Which::Ours.driver(&stock),
+            &["-a", "ups", "-k", "-u", "root"],
+        );
+        assert!(!st.is_empty(), "stock sent nothing");
+        assert_eq!(ou, st);
+    });
+    r.check(
+        "killpower: `upsdrvctl shutdown` sends stock's bytes",
+        || {
+            let stock_ctl = PathBuf::from("/sbin/upsdrvctl");
+            let st = killpower(
+                recording,
+                &work,
+                "stock-drvctl",
+                &stock_ctl,
+                &["-u", "root", "shutdown"],
+            );
+            let ou = killpower(
+                recording,
+                &work,
+                "ours-drvctl",
+                &our_bin("upsdrvctl"),
+                &["-u", "root", "shutdown"],
+            );
+            assert!(!st.is_empty(), "stock sent nothing");
+            assert_eq!(ou, st);
+        },
+    );
+
+    faults(r, recording, &work, &rec);
+}
+
+/// Our driver alone on the real USB stack: unplug, replug, another serial, a stalled unit,
+/// the `nut` user, record mode.
+fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording::Recording) {
+    let serial = rec
+        .usb
+        .indices
+        .serial
+        .and_then(|i| rec.strings.get(&i))
+        .cloned()
+        .unwrap_or_default();
+    r.check(
+        "unplugged: stale within MAXAGE; replugged: fresh again, no restart",
+        || {
+            let emu = Emulator::attach(recording, &work.join("unplug-unit"), &[]);
+            let mut s = Setup::new(vendor_of(recording), &format!("\tserial = {serial}\n"));
+            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            emu.ctl("unplug");
+            emu.wait_hidraw(false);
+            s.wait_stale(Duration::from_secs(15));
+            emu.ctl("replug");
+            emu.wait_hidraw(true);
+            s.wait_fresh(Duration::from_secs(45));
+        },
+    );
+    r.check(
+        "a unit with another serial is not taken when serial = is set",
+        || {
+            let emu = Emulator::attach(recording, &work.join("serial-unit"), &[]);
+            let mut s = Setup::new(vendor_of(recording), &format!("\tserial = {serial}\n"));
+            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            emu.ctl("unplug");
+            emu.wait_hidraw(false);
+            s.wait_stale(Duration::from_secs(15));
+            emu.ctl("replug serial OTHER0000001");
+            emu.wait_hidraw(true);
+            // the driver retries with a growing delay: give it two tries' worth
+            std::thread::sleep(Duration::from_secs(10));
+            assert_eq!(
+                get(s.dir.port, "GET VAR ups ups.status"),
+                "ERR DATA-STALE\n",
+                "the other unit was taken:\n{}",
+                s.dir.log("driver.log")
+            );
+            emu.ctl("unplug");
+            emu.wait_hidraw(false);
+            emu.ctl("replug");
+            emu.wait_hidraw(true);
+            s.wait_fresh(Duration::from_secs(45));
+        },
+    );
+    r.check(
+        "a unit that stalls every GET_REPORT: stale, then fresh once it answers",
+        || {
+            let emu = Emulator::attach(recording, &work.join("stall-unit"), &[]);
+            let mut s = Setup::new(vendor_of(recording), "");
+            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            emu.ctl("stall get-report");
+            s.wait_stale(Duration::from_secs(30));
+            emu.ctl("clear");
+            s.wait_fresh(Duration::from_secs(45));
+        },
+    );
+    r.check(
+        "as the nut user, through the node group and mode of our udev rule",
+        || {
+            let emu = Emulator::attach(recording, &work.join("nut-unit"), &[]);
+            let (node, _) = emu.hidraw().unwrap();
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&node).unwrap();
+            let nut_gid = nut_gid();
+            assert_eq!(
+                (meta.gid(), meta.mode() & 0o777),
+                (nut_gid, 0o660),
+                "{} after udev",
+                node.display()
+            );
+            let mut s = Setup::new(vendor_of(recording), "");
+            // (no -u: the driver drops to nut)
+            s.start(&our_bin(DRIVER), &[]);
+            let pid = s.driver.as_ref().map(Proc::pid).unwrap();
+            let uids = nut_test_support::daemon::proc_uids(pid);
+            assert_eq!(uids[1], nut_test_support::daemon::user_uid("nut").unwrap());
+        },
+    );
+    r.check(
+        "record mode: the written recording replays to the same upsc dump",
+        || {
+            let Some(stock) = stock_nut() else { return };
+            let emu = Emulator::attach(recording, &work.join("record-unit"), &[]);
+            let mut s = Setup::new(vendor_of(recording), "");
+            let file = s.dir.path().join("recorded.toml");
+            s.start(
+                &our_bin(DRIVER),
+                &["-u", "root", "-x", &format!("record={}", file.display())],
+            );
+            let live = s.dump(&stock);
+            s.stop();
+            drop(emu);
+            let text = std::fs::read_to_string(&file).unwrap();
+            let recorded = nut_hid_recording::Recording::parse(&text, "recorded").unwrap();
+            for (id, answer) in &rec.feature {
+                assert_eq!(
+                    recorded.feature.get(id),
+                    Some(answer),
+                    "Feature report 0x{id:02x}"
+                );
+            }
+            let mut r2 = Setup::new(
+                vendor_of(recording),
+                &format!("\trecording = {}\n", file.display()),
+            );
+            r2.start(&our_bin(DRIVER), &["-u", "root"]);
+            let replayed = r2.dump(&stock);
+            let differ: Vec<String> = live
+                .iter()
+                .filter(|(k, v)| !ignored(k) && replayed.get(*k) != Some(v))
+                .map(|(k, v)| format!("{k}: live {v:?}, replayed {:?}", replayed.get(k)))
+                .collect();
+            assert!(differ.is_empty(), "{}", differ.join("\n"));
+        },
+    );
+}
+
+fn nut_gid() -> u32 {
+    let groups = std::fs::read_to_string("/etc/group").unwrap();
+    groups
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&"nut")).then(|| f.get(2)?.parse().ok())?
+        })
+        .unwrap()
+}

@@ -1,0 +1,83 @@
+//! `hil-guest`: the checks `scripts/hil` runs inside its QEMU guest, where Debian's kernel
+//! sees the emulated unit ([`emulator`]) as a USB device on vhci-hcd. For one recording it
+//! prints `PASS <recording>: <check>` or `FAIL <recording>: <check>: <why>` per check; the
+//! host counts them. It exits non-zero only when it could not run the checks at all (the
+//! kernel modules, udev).
+//!
+//! `hil-guest [--out DIR] RECORDING`: with `--out`, the upsc dumps of our driver and stock's
+//! go to `DIR/ours.txt` and `DIR/stock.txt`.
+
+// A panic is how a check fails: each check runs under catch_unwind.
+#![allow(clippy::unwrap_used)]
+
+mod checks;
+mod emulator;
+mod guest;
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs checks and prints their verdicts.
+pub(crate) struct Runner {
+    /// The recording's file name, the prefix of every line.
+    name: String,
+    failed: usize,
+}
+
+impl Runner {
+    /// Run `check`; a panic inside is its failure, with the panic's message.
+    pub(crate) fn check(&mut self, what: &str, check: impl FnOnce()) -> bool {
+        match std::panic::catch_unwind(AssertUnwindSafe(check)) {
+            Ok(()) => {
+                println!("PASS {}: {what}", self.name);
+                true
+            }
+            Err(e) => {
+                let why = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panicked".into());
+                // one line per verdict: the details go to the log lines after it
+                let first = why.lines().next().unwrap_or_default().to_string();
+                println!("FAIL {}: {what}: {first}", self.name);
+                for l in why.lines().skip(1).take(60) {
+                    println!("  | {l}");
+                }
+                self.failed += 1;
+                false
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // panics are reported by Runner::check, not on stderr as well
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut args = std::env::args().skip(1);
+    let mut out: Option<PathBuf> = None;
+    let mut recording: Option<PathBuf> = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--out" => out = args.next().map(PathBuf::from),
+            _ => recording = Some(PathBuf::from(a)),
+        }
+    }
+    let Some(recording) = recording else {
+        eprintln!("usage: hil-guest [--out DIR] RECORDING");
+        return ExitCode::FAILURE;
+    };
+    if let Err(e) = guest::prepare() {
+        println!("HIL-FATAL: {e}");
+        return ExitCode::FAILURE;
+    }
+    let name = recording
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut runner = Runner { name, failed: 0 };
+    checks::run(&mut runner, &recording, out.as_deref());
+    eprintln!("hil-guest: {} failed", runner.failed);
+    ExitCode::SUCCESS
+}
