@@ -8,3 +8,4 @@ mod apc;
 mod bk650m2;
 mod common;
 mod robustness;
+mod smart_ups_x750_recording;
