@@ -3,105 +3,21 @@
 //! OL+DISCHRG options, the exact SET_REPORT bytes of commands and writes, kill power, and
 //! interrupt reports reaching `ups.status` without a poll.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use nut_driver::{Backend, BackendError, CmdResult};
-use nut_hid_recording::{hex_string as hex, Recording};
-use nut_state::Tree;
-use usbhid_ups::backend::HidBackend;
-use usbhid_ups::device::{Device, DeviceError, Identity};
-use usbhid_ups::transport::replay::ReplayDevice;
+use nut_hid_recording::hex_string as hex;
 
-use crate::common::{config, value};
+use crate::common::{start_with, value, vars, Unit};
 use nut_test_support::stock_dump;
 
 const RECORDING: &str = include_str!("../data/back-ups-bk650m2-ch.recording.toml");
 /// Ours only: the 2.8.1+ core flag every driver of ours publishes.
 const EXTRA_OK: &[&str] = &["driver.flag.allow_killpower"];
 
-/// A device that records what is sent to it, around the replay.
-struct Spy {
-    inner: ReplayDevice,
-    sets: Rc<RefCell<Vec<String>>>,
-    gets: Rc<RefCell<Vec<u8>>>,
-    gone: Rc<RefCell<bool>>,
-}
-
-impl Device for Spy {
-    fn identity(&self) -> &Identity {
-        self.inner.identity()
-    }
-    fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
-        self.inner.report_descriptor()
-    }
-    fn get_feature(&mut self, id: u8, len: usize) -> Result<Vec<u8>, DeviceError> {
-        if *self.gone.borrow() {
-            return Err(DeviceError::Disconnected("unplugged".into()));
-        }
-        self.gets.borrow_mut().push(id);
-        self.inner.get_feature(id, len)
-    }
-    fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
-        self.sets.borrow_mut().push(hex(report));
-        self.inner.set_feature(report)
-    }
-    fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
-        self.inner.read_interrupt(timeout)
-    }
-    fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
-        self.inner.string(index)
-    }
-}
-
-struct Unit {
-    backend: HidBackend,
-    tree: Tree,
-    sets: Rc<RefCell<Vec<String>>>,
-    gets: Rc<RefCell<Vec<u8>>>,
-    gone: Rc<RefCell<bool>>,
-}
-
-/// Starts the backend the way the driver binary does ([`nut_driver::init_tree`]: publish the
-/// configuration, init, first update, device.* copies).
+/// [`start_with`] on the BK650M2-CH.
 fn start(x: &[&str]) -> Unit {
     start_with(RECORDING, x)
-}
-
-/// [`start`] on another recording text.
-fn start_with(text: &str, x: &[&str]) -> Unit {
-    let rec = Recording::parse(text, "recording").expect("recording parses");
-    let sets = Rc::new(RefCell::new(Vec::new()));
-    let gets = Rc::new(RefCell::new(Vec::new()));
-    let gone = Rc::new(RefCell::new(false));
-    let (s2, r2, g2) = (sets.clone(), gets.clone(), gone.clone());
-    let mut backend = HidBackend::new(Box::new(move || {
-        Ok(Box::new(Spy {
-            inner: ReplayDevice::new(&rec),
-            sets: s2.clone(),
-            gets: r2.clone(),
-            gone: g2.clone(),
-        }) as Box<dyn Device>)
-    }));
-    let started =
-        nut_driver::init_tree(&mut backend, &config(x), &usbhid_ups::DRIVER).expect("init");
-    started.first_update.expect("first update");
-    let tree = started.tree;
-    Unit {
-        backend,
-        tree,
-        sets,
-        gets,
-        gone,
-    }
-}
-
-fn vars(t: &Tree) -> BTreeMap<String, String> {
-    t.vars()
-        .map(|v| (v.name().to_string(), v.raw().to_string()))
-        .collect()
 }
 
 const STOCK_CONF: &[&str] = &["port=auto", "pollfreq=40", "pollinterval=10"];

@@ -1,8 +1,19 @@
-//! What the test modules share: a driver configuration, a variable's value, and the APC
-//! descriptors of nut-hid's fixtures (`drivers/nut-hid/tests/data`).
+//! What the test modules share: a driver configuration, a variable's value, the APC
+//! descriptors of nut-hid's fixtures (`drivers/nut-hid/tests/data`), and the HID backend
+//! started on a replayed recording with a spy on what it asks the device.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
 
 use nut_driver::config::{split_xarg, DriverConfig, Setting};
+use nut_driver::BackendError;
+use nut_hid_recording::{hex_string as hex, Recording};
 use nut_state::Tree;
+use usbhid_ups::backend::HidBackend;
+use usbhid_ups::device::{Device, DeviceError, Identity};
+use usbhid_ups::transport::replay::ReplayDevice;
 
 /// The Smart-UPS X 750 report descriptor, as hex.
 pub(crate) const SMART_UPS_X: &str =
@@ -36,4 +47,91 @@ pub(crate) fn config(x: &[&str]) -> DriverConfig {
 /// The value of variable `name`, if the tree has it.
 pub(crate) fn value<'t>(t: &'t Tree, name: &str) -> Option<&'t str> {
     t.get(name).map(|v| v.raw())
+}
+
+/// A device that records what is sent to it, around the replay.
+struct Spy {
+    inner: ReplayDevice,
+    sets: Rc<RefCell<Vec<String>>>,
+    gets: Rc<RefCell<Vec<u8>>>,
+    gone: Rc<RefCell<bool>>,
+}
+
+impl Device for Spy {
+    fn identity(&self) -> &Identity {
+        self.inner.identity()
+    }
+    fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.inner.report_descriptor()
+    }
+    fn get_feature(&mut self, id: u8, len: usize) -> Result<Vec<u8>, DeviceError> {
+        if *self.gone.borrow() {
+            return Err(DeviceError::Disconnected("unplugged".into()));
+        }
+        self.gets.borrow_mut().push(id);
+        self.inner.get_feature(id, len)
+    }
+    fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
+        self.sets.borrow_mut().push(hex(report));
+        self.inner.set_feature(report)
+    }
+    fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
+        self.inner.read_interrupt(timeout)
+    }
+    fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
+        self.inner.string(index)
+    }
+}
+
+/// A started backend on a replayed unit.
+pub(crate) struct Unit {
+    pub(crate) backend: HidBackend,
+    pub(crate) tree: Tree,
+    /// Every SET_REPORT, as hex.
+    pub(crate) sets: Rc<RefCell<Vec<String>>>,
+    /// The id of every GET_REPORT.
+    pub(crate) gets: Rc<RefCell<Vec<u8>>>,
+    /// Set it to unplug the unit (every GET_REPORT: disconnected).
+    pub(crate) gone: Rc<RefCell<bool>>,
+}
+
+/// Starts the backend on the recording `text` the way the driver binary does
+/// ([`nut_driver::init_tree`]: publish the configuration, init, first update, device.* copies),
+/// with the `-x` settings `x`.
+pub(crate) fn start_with(text: &str, x: &[&str]) -> Unit {
+    try_start_with(text, x).expect("init")
+}
+
+/// [`start_with`], with the init error (a unit no subdriver claims, ...) returned.
+pub(crate) fn try_start_with(text: &str, x: &[&str]) -> Result<Unit, BackendError> {
+    let rec = Recording::parse(text, "recording").expect("recording parses");
+    let sets = Rc::new(RefCell::new(Vec::new()));
+    let gets = Rc::new(RefCell::new(Vec::new()));
+    let gone = Rc::new(RefCell::new(false));
+    let (s2, r2, g2) = (sets.clone(), gets.clone(), gone.clone());
+    let mut backend = HidBackend::new(Box::new(move || {
+        Ok(Box::new(Spy {
+            inner: ReplayDevice::new(&rec),
+            sets: s2.clone(),
+            gets: r2.clone(),
+            gone: g2.clone(),
+        }) as Box<dyn Device>)
+    }));
+    let started = nut_driver::init_tree(&mut backend, &config(x), &usbhid_ups::DRIVER)?;
+    started.first_update.expect("first update");
+    let tree = started.tree;
+    Ok(Unit {
+        backend,
+        tree,
+        sets,
+        gets,
+        gone,
+    })
+}
+
+/// Every variable of `t` with its value.
+pub(crate) fn vars(t: &Tree) -> BTreeMap<String, String> {
+    t.vars()
+        .map(|v| (v.name().to_string(), v.raw().to_string()))
+        .collect()
 }
