@@ -11,7 +11,7 @@
 //! * [`Clock`]: wall time ([`SystemClock`]) or a test's [`ManualClock`].
 //!
 //! # The unit's log
-//! With a log file ([`Unit::log_to`], the driver's `simlog =`, the emulator's `--simlog`), the
+//! With a log file ([`State::log_to`], the driver's `simlog =`, the emulator's `--simlog`), the
 //! unit appends one line per event, flushed at once:
 //!
 //! | line | when |
