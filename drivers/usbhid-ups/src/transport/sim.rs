@@ -31,26 +31,6 @@ use crate::Error;
 
 pub use nut_hid_sim::Fault;
 
-impl From<nut_hid_sim::Error> for Error {
-    fn from(e: nut_hid_sim::Error) -> Self {
-        match e {
-            nut_hid_sim::Error::Descriptor(e) => Error::Descriptor(e),
-            nut_hid_sim::Error::EventPath {
-                origin,
-                line,
-                path,
-                reason,
-            } => Error::EventPath {
-                origin,
-                line,
-                path,
-                reason,
-            },
-            e => Error::Device(device_error(e)),
-        }
-    }
-}
-
 /// A handle to a simulated unit. Clones share the unit (and die together on a vanish).
 #[derive(Debug, Clone)]
 pub struct SimDevice {
@@ -346,7 +326,7 @@ interrupt = true
         let e = SimDevice::with_clock(&rec, "s.toml", ManualClock::new()).unwrap_err();
         let lines = BK650.lines().count();
         assert!(
-            matches!(&e, Error::EventPath { line, .. } if *line == lines + 2),
+            matches!(&e, Error::Simulation(nut_hid_sim::Error::EventPath { line, .. }) if *line == lines + 2),
             "{e}"
         );
         let rec = Recording::parse(
