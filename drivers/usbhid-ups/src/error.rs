@@ -40,18 +40,10 @@ pub enum Error {
         /// What the regex compiler said.
         reason: String,
     },
-    /// A scenario event sets a path that names no Feature or Input field.
-    #[error("{origin}:{line}: event sets {path:?}: {reason}")]
-    EventPath {
-        /// The recording.
-        origin: String,
-        /// The line of the `[[event]]`.
-        line: usize,
-        /// The path.
-        path: String,
-        /// Why it names no field.
-        reason: String,
-    },
+    /// The recording cannot be simulated (its descriptor, or a scenario event whose path names
+    /// no field).
+    #[error(transparent)]
+    Simulation(#[from] nut_hid_sim::Error),
     /// The recording is not a unit the ups.conf matching options accept.
     #[error("No matching HID UPS found ({file}: {option} does not match)")]
     NoMatch {

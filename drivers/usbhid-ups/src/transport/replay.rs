@@ -1,110 +1,25 @@
-//! Replay of a [`Recording`] as a [`Device`]: GET_REPORT answers exactly as recorded (an absent
-//! id fails like a STALL), strings by index, identity from `[usb]` and its indices, the
-//! `[[interrupt]]` reports at their recorded delays. A delivered interrupt report also becomes
-//! the answer to GET_REPORT of its id when the recorded answer has the same length, as a unit's
-//! Feature report shows the state its Input report announced (so a poll after a recorded
-//! event reads the new state, not the state of the snapshot). SET_REPORTs are accepted, stored (a later
-//! GET of that id returns what was written, as a real unit reflects writes), kept in a list a
-//! test can read ([`ReplayDevice::sets`]) and optionally appended to a log file
-//! (`SET_REPORT 0x15 15 3c 00` per line) so a test of the driver binary can check them.
+//! Replay of a [`Recording`] as a [`Device`]: a thin adapter over [`nut_hid_sim::Replay`], the
+//! report store the emulator shares. GET_REPORT answers exactly as recorded (an absent id fails
+//! like a STALL), strings by index, identity from `[usb]` and its indices, the `[[interrupt]]`
+//! reports at their recorded delays (a delivered one also becomes the GET_REPORT answer of its
+//! id when the lengths agree). SET_REPORTs are accepted, stored (a later GET of that id returns
+//! what was written, as a real unit reflects writes), kept in a list a test can read
+//! ([`ReplayDevice::sets`]) and optionally appended to a log file (`SET_REPORT 0x15 15 3c 00`
+//! per line) so a test of the driver binary can check them.
 //!
 //! Time comes from a [`Clock`], so tests run on a [`ManualClock`] without sleeping.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nut_hid::ReportKind;
+use nut_hid_recording::Recording;
+use nut_hid_sim::Replay;
 
 use crate::device::{Device, DeviceError, Identity};
-use nut_hid_recording::{hex_string, Recording};
 
-/// Where a replayed or simulated device gets its time from.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Time since an arbitrary, fixed origin.
-    fn now(&self) -> Duration;
-    /// Let `d` pass (a real clock sleeps; a manual clock just moves forward).
-    fn sleep(&self, d: Duration);
-}
-
-/// Wall-clock time, optionally sped up (`speed` 10 = a 60 s scenario plays in 6 s).
-#[derive(Debug, Clone, Copy)]
-pub struct SystemClock {
-    origin: Instant,
-    speed: f64,
-}
-
-impl SystemClock {
-    /// Real time.
-    pub fn new() -> Self {
-        Self::with_speed(1.0)
-    }
-
-    /// A clock running `speed` times faster than real time (non-positive or non-finite: 1).
-    pub fn with_speed(speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 {
-            speed
-        } else {
-            1.0
-        };
-        SystemClock {
-            origin: Instant::now(),
-            speed,
-        }
-    }
-}
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for SystemClock {
-    fn now(&self) -> Duration {
-        self.origin.elapsed().mul_f64(self.speed)
-    }
-
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d.div_f64(self.speed));
-    }
-}
-
-/// A clock that only moves when told to (or when a device "sleeps" on it): for tests.
-#[derive(Debug, Default)]
-pub struct ManualClock {
-    now: Mutex<Duration>,
-}
-
-impl ManualClock {
-    /// A clock at zero.
-    pub fn new() -> Arc<Self> {
-        Arc::new(ManualClock::default())
-    }
-
-    /// Move forward by `d`.
-    pub fn advance(&self, d: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now = now.saturating_add(d);
-    }
-
-    /// Jump to `t`.
-    pub fn set(&self, t: Duration) {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = t;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn sleep(&self, d: Duration) {
-        self.advance(d);
-    }
-}
+pub use nut_hid_sim::{Clock, ManualClock, SystemClock};
 
 /// The identity a recording describes (strings resolved through `[usb.indices]`).
 pub fn identity_of(rec: &Recording) -> Identity {
@@ -122,24 +37,19 @@ pub fn identity_of(rec: &Recording) -> Identity {
     }
 }
 
+/// What a refusal of the simulated unit is to the driver: gone, or this request failed.
+pub(crate) fn device_error(e: nut_hid_sim::Error) -> DeviceError {
+    match e {
+        nut_hid_sim::Error::Gone => DeviceError::Disconnected(e.to_string()),
+        e => DeviceError::Failed(e.to_string()),
+    }
+}
+
 /// A recording played back as a device.
 #[derive(Debug)]
 pub struct ReplayDevice {
     identity: Identity,
-    descriptor: Vec<u8>,
-    strings: BTreeMap<u8, String>,
-    /// Current Feature report contents by id (recorded, then as written).
-    pub(crate) feature: BTreeMap<u8, Vec<u8>>,
-    /// Current Input report contents by id (the simulator changes them).
-    pub(crate) input: BTreeMap<u8, Vec<u8>>,
-    /// Interrupt reports not yet delivered, with their due time on the clock, in order, and
-    /// whether they come from the recording's `[[interrupt]]` list (not from a simulation).
-    pub(crate) pending: VecDeque<(Duration, Vec<u8>, bool)>,
-    pub(crate) clock: Arc<dyn Clock>,
-    /// Clock time when the device was opened.
-    pub(crate) start: Duration,
-    sets: Vec<(Duration, Vec<u8>)>,
-    log: Option<File>,
+    store: Replay,
 }
 
 impl ReplayDevice {
@@ -150,72 +60,25 @@ impl ReplayDevice {
 
     /// Replays `rec` on `clock`; interrupt delays count from now.
     pub fn with_clock(rec: &Recording, clock: Arc<dyn Clock>) -> Self {
-        let start = clock.now();
-        let mut due = start;
-        let pending = rec
-            .interrupts
-            .iter()
-            .map(|i| {
-                due = due.saturating_add(Duration::from_millis(i.after_ms));
-                (due, i.report.clone(), true)
-            })
-            .collect();
         ReplayDevice {
             identity: identity_of(rec),
-            descriptor: rec.descriptor.clone(),
-            strings: rec.strings.clone(),
-            feature: rec.feature.clone(),
-            input: rec.input.clone(),
-            pending,
-            clock,
-            start,
-            sets: Vec::new(),
-            log: None,
+            store: Replay::with_clock(rec, clock),
         }
     }
 
     /// Also append every SET_REPORT to `path` (`SET_REPORT 0x15 15 3c 00`), flushed per line.
-    pub fn log_sets_to(&mut self, path: &Path) -> io::Result<()> {
-        self.log = Some(OpenOptions::new().create(true).append(true).open(path)?);
-        Ok(())
+    pub fn log_sets_to(&mut self, path: &Path) -> std::io::Result<()> {
+        self.store.log_to(path)
     }
 
     /// Every SET_REPORT received: time since the device was opened, and the bytes.
     pub fn sets(&self) -> &[(Duration, Vec<u8>)] {
-        &self.sets
+        self.store.sets()
     }
 
     /// Time since the device was opened.
     pub fn elapsed(&self) -> Duration {
-        self.clock.now().saturating_sub(self.start)
-    }
-
-    /// Queues a simulated interrupt report due at `due`, after those due at the same time or
-    /// earlier. (The simulation has already put its values into the reports.)
-    pub(crate) fn queue_interrupt(&mut self, due: Duration, report: Vec<u8>) {
-        let at = self.pending.partition_point(|(d, _, _)| *d <= due);
-        self.pending.insert(at, (due, report, false));
-    }
-
-    /// The first interrupt report due at `now`, if any. A recorded one also becomes the
-    /// GET_REPORT answer of its id (same length only).
-    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Vec<u8>> {
-        if self.pending.front().is_none_or(|(d, _, _)| *d > now) {
-            return None;
-        }
-        let (_, report, recorded) = self.pending.pop_front()?;
-        if recorded {
-            if let Some(answer) = report.first().and_then(|id| self.feature.get_mut(id)) {
-                if answer.len() == report.len() {
-                    answer.clone_from(&report);
-                }
-            }
-        }
-        Some(report)
-    }
-
-    pub(crate) fn next_due(&self) -> Option<Duration> {
-        self.pending.front().map(|(d, _, _)| *d)
+        self.store.elapsed()
     }
 }
 
@@ -225,55 +88,39 @@ impl Device for ReplayDevice {
     }
 
     fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
-        Ok(self.descriptor.clone())
+        Ok(self.store.descriptor().to_vec())
     }
 
     fn get_feature(&mut self, id: u8, len: usize) -> Result<Vec<u8>, DeviceError> {
-        match self.feature.get(&id) {
-            Some(answer) if len > 0 => Ok(answer[..answer.len().min(len)].to_vec()),
-            Some(_) => Err(DeviceError::Failed(format!(
-                "GET_REPORT 0x{id:02x} asked for 0 bytes"
-            ))),
-            None => Err(DeviceError::Failed(format!(
-                "GET_REPORT 0x{id:02x}: not in the recording (stall)"
-            ))),
-        }
+        self.store
+            .get_report(ReportKind::Feature, id, len)
+            .map_err(device_error)
     }
 
     fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
-        let Some(&id) = report.first() else {
-            return Err(DeviceError::Failed("empty SET_REPORT".into()));
-        };
-        let at = self.elapsed();
-        if let Some(log) = &mut self.log {
-            let line = format!("SET_REPORT 0x{id:02x} {}\n", hex_string(report));
-            if let Err(e) = log.write_all(line.as_bytes()).and_then(|()| log.flush()) {
-                tracing::warn!("cannot write the SET_REPORT log: {e}");
-            }
-        }
-        self.sets.push((at, report.to_vec()));
-        self.feature.insert(id, report.to_vec());
-        Ok(())
+        self.store
+            .set_report(ReportKind::Feature, report)
+            .map_err(device_error)
     }
 
     fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
-        let deadline = self.clock.now().saturating_add(timeout);
+        let clock = self.store.clock().clone();
+        let deadline = clock.now().saturating_add(timeout);
         loop {
-            let now = self.clock.now();
-            if let Some(r) = self.pop_due(now) {
+            let now = clock.now();
+            if let Some(r) = self.store.pop_due(now) {
                 return Ok(Some(r));
             }
             if now >= deadline {
                 return Ok(None);
             }
-            let wake = self.next_due().map_or(deadline, |d| d.min(deadline));
-            self.clock
-                .sleep(wake.saturating_sub(now).max(Duration::from_millis(1)));
+            let wake = self.store.next_due().map_or(deadline, |d| d.min(deadline));
+            clock.sleep(wake.saturating_sub(now).max(Duration::from_millis(1)));
         }
     }
 
     fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
-        Ok(self.strings.get(&index).cloned())
+        Ok(self.store.string(index).map(str::to_string))
     }
 }
 

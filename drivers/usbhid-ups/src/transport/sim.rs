@@ -1,146 +1,40 @@
-//! A simulated UPS: a [`ReplayDevice`] whose reports change over time as the recording's
-//! `[[event]]` scenario says, plus fault injection for the recovery tests.
-//!
-//! At `at_s` seconds after the unit was created, every `set` path is resolved to the Feature
-//! AND Input fields of the descriptor with exactly that path (names from
-//! [`crate::apc::usage_table`]); the logical value is written into the stored report bytes with
-//! [`nut_hid::Field::insert`] (a short recorded answer is zero-extended to what the field
-//! needs; an Input report never recorded starts from the Feature report of the same id). With
-//! `interrupt = true` the changed Input reports are sent on the interrupt pipe, in the order
-//! their first field appears in `set` (file order).
+//! A simulated UPS as a [`Device`]: a thin adapter over [`nut_hid_sim::Unit`], the unit model
+//! the emulator shares: the recording's `[[event]]` scenario on a clock, fault injection, and
+//! the APC output and power model (a written delay counts down and turns the output off; with
+//! no mains the unit leaves the bus until mains is back). Usage paths are named with
+//! [`crate::apc::usage_table`].
 //!
 //! Faults ([`SimDevice::inject`], or the `fault` event extension documented in
 //! [`nut_hid_recording`]):
 //! * [`Fault::Vanish`]: the unit is unplugged for a while. Every handle opened before answers
 //!   [`DeviceError::Disconnected`] for good (as a dead hidraw node does), interrupts are lost,
 //!   [`SimDevice::reopen`] fails until the time is over, then gives a working handle to the
-//!   same unit (same reports, same scenario clock).
+//!   same unit (same reports, same scenario clock). A power-off of the unit does the same.
 //! * [`Fault::FailReads`]: the next `count` GET_REPORTs fail ([`DeviceError::Failed`], a STALL).
 //! * [`Fault::ComeBack`]: ends a vanish now.
 //!
 //! The ups.conf key `simlog = <path>` (passed by the backend to [`SimDevice::log_sets_to`])
-//! appends one line per SET_REPORT, `SET_REPORT 0x15 15 3c 00`, for tests of the driver binary.
+//! appends one line per SET_REPORT, `SET_REPORT 0x15 15 3c 00`, and one per transition of the
+//! unit (`OUTPUT OFF`, `UNPLUG`, `REPLUG`, `OUTPUT ON`), for tests of the driver binary.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use nut_hid::{Field, ReportKind};
+use nut_hid::ReportKind;
+use nut_hid_recording::Recording;
+use nut_hid_sim::{State, Unit};
 
 use crate::device::{Device, DeviceError, Identity};
-use crate::transport::replay::{Clock, ReplayDevice, SystemClock};
+use crate::transport::replay::{device_error, identity_of, Clock, SystemClock};
 use crate::Error;
-use nut_hid_recording::{FaultSpec, Recording};
 
-/// A fault to inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Unplugged for a while.
-    Vanish {
-        /// How long (`Duration::MAX`: until [`Fault::ComeBack`]).
-        for_: Duration,
-    },
-    /// GET_REPORTs fail like a STALL.
-    FailReads {
-        /// How many.
-        count: u32,
-    },
-    /// Plugged back in now.
-    ComeBack,
-}
-
-#[derive(Debug)]
-struct Step {
-    at: Duration,
-    /// (fields with that path, logical value)
-    sets: Vec<(Vec<Field>, i64)>,
-    interrupt: bool,
-    fault: Option<Fault>,
-}
-
-#[derive(Debug)]
-struct Unit {
-    dev: ReplayDevice,
-    steps: Vec<Step>,
-    next_step: usize,
-    /// Unplugged until this clock time.
-    gone_until: Option<Duration>,
-    /// Bumped at each unplug: handles of an older generation are dead.
-    generation: u64,
-    fail_reads: u32,
-}
-
-impl Unit {
-    /// Applies the scenario up to `now`.
-    fn advance(&mut self, now: Duration) {
-        if self.gone_until.is_some_and(|t| now >= t) {
-            self.gone_until = None;
-        }
-        while let Some(step) = self.steps.get(self.next_step) {
-            let at = self.dev.start.saturating_add(step.at);
-            if at > now {
-                break;
-            }
-            self.next_step += 1;
-            let interrupt = step.interrupt;
-            let fault = step.fault;
-            let sets: Vec<(Vec<Field>, i64)> = step.sets.clone();
-            let mut touched_inputs: Vec<u8> = Vec::new();
-            for (fields, value) in &sets {
-                for f in fields {
-                    let (store, other) = match f.kind {
-                        ReportKind::Input => (&mut self.dev.input, &self.dev.feature),
-                        _ => (&mut self.dev.feature, &self.dev.input),
-                    };
-                    let id = f.report_id;
-                    let report = store
-                        .entry(id)
-                        .or_insert_with(|| other.get(&id).cloned().unwrap_or_else(|| vec![id]));
-                    if report.len() < f.needed_len() {
-                        report.resize(f.needed_len(), 0);
-                    }
-                    if let Err(e) = f.insert(report, *value) {
-                        tracing::warn!("simulator: {e}");
-                    }
-                    if f.kind == ReportKind::Input && !touched_inputs.contains(&id) {
-                        touched_inputs.push(id);
-                    }
-                }
-            }
-            if interrupt && self.gone_until.is_none() {
-                for id in touched_inputs {
-                    if let Some(r) = self.dev.input.get(&id).cloned() {
-                        self.dev.queue_interrupt(at, r);
-                    }
-                }
-            }
-            if let Some(f) = fault {
-                self.apply(f, at);
-            }
-        }
-    }
-
-    fn apply(&mut self, fault: Fault, at: Duration) {
-        match fault {
-            Fault::Vanish { for_ } => {
-                self.gone_until = Some(at.saturating_add(for_));
-                self.generation += 1;
-                self.dev.pending.clear();
-            }
-            Fault::FailReads { count } => self.fail_reads = self.fail_reads.saturating_add(count),
-            Fault::ComeBack => self.gone_until = None,
-        }
-    }
-
-    fn gone(&self) -> bool {
-        self.gone_until.is_some()
-    }
-}
+pub use nut_hid_sim::Fault;
 
 /// A handle to a simulated unit. Clones share the unit (and die together on a vanish).
 #[derive(Debug, Clone)]
 pub struct SimDevice {
-    unit: Arc<Mutex<Unit>>,
+    unit: Unit,
     identity: Identity,
     generation: u64,
 }
@@ -153,75 +47,18 @@ impl SimDevice {
 
     /// Simulates `rec` on `clock`. `origin` names the recording in errors.
     pub fn with_clock(rec: &Recording, origin: &str, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let desc = nut_hid::parse(&rec.descriptor)?;
-        let table = crate::apc::usage_table();
-        let mut steps = Vec::new();
-        for ev in &rec.events {
-            let mut sets = Vec::new();
-            for (path, value) in &ev.set {
-                let err = |reason: String| Error::EventPath {
-                    origin: origin.to_string(),
-                    line: ev.line,
-                    path: path.clone(),
-                    reason,
-                };
-                let p = table.parse_path(path).map_err(|e| err(e.to_string()))?;
-                let fields: Vec<Field> = desc
-                    .fields()
-                    .iter()
-                    .filter(|f| f.path == p && f.kind != ReportKind::Output)
-                    .cloned()
-                    .collect();
-                if fields.is_empty() {
-                    return Err(err("no Feature or Input field has this path".into()));
-                }
-                sets.push((fields, *value));
-            }
-            let fault = ev.fault.map(|f| match f {
-                FaultSpec::Vanish { duration_s } => Fault::Vanish {
-                    for_: duration_s
-                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                        .unwrap_or(Duration::MAX),
-                },
-                FaultSpec::FailReads { count } => Fault::FailReads { count },
-                FaultSpec::ComeBack => Fault::ComeBack,
-            });
-            steps.push(Step {
-                at: Duration::try_from_secs_f64(ev.at_s).unwrap_or(Duration::MAX),
-                sets,
-                interrupt: ev.interrupt,
-                fault,
-            });
-        }
-        // Stable: events at the same time keep their file order.
-        steps.sort_by_key(|s| s.at);
-        let dev = ReplayDevice::with_clock(rec, clock);
-        let identity = dev.identity().clone();
-        let unit = Unit {
-            dev,
-            steps,
-            next_step: 0,
-            gone_until: None,
-            generation: 0,
-            fail_reads: 0,
-        };
+        let unit = Unit::with_clock(rec, origin, &crate::apc::usage_table(), clock)?;
         Ok(SimDevice {
-            unit: Arc::new(Mutex::new(unit)),
-            identity,
+            unit,
+            identity: identity_of(rec),
             generation: 0,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Unit> {
-        self.unit.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Locks, runs the scenario up to now, and checks this handle is alive.
-    fn live(&self) -> Result<MutexGuard<'_, Unit>, DeviceError> {
-        let mut u = self.lock();
-        let now = u.dev.clock.now();
-        u.advance(now);
-        if u.gone() || u.generation != self.generation {
+    /// The unit with the scenario run up to now, if this handle is alive.
+    fn live(&self) -> Result<MutexGuard<'_, State>, DeviceError> {
+        let u = self.unit.lock();
+        if !u.present() || u.generation() != self.generation {
             return Err(DeviceError::Disconnected(
                 "simulated unit unplugged".to_string(),
             ));
@@ -231,23 +68,18 @@ impl SimDevice {
 
     /// Appends every SET_REPORT to `path` (the `simlog` ups.conf key).
     pub fn log_sets_to(&self, path: &Path) -> std::io::Result<()> {
-        self.lock().dev.log_sets_to(path)
+        self.unit.lock().log_to(path)
     }
 
     /// Injects a fault now.
     pub fn inject(&self, fault: Fault) {
-        let mut u = self.lock();
-        let now = u.dev.clock.now();
-        u.advance(now);
-        u.apply(fault, now);
+        self.unit.lock().inject(fault);
     }
 
     /// Opens the unit again (after a vanish): fails while it is unplugged.
     pub fn reopen(&self) -> Result<SimDevice, DeviceError> {
-        let mut u = self.lock();
-        let now = u.dev.clock.now();
-        u.advance(now);
-        if u.gone() {
+        let u = self.unit.lock();
+        if !u.present() {
             return Err(DeviceError::Disconnected(
                 "simulated unit still unplugged".to_string(),
             ));
@@ -255,34 +87,32 @@ impl SimDevice {
         Ok(SimDevice {
             unit: self.unit.clone(),
             identity: self.identity.clone(),
-            generation: u.generation,
+            generation: u.generation(),
         })
     }
 
     /// Every SET_REPORT the unit received (time since start, bytes), whatever the handle.
     pub fn sets(&self) -> Vec<(Duration, Vec<u8>)> {
-        self.lock().dev.sets().to_vec()
+        self.unit.lock().replay().sets().to_vec()
     }
 
     /// Current bytes of Feature report `id` (scenario applied up to now).
     pub fn feature_report(&self, id: u8) -> Option<Vec<u8>> {
-        let mut u = self.lock();
-        let now = u.dev.clock.now();
-        u.advance(now);
-        u.dev.feature.get(&id).cloned()
+        let u = self.unit.lock();
+        u.replay()
+            .report(ReportKind::Feature, id)
+            .map(<[u8]>::to_vec)
     }
 
     /// Current bytes of Input report `id` (scenario applied up to now).
     pub fn input_report(&self, id: u8) -> Option<Vec<u8>> {
-        let mut u = self.lock();
-        let now = u.dev.clock.now();
-        u.advance(now);
-        u.dev.input.get(&id).cloned()
+        let u = self.unit.lock();
+        u.replay().report(ReportKind::Input, id).map(<[u8]>::to_vec)
     }
 
     /// Time since the unit was created.
     pub fn elapsed(&self) -> Duration {
-        self.lock().dev.elapsed()
+        self.unit.lock().elapsed()
     }
 }
 
@@ -292,28 +122,25 @@ impl Device for SimDevice {
     }
 
     fn report_descriptor(&mut self) -> Result<Vec<u8>, DeviceError> {
-        self.live()?.dev.report_descriptor()
+        Ok(self.live()?.replay().descriptor().to_vec())
     }
 
     fn get_feature(&mut self, id: u8, len: usize) -> Result<Vec<u8>, DeviceError> {
-        let mut u = self.live()?;
-        if u.fail_reads > 0 {
-            u.fail_reads -= 1;
-            return Err(DeviceError::Failed(format!(
-                "GET_REPORT 0x{id:02x}: injected failure"
-            )));
-        }
-        u.dev.get_feature(id, len)
+        self.live()?
+            .get_report(ReportKind::Feature, id, len)
+            .map_err(device_error)
     }
 
     fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError> {
-        self.live()?.dev.set_feature(report)
+        self.live()?
+            .set_report(ReportKind::Feature, report)
+            .map_err(device_error)
     }
 
     fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
         let (clock, deadline) = {
             let u = self.live()?;
-            let clock = u.dev.clock.clone();
+            let clock = u.replay().clock().clone();
             let deadline = clock.now().saturating_add(timeout);
             (clock, deadline)
         };
@@ -321,19 +148,13 @@ impl Device for SimDevice {
             let wake = {
                 let mut u = self.live()?;
                 let now = clock.now();
-                if let Some(r) = u.dev.pop_due(now) {
+                if let Some(r) = u.pop_interrupt() {
                     return Ok(Some(r));
                 }
                 if now >= deadline {
                     return Ok(None);
                 }
-                let mut wake = deadline;
-                if let Some(d) = u.dev.next_due() {
-                    wake = wake.min(d);
-                }
-                if let Some(s) = u.steps.get(u.next_step) {
-                    wake = wake.min(u.dev.start.saturating_add(s.at));
-                }
+                let wake = u.next_wake().map_or(deadline, |w| w.min(deadline));
                 // Short slices, so a fault injected from another thread is seen soon.
                 wake.saturating_sub(now)
                     .clamp(Duration::from_millis(1), Duration::from_millis(20))
@@ -343,7 +164,7 @@ impl Device for SimDevice {
     }
 
     fn string(&mut self, index: u8) -> Result<Option<String>, DeviceError> {
-        self.live()?.dev.string(index)
+        Ok(self.live()?.replay().string(index).map(str::to_string))
     }
 }
 
@@ -352,6 +173,7 @@ mod tests {
     use super::*;
     use crate::fixtures::BK650;
     use crate::transport::replay::ManualClock;
+    use nut_hid::Field;
     const SCENARIO: &str = "
 [[event]]
 at_s = 5
@@ -504,7 +326,7 @@ interrupt = true
         let e = SimDevice::with_clock(&rec, "s.toml", ManualClock::new()).unwrap_err();
         let lines = BK650.lines().count();
         assert!(
-            matches!(&e, Error::EventPath { line, .. } if *line == lines + 2),
+            matches!(&e, Error::Simulation(nut_hid_sim::Error::EventPath { line, .. }) if *line == lines + 2),
             "{e}"
         );
         let rec = Recording::parse(
