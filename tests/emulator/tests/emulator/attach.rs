@@ -11,8 +11,8 @@ use ups_emulator::{check, Error};
 
 use crate::common::BK650;
 
-#[test]
-fn attach_then_detach_first_when_the_connection_ends() {
+/// A sysfs root with `vhci_hcd.0` (port 0 used, port 1 free) and the BK650M2-CH as a unit.
+fn fake_tree() -> (tempfile::TempDir, std::path::PathBuf, nut_hid_sim::Unit) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("vhci_hcd.0");
     fs::create_dir(&dir).unwrap();
@@ -28,6 +28,12 @@ fn attach_then_detach_first_when_the_connection_ends() {
     let rec = root.path().join("unit.toml");
     fs::write(&rec, BK650).unwrap();
     let unit = check::load(&rec, ManualClock::new()).unwrap();
+    (root, dir, unit)
+}
+
+#[test]
+fn attach_then_detach_first_when_the_connection_ends() {
+    let (root, dir, unit) = fake_tree();
     let shared = Shared::new();
     let log_path = root.path().join("log");
     let mut server = Server::new(
@@ -59,13 +65,7 @@ fn attach_then_detach_first_when_the_connection_ends() {
 
 #[test]
 fn stopped_while_the_unit_is_away_attaches_nothing() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("vhci_hcd.0");
-    fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("attach"), "").unwrap();
-    let rec = root.path().join("unit.toml");
-    fs::write(&rec, BK650).unwrap();
-    let unit = check::load(&rec, ManualClock::new()).unwrap();
+    let (root, dir, unit) = fake_tree();
     unit.lock().inject(nut_hid_sim::Fault::Vanish {
         for_: std::time::Duration::MAX,
     });
