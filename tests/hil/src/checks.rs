@@ -143,6 +143,19 @@ fn parse_dump(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Each action, its verdict and the SET_REPORTs it caused.
+fn transcript(actions: &[(String, Vec<String>)]) -> String {
+    actions
+        .iter()
+        .map(|(a, sets)| {
+            format!(
+                "{a}\n{}",
+                sets.iter().map(|l| format!("  {l}\n")).collect::<String>()
+            )
+        })
+        .collect()
+}
+
 fn dump_text(vars: &BTreeMap<String, String>) -> String {
     vars.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
 }
@@ -215,7 +228,7 @@ fn run_driver(
     work: &Path,
     actions: Option<&Actions>,
 ) -> (Run, Actions) {
-    let emu = Emulator::attach(recording, &work.join(format!("{which:?}-unit")), &[]);
+    let emu = Emulator::attach(recording, &work.join(format!("{which:?}-unit")));
     let mut s = Setup::new(vendor_of(recording), "");
     s.start(&which.driver(stock), &["-u", "root"]);
     let dump = s.dump(stock);
@@ -302,7 +315,7 @@ fn killpower(
     program: &Path,
     args: &[&str],
 ) -> Vec<String> {
-    let emu = Emulator::attach(recording, &work.join(format!("{label}-unit")), &[]);
+    let emu = Emulator::attach(recording, &work.join(format!("{label}-unit")));
     let s = Setup::new(vendor_of(recording), "");
     let (code, out, err) = s.dir.run(program, args, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{label}: {out}{err}");
@@ -330,7 +343,7 @@ pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
     r.check(
         "the kernel enumerates the unit: hidraw node, descriptor, strings",
         || {
-            let emu = Emulator::attach(recording, &work.join("enumerate"), &[]);
+            let emu = Emulator::attach(recording, &work.join("enumerate"));
             let (_, usb) = emu.hidraw().unwrap();
             let hid_desc = std::fs::read_dir(&usb)
                 .unwrap()
@@ -381,8 +394,14 @@ pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
         if let Some(dir) = out {
             let _ = std::fs::write(dir.join("ours.txt"), dump_text(&ou.dump));
             let _ = std::fs::write(dir.join("stock.txt"), dump_text(&st.dump));
+            let _ = std::fs::write(dir.join("actions-ours.txt"), transcript(&ou.actions));
+            let _ = std::fs::write(dir.join("actions-stock.txt"), transcript(&st.actions));
         }
         r.check("the upsc dumps are equal (driver.* aside)", || {
+            assert!(
+                st.dump.contains_key("ups.status"),
+                "stock's dump has no ups.status"
+            );
             let mut diffs = Vec::new();
             let keys: std::collections::BTreeSet<&String> =
                 st.dump.keys().chain(ou.dump.keys()).collect();
@@ -406,8 +425,18 @@ pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
             assert_eq!(ou.commands, st.commands);
         });
         r.check(
-            "every command and write gives stock's SET_REPORT bytes",
+            &format!(
+                "every command and write gives stock's SET_REPORT bytes ({} actions, {} SET_REPORTs)",
+                st.actions.len(),
+                st.actions.iter().map(|(_, s)| s.len() - 1).sum::<usize>()
+            ),
             || {
+                assert!(
+                    st.actions.iter().any(|(_, s)| s.len() > 1),
+                    "no action reached the unit:\n{}",
+                    transcript(&st.actions)
+                );
+                assert_eq!(st.actions.len(), ou.actions.len(), "as many actions");
                 let mut diffs = Vec::new();
                 for ((a, s), (_, o)) in st.actions.iter().zip(&ou.actions) {
                     if s != o {
@@ -469,6 +498,18 @@ pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
     faults(r, recording, &work, &rec);
 }
 
+/// Our driver (with `serial =` set) reading a fresh unit, which is then unplugged: once upsd
+/// says the data is stale (within MAXAGE).
+fn unplugged(recording: &Path, dir: &Path, serial: &str) -> (Emulator, Setup) {
+    let emu = Emulator::attach(recording, dir);
+    let mut s = Setup::new(vendor_of(recording), &format!("\tserial = {serial}\n"));
+    s.start(&our_bin(DRIVER), &["-u", "root"]);
+    emu.ctl("unplug");
+    emu.wait_hidraw(false);
+    s.wait_stale(Duration::from_secs(15));
+    (emu, s)
+}
+
 /// Our driver alone on the real USB stack: unplug, replug, another serial, a stalled unit,
 /// the `nut` user, record mode.
 fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording::Recording) {
@@ -482,12 +523,7 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
     r.check(
         "unplugged: stale within MAXAGE; replugged: fresh again, no restart",
         || {
-            let emu = Emulator::attach(recording, &work.join("unplug-unit"), &[]);
-            let mut s = Setup::new(vendor_of(recording), &format!("\tserial = {serial}\n"));
-            s.start(&our_bin(DRIVER), &["-u", "root"]);
-            emu.ctl("unplug");
-            emu.wait_hidraw(false);
-            s.wait_stale(Duration::from_secs(15));
+            let (emu, mut s) = unplugged(recording, &work.join("unplug-unit"), &serial);
             emu.ctl("replug");
             emu.wait_hidraw(true);
             s.wait_fresh(Duration::from_secs(45));
@@ -496,12 +532,7 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
     r.check(
         "a unit with another serial is not taken when serial = is set",
         || {
-            let emu = Emulator::attach(recording, &work.join("serial-unit"), &[]);
-            let mut s = Setup::new(vendor_of(recording), &format!("\tserial = {serial}\n"));
-            s.start(&our_bin(DRIVER), &["-u", "root"]);
-            emu.ctl("unplug");
-            emu.wait_hidraw(false);
-            s.wait_stale(Duration::from_secs(15));
+            let (emu, mut s) = unplugged(recording, &work.join("serial-unit"), &serial);
             emu.ctl("replug serial OTHER0000001");
             emu.wait_hidraw(true);
             // the driver retries with a growing delay: give it two tries' worth
@@ -514,7 +545,7 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
             );
             emu.ctl("unplug");
             emu.wait_hidraw(false);
-            emu.ctl("replug");
+            emu.ctl(&format!("replug serial {serial}"));
             emu.wait_hidraw(true);
             s.wait_fresh(Duration::from_secs(45));
         },
@@ -522,10 +553,10 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
     r.check(
         "a unit that stalls every GET_REPORT: stale, then fresh once it answers",
         || {
-            let emu = Emulator::attach(recording, &work.join("stall-unit"), &[]);
+            let emu = Emulator::attach(recording, &work.join("stall-unit"));
             let mut s = Setup::new(vendor_of(recording), "");
             s.start(&our_bin(DRIVER), &["-u", "root"]);
-            emu.ctl("stall get-report");
+            emu.ctl("stall get_report");
             s.wait_stale(Duration::from_secs(30));
             emu.ctl("clear");
             s.wait_fresh(Duration::from_secs(45));
@@ -534,7 +565,7 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
     r.check(
         "as the nut user, through the node group and mode of our udev rule",
         || {
-            let emu = Emulator::attach(recording, &work.join("nut-unit"), &[]);
+            let emu = Emulator::attach(recording, &work.join("nut-unit"));
             let (node, _) = emu.hidraw().unwrap();
             use std::os::unix::fs::MetadataExt;
             let meta = std::fs::metadata(&node).unwrap();
@@ -542,22 +573,26 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
             assert_eq!(
                 (meta.gid(), meta.mode() & 0o777),
                 (nut_gid, 0o660),
-                "{} after udev",
-                node.display()
+                "{} after udev\n{}",
+                node.display(),
+                crate::guest::run("udevadm", &["info", &node.display().to_string()])
+                    .unwrap_or_else(|e| e)
             );
             let mut s = Setup::new(vendor_of(recording), "");
+            // the driver's socket goes where nut may write, as /run/nut is
+            std::os::unix::fs::chown(s.dir.state(), Some(nut_uid()), Some(nut_gid)).unwrap();
             // (no -u: the driver drops to nut)
             s.start(&our_bin(DRIVER), &[]);
             let pid = s.driver.as_ref().map(Proc::pid).unwrap();
             let uids = nut_test_support::daemon::proc_uids(pid);
-            assert_eq!(uids[1], nut_test_support::daemon::user_uid("nut").unwrap());
+            assert_eq!(uids[1], nut_uid(), "the driver's effective uid");
         },
     );
     r.check(
         "record mode: the written recording replays to the same upsc dump",
         || {
             let Some(stock) = stock_nut() else { return };
-            let emu = Emulator::attach(recording, &work.join("record-unit"), &[]);
+            let emu = Emulator::attach(recording, &work.join("record-unit"));
             let mut s = Setup::new(vendor_of(recording), "");
             let file = s.dir.path().join("recorded.toml");
             s.start(
@@ -590,6 +625,10 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
             assert!(differ.is_empty(), "{}", differ.join("\n"));
         },
     );
+}
+
+fn nut_uid() -> u32 {
+    nut_test_support::daemon::user_uid("nut").unwrap()
 }
 
 fn nut_gid() -> u32 {

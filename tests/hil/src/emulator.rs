@@ -23,7 +23,7 @@ pub(crate) struct Emulator {
 impl Emulator {
     /// Attach `recording` (logs in `dir`) and wait until the kernel has made a hidraw node of
     /// it.
-    pub(crate) fn attach(recording: &Path, dir: &Path, extra: &[&str]) -> Emulator {
+    pub(crate) fn attach(recording: &Path, dir: &Path) -> Emulator {
         std::fs::create_dir_all(dir).unwrap();
         let rec = nut_hid_recording::Recording::parse(
             &std::fs::read_to_string(recording).unwrap(),
@@ -40,7 +40,6 @@ impl Emulator {
             .arg(dir.join("simlog"))
             .arg("--control")
             .arg(dir.join("control"))
-            .args(extra)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -11,6 +11,8 @@ const RUN_RULES: &str = "/run/udev/rules.d";
 /// Load vhci-hcd, usbhid and hid-generic, and start udevd with our rule; the reason when
 /// something of it fails.
 pub(crate) fn prepare() -> Result<(), String> {
+    // (nothing brings up loopback in this guest; upsd and its clients need it)
+    run("ip", &["link", "set", "lo", "up"]).map_err(|e| format!("loopback: {e}"))?;
     for m in ["vhci-hcd", "usbhid", "hid-generic"] {
         run("modprobe", &[m]).map_err(|e| format!("cannot load module {m}: {e}"))?;
     }
