@@ -568,15 +568,24 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
             let emu = Emulator::attach(recording, &work.join("nut-unit"));
             let (node, _) = emu.hidraw().unwrap();
             use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(&node).unwrap();
             let nut_gid = nut_gid();
-            assert_eq!(
-                (meta.gid(), meta.mode() & 0o777),
-                (nut_gid, 0o660),
-                "{} after udev\n{}",
-                node.display(),
-                crate::guest::run("udevadm", &["info", &node.display().to_string()])
-                    .unwrap_or_else(|e| e)
+            // (`udevadm settle` can return before udevd has seen the kernel's event)
+            wait_for(
+                "udev to give the node to nut",
+                Duration::from_secs(15),
+                |last| {
+                    let meta = std::fs::metadata(&node).ok()?;
+                    let got = (meta.gid(), meta.mode() & 0o777);
+                    *last = format!(
+                        "{} is gid {} mode {:o}\n{}",
+                        node.display(),
+                        got.0,
+                        got.1,
+                        crate::guest::run("udevadm", &["info", &node.display().to_string()])
+                            .unwrap_or_else(|e| e)
+                    );
+                    (got == (nut_gid, 0o660)).then_some(())
+                },
             );
             let mut s = Setup::new(vendor_of(recording), "");
             // the driver's socket goes where nut may write, as /run/nut is
