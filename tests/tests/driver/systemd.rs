@@ -139,3 +139,88 @@ fn watchdog_pings_from_the_poll_loop() {
     signal(p.pid(), "CONT");
     assert!(notify.pings_during(Duration::from_secs(2)) >= 3);
 }
+
+/// What ran of the late-shutdown hook `conf/systemd/system-shutdown/nutshutdown` with nut.conf
+/// `nut_conf` and POWERDOWNFLAG `flag_set` or not: our upsmon and upsdrvctl in its sbin, our
+/// nut-mode in its lib, `sleep` and `systemctl` stubs that log their arguments. Returns the
+/// stubs' log and the SET_REPORTs the simulated unit got.
+fn run_hook(nut_conf: &str, flag_set: bool) -> (String, Vec<String>) {
+    let dir = dir();
+    let flag = dir.path().join("killpower");
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "{}\tsimlog = \"{}\"\n",
+            std::fs::read_to_string(dir.conf().join("ups.conf")).unwrap(),
+            dir.path().join("simlog").display()
+        ),
+    );
+    dir.write_conf(
+        "upsmon.conf",
+        &format!("POWERDOWNFLAG {}\n", flag.display()),
+    );
+    nut_test_support::set_mode(&dir.conf().join("upsmon.conf"), 0o600);
+    dir.write_conf("nut.conf", nut_conf);
+    if flag_set {
+        std::fs::write(&flag, "upsmon-shutdown-file").unwrap();
+    }
+    let (sbin, lib, bin) = (
+        dir.path().join("sbin"),
+        dir.path().join("lib"),
+        dir.path().join("bin"),
+    );
+    for d in [&sbin, &lib, &bin] {
+        std::fs::create_dir(d).unwrap();
+    }
+    for (d, name) in [(&sbin, "upsmon"), (&sbin, "upsdrvctl"), (&lib, "nut-mode")] {
+        std::os::unix::fs::symlink(our_bin(name), d.join(name)).unwrap();
+    }
+    let stubs = dir.path().join("stubs.log");
+    for name in ["sleep", "systemctl"] {
+        let p = bin.join(name);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{name} $*\" >> '{}'\n", stubs.display()),
+        )
+        .unwrap();
+        nut_test_support::set_mode(&p, 0o755);
+    }
+    let hook = nut_test_support::tests_dir().join("../conf/systemd/system-shutdown/nutshutdown");
+    let mut cmd = std::process::Command::new(&hook);
+    cmd.arg("poweroff")
+        .envs(dir.env())
+        .env("NUT_RS_SBINDIR", &sbin)
+        .env("NUT_RS_LIBDIR", &lib)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        );
+    let (code, out, err) = nut_test_support::run_with_timeout(&mut cmd, Duration::from_secs(40));
+    assert_eq!(code, Some(0), "nutshutdown: {out}{err}");
+    let simlog = std::fs::read_to_string(dir.path().join("simlog")).unwrap_or_default();
+    (
+        std::fs::read_to_string(&stubs).unwrap_or_default(),
+        simlog.lines().map(String::from).collect(),
+    )
+}
+
+#[test]
+fn shutdown_hook_kills_the_power_when_upsmon_set_the_flag() {
+    use nut_test_support::usbhid::bk650m2_reboot_line;
+    // the flag is set: upsdrvctl shutdown reaches the unit, and without POWEROFF_WAIT that is all
+    let (stubs, simlog) = run_hook("MODE=standalone\n", true);
+    assert_eq!(simlog, [bk650m2_reboot_line()]);
+    assert_eq!(stubs, "");
+    // POWEROFF_WAIT: wait that long, then reboot (the mains may have come back meanwhile)
+    let (stubs, simlog) = run_hook("MODE=netserver\nPOWEROFF_WAIT=\"15m\"\n", true);
+    assert_eq!(simlog, [bk650m2_reboot_line()]);
+    assert_eq!(stubs, "sleep 15m\nsystemctl reboot --force --force\n");
+    // no flag: a plain shutdown, nothing sent
+    let (stubs, simlog) = run_hook("MODE=standalone\nPOWEROFF_WAIT=15m\n", false);
+    assert_eq!((stubs.as_str(), simlog.len()), ("", 0));
+    // MODE=none (and an unknown MODE): NUT does not run here, the hook does nothing
+    for conf in ["MODE=none\n", "MODE=foo\n"] {
+        let (stubs, simlog) = run_hook(conf, true);
+        assert_eq!((stubs.as_str(), simlog.len()), ("", 0), "{conf}");
+    }
+}
