@@ -82,6 +82,32 @@ impl NotifySocket {
         self.pings - before
     }
 
+    /// The watchdog pings of process `pid` (every `period`) follow its main loop: about
+    /// `window / period` pings in `window` while it runs, none while it is stopped (SIGSTOP:
+    /// what a hung loop looks like to systemd), and they come back after SIGCONT.
+    pub fn assert_pings_follow_the_process(
+        &mut self,
+        pid: u32,
+        period: Duration,
+        window: Duration,
+    ) {
+        let expected = (window.as_millis() / period.as_millis()) as usize;
+        let n = self.pings_during(window);
+        assert!(
+            (expected - 2..=expected + 2).contains(&n),
+            "{n} pings in {window:?}, one every {period:?} expected"
+        );
+        crate::daemon::signal(pid, "STOP");
+        std::thread::sleep(Duration::from_millis(100));
+        while self.raw(Duration::from_millis(50)).is_some() {}
+        assert_eq!(self.pings_during(window), 0, "pings from a stopped process");
+        crate::daemon::signal(pid, "CONT");
+        assert!(
+            self.pings_during(window) >= expected - 2,
+            "the pings did not come back after SIGCONT"
+        );
+    }
+
     /// Assert that `msg` is `RELOADING=1` with a `MONOTONIC_USEC` between `before` and
     /// `after` (both [`monotonic_usec`]) and the reload status line.
     pub fn assert_reloading(msg: &str, before: u64, after: u64) {
