@@ -4,8 +4,14 @@
 //! lines, in which order, with which waits) as plain functions of the parsed ups.conf, tested
 //! without starting anything, and the execution of that plan. The binary is one call to
 //! [`drvctl::main`].
+//!
+//! For systemd: [`mode`] is `nut-mode` (nut.conf's MODE as the units' `ExecCondition=`) and
+//! [`generator`] is `nut-driver-generator` (a `nut-driver@<ups>.service` per ups.conf
+//! section).
 
 pub mod drvctl;
+pub mod generator;
+pub mod mode;
 
 /// Why a tool stops. The messages are stock NUT's where it has one.
 #[derive(Debug, thiserror::Error)]

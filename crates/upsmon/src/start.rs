@@ -123,6 +123,9 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
         nix::unistd::daemon(true, false)
             .map_err(|e| Error::system("going to the background", e))?;
     }
+    // (before the split: systemd's WATCHDOG_PID names the process it started; the monitoring
+    // child pings for it, which the unit allows with NotifyAccess=all)
+    let mut notifier = nut_daemon::Notifier::from_env();
 
     // the PID file is opened before the privileges go, and written once the signal handlers
     // are in place
@@ -177,7 +180,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     let code = runtime.block_on(async {
         let (pool, reports) = Pool::new(connect_timeout, Duration::from_secs(conf.pollfreq.max(1)));
         let daemon = Daemon::start(conf, settings, pool, System { parent });
-        daemon::run(daemon, reports, pid_file.as_mut()).await
+        daemon::run(daemon, reports, pid_file.as_mut(), &mut notifier).await
     });
     // (an unprivileged child may lack the right; the parent removes it then)
     if let Some(f) = pid_file {

@@ -1,6 +1,7 @@
 //! End-to-end tests of our usbhid-ups driver: on its socket behind stock upsd and ours
 //! (`socket`), replaying the BK650M2-CH recording (`replay`), recording a live event
-//! (`record`), and killing the power through upsdrvctl (`killpower`).
+//! (`record`), killing the power through upsdrvctl (`killpower`), and under systemd
+//! (`systemd`: `upsdrvctl -F`, the notifications).
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used)]
@@ -9,3 +10,4 @@ mod killpower;
 mod record;
 mod replay;
 mod socket;
+mod systemd;
