@@ -15,7 +15,9 @@ mod privs;
 mod syslog;
 
 pub use logging::{init_logging, log_level};
-pub use paths::{altpidpath, altpidpath_for, confpath, pidfile, statepath};
+pub use paths::{
+    altpidpath, altpidpath_for, conf_dir, conf_file, confpath, pidfile, statepath, ConfPathError,
+};
 pub use pidfile::{is_running, read_pid, signal_command, PidError, PidFile};
 pub use privs::{become_user, lookup_user, PrivError, DEFAULT_USER};
 pub use syslog::Syslog;

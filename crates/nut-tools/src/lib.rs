@@ -23,6 +23,9 @@ pub enum Error {
     /// The command line is wrong (the message says how).
     #[error("{0}")]
     Usage(String),
+    /// Neither /etc/nut nor /etc/ups exists and `NUT_CONFPATH` is not set.
+    #[error(transparent)]
+    ConfPath(#[from] nut_daemon::ConfPathError),
     /// ups.conf could not be read or parsed.
     #[error(transparent)]
     Conf(#[from] nut_conf::Error),

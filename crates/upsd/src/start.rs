@@ -35,14 +35,14 @@ const COMMANDS: [(&str, Signal); 2] = [("reload", Signal::SIGHUP), ("stop", Sign
 
 /// Run upsd as `options` say, until a stop signal (or, with `-c`, until the signal is sent).
 pub fn run(options: &Options) -> Result<(), Error> {
-    let confpath = nut_daemon::confpath();
     let flags = &options.daemon;
     let level = nut_daemon::log_level(flags.debug, options.quiet);
     let foreground = flags.stays_foreground();
     if let Some(command) = &flags.command {
         nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, false);
-        return send_command(command, flags.pid, &confpath);
+        return send_command(command, flags.pid, &nut_daemon::confpath());
     }
+    let confpath = nut_daemon::conf_dir()?;
     nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, !foreground);
     let user = match (&flags.user, nix::unistd::Uid::effective().is_root()) {
         (Some(name), _) => Some(nut_daemon::lookup_user(name)?),

@@ -61,7 +61,6 @@ fn init_logging(debug: u8, to_syslog: bool) {
 
 /// Run upsmon as the command line asks; the exit code, or why it could not start.
 pub fn run(opts: Options) -> Result<ExitCode, Error> {
-    let confpath = nut_daemon::confpath().join("upsmon.conf");
     let pid_path = nut_daemon::pidfile("upsmon");
 
     let flags = &opts.daemon;
@@ -73,6 +72,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     }
 
     init_logging(flags.debug, !foreground && !opts.killpower);
+    let confpath = nut_daemon::conf_file("upsmon.conf")?;
     let conf = load_conf(&confpath)?;
     for w in &conf.warnings {
         tracing::warn!("{w}");

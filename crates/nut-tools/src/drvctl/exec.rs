@@ -19,7 +19,7 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         return Err(Error::Usage("Error: you must specify a command".into()));
     };
     let ups = o.words.get(1).map(String::as_str);
-    let conf = nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf"))?;
+    let conf = nut_conf::ups_conf::load(&nut_daemon::conf_file("ups.conf")?)?;
     let pidpath = nut_daemon::altpidpath();
     let g = Globals::from_conf(&conf, &default_driverpath(&conf));
     let plan = Planner {
