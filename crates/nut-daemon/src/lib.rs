@@ -4,12 +4,14 @@
 //! foreground and to syslog once in the background ([`init_logging`], [`log_level`]), PID
 //! files and the signals `-c <command>` sends ([`PidFile`], [`signal_command`]), running as
 //! an unprivileged user after the privileged set-up ([`become_user`]), and reading PEM
-//! certificates and keys ([`pem`]).
+//! certificates and keys ([`pem`]), and warning about config files with secrets that others
+//! may read ([`perms`]).
 
 pub mod cli;
 mod logging;
 pub mod paths;
 pub mod pem;
+pub mod perms;
 mod pidfile;
 mod privs;
 mod syslog;

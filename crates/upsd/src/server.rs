@@ -156,6 +156,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
             return;
         }
     };
+    config::warn_perms(confpath, &conf);
     if conf.statepath != statepath {
         tracing::warn!("STATEPATH changes need a restart of upsd");
     }

@@ -50,6 +50,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         (None, false) => None,
     };
     let conf = config::load_server_conf(&confpath)?;
+    config::warn_perms(&confpath, &conf);
     if let Some(dir) = &options.chroot {
         nix::unistd::chroot(dir).map_err(|source| Error::Chroot {
             dir: dir.clone(),

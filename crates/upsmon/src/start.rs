@@ -51,6 +51,7 @@ pub(crate) fn load_conf(path: &Path) -> Result<UpsmonConf, Error> {
         file: path.to_path_buf(),
         source,
     })?;
+    nut_daemon::perms::warn_secret_files(&[path]);
     Ok(nut_conf::upsmon_conf::parse(&text, path)?)
 }
 
