@@ -44,6 +44,15 @@ pub(crate) const BK650M2_ON_1_4: Usb<'static> = Usb {
     devnum: 4,
 };
 
+/// A USB mouse on port 1-6 (a HID device that is no UPS).
+pub(crate) const MOUSE_ON_1_6: Usb<'static> = Usb {
+    port: "1-6",
+    vid: "046d",
+    pid: "c31c",
+    serial: None,
+    devnum: 9,
+};
+
 /// Builds the sysfs layout of one USB HID device with hidraw node `node`.
 pub(crate) fn add(sys: &Path, node: &str, u: &Usb<'_>) {
     let usb = sys

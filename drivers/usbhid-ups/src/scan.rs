@@ -284,23 +284,14 @@ fn bad_option(out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{sysfs, Usb, BK650M2_ON_1_4};
+    use crate::fixtures::{sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
 
     /// Two APC units, a mouse, an APC unit with an id stock does not list, and a second
     /// hidraw node of the first unit.
     fn tree() -> tempfile::TempDir {
         sysfs(&[
             ("hidraw0", BK650M2_ON_1_4),
-            (
-                "hidraw1",
-                Usb {
-                    port: "1-6",
-                    vid: "046d",
-                    pid: "c31c",
-                    serial: None,
-                    devnum: 9,
-                },
-            ),
+            ("hidraw1", MOUSE_ON_1_6),
             (
                 "hidraw2",
                 Usb {

@@ -15,17 +15,18 @@ fn the_netserver_preset_runs_our_driver_and_upsd() {
     let Some(stock) = stock_nut() else { return };
     let dir = empty_dir();
     let conf = dir.conf();
-    // empty_dir's upsd.conf has a LISTEN line: it configures something.
-    let (code, out, err) = dir.run(
-        &our_bin("nut-setup"),
-        &[
+    let setup = |more: &[&str]| {
+        let mut args = vec![
             "netserver",
             "--confdir",
             conf.to_str().unwrap(),
             "--no-detect",
-        ],
-        Duration::from_secs(10),
-    );
+        ];
+        args.extend_from_slice(more);
+        dir.run(&our_bin("nut-setup"), &args, Duration::from_secs(10))
+    };
+    // empty_dir's upsd.conf has a LISTEN line: it configures something.
+    let (code, out, err) = setup(&[]);
     assert_eq!(
         (code, out.as_str(), err.as_str()),
         (
@@ -38,17 +39,7 @@ fn the_netserver_preset_runs_our_driver_and_upsd() {
             .as_str()
         )
     );
-    let (code, out, err) = dir.run(
-        &our_bin("nut-setup"),
-        &[
-            "netserver",
-            "--confdir",
-            conf.to_str().unwrap(),
-            "--no-detect",
-            "--force",
-        ],
-        Duration::from_secs(10),
-    );
+    let (code, out, err) = setup(&["--force"]);
     assert_eq!((code, err.as_str()), (Some(0), ""), "{out}");
     let c = conf.display();
     assert_eq!(

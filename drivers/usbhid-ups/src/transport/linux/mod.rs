@@ -203,7 +203,7 @@ mod tests {
     use super::sysfs::discover;
     use super::usbfs::decode_string_descriptor;
     use super::*;
-    use crate::fixtures::{bk650m2, sysfs, Usb, BK650M2_ON_1_4};
+    use crate::fixtures::{bk650m2, sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
     use crate::matcher::Matcher;
     use std::fs;
     use std::os::unix::fs::symlink;
@@ -211,16 +211,7 @@ mod tests {
     fn fake() -> tempfile::TempDir {
         let t = sysfs(&[
             ("hidraw0", BK650M2_ON_1_4),
-            (
-                "hidraw10",
-                Usb {
-                    port: "1-6",
-                    vid: "046d",
-                    pid: "c31c",
-                    serial: None,
-                    devnum: 9,
-                },
-            ),
+            ("hidraw10", MOUSE_ON_1_6),
             (
                 "hidraw2",
                 Usb {
