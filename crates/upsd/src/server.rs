@@ -14,6 +14,7 @@ use tokio::signal::{self, unix::SignalKind};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::allow::Verdict;
 use crate::config::{self, ServerConf, UpsDef};
 use crate::driver::{self, lock};
 use crate::state::{Descriptions, Server, Ups};
@@ -40,6 +41,7 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     server.users = p.users;
     server.descriptions = p.descriptions;
     server.tls_ready = p.tls.is_some();
+    server.allow.set(p.conf.upsd.allow_from.clone());
     let server = Arc::new(Mutex::new(server));
     for def in &p.upses {
         add_ups(&server, &statepath, def, false);
@@ -134,6 +136,16 @@ async fn accept_loop(
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // ALLOW_FROM: closed before a byte is read or written.
+                let verdict = lock(&server).allow.check(peer.ip(), crate::clock::now());
+                match verdict {
+                    Verdict::Admit => {}
+                    Verdict::RefuseAndLog => {
+                        tracing::warn!("{}", crate::allow::refusal(peer.ip()));
+                        continue;
+                    }
+                    Verdict::Refuse => continue,
+                }
                 let server = server.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -175,6 +187,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
             return;
         }
     };
+    config::warn_perms(confpath, &conf);
     if conf.statepath != statepath {
         tracing::warn!("STATEPATH changes need a restart of upsd");
     }
@@ -184,6 +197,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
         s.maxage = conf.upsd.maxage;
         s.tracking_delay = conf.upsd.trackingdelay;
         s.users = users;
+        s.allow.set(conf.upsd.allow_from);
         // Drop sections that are gone, kicking the clients logged into them.
         let removed: Vec<String> = s
             .upses

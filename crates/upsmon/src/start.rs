@@ -51,6 +51,7 @@ pub(crate) fn load_conf(path: &Path) -> Result<UpsmonConf, Error> {
         file: path.to_path_buf(),
         source,
     })?;
+    nut_daemon::perms::warn_secret_files(&[path]);
     Ok(nut_conf::upsmon_conf::parse(&text, path)?)
 }
 
@@ -61,7 +62,6 @@ fn init_logging(debug: u8, to_syslog: bool) {
 
 /// Run upsmon as the command line asks; the exit code, or why it could not start.
 pub fn run(opts: Options) -> Result<ExitCode, Error> {
-    let confpath = nut_daemon::confpath().join("upsmon.conf");
     let pid_path = nut_daemon::pidfile("upsmon");
 
     let flags = &opts.daemon;
@@ -73,6 +73,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     }
 
     init_logging(flags.debug, !foreground && !opts.killpower);
+    let confpath = nut_daemon::conf_file("upsmon.conf")?;
     let conf = load_conf(&confpath)?;
     for w in &conf.warnings {
         tracing::warn!("{w}");

@@ -25,9 +25,9 @@ pub(crate) fn load_config(
     let conf = if standalone {
         None
     } else {
-        Some(nut_conf::ups_conf::load(
-            &nut_daemon::confpath().join("ups.conf"),
-        )?)
+        Some(nut_conf::ups_conf::load(&nut_daemon::conf_file(
+            "ups.conf",
+        )?)?)
     };
     DriverConfig::build(progname, upsname, conf.as_ref(), xargs, options)
 }

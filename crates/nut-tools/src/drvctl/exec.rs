@@ -23,7 +23,7 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         }
     };
     let ups = ups.map(String::as_str);
-    let conf = nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf"))?;
+    let conf = nut_conf::ups_conf::load(&nut_daemon::conf_file("ups.conf")?)?;
     let pidpath = nut_daemon::altpidpath();
     let g = Globals::from_conf(&conf, &default_driverpath(&conf));
     let plan = Planner {
