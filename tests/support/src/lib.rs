@@ -17,6 +17,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
+pub mod sd_notify;
 pub mod stock_dump;
 pub mod upsmon;
 pub mod usbhid;
@@ -731,6 +732,11 @@ impl LineClient {
     pub fn connect(port: u16) -> io::Result<LineClient> {
         let stream =
             TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))?;
+        Self::from_stream(stream)
+    }
+
+    /// A client over a connected (blocking) stream.
+    pub fn from_stream(stream: TcpStream) -> io::Result<LineClient> {
         stream.set_nodelay(true)?;
         Ok(LineClient {
             stream,
