@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use nut_client::{Client, ErrCode, Error as ClientError, TlsConfig, DEFAULT_TIMEOUT};
+use nut_client::{Client, Error as ClientError, TlsConfig, DEFAULT_TIMEOUT};
 use nut_proto::{Get, OkReply, Request, DEFAULT_PORT};
 
 use crate::{Error, Result};
@@ -360,6 +360,8 @@ async fn start_tls(client: &mut Client, host: &str) -> StdResult<(), ConnectErro
     match client.starttls(&config).await {
         Ok(()) => {
             eprintln!("Connecting in SSL to '{host}' (no certificate name specified)");
+            eprintln!("Do not intend to authenticate server {host}");
+            eprintln!("SSL handshake done successfully with server {host}");
             eprintln!("Connected to NUT server {host} in SSL");
             eprintln!("Certificate verification is disabled");
             Ok(())
@@ -373,12 +375,6 @@ async fn start_tls(client: &mut Client, host: &str) -> StdResult<(), ConnectErro
             Err(ConnectError(strerror(&e)))
         }
     }
-}
-
-/// `code` as upsclient names it (for tests and messages).
-#[allow(dead_code)]
-pub(crate) fn code_text(code: ErrCode) -> &'static str {
-    server_text(code.as_str())
 }
 
 /// `str_to_uint(text, 10)` of NUT's common code: decimal digits only once white space
@@ -417,6 +413,12 @@ pub(crate) const POLL_PAUSE: Duration = Duration::from_secs(1);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nut_client::ErrCode;
+
+    /// `code` as upsclient names it.
+    fn code_text(code: ErrCode) -> &'static str {
+        server_text(code.as_str())
+    }
 
     fn target(ups: &str, host: &str, port: u16) -> StdResult<Target, ()> {
         Ok(Target {
