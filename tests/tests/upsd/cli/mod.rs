@@ -16,6 +16,7 @@ mod upsc;
 mod upscmd;
 mod upslog;
 mod upsrw;
+mod wire;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
