@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use nut_client::{Client, Error as ClientError, TlsConfig, DEFAULT_TIMEOUT};
 use nut_proto::{Get, OkReply, Request, DEFAULT_PORT};
+pub(crate) use nut_state::{atoi, strtol};
 
 use crate::{Error, Result};
 
@@ -28,30 +29,6 @@ pub(crate) struct Target {
 /// `strtok`'s first token of `s` split at any of `delims` (empty tokens skipped).
 fn first_token<'a>(s: &'a str, delims: &[char]) -> Option<&'a str> {
     s.split(|c| delims.contains(&c)).find(|t| !t.is_empty())
-}
-
-/// C's `strtol(s, NULL, 10)`: leading white space, a sign, digits; saturating.
-pub(crate) fn strtol(s: &str) -> i64 {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut n: i64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
-}
-
-/// C's `atoi`: `strtol` cut to an `int` the way glibc does.
-pub(crate) fn atoi(s: &str) -> i32 {
-    strtol(s) as i32
 }
 
 /// Cut `s` to at most `max` bytes on a character boundary (stock copies into fixed buffers).
@@ -466,13 +443,5 @@ mod tests {
         );
         let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(os_text(&refused), "Connection refused");
-    }
-
-    #[test]
-    fn numbers_as_c_reads_them() {
-        assert_eq!(strtol("  +12abc"), 12);
-        assert_eq!(strtol("-7"), -7);
-        assert_eq!(strtol("x"), 0);
-        assert_eq!(atoi("4294967297"), 1);
     }
 }

@@ -42,6 +42,14 @@ impl<'a> Getopt<'a> {
         &self.argv[self.ind.min(self.argv.len())..]
     }
 
+    /// The operands as text (not UTF-8 bytes replaced).
+    pub(crate) fn operand_strings(&self) -> Vec<String> {
+        self.operands()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
     fn argv0(&self) -> String {
         self.argv
             .first()

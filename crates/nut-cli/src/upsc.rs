@@ -71,11 +71,7 @@ async fn upsc(argv: Vec<OsString>) -> Result<ExitCode> {
             }
         }
     }
-    let operands: Vec<String> = opts
-        .operands()
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let operands = opts.operand_strings();
     let first = operands.first().map(String::as_str);
     let (ups, host, port) = if list_upses {
         let (host, port) = split_addr(first.unwrap_or("localhost")).map_err(|()| {

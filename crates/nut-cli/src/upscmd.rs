@@ -76,11 +76,7 @@ async fn upscmd(argv: Vec<OsString>) -> Result<ExitCode> {
             }
         }
     }
-    let operands: Vec<String> = opts
-        .operands()
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let operands = opts.operand_strings();
     let Some(target) = operands.first() else {
         usage(&prog);
         return Ok(ExitCode::SUCCESS);

@@ -169,4 +169,21 @@ impl Cli {
         );
         stock
     }
+
+    /// [`Cli::same`], and stock's stdout or stderr holds `expect` (what the case is about):
+    /// stock's outcome.
+    pub(super) fn same_saying(
+        &self,
+        tool: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+        expect: &str,
+    ) -> Outcome {
+        let stock = self.same(tool, args, stdin);
+        assert!(
+            stock.stdout.contains(expect) || stock.stderr.contains(expect),
+            "stock {tool} {args:?} did not say {expect:?}: {stock:?}"
+        );
+        stock
+    }
 }

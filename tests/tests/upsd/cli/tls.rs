@@ -25,11 +25,7 @@ fn upsc_over_starttls_matches_stock() {
         (&["nope@$H"], "Error: Unknown UPS\n"),
     ];
     for (args, expect) in cases {
-        let stock = cli.same("upsc", args, None);
-        assert!(
-            stock.stdout.contains(expect) || stock.stderr.contains(expect),
-            "stock upsc {args:?} did not say {expect:?}: {stock:?}"
-        );
+        let stock = cli.same_saying("upsc", args, None, expect);
         // on TLS, as stock says (and ours, being identical)
         assert!(
             stock.stderr.contains("in SSL"),

@@ -49,11 +49,7 @@ fn upsrw_matches_stock(which: Impl) {
         (&["-s", "ups.mfr=x", "-u", "admin", "second@$H"], Some("wrong\n"), "Password: Unexpected response from upsd: ERR ACCESS-DENIED\n"),
     ];
     for (args, stdin, expect) in cases {
-        let stock = cli.same("upsrw", args, *stdin);
-        assert!(
-            stock.stdout.contains(expect) || stock.stderr.contains(expect),
-            "stock upsrw {args:?} did not say {expect:?}: {stock:?}"
-        );
+        cli.same_saying("upsrw", args, *stdin, expect);
     }
 }
 nut_test_support::both_upsd!(upsrw_matches_stock);
