@@ -132,7 +132,7 @@ impl Setup {
 /// One request on a new connection; the reply line.
 fn get(port: u16, line: &str) -> String {
     match nut_test_support::LineClient::connect(port) {
-        Ok(mut c) => c.request(line),
+        Ok(mut c) => c.try_request(line).unwrap_or_else(|e| e),
         Err(e) => e.to_string(),
     }
 }
