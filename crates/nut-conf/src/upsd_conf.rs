@@ -3,7 +3,12 @@
 //! Keywords are case-sensitive except `DEBUG_MIN`, as in NUT. Unlike stock upsd, which logs
 //! a bad line and carries on, an unknown directive, a wrong number of arguments or a bad value
 //! is an error. Obsolete `ACCEPT`, `REJECT` and `ACL` are accepted with a warning.
+//!
+//! `ALLOW_FROM <address or network>...` is nut-rs's own (the "permitted devices" list of NAS
+//! UPS servers): when given, upsd closes connections from any other peer before reading a
+//! byte.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::value::{
@@ -22,6 +27,89 @@ pub struct Listen {
     pub addr: String,
     /// TCP port, [`DEFAULT_PORT`] if omitted.
     pub port: u16,
+}
+
+/// One `ALLOW_FROM` entry: an address (`192.0.2.7`, a /32 or /128) or a network in CIDR
+/// notation (`192.0.2.0/24`, `2001:db8::/32`). IPv4-mapped IPv6 entries and peers
+/// (`::ffff:192.0.2.7`) are taken as the IPv4 address they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowNet {
+    /// The network address (host bits zero).
+    pub addr: IpAddr,
+    /// The prefix length: up to 32 for IPv4, 128 for IPv6.
+    pub prefix: u8,
+}
+
+/// `::ffff:a.b.c.d` as `a.b.c.d`; anything else unchanged.
+fn unmapped(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The top `prefix` bits of `addr` as a mask over its width.
+fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
+        }
+        IpAddr::V6(a) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
+        }
+    }
+}
+
+impl AllowNet {
+    /// Parses `192.0.2.7`, `192.0.2.0/24`, `2001:db8::/32`, `::ffff:192.0.2.0/120`.
+    pub fn parse(v: &str) -> Result<AllowNet, String> {
+        let bad = || {
+            format!(
+                "ALLOW_FROM expects addresses or networks (192.0.2.7, 192.0.2.0/24, 2001:db8::/32), got {v:?}"
+            )
+        };
+        let (addr, prefix) = match v.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (v, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= width && !p.starts_with('+'))
+                .ok_or_else(|| format!("ALLOW_FROM {v}: the prefix length must be 0 to {width}"))?,
+        };
+        if mask(addr, prefix) != addr {
+            return Err(format!(
+                "ALLOW_FROM {v}: host bits are set after /{prefix}; the network is {}/{prefix}",
+                mask(addr, prefix)
+            ));
+        }
+        Ok(match unmapped(addr) {
+            IpAddr::V4(a) if addr.is_ipv6() && prefix >= 96 => AllowNet {
+                addr: IpAddr::V4(a),
+                prefix: prefix - 96,
+            },
+            _ => AllowNet { addr, prefix },
+        })
+    }
+
+    /// Whether `peer` is in this network (an IPv4-mapped IPv6 peer as its IPv4 address).
+    pub fn contains(&self, peer: IpAddr) -> bool {
+        let peer = unmapped(peer);
+        peer.is_ipv4() == self.addr.is_ipv4() && mask(peer, self.prefix) == self.addr
+    }
+}
+
+impl std::fmt::Display for AllowNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// `CERTREQUEST`: what upsd asks of client certificates.
@@ -67,6 +155,9 @@ pub struct UpsdConf {
     pub allow_not_all_listeners: bool,
     /// `DEBUG_MIN`: minimum debug level.
     pub debug_min: Option<u32>,
+    /// `ALLOW_FROM` entries of every line, in file order; empty: every peer may connect
+    /// (stock behaviour).
+    pub allow_from: Vec<AllowNet>,
     /// Accepted lines that have no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -88,12 +179,20 @@ impl Default for UpsdConf {
             allow_no_device: false,
             allow_not_all_listeners: false,
             debug_min: None,
+            allow_from: Vec::new(),
             warnings: Vec::new(),
         }
     }
 }
 
-const KEYWORDS: [&str; 17] = [
+impl UpsdConf {
+    /// Whether a peer at `peer` may connect: no `ALLOW_FROM`, or an entry contains it.
+    pub fn allows(&self, peer: IpAddr) -> bool {
+        self.allow_from.is_empty() || self.allow_from.iter().any(|n| n.contains(peer))
+    }
+}
+
+const KEYWORDS: [&str; 18] = [
     "LISTEN",
     "MAXAGE",
     "TRACKINGDELAY",
@@ -108,6 +207,7 @@ const KEYWORDS: [&str; 17] = [
     "ALLOW_NO_DEVICE",
     "ALLOW_NOT_ALL_LISTENERS",
     "DEBUG_MIN",
+    "ALLOW_FROM",
     "ACCEPT",
     "REJECT",
     "ACL",
@@ -185,6 +285,12 @@ fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Resu
         "ALLOW_NO_DEVICE" => conf.allow_no_device = flag_or_number(key, &one(words)?)?,
         "ALLOW_NOT_ALL_LISTENERS" => {
             conf.allow_not_all_listeners = flag_or_number(key, &one(words)?)?
+        }
+        "ALLOW_FROM" => {
+            arity(words, 1, usize::MAX, "one or more addresses or networks")?;
+            for w in &words[1..] {
+                conf.allow_from.push(AllowNet::parse(w)?);
+            }
         }
         "ACCEPT" | "REJECT" | "ACL" => {
             warn.push(format!("{key} is obsolete and ignored; use LISTEN"));
@@ -381,7 +487,78 @@ debug_min 3
         );
         assert_eq!(
             fail("LISTNE 1.2.3.4"),
-            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ACCEPT, REJECT, ACL"
+            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
+        );
+    }
+
+    #[test]
+    fn allow_from_lists_networks_and_matches_peers() {
+        let conf = ok(
+            "ALLOW_FROM 192.168.1.0/24 10.0.0.7\nALLOW_FROM 2001:db8::/32 ::ffff:172.16.0.0/108\n",
+        );
+        let nets: Vec<String> = conf.allow_from.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            nets,
+            [
+                "192.168.1.0/24",
+                "10.0.0.7/32",
+                "2001:db8::/32",
+                "172.16.0.0/12"
+            ]
+        );
+        let allows = |a: &str| conf.allows(a.parse().unwrap());
+        for a in [
+            "192.168.1.1",
+            "192.168.1.255",
+            "10.0.0.7",
+            "::ffff:10.0.0.7",
+            "::ffff:192.168.1.9",
+            "2001:db8:1::5",
+            "172.31.255.255",
+        ] {
+            assert!(allows(a), "{a}");
+        }
+        for a in [
+            "192.168.2.1",
+            "10.0.0.8",
+            "127.0.0.1",
+            "::1",
+            "::ffff:10.0.0.8",
+            "2001:db9::1",
+            "172.32.0.0",
+            // A v4-compatible (not mapped) address is IPv6.
+            "::10.0.0.7",
+        ] {
+            assert!(!allows(a), "{a}");
+        }
+        // Without the directive everyone may connect; /0 allows a whole family.
+        assert!(ok("").allows("203.0.113.5".parse().unwrap()));
+        let any4 = ok("ALLOW_FROM 0.0.0.0/0");
+        assert!(any4.allows("203.0.113.5".parse().unwrap()));
+        assert!(!any4.allows("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn allow_from_errors_name_the_line_and_value() {
+        assert_eq!(
+            fail("\nALLOW_FROM"),
+            "upsd.conf:2: ALLOW_FROM takes one or more addresses or networks, got 0 words"
+        );
+        assert_eq!(
+            fail("ALLOW_FROM 10.0.0.1 nas.local"),
+            "upsd.conf:1: ALLOW_FROM expects addresses or networks (192.0.2.7, 192.0.2.0/24, 2001:db8::/32), got \"nas.local\""
+        );
+        assert_eq!(
+            fail("ALLOW_FROM 10.0.0.0/33"),
+            "upsd.conf:1: ALLOW_FROM 10.0.0.0/33: the prefix length must be 0 to 32"
+        );
+        assert_eq!(
+            fail("ALLOW_FROM 192.168.1.5/24"),
+            "upsd.conf:1: ALLOW_FROM 192.168.1.5/24: host bits are set after /24; the network is 192.168.1.0/24"
+        );
+        assert_eq!(
+            fail("ALLOW_FROM fe80::1%eth0"),
+            "upsd.conf:1: ALLOW_FROM expects addresses or networks (192.0.2.7, 192.0.2.0/24, 2001:db8::/32), got \"fe80::1%eth0\""
         );
     }
 }

@@ -3,9 +3,17 @@
 //! [`drvctl`] is `upsdrvctl`: its command line, the decisions (which drivers, which command
 //! lines, in which order, with which waits) as plain functions of the parsed ups.conf, tested
 //! without starting anything, and the execution of that plan. The binary is one call to
-//! [`drvctl::main`].
+//! [`drvctl::main`]. [`setup`] is `nut-setup`, which writes a working configuration (the
+//! NAS-compatible `netserver` preset) from what `nut-scanner -U` finds.
+//!
+//! For systemd: [`mode`] is `nut-mode` (nut.conf's MODE as the units' `ExecCondition=`) and
+//! [`generator`] is `nut-driver-generator` (a `nut-driver@<ups>.service` per ups.conf
+//! section).
 
 pub mod drvctl;
+pub mod generator;
+pub mod mode;
+pub mod setup;
 
 /// Why a tool stops. The messages are stock NUT's where it has one.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +31,9 @@ pub enum Error {
     /// The command line is wrong (the message says how).
     #[error("{0}")]
     Usage(String),
+    /// Neither /etc/nut nor /etc/ups exists and `NUT_CONFPATH` is not set.
+    #[error(transparent)]
+    ConfPath(#[from] nut_daemon::ConfPathError),
     /// ups.conf could not be read or parsed.
     #[error(transparent)]
     Conf(#[from] nut_conf::Error),
@@ -39,4 +50,20 @@ pub enum Error {
         /// What the system said.
         source: std::io::Error,
     },
+    /// nut-setup: a file to write exists and configures something.
+    #[error("{} exists and is not a sample: not replacing it (use --force)", .0.display())]
+    Exists(std::path::PathBuf),
+    /// nut-setup: reading, writing or giving away a file failed.
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// nut-setup as root, but there is no `nut` group to give the files to.
+    #[error("group nut not found: the files would be unreadable for upsd and upsmon (install the package, or create the group)")]
+    NoGroup,
 }

@@ -74,6 +74,17 @@ pub(crate) fn load_upses(confpath: &Path, allow_no_device: bool) -> Result<Vec<U
     Ok(upses)
 }
 
+/// Warn (stock warns and carries on) about the files with secrets that others may read or
+/// write: upsd.conf, ups.conf, upsd.users and the CERTFILE.
+pub(crate) fn warn_perms(confpath: &Path, conf: &ServerConf) {
+    let files = ["upsd.conf", "ups.conf", "upsd.users"].map(|f| confpath.join(f));
+    let mut paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    if let Some(cert) = &conf.upsd.certfile {
+        paths.push(cert);
+    }
+    nut_daemon::perms::warn_secret_files(&paths);
+}
+
 pub(crate) fn load_users(confpath: &Path) -> Result<Users, Error> {
     let users = nut_conf::upsd_users::load(&confpath.join("upsd.users"))?;
     for w in &users.warnings {

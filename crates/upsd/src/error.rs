@@ -9,6 +9,9 @@ use nut_daemon::pem::PemError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Neither /etc/nut nor /etc/ups exists and `NUT_CONFPATH` is not set.
+    #[error(transparent)]
+    ConfPath(#[from] nut_daemon::ConfPathError),
     /// upsd.conf, ups.conf or upsd.users could not be read or is wrong (`file:line: ...`).
     #[error(transparent)]
     Conf(#[from] nut_conf::Error),

@@ -9,6 +9,7 @@
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed.
 
+mod allow;
 mod client;
 mod clock;
 mod cmd;

@@ -4,14 +4,17 @@
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nut_conf::upsd_users::Users;
 use nut_daemon::cli::Chain;
+use nut_daemon::Notifier;
 use tokio::net::TcpListener;
 use tokio::signal::{self, unix::SignalKind};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::allow::Verdict;
 use crate::config::{self, ServerConf, UpsDef};
 use crate::driver::{self, lock};
 use crate::state::{Descriptions, Server, Ups};
@@ -38,11 +41,22 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     server.users = p.users;
     server.descriptions = p.descriptions;
     server.tls_ready = p.tls.is_some();
+    server.allow.set(p.conf.upsd.allow_from.clone());
     let server = Arc::new(Mutex::new(server));
     for def in &p.upses {
         add_ups(&server, &statepath, def, false);
     }
     let permits = Arc::new(Semaphore::new(p.maxconn.max(1)));
+    let addrs: Vec<String> = p
+        .listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect();
+    let status = |server: &Arc<Mutex<Server>>| {
+        let n = lock(server).upses.len();
+        format!("Serving {n} UPS on {}", addrs.join(" "))
+    };
     for std_listener in p.listeners {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
         let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
@@ -58,14 +72,33 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     let mut term = handler(SignalKind::terminate())?;
     let mut int = handler(SignalKind::interrupt())?;
     let mut quit = handler(SignalKind::quit())?;
+    let mut notifier = Notifier::from_env();
+    notifier.ready(&status(&server));
+    // The watchdog is pinged from this loop, after taking the state's lock: a wedged runtime
+    // or a lock held forever stops the pings.
+    let mut watchdog = tokio::time::interval(
+        notifier
+            .watchdog_interval()
+            .unwrap_or(Duration::from_secs(3600)),
+    );
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&server, &p.confpath, &statepath),
+            _ = hup.recv() => {
+                notifier.reloading();
+                reload(&server, &p.confpath, &statepath);
+                notifier.ready(&status(&server));
+            }
+            _ = watchdog.tick() => {
+                drop(lock(&server));
+                notifier.watchdog_tick();
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = quit.recv() => break,
         }
     }
+    notifier.stopping();
     tracing::info!("Signal received: shutting down");
     Ok(())
 }
@@ -103,6 +136,16 @@ async fn accept_loop(
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // ALLOW_FROM: closed before a byte is read or written.
+                let verdict = lock(&server).allow.check(peer.ip(), crate::clock::now());
+                match verdict {
+                    Verdict::Admit => {}
+                    Verdict::RefuseAndLog => {
+                        tracing::warn!("{}", crate::allow::refusal(peer.ip()));
+                        continue;
+                    }
+                    Verdict::Refuse => continue,
+                }
                 let server = server.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -112,7 +155,7 @@ async fn accept_loop(
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
@@ -144,6 +187,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
             return;
         }
     };
+    config::warn_perms(confpath, &conf);
     if conf.statepath != statepath {
         tracing::warn!("STATEPATH changes need a restart of upsd");
     }
@@ -153,6 +197,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
         s.maxage = conf.upsd.maxage;
         s.tracking_delay = conf.upsd.trackingdelay;
         s.users = users;
+        s.allow.set(conf.upsd.allow_from);
         // Drop sections that are gone, kicking the clients logged into them.
         let removed: Vec<String> = s
             .upses

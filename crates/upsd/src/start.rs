@@ -35,14 +35,14 @@ const COMMANDS: [(&str, Signal); 2] = [("reload", Signal::SIGHUP), ("stop", Sign
 
 /// Run upsd as `options` say, until a stop signal (or, with `-c`, until the signal is sent).
 pub fn run(options: &Options) -> Result<(), Error> {
-    let confpath = nut_daemon::confpath();
     let flags = &options.daemon;
     let level = nut_daemon::log_level(flags.debug, options.quiet);
     let foreground = flags.stays_foreground();
     if let Some(command) = &flags.command {
         nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, false);
-        return send_command(command, flags.pid, &confpath);
+        return send_command(command, flags.pid, &nut_daemon::confpath());
     }
+    let confpath = nut_daemon::conf_dir()?;
     nut_daemon::init_logging("upsd", Some("UPSD_LOG"), level, !foreground);
     let user = match (&flags.user, nix::unistd::Uid::effective().is_root()) {
         (Some(name), _) => Some(nut_daemon::lookup_user(name)?),
@@ -50,6 +50,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         (None, false) => None,
     };
     let conf = config::load_server_conf(&confpath)?;
+    config::warn_perms(&confpath, &conf);
     if let Some(dir) = &options.chroot {
         nix::unistd::chroot(dir).map_err(|source| Error::Chroot {
             dir: dir.clone(),
@@ -124,7 +125,9 @@ fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<(), 
 }
 
 /// Bind the listeners. Like 2.8.0, entries are bound last-declared first and only a failure
-/// of that first one is fatal; the others are logged.
+/// of that first one is fatal; the others are logged. Unlike 2.8.0, an IPv6 listener whose
+/// port also has an IPv4 listener is IPv6-only, so `LISTEN ::` and `LISTEN 0.0.0.0` on one
+/// port both bind (stock's `::` takes IPv4 too on Linux, and the second bind fails).
 fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, Error> {
     let family_ok = |a: &SocketAddr| match (ipv4, ipv6) {
         (true, false) => a.is_ipv4(),
@@ -146,6 +149,13 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
             wanted.push(("127.0.0.1".into(), port));
         }
     }
+    let v4_ports: Vec<u16> = wanted
+        .iter()
+        .filter_map(|(addr, port)| (addr.as_str(), *port).to_socket_addrs().ok())
+        .flatten()
+        .filter(|a| a.is_ipv4() && family_ok(a))
+        .map(|a| a.port())
+        .collect();
     let mut listeners = Vec::new();
     for (i, (addr, port)) in wanted.iter().rev().enumerate() {
         let bound = (addr.as_str(), *port)
@@ -158,7 +168,12 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
             .and_then(|addrs| {
                 let mut last = None;
                 for a in addrs.filter(family_ok) {
-                    match TcpListener::bind(a) {
+                    let bound = if a.is_ipv6() && v4_ports.contains(&a.port()) {
+                        bind_v6only(a)
+                    } else {
+                        TcpListener::bind(a)
+                    };
+                    match bound {
                         Ok(l) => return Ok(l),
                         Err(e) => last = Some(e),
                     }
@@ -184,6 +199,17 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
     Ok(listeners)
 }
 
+/// A listener on the IPv6 address `a` that takes no IPv4 connections (IPV6_V6ONLY).
+fn bind_v6only(a: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+    s.set_only_v6(true)?;
+    s.set_reuse_address(true)?;
+    s.bind(&a.into())?;
+    s.listen(128)?;
+    Ok(s.into())
+}
+
 fn open_files_limit() -> usize {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(soft, _)| soft as usize)
@@ -201,6 +227,31 @@ mod tests {
             statepath: PathBuf::from("/nonexistent"),
             datapath: PathBuf::from("/nonexistent"),
         }
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_wildcards_on_one_port_both_bind() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let Ok(probe) = TcpListener::bind(("::1", 0)) else {
+            return; // no IPv6 on this host
+        };
+        drop(probe);
+        let l = bind(
+            &conf(&format!("LISTEN :: {port}\nLISTEN 0.0.0.0 {port}\n")),
+            false,
+            false,
+        )
+        .unwrap();
+        let addrs: Vec<String> = l
+            .iter()
+            .map(|l| l.local_addr().unwrap().to_string())
+            .collect();
+        assert_eq!(addrs, [format!("0.0.0.0:{port}"), format!("[::]:{port}")]);
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::net::TcpStream::connect(("::1", port)).unwrap();
     }
 
     #[test]

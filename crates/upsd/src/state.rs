@@ -232,6 +232,8 @@ pub(crate) struct Server {
     pub(crate) tracking_delay: Secs,
     /// Whether STARTTLS can be offered (a certificate is loaded).
     pub(crate) tls_ready: bool,
+    /// `ALLOW_FROM`: who may connect.
+    pub(crate) allow: crate::allow::Allowlist,
     next_client_id: u64,
     next_generation: u64,
 }

@@ -17,6 +17,9 @@ pub enum Error {
         /// `MINSUPPLIES`.
         minsupplies: u32,
     },
+    /// Neither /etc/nut nor /etc/ups exists and `NUT_CONFPATH` is not set.
+    #[error(transparent)]
+    ConfPath(#[from] nut_daemon::ConfPathError),
     /// upsmon.conf could not be read.
     #[error("Can't open {}: {source}", file.display())]
     ReadConf {

@@ -51,6 +51,7 @@ pub(crate) fn load_conf(path: &Path) -> Result<UpsmonConf, Error> {
         file: path.to_path_buf(),
         source,
     })?;
+    nut_daemon::perms::warn_secret_files(&[path]);
     Ok(nut_conf::upsmon_conf::parse(&text, path)?)
 }
 
@@ -61,7 +62,6 @@ fn init_logging(debug: u8, to_syslog: bool) {
 
 /// Run upsmon as the command line asks; the exit code, or why it could not start.
 pub fn run(opts: Options) -> Result<ExitCode, Error> {
-    let confpath = nut_daemon::confpath().join("upsmon.conf");
     let pid_path = nut_daemon::pidfile("upsmon");
 
     let flags = &opts.daemon;
@@ -73,6 +73,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     }
 
     init_logging(flags.debug, !foreground && !opts.killpower);
+    let confpath = nut_daemon::conf_file("upsmon.conf")?;
     let conf = load_conf(&confpath)?;
     for w in &conf.warnings {
         tracing::warn!("{w}");
@@ -123,6 +124,9 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
         nix::unistd::daemon(true, false)
             .map_err(|e| Error::system("going to the background", e))?;
     }
+    // (before the split: systemd's WATCHDOG_PID names the process it started; the monitoring
+    // child pings for it, which the unit allows with NotifyAccess=all)
+    let mut notifier = nut_daemon::Notifier::from_env();
 
     // the PID file is opened before the privileges go, and written once the signal handlers
     // are in place
@@ -177,7 +181,7 @@ pub fn run(opts: Options) -> Result<ExitCode, Error> {
     let code = runtime.block_on(async {
         let (pool, reports) = Pool::new(connect_timeout, Duration::from_secs(conf.pollfreq.max(1)));
         let daemon = Daemon::start(conf, settings, pool, System { parent });
-        daemon::run(daemon, reports, pid_file.as_mut()).await
+        daemon::run(daemon, reports, pid_file.as_mut(), &mut notifier).await
     });
     // (an unprivileged child may lack the right; the parent removes it then)
     if let Some(f) = pid_file {

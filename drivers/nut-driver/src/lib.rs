@@ -84,6 +84,9 @@ pub enum Error {
         /// Whether it was given without a value.
         flag: bool,
     },
+    /// Neither /etc/nut nor /etc/ups exists and `NUT_CONFPATH` is not set.
+    #[error(transparent)]
+    ConfPath(#[from] nut_daemon::ConfPathError),
     /// `-a <ups>` names no section of ups.conf.
     #[error("Error: Section {0} not found in ups.conf")]
     SectionNotFound(String),

@@ -175,6 +175,10 @@ pub(crate) struct LoopConfig<'a> {
     /// Called for `driver.reload*`; may change the tree through the core and returns the new
     /// poll interval.
     pub(crate) on_reload: &'a mut dyn FnMut(&mut Core) -> Duration,
+    /// systemd: `RELOADING=1`/`READY=1` around a reload, the watchdog pinged from the loop.
+    pub(crate) notifier: &'a mut nut_daemon::Notifier,
+    /// The `STATUS=` that goes with `READY=1`.
+    pub(crate) ready_status: &'a str,
 }
 
 /// Serve `listener` and poll `backend` until a signal or `driver.exit`.
@@ -186,9 +190,12 @@ pub(crate) fn run(
 ) -> Stop {
     let (etx, erx) = mpsc::channel();
     spawn_acceptor(listener, etx);
+    // the UPS has been read and the socket takes connections
+    cfg.notifier.ready(cfg.ready_status);
     let mut conns: HashMap<ConnId, Handle> = HashMap::new();
     let mut poll = Poller::new(cfg.poll_interval);
     loop {
+        cfg.notifier.watchdog_tick();
         if let Some(s) = exit_signal() {
             return Stop::Signal(s);
         }
@@ -201,7 +208,9 @@ pub(crate) fn run(
                 }
                 Action::Reload => {
                     tracing::info!("reloading the configuration");
+                    cfg.notifier.reloading();
                     poll.interval = (cfg.on_reload)(core);
+                    cfg.notifier.ready(cfg.ready_status);
                 }
             }
         }
@@ -515,6 +524,8 @@ mod tests {
                 LoopConfig {
                     poll_interval: Duration::from_secs(60),
                     on_reload: &mut reload,
+                    notifier: &mut nut_daemon::Notifier::default(),
+                    ready_status: "",
                 },
             )
         });

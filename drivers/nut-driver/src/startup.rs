@@ -25,9 +25,9 @@ pub(crate) fn load_config(
     let conf = if standalone {
         None
     } else {
-        Some(nut_conf::ups_conf::load(
-            &nut_daemon::confpath().join("ups.conf"),
-        )?)
+        Some(nut_conf::ups_conf::load(&nut_daemon::conf_file(
+            "ups.conf",
+        )?)?)
     };
     DriverConfig::build(progname, upsname, conf.as_ref(), xargs, options)
 }
@@ -152,6 +152,11 @@ pub(crate) fn serve(
     if started.first_update.is_ok() {
         core.set_stale(false);
     }
+    let mut notifier = nut_daemon::Notifier::from_env();
+    let ready_status = match &started.first_update {
+        Ok(()) => format!("{} serving {}", s.progname, s.upsname),
+        Err(e) => format!("{} serving {} (no data yet: {e})", s.progname, s.upsname),
+    };
     let mut on_reload = |core: &mut Core| -> Duration {
         match load_config(s.progname, s.upsname, s.standalone, s.xargs, s.options) {
             Ok(c) => {
@@ -171,8 +176,11 @@ pub(crate) fn serve(
         LoopConfig {
             poll_interval: s.poll,
             on_reload: &mut on_reload,
+            notifier: &mut notifier,
+            ready_status: &ready_status,
         },
     );
+    notifier.stopping();
     let _ = std::fs::remove_file(s.sock);
     if let Some(p) = pidfile {
         p.remove();

@@ -485,6 +485,9 @@ const fn join<const N: usize>(parts: &[&[Row]]) -> [Row; N] {
 /// Product strings of models whose firmware overflows some reports (`max_report_size`).
 const MAX_REPORT_MODELS: &[&str] = &["Back-UPS ES 525", "Back-UPS CS"];
 
+/// The APC product ids NUT 2.8.0's USB table gives usbhid-ups (what nut-scanner lists).
+pub const PRODUCT_IDS: [u16; 3] = [0x0000, 0x0002, 0x0003];
+
 /// NUT 2.8.0's APC claim: VID 051d with PID 0000, 0002 (with the max-report check) or 0003
 /// (interrupt pipe off); another PID only when the user gave `productid`.
 pub(crate) fn claim(id: &Identity, productid_given: bool) -> Claim {

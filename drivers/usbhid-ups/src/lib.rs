@@ -9,6 +9,7 @@
 //!   claim, report descriptor fix;
 //! * [`device`]: the one API over every transport, and `matcher` (ups.conf device matching);
 //! * [`transport`]: Linux hidraw/usbfs/sysfs, replay and simulation of recordings, record mode;
+//! * [`scan`]: `nut-scanner -U`, the APC units on hidraw as ready ups.conf sections;
 //! * [`OPTIONS`]: the driver's options, one table for the configuration, `-h` and `-L`;
 //! * [`DRIVER`]: the description the binary hands to [`nut_driver::main`].
 //!
@@ -27,6 +28,7 @@ mod matcher;
 mod open;
 mod options;
 mod report;
+pub mod scan;
 mod status;
 mod subdriver;
 pub mod transport;

@@ -17,6 +17,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
+pub mod sd_notify;
 pub mod stock_dump;
 pub mod upsmon;
 pub mod usbhid;
@@ -731,6 +732,11 @@ impl LineClient {
     pub fn connect(port: u16) -> io::Result<LineClient> {
         let stream =
             TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))?;
+        Self::from_stream(stream)
+    }
+
+    /// A client over a connected (blocking) stream.
+    pub fn from_stream(stream: TcpStream) -> io::Result<LineClient> {
         stream.set_nodelay(true)?;
         Ok(LineClient {
             stream,
@@ -792,11 +798,18 @@ impl LineClient {
 
     /// Send `line` + `\n` and return the complete reply as text (panics otherwise).
     pub fn request(&mut self, line: &str) -> String {
+        self.try_request(line)
+            .unwrap_or_else(|e| panic!("{line:?}: expected a reply, got {e}"))
+    }
+
+    /// [`request`](Self::request) for polling loops: what came instead of a complete reply
+    /// (a send error, no reply within the quiet time, a closed connection) as text.
+    pub fn try_request(&mut self, line: &str) -> Result<String, String> {
         self.send(format!("{line}\n").as_bytes())
-            .unwrap_or_else(|e| panic!("send {line:?}: {e}"));
+            .map_err(|e| format!("send: {e}"))?;
         match self.read_reply() {
-            Reply::Complete(b) => String::from_utf8_lossy(&b).into_owned(),
-            other => panic!("{line:?}: expected a reply, got {}", other.render()),
+            Reply::Complete(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            other => Err(other.render()),
         }
     }
 

@@ -1,11 +1,15 @@
 //! End-to-end tests of our usbhid-ups driver: on its socket behind stock upsd and ours
 //! (`socket`), replaying the BK650M2-CH recording (`replay`), recording a live event
-//! (`record`), and killing the power through upsdrvctl (`killpower`).
+//! (`record`), killing the power through upsdrvctl (`killpower`), under systemd (`systemd`:
+//! `upsdrvctl -F`, the notifications), and the configuration `nut-setup netserver` writes
+//! (`first_run`).
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod first_run;
 mod killpower;
 mod record;
 mod replay;
 mod socket;
+mod systemd;

@@ -1,7 +1,8 @@
 //! End-to-end tests of our upsmon with stock NUT 2.8.0 as the other host or the server:
 //! power failures and the shutdown order, the process model, the command line, reload,
 //! notifications (NOTIFYCMD, webhooks, ntfy, ALARM), TLS, its wire traffic and timing; and
-//! the whole chain from our driver to the kill-power bytes (`full_stack`).
+//! the whole chain from our driver to the kill-power bytes (`full_stack`); the systemd
+//! notifications (`systemd`).
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used)]
@@ -15,6 +16,7 @@ mod privsep;
 mod reload;
 mod secondary;
 mod stock;
+mod systemd;
 mod timing;
 mod tls;
 mod webhooks;

@@ -1,5 +1,6 @@
-//! upsdrvctl's command line: `upsdrvctl [-t] [-u user] [-r dir] [-D] [-d]
-//! start|stop|shutdown [<ups>]`, options bundled as NUT's getopt takes them (`-tD`, `-uroot`).
+//! upsdrvctl's command line: `upsdrvctl [-t] [-u user] [-r dir] [-D] [-d] [-F|-FF|-B]
+//! start|stop|shutdown [<ups>]` and `upsdrvctl [options] -c <command> [<ups>]` (NUT 2.8.1+),
+//! options bundled as NUT's getopt takes them (`-tD`, `-uroot`).
 
 use std::process::ExitCode;
 
@@ -14,8 +15,10 @@ pub(crate) struct Opts {
     pub(crate) test: bool,
     /// `-D` count.
     pub(crate) debug: u8,
-    /// What goes on to the drivers (`-u`, `-r`, `-d`).
+    /// What goes on to the drivers (`-u`, `-r`, `-d`, `-F`, `-B`).
     pub(crate) pass: PassOn,
+    /// `-c <command>`: send the command to the running drivers (the words name the UPS).
+    pub(crate) command: Option<String>,
     /// The command and its UPS.
     pub(crate) words: Vec<String>,
 }
@@ -40,13 +43,18 @@ pub fn main(prog: &str, args: &[String]) -> ExitCode {
 /// `-h`.
 pub(crate) fn usage(prog: &str) {
     println!("Starts and stops UPS drivers via ups.conf.\n");
-    println!("usage: {prog} [OPTIONS] (start | stop | shutdown) [<ups>]\n");
+    println!("usage: {prog} [OPTIONS] (start | stop | shutdown) [<ups>]");
+    println!("       {prog} [OPTIONS] -c <command> [<ups>]\n");
     println!("  -h\t\t\tdisplay this help");
     println!("  -r <path>\t\tdrivers will chroot to <path>");
     println!("  -t\t\t\ttesting mode - prints actions without doing them");
     println!("  -u <user>\t\tdrivers started will switch from root to <user>");
     println!("  -D            \traise debugging level");
     println!("  -d            \tpass debugging level from upsdrvctl to driver");
+    println!("  -F            \tdriver stays foregrounded, upsdrvctl waits for it (one driver:");
+    println!("                \tupsdrvctl becomes the driver, same PID); -FF: with PID file");
+    println!("  -B            \tdriver goes to the background even when debugging");
+    println!("  -c <command>\t\tsend <command> to the running driver(s): reload, exit, ...");
     println!("  start\t\t\tstart all UPS drivers in ups.conf");
     println!("  start\t<ups>\t\tonly start driver for UPS <ups>");
     println!("  stop\t\t\tstop all UPS drivers in ups.conf");
@@ -68,11 +76,13 @@ fn parse(args: &[String], prog: &str) -> Result<Option<Opts>, Error> {
                     't' => o.test = true,
                     'D' => o.debug += 1,
                     'd' => pass_debug = true,
+                    'F' => o.pass.foreground += 1,
+                    'B' => o.pass.background = true,
                     'h' => {
                         usage(prog);
                         return Ok(None);
                     }
-                    'u' | 'r' => {
+                    'u' | 'r' | 'c' => {
                         let rest: String = flags[i + 1..].iter().collect();
                         let v = if rest.is_empty() {
                             it.next()
@@ -81,10 +91,10 @@ fn parse(args: &[String], prog: &str) -> Result<Option<Opts>, Error> {
                         } else {
                             rest
                         };
-                        if *c == 'u' {
-                            o.pass.user = Some(v);
-                        } else {
-                            o.pass.chroot = Some(v);
+                        match c {
+                            'u' => o.pass.user = Some(v),
+                            'r' => o.pass.chroot = Some(v),
+                            _ => o.command = Some(v),
                         }
                         break;
                     }
@@ -122,6 +132,14 @@ mod tests {
         assert_eq!(o.pass.user.as_deref(), Some("root"));
         assert_eq!(o.pass.chroot.as_deref(), Some("/chroot"));
         assert_eq!(o.words, ["start", "ups"]);
+        let o = opts(&["-FF", "-c", "reload", "ups"]);
+        assert_eq!((o.pass.foreground, o.pass.background), (2, false));
+        assert_eq!(o.command.as_deref(), Some("reload"));
+        assert_eq!(o.words, ["ups"]);
+        let o = opts(&["-B", "-creload-or-exit"]);
+        assert!(o.pass.background);
+        assert_eq!(o.command.as_deref(), Some("reload-or-exit"));
+        assert!(o.words.is_empty());
         // Options after the command are words.
         assert_eq!(opts(&["stop", "-t"]).words, ["stop", "-t"]);
         let args = vec!["-u".to_string()];

@@ -14,12 +14,16 @@ use crate::Error;
 
 /// Runs the command of `o`; whether every driver did what was asked.
 pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
-    let Some(cmd) = o.words.first() else {
-        usage(prog);
-        return Err(Error::Usage("Error: you must specify a command".into()));
+    let (cmd, ups) = match (&o.command, o.words.first()) {
+        (Some(_), ups) => ("-c", ups),
+        (None, Some(cmd)) => (cmd.as_str(), o.words.get(1)),
+        (None, None) => {
+            usage(prog);
+            return Err(Error::Usage("Error: you must specify a command".into()));
+        }
     };
-    let ups = o.words.get(1).map(String::as_str);
-    let conf = nut_conf::ups_conf::load(&nut_daemon::confpath().join("ups.conf"))?;
+    let ups = ups.map(String::as_str);
+    let conf = nut_conf::ups_conf::load(&nut_daemon::conf_file("ups.conf")?)?;
     let pidpath = nut_daemon::altpidpath();
     let g = Globals::from_conf(&conf, &default_driverpath(&conf));
     let plan = Planner {
@@ -32,7 +36,17 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         println!("*** Testing mode: not calling exec/kill");
     }
     let mut ok = true;
-    match cmd.as_str() {
+    match cmd {
+        "-c" => {
+            let command = o.command.as_deref().unwrap_or_default();
+            for job in plan.command(ups, command)? {
+                if o.debug > 0 {
+                    eprintln!("Sending command '{command}' to UPS: {}", job.ups);
+                }
+                ok &= run_one(&job, o.test, "run the command for")?;
+            }
+        }
+        "start" if o.pass.foreground > 0 => ok = start_foreground(plan.start(ups)?, o.test)?,
         "start" => {
             for job in plan.start(ups)? {
                 if o.debug > 0 {
@@ -54,7 +68,7 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
                 if o.debug > 0 {
                     eprintln!("Shutdown UPS: {}", job.ups);
                 }
-                ok &= shutdown_one(&job, o.test)?;
+                ok &= run_one(&job, o.test, "shut down")?;
             }
         }
         other => {
@@ -143,6 +157,43 @@ fn start_one(job: &Job, g: &Globals, test: bool) -> Result<bool, Error> {
     Ok(false)
 }
 
+/// `-F start`: the drivers run in the foreground and upsdrvctl waits for them. With one
+/// driver, upsdrvctl becomes it (exec: same PID, so a `Type=notify` unit sees the driver as
+/// its main process); with several, it starts each and waits for all. Whether all ended well.
+fn start_foreground(jobs: Vec<Job>, test: bool) -> Result<bool, Error> {
+    if test {
+        for job in &jobs {
+            println!("exec: {}", job.argv.join(" "));
+        }
+        return Ok(true);
+    }
+    for job in &jobs {
+        if !Path::new(&job.argv[0]).is_file() {
+            return Err(Error::NoProgram(job.argv[0].clone()));
+        }
+    }
+    if let [job] = jobs.as_slice() {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let _ = std::io::stdout().flush();
+        // exec only returns on failure
+        return Err(run_error("start", job)(command(job).exec()));
+    }
+    let mut children = Vec::new();
+    for job in &jobs {
+        children.push((job, command(job).spawn().map_err(run_error("start", job))?));
+    }
+    let mut ok = true;
+    for (job, mut child) in children {
+        let st = child.wait().map_err(run_error("run", job))?;
+        if !st.success() {
+            eprintln!("Driver for {} ended: {st}", job.ups);
+            ok = false;
+        }
+    }
+    Ok(ok)
+}
+
 /// SIGTERM to the PID of the driver's PID file.
 fn stop_one(job: &Job, test: bool) -> bool {
     let text = match std::fs::read_to_string(&job.pidfile) {
@@ -173,15 +224,15 @@ fn stop_one(job: &Job, test: bool) -> bool {
     }
 }
 
-/// `<driver> -a <ups> -k`.
-fn shutdown_one(job: &Job, test: bool) -> Result<bool, Error> {
+/// `<driver> -a <ups> -k` (and `-c <command>`): run it and wait.
+fn run_one(job: &Job, test: bool, what: &str) -> Result<bool, Error> {
     if test {
         println!("exec: {}", job.argv.join(" "));
         return Ok(true);
     }
     let st = command(job).status().map_err(run_error("run", job))?;
     if !st.success() {
-        eprintln!("Driver failed to shut down {} ({st})", job.ups);
+        eprintln!("Driver failed to {what} {} ({st})", job.ups);
     }
     Ok(st.success())
 }

@@ -61,6 +61,11 @@ pub struct PassOn {
     pub chroot: Option<String>,
     /// `-u <user>`.
     pub user: Option<String>,
+    /// `-F` count: the drivers stay in the foreground (`-F`), and write their PID files
+    /// (`-FF`). Passed on as that many `-F`.
+    pub foreground: u8,
+    /// `-B`: passed on as `-B` (the drivers go to the background even when debugging).
+    pub background: bool,
     /// `-d`: pass this many `-D` to the driver.
     pub debug: u8,
 }
@@ -129,6 +134,23 @@ impl Planner<'_> {
         .start(ups)
     }
 
+    /// `-c <command>`: `<driver> -a <ups> -c <command>` for each selected section, in file
+    /// order.
+    pub fn command(&self, ups: Option<&str>, command: &str) -> Result<Vec<Job>, Error> {
+        select(self.conf, ups)?
+            .into_iter()
+            .map(|s| {
+                let mut job = Planner {
+                    pass: &PassOn::default(),
+                    ..*self
+                }
+                .job(s, false)?;
+                job.argv.extend(["-c".to_string(), command.to_string()]);
+                Ok(job)
+            })
+            .collect()
+    }
+
     /// `shutdown`: `<driver> -a <ups> -k` jobs by `sdorder` (0 first, then 1, ...; sections
     /// with a negative sdorder are skipped; a named UPS is always shut down).
     pub fn shutdown(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
@@ -156,6 +178,12 @@ impl Planner<'_> {
         if !kill {
             for _ in 0..pass.debug {
                 argv.push("-D".into());
+            }
+            for _ in 0..pass.foreground {
+                argv.push("-F".into());
+            }
+            if pass.background {
+                argv.push("-B".into());
             }
         }
         argv.push("-a".into());
@@ -251,5 +279,53 @@ mod tests {
             .start(None),
             Err(Error::NoUps)
         ));
+    }
+
+    #[test]
+    fn foreground_and_command_plans() {
+        let c = conf(CONF);
+        let g = Globals::from_conf(&c, Path::new("/lib/nut"));
+        let pass = PassOn {
+            foreground: 2,
+            user: Some("nut".into()),
+            ..PassOn::default()
+        };
+        let plan = Planner {
+            conf: &c,
+            globals: &g,
+            pass: &pass,
+            pidpath: Path::new("/run/nut"),
+        };
+        assert_eq!(
+            plan.start(Some("b")).unwrap()[0].argv,
+            ["/opt/drv/dummy-ups", "-F", "-F", "-a", "b", "-u", "nut"]
+        );
+        let bg = PassOn {
+            background: true,
+            ..PassOn::default()
+        };
+        assert_eq!(
+            Planner { pass: &bg, ..plan }.start(Some("a")).unwrap()[0].argv,
+            ["/opt/drv/usbhid-ups", "-B", "-a", "a"]
+        );
+        // (-k and -c never get the foreground flags)
+        assert_eq!(
+            plan.shutdown(Some("a")).unwrap()[0].argv,
+            ["/opt/drv/usbhid-ups", "-a", "a", "-k", "-u", "nut"]
+        );
+        let all: Vec<_> = plan
+            .command(None, "reload")
+            .unwrap()
+            .into_iter()
+            .map(|j| j.argv.join(" "))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "/opt/drv/usbhid-ups -a a -c reload",
+                "/opt/drv/dummy-ups -a b -c reload",
+                "/opt/drv/dummy-ups -a c -c reload"
+            ]
+        );
     }
 }

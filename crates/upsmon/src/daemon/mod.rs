@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use nut_conf::notify::NotifyEvent;
 use nut_conf::upsmon_conf::UpsmonConf;
-use nut_daemon::PidFile;
+use nut_daemon::{Notifier, PidFile};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -59,6 +59,8 @@ struct Slot {
     system: String,
     /// Last `ups.status` (for the webhooks).
     status: String,
+    /// A poll result (of any kind) has come in.
+    polled: bool,
 }
 
 /// The running upsmon.
@@ -121,6 +123,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             .slots
             .iter()
             .position(|s| s.session == report.session)?;
+        self.slots[ups].polled = true;
         if let PollResult::Status { status, .. } = &report.result {
             self.slots[ups].status.clone_from(status);
         }
@@ -214,6 +217,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
                     session: self.sessions.spawn(m, &self.conf),
                     system: m.system.clone(),
                     status: String::new(),
+                    polled: false,
                 },
             };
             self.slots.push(slot);
@@ -223,6 +227,16 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             self.host.log(LogLevel::Info, &msg);
             self.sessions.end(gone.session);
         }
+    }
+
+    /// Every UPS has had its first poll result (the first round is over).
+    fn first_round_done(&self) -> bool {
+        self.slots.iter().all(|s| s.polled)
+    }
+
+    /// The `STATUS=` line for systemd.
+    fn status_line(&self) -> String {
+        format!("Monitoring {} UPS", self.slots.len())
     }
 
     /// The system name of `MONITOR` entry `ups` (empty for none).
@@ -235,10 +249,14 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
 
 /// Run `daemon` on the OS signals, the timer and the sessions' `reports` until it exits.
 /// The PID file is written once the signal handlers are in place (so `-c` cannot kill us).
+/// systemd hears `READY=1` after the first poll round, `RELOADING=1` and `READY=1` around a
+/// reload, `STOPPING=1` on a stop signal, and the watchdog pings from this loop (and, while an
+/// input is handled, during its bounded waits: FSD, HOSTSYNC, FINALDELAY, SHUTDOWNCMD).
 pub(crate) async fn run<S: Sessions, H: Host>(
     mut daemon: Daemon<S, H>,
     mut reports: mpsc::UnboundedReceiver<Report>,
     pid_file: Option<&mut PidFile>,
+    notifier: &mut Notifier,
 ) -> ExitCode {
     let (Ok(mut usr1), Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit)) = (
         signal(SignalKind::user_defined1()),
@@ -259,6 +277,8 @@ pub(crate) async fn run<S: Sessions, H: Host>(
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // READY=1 sent (and not taken back by a reload)
+    let mut announced = false;
     loop {
         let input = tokio::select! {
             // (the pool keeps a sender, so this never ends, even with no MONITOR lines)
@@ -270,8 +290,41 @@ pub(crate) async fn run<S: Sessions, H: Host>(
             _ = int.recv() => Input::Stop,
             _ = quit.recv() => Input::Stop,
         };
-        if let Some(code) = daemon.handle(input).await {
+        match input {
+            Input::Reload if announced => {
+                notifier.reloading();
+                announced = false;
+            }
+            Input::Stop => notifier.stopping(),
+            _ => {}
+        }
+        if let Some(code) = handle_pinging(&mut daemon, input, notifier).await {
             return code;
+        }
+        if !announced && daemon.first_round_done() {
+            notifier.ready(&daemon.status_line());
+            announced = true;
+        }
+        notifier.watchdog_tick();
+    }
+}
+
+/// `daemon.handle(input)`, pinging the watchdog meanwhile.
+async fn handle_pinging<S: Sessions, H: Host>(
+    daemon: &mut Daemon<S, H>,
+    input: Input,
+    notifier: &mut Notifier,
+) -> Option<ExitCode> {
+    let handled = daemon.handle(input);
+    let Some(every) = notifier.watchdog_interval() else {
+        return handled.await;
+    };
+    tokio::pin!(handled);
+    let mut pings = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            code = &mut handled => return code,
+            _ = pings.tick() => notifier.watchdog_tick(),
         }
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use crate::device::{Device, DeviceError, Identity};
-pub(crate) use sysfs::{find, find_same, HidrawInfo};
+pub(crate) use sysfs::{discover, find, find_same, HidrawInfo};
 
 /// Where sysfs and /dev normally are.
 pub(crate) const SYSFS: &str = "/sys";
@@ -203,92 +203,15 @@ mod tests {
     use super::sysfs::discover;
     use super::usbfs::decode_string_descriptor;
     use super::*;
-    use crate::fixtures::bk650m2;
+    use crate::fixtures::{bk650m2, sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
     use crate::matcher::Matcher;
     use std::fs;
     use std::os::unix::fs::symlink;
 
-    struct Usb<'a> {
-        port: &'a str,
-        vid: &'a str,
-        pid: &'a str,
-        serial: Option<&'a str>,
-        devnum: u32,
-    }
-
-    /// The unit of [`bk650m2`], as the sysfs tree shows it.
-    const BK650M2_ON_1_4: Usb<'static> = Usb {
-        port: "1-4",
-        vid: "051d",
-        pid: "0002",
-        serial: Some("9B2019A14274"),
-        devnum: 4,
-    };
-
-    /// Builds the sysfs layout of one USB HID device with hidraw node `node`.
-    fn add(sys: &Path, node: &str, u: &Usb<'_>) {
-        let usb = sys
-            .join("devices/pci0000:00/0000:00:14.0/usb1")
-            .join(u.port);
-        let iface = usb.join(format!("{}:1.0", u.port));
-        let hid = iface.join(format!(
-            "0003:{}:{}.000{}",
-            u.vid.to_uppercase(),
-            u.pid.to_uppercase(),
-            node.len()
-        ));
-        let raw = hid.join("hidraw").join(node);
-        fs::create_dir_all(&raw).unwrap();
-        let w = |dir: &Path, name: &str, text: &str| fs::write(dir.join(name), text).unwrap();
-        w(&usb, "idVendor", &format!("{}\n", u.vid));
-        w(&usb, "idProduct", &format!("{}\n", u.pid));
-        w(&usb, "bcdDevice", "0106\n");
-        w(&usb, "manufacturer", "American Power Conversion\n");
-        w(
-            &usb,
-            "product",
-            "Back-UPS BK650M2-CH FW:294803G -292804G \n",
-        );
-        if let Some(s) = u.serial {
-            w(&usb, "serial", &format!("{s}\n"));
-        }
-        w(&usb, "busnum", "1\n");
-        w(&usb, "devnum", &format!("{}\n", u.devnum));
-        let mut desc = vec![
-            18, 1, 0x10, 0x01, 0, 0, 0, 8, 0x1d, 0x05, 0x02, 0, 0x06, 0x01, 1, 2, 3, 1,
-        ];
-        desc.extend_from_slice(&[9, 2, 34, 0, 1, 1, 0, 0xe0, 1]);
-        fs::write(usb.join("descriptors"), desc).unwrap();
-        w(&iface, "bInterfaceNumber", "00\n");
-        fs::write(hid.join("report_descriptor"), [0x05, 0x84, 0x09, 0x04]).unwrap();
-        symlink("../..", raw.join("device")).unwrap();
-        let class = sys.join("class/hidraw");
-        fs::create_dir_all(&class).unwrap();
-        symlink(&raw, class.join(node)).unwrap();
-    }
-
-    /// A temporary directory whose `sys` holds these hidraw nodes, in this order.
-    fn sysfs(nodes: &[(&str, Usb<'_>)]) -> tempfile::TempDir {
-        let t = tempfile::tempdir().unwrap();
-        for (node, usb) in nodes {
-            add(&t.path().join("sys"), node, usb);
-        }
-        t
-    }
-
     fn fake() -> tempfile::TempDir {
         let t = sysfs(&[
             ("hidraw0", BK650M2_ON_1_4),
-            (
-                "hidraw10",
-                Usb {
-                    port: "1-6",
-                    vid: "046d",
-                    pid: "c31c",
-                    serial: None,
-                    devnum: 9,
-                },
-            ),
+            ("hidraw10", MOUSE_ON_1_6),
             (
                 "hidraw2",
                 Usb {
