@@ -798,11 +798,18 @@ impl LineClient {
 
     /// Send `line` + `\n` and return the complete reply as text (panics otherwise).
     pub fn request(&mut self, line: &str) -> String {
+        self.try_request(line)
+            .unwrap_or_else(|e| panic!("{line:?}: expected a reply, got {e}"))
+    }
+
+    /// [`request`](Self::request) for polling loops: what came instead of a complete reply
+    /// (a send error, no reply within the quiet time, a closed connection) as text.
+    pub fn try_request(&mut self, line: &str) -> Result<String, String> {
         self.send(format!("{line}\n").as_bytes())
-            .unwrap_or_else(|e| panic!("send {line:?}: {e}"));
+            .map_err(|e| format!("send: {e}"))?;
         match self.read_reply() {
-            Reply::Complete(b) => String::from_utf8_lossy(&b).into_owned(),
-            other => panic!("{line:?}: expected a reply, got {}", other.render()),
+            Reply::Complete(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            other => Err(other.render()),
         }
     }
 

@@ -74,7 +74,9 @@ fn wait_pid_file(dir: &Path, context: impl Fn() -> String) {
     wait_until(
         "PID file",
         Duration::from_secs(5),
-        || dir.join("upsmon.pid").exists().then_some(()),
+        // filled, not just created: the file is created empty before upsmon is ready for
+        // signals, and a second instance reading it empty would not be refused
+        || (!read(dir, "upsmon.pid").trim().is_empty()).then_some(()),
         context,
     );
 }

@@ -1,0 +1,7 @@
+//! `upslog`: the command line is NUT 2.8.0's; everything is in [`nut_cli::upslog`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    nut_cli::upslog::main(std::env::args_os().collect())
+}
