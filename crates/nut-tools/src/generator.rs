@@ -1,8 +1,12 @@
 //! `nut-driver-generator`: a systemd generator (run by systemd at boot and on every
-//! `systemctl daemon-reload`) that makes `nut-driver.target` want one
-//! `nut-driver@<ups>.service` per section of ups.conf. It replaces Debian's
+//! `systemctl daemon-reload`) that makes `nut-driver.target` and `nut-server.service` want
+//! one `nut-driver@<ups>.service` per section of ups.conf. It replaces Debian's
 //! nut-driver-enumerator script and its path unit: editing ups.conf and reloading systemd is
 //! all it takes. Whether the drivers then run is nut.conf's MODE ([`crate::mode`]).
+//!
+//! Why upsd wants them too: on a first run nut-driver.target is already active (the package
+//! started it while MODE was none), and starting an active target again does not start the
+//! drivers it has come to want since; starting upsd does.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,17 +51,28 @@ pub fn units(ups_conf: &Path) -> Result<Vec<String>, nut_conf::Error> {
         .collect())
 }
 
-/// Write `<dir>/nut-driver.target.wants/<unit>` symlinks to [`TEMPLATE`].
+/// The units that want every driver: a `<unit>.wants` directory each.
+pub const WANTED_BY: [&str; 2] = ["nut-driver.target", "nut-server.service"];
+
+/// Write `<dir>/<unit>.wants/<driver unit>` symlinks to [`TEMPLATE`], for each unit of
+/// [`WANTED_BY`].
 pub fn generate(dir: &Path, units: &[String]) -> std::io::Result<()> {
     if units.is_empty() {
         return Ok(());
     }
-    let wants = dir.join("nut-driver.target.wants");
-    std::fs::create_dir_all(&wants)?;
-    for u in units {
-        std::os::unix::fs::symlink(TEMPLATE, wants.join(u))?;
+    for by in WANTED_BY {
+        let wants = dir.join(format!("{by}.wants"));
+        std::fs::create_dir_all(&wants).map_err(|e| in_dir(&wants, e))?;
+        for u in units {
+            std::os::unix::fs::symlink(TEMPLATE, wants.join(u)).map_err(|e| in_dir(&wants, e))?;
+        }
     }
     Ok(())
+}
+
+/// `e`, its message naming `dir`.
+fn in_dir(dir: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
 }
 
 /// The program: `args` are the generator's directories (normal, early, late); the links go
@@ -68,10 +83,9 @@ pub fn main(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let path = nut_daemon::confpath().join("ups.conf");
-    let result = units(&path).map_err(|e| e.to_string()).and_then(|u| {
-        generate(&dir, &u)
-            .map_err(|e| format!("{}: {e}", dir.join("nut-driver.target.wants").display()))
-    });
+    let result = units(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|u| generate(&dir, &u).map_err(|e| e.to_string()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -106,20 +120,23 @@ mod tests {
         .unwrap();
         let out = d.path().join("gen");
         generate(&out, &units(&conf).unwrap()).unwrap();
-        let wants = out.join("nut-driver.target.wants");
-        let mut names: Vec<String> = std::fs::read_dir(&wants)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            ["nut-driver@my\\x2dups.service", "nut-driver@ups.service"]
-        );
-        assert_eq!(
-            std::fs::read_link(wants.join("nut-driver@ups.service")).unwrap(),
-            PathBuf::from(TEMPLATE)
-        );
+        for by in ["nut-driver.target.wants", "nut-server.service.wants"] {
+            let wants = out.join(by);
+            let mut names: Vec<String> = std::fs::read_dir(&wants)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            assert_eq!(
+                names,
+                ["nut-driver@my\\x2dups.service", "nut-driver@ups.service"],
+                "{by}"
+            );
+            assert_eq!(
+                std::fs::read_link(wants.join("nut-driver@ups.service")).unwrap(),
+                PathBuf::from(TEMPLATE)
+            );
+        }
     }
 
     #[test]

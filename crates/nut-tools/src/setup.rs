@@ -299,6 +299,7 @@ fn run(args: &[String], sysfs: &Path) -> Result<(), Error> {
         print!("{USAGE}");
         return Ok(());
     };
+    let default_dir = opts.confdir.is_none();
     let dir = match opts.confdir {
         Some(d) => d,
         None => nut_daemon::conf_dir()?,
@@ -343,7 +344,26 @@ fn run(args: &[String], sysfs: &Path) -> Result<(), Error> {
     } else {
         println!("mode 0640, owned by you (not root: run as root to give them to root:{GROUP})");
     }
+    if root && default_dir && Path::new("/run/systemd/system").is_dir() {
+        systemd_reload();
+    }
     Ok(())
+}
+
+/// Under a running systemd: `systemctl daemon-reload`, so that nut-driver-generator reads the
+/// new ups.conf and nut-driver.target wants the driver of UPS `ups` before the units are
+/// started. A failure is said, not fatal: the files are written.
+fn systemd_reload() {
+    match std::process::Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+    {
+        Ok(st) if st.success() => {
+            println!("systemctl daemon-reload: the units now know UPS {UPS_NAME}")
+        }
+        Ok(st) => eprintln!("nut-setup: systemctl daemon-reload failed ({st}): run it yourself"),
+        Err(e) => eprintln!("nut-setup: cannot run systemctl daemon-reload ({e}): run it yourself"),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `nut-driver-generator` as systemd runs it (three directories as arguments, ups.conf from
-//! the config directory): one `nut-driver@<ups>.service` wanted by `nut-driver.target` per
-//! section.
+//! the config directory): one `nut-driver@<ups>.service` wanted by `nut-driver.target` and
+//! `nut-server.service` per section.
 
 use std::process::Command;
 
@@ -22,30 +22,32 @@ fn wants_one_driver_per_section() {
             .env("NUT_CONFPATH", &conf))
     };
     assert_eq!(generate(), (Some(0), String::new(), String::new()));
-    let wants = out.join("nut-driver.target.wants");
-    let mut links: Vec<(String, String)> = std::fs::read_dir(&wants)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let target = std::fs::read_link(e.path()).unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                target.display().to_string(),
-            )
-        })
-        .collect();
-    links.sort();
     let template = "/lib/systemd/system/nut-driver@.service".to_string();
-    assert_eq!(
-        links,
-        [
-            (
-                "nut-driver@rack\\x2d2.service".to_string(),
-                template.clone()
-            ),
-            ("nut-driver@ups.service".to_string(), template),
-        ]
-    );
+    for by in ["nut-driver.target.wants", "nut-server.service.wants"] {
+        let mut links: Vec<(String, String)> = std::fs::read_dir(out.join(by))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let target = std::fs::read_link(e.path()).unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    target.display().to_string(),
+                )
+            })
+            .collect();
+        links.sort();
+        assert_eq!(
+            links,
+            [
+                (
+                    "nut-driver@rack\\x2d2.service".to_string(),
+                    template.clone()
+                ),
+                ("nut-driver@ups.service".to_string(), template.clone()),
+            ],
+            "{by}"
+        );
+    }
     // a broken ups.conf: named in the journal, nothing generated
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::write(conf.join("ups.conf"), "[ups]\n[UPS]\n").unwrap();
