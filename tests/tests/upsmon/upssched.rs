@@ -310,7 +310,7 @@ fn our_upsmon_runs_our_upssched_as_notifycmd() {
             }
         })
         .collect();
-    let p = write_upsmon_conf(p.dir.clone(), "primary", Mon::Ours, &conf);
+    let p = write_upsmon_conf(p.dir, "primary", Mon::Ours, &conf);
     let s = sched_dir(
         "AT ONBATT * EXECUTE hang-onbatt\nAT ONBATT * START-TIMER onbatt 2\nAT ONLINE * CANCEL-TIMER onbatt online\n",
     );
