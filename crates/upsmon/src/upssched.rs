@@ -182,7 +182,10 @@ impl Sched {
             .create(true)
             .truncate(false)
             .open(&self.lockfn)
-            .map_err(|e| Error::system("Can't open LOCKFN", e))?;
+            .map_err(|e| {
+                let what = format!("{}: {e}", self.lockfn.display());
+                Error::system("Can't open LOCKFN", io::Error::new(e.kind(), what))
+            })?;
         let deadline = Instant::now() + TALK_TIMEOUT;
         let mut file = file;
         let lock = loop {
@@ -212,23 +215,32 @@ impl Sched {
         match unsafe { fork() }.map_err(|e| Error::system("Unable to enter background", e))? {
             ForkResult::Parent { .. } => {
                 drop(ready_w);
-                let mut r = File::from(ready_r);
-                let mut b = [0u8; 1];
-                // returns when the child listens, or at EOF when it failed and exited
-                let _ = r.read(&mut b);
-                Ok(())
+                // "1" when the child listens; else why it could not, or nothing if it died
+                let mut said = String::new();
+                let _ = File::from(ready_r).read_to_string(&mut said);
+                match said.strip_prefix('1') {
+                    Some(_) => Ok(()),
+                    None if said.is_empty() => Err(Error::system(
+                        "Unable to start the timer daemon",
+                        io::Error::other("it exited"),
+                    )),
+                    None => Err(Error::system(
+                        "Unable to start the timer daemon",
+                        io::Error::other(said),
+                    )),
+                }
             }
             ForkResult::Child => {
                 drop(ready_r);
+                let mut w = File::from(ready_w);
                 let code = match self.daemon_setup() {
                     Ok(listener) => {
-                        let mut w = File::from(ready_w);
                         let _ = w.write_all(b"1");
                         drop(w);
                         self.daemon_loop(&listener)
                     }
                     Err(e) => {
-                        log(&e.to_string());
+                        let _ = w.write_all(e.to_string().as_bytes());
                         1
                     }
                 };
@@ -239,17 +251,7 @@ impl Sched {
 
     fn daemon_setup(&self) -> Result<UnixListener, Error> {
         nix::unistd::setsid().map_err(|e| Error::system("setsid", e))?;
-        let null = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .map_err(|e| Error::system("open /dev/null", e))?;
-        for fd in 0..3 {
-            // SAFETY: plain dup2 on a descriptor this function owns onto 0, 1 and 2.
-            if unsafe { nix::libc::dup2(null.as_raw_fd(), fd) } < 0 {
-                return Err(Error::system("dup2", io::Error::last_os_error()));
-            }
-        }
+        // before stdio goes to /dev/null, so that the caller sees why it failed
         let _ = std::fs::remove_file(&self.pipefn);
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o007));
         let listener = UnixListener::bind(&self.pipefn).map_err(|e| {
@@ -263,6 +265,17 @@ impl Sched {
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::system("PIPEFN", e))?;
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| Error::system("open /dev/null", e))?;
+        for fd in 0..3 {
+            // SAFETY: plain dup2 on a descriptor this function owns onto 0, 1 and 2.
+            if unsafe { nix::libc::dup2(null.as_raw_fd(), fd) } < 0 {
+                return Err(Error::system("dup2", io::Error::last_os_error()));
+            }
+        }
         log("Timer daemon started");
         Ok(listener)
     }

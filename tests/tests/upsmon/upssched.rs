@@ -349,3 +349,79 @@ fn our_upsmon_runs_our_upssched_as_notifycmd() {
     // the timer, started by the AT line after the hanging EXECUTE, fires 2 s after it
     assert!((got[1].0 - got[0].0 - 2.0).abs() < 0.5, "{got:?}");
 }
+
+#[test]
+fn an_unusable_pipefn_or_lockfn_is_named() {
+    let d = sched_dir("");
+    let p = d.path();
+    for (pipe, lock, want) in [
+        (
+            p.join("no/pipe"),
+            p.join("lock"),
+            format!(
+                "Unable to start the timer daemon: bind PIPEFN failed: {}: No such file or directory (os error 2)\n",
+                p.join("no/pipe").display()
+            ),
+        ),
+        (
+            p.join("pipe"),
+            p.join("no/lock"),
+            format!(
+                "Can't open LOCKFN: {}: No such file or directory (os error 2)\n",
+                p.join("no/lock").display()
+            ),
+        ),
+    ] {
+        std::fs::write(
+            p.join("upssched.conf"),
+            format!(
+                "CMDSCRIPT {}\nPIPEFN {}\nLOCKFN {}\nAT ONBATT * START-TIMER t 1\n",
+                p.join("cmd").display(),
+                pipe.display(),
+                lock.display()
+            ),
+        )
+        .unwrap();
+        let out = call(&our_bin("upssched"), p, "ups@h", "ONBATT");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), want);
+    }
+}
+
+#[test]
+fn five_calls_at_once_keep_every_timer() {
+    if !Path::new(STOCK).exists() || stock_nut().is_none() {
+        return;
+    }
+    // LOCKFN at work: five calls race to start the daemon; every timer must survive
+    let race = |bin: PathBuf| {
+        let d = sched_dir(ONBATT);
+        let t0 = now();
+        std::thread::scope(|s| {
+            for i in 0..5 {
+                let (bin, dir) = (&bin, d.path());
+                s.spawn(move || {
+                    let out = call(bin, dir, &format!("ups{i}@h"), "ONBATT");
+                    assert!(out.status.success(), "{out:?}");
+                });
+            }
+        });
+        std::thread::sleep(Duration::from_secs_f64((t0 + 5.0 - now()).max(0.0)));
+        calls(d.path(), t0)
+    };
+    let (stock, ours) = std::thread::scope(|s| {
+        let st = s.spawn(|| race(STOCK.into()));
+        let ou = s.spawn(|| race(our_bin("upssched")));
+        (st.join().unwrap(), ou.join().unwrap())
+    });
+    eprintln!("stock: {stock:?}\nours:  {ours:?}");
+    assert_eq!(stock.len(), 5, "{stock:?}");
+    assert_eq!(ours.len(), stock.len(), "{ours:?}");
+    for (o, s) in ours.iter().zip(&stock) {
+        assert_eq!(o.1, "onbatt");
+        assert!(
+            (o.0 - s.0).abs() <= TOLERANCE,
+            "ours {ours:?}, stock {stock:?}"
+        );
+    }
+}
