@@ -96,14 +96,11 @@ fn call(upsname: &str, notifytype: &str) -> Result<(), Error> {
             AtCommand::CancelTimer { name, cmd } => {
                 let mut words = vec!["CANCEL", name.as_str()];
                 words.extend(cmd.as_deref());
-                match sched.talk_once(&words) {
-                    Ok(()) => {}
+                if !sched.cancel(&words)? {
                     // no daemon: no timer to cancel
-                    Err(_) => {
-                        if let Some(cmd) = cmd {
-                            log(&format!("Cancel {name}, event: {cmd}"));
-                            run_cmdscript(&sched.script, cmd, false);
-                        }
+                    if let Some(cmd) = cmd {
+                        log(&format!("Cancel {name}, event: {cmd}"));
+                        run_cmdscript(&sched.script, cmd, false);
                     }
                 }
             }
@@ -156,9 +153,30 @@ impl Sched {
         ))
     }
 
+    /// Hand a `CANCEL` to the daemon: `false` when no daemon runs (none answers on PIPEFN).
+    /// A daemon that took the connection but did not answer (it was leaving) is asked again.
+    fn cancel(&self, words: &[&str]) -> Result<bool, Error> {
+        let mut last = io::Error::other("no attempt");
+        for _ in 0..MAX_TRIES {
+            let Ok(s) = UnixStream::connect(&self.pipefn) else {
+                return Ok(false);
+            };
+            match self.exchange(s, words) {
+                Ok(()) => return Ok(true),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(TICK);
+        }
+        Err(Error::system("Unable to reach the timer daemon", last))
+    }
+
     /// One exchange: connect, send the line, read `OK`.
     fn talk_once(&self, words: &[&str]) -> io::Result<()> {
-        let mut s = UnixStream::connect(&self.pipefn)?;
+        self.exchange(UnixStream::connect(&self.pipefn)?, words)
+    }
+
+    /// Send the line on `s` and read `OK`.
+    fn exchange(&self, mut s: UnixStream, words: &[&str]) -> io::Result<()> {
         s.set_read_timeout(Some(TALK_TIMEOUT))?;
         s.set_write_timeout(Some(TALK_TIMEOUT))?;
         s.write_all(encode(words).as_bytes())?;
