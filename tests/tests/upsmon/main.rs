@@ -19,5 +19,6 @@ mod stock;
 mod systemd;
 mod timing;
 mod tls;
+mod upssched;
 mod webhooks;
 mod wire;
