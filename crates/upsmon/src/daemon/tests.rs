@@ -227,6 +227,7 @@ impl Rig {
         let result = PollResult::Status {
             status: status.into(),
             alarm: None,
+            battery: Default::default(),
         };
         self.poll(session, result).await
     }

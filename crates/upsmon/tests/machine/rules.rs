@@ -37,6 +37,7 @@ impl Sim {
             PollResult::Status {
                 status: status.into(),
                 alarm: None,
+                battery: Default::default(),
             },
         )
     }
@@ -46,6 +47,7 @@ impl Sim {
             PollResult::Status {
                 status: status.into(),
                 alarm: alarm.map(String::from),
+                battery: Default::default(),
             },
         )
     }
@@ -1000,6 +1002,7 @@ fn reload_keeps_state_and_reconnects_changed_logins() {
         result: PollResult::Status {
             status: "OB".into(),
             alarm: None,
+            battery: Default::default(),
         },
     };
     m.observe(ob(1), t0);
