@@ -5,7 +5,9 @@
 //!   on battery, alone (upsd never shows FSD), and logs out;
 //! * mains back after 1 s: `ONBATT_SHUTDOWN_CANCELLED`, and no shutdown however long we wait;
 //! * `ONBATT_SHUTDOWN_CHARGE 50`: no shutdown at 80 %, a shutdown once `battery.charge` is 45;
-//! * a primary with `ONBATT_SHUTDOWN_AFTER 2` sets FSD, a stock secondary leaves first.
+//! * a primary with `ONBATT_SHUTDOWN_AFTER 2` sets FSD, a stock secondary leaves first;
+//! * on the wire (the proxy of [`crate::wire`]): `battery.runtime` and `battery.charge` are read
+//!   after `ups.status` only while the UPS is on battery, and `LOGOUT` ends the session.
 
 use nut_test_support::upsmon::*;
 use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
@@ -209,4 +211,57 @@ fn primary_limit_sets_fsd_and_the_stock_secondary_leaves_first() {
         "{}",
         logs()
     );
+}
+
+#[test]
+fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
+    let (port, lines) = crate::wire::proxy(rig.port());
+    let s = upsmon_conf(
+        &rig,
+        Mon::Ours,
+        "secondary",
+        "monuser",
+        "secret",
+        "FINALDELAY 0\nONBATT_SHUTDOWN_RUNTIME 60\nONBATT_SHUTDOWN_CHARGE 50\n",
+    );
+    let conf = s.dir.join("upsmon.conf");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace(&rig.target("ups"), &format!("ups@127.0.0.1:{port}"));
+    std::fs::write(&conf, text).unwrap();
+    let mut sp = start_upsmon(&rig, &s);
+    let logs = || format!("{}\n{:?}", s.logs(), lines.lock().unwrap());
+    wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
+    std::thread::sleep(Duration::from_millis(2500));
+    set_status(&rig, "OB DISCHRG");
+    std::thread::sleep(Duration::from_millis(2500));
+    set_var(&rig, "ups", "battery.charge", "45");
+    wait_until("exit", Duration::from_secs(10), || sp.exited(), logs);
+    std::thread::sleep(Duration::from_millis(300));
+    let all = lines.lock().unwrap().clone();
+    let status = "GET VAR ups ups.status";
+    let (runtime, charge) = ("GET VAR ups battery.runtime", "GET VAR ups battery.charge");
+    assert_eq!(
+        all[..5],
+        [
+            "STARTTLS",
+            "USERNAME monuser",
+            "PASSWORD secret",
+            "LOGIN ups",
+            status
+        ],
+        "{all:?}"
+    );
+    // on line: only ups.status (as stock); on battery: each ups.status followed by the two
+    let first = all.iter().position(|l| l == runtime).expect("runtime read");
+    assert!(first >= 7, "at least two polls on line first: {all:?}");
+    assert!(all[4..first].iter().all(|l| l == status), "{all:?}");
+    let on_battery = &all[first - 1..all.len() - 2];
+    assert!(on_battery.len() >= 6, "{all:?}");
+    for poll in on_battery.chunks(3) {
+        assert_eq!(poll, [status, runtime, charge], "{all:?}");
+    }
+    assert_eq!(all[all.len() - 2..], ["LOGOUT", "<EOF>"], "{all:?}");
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// A proxy on 127.0.0.1 to `upstream`; records every line clients send, and `<EOF>` when a
 /// client closes.
-fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let lines = Arc::new(Mutex::new(Vec::new()));
