@@ -31,6 +31,19 @@ fn ours(rig: &Rig, role: &str, extra: &str) -> (MonDir, nut_test_support::Proc) 
     (s, sp)
 }
 
+/// `md` notified `ONBATT_SHUTDOWN` once, for this reason.
+fn assert_reason(rig: &Rig, md: &MonDir, reason: &str, logs: impl Fn() -> String) {
+    let sys = rig.target("ups");
+    assert_eq!(
+        notified(md, "ONBATT_SHUTDOWN"),
+        vec![format!(
+            "ONBATT_SHUTDOWN|{sys}|UPS {sys}: shutdown policy reached ({reason})"
+        )],
+        "{}",
+        logs()
+    );
+}
+
 fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines.sort();
     lines
@@ -166,14 +179,11 @@ fn charge_below_the_limit_shuts_down() {
 
     set_var(&rig, "ups", "battery.charge", "45");
     wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(5), logs);
-    let sys = rig.target("ups");
-    assert_eq!(
-        notified(&s, "ONBATT_SHUTDOWN"),
-        vec![format!(
-            "ONBATT_SHUTDOWN|{sys}|UPS {sys}: shutdown policy reached (battery.charge 45% below ONBATT_SHUTDOWN_CHARGE 50)"
-        )],
-        "{}",
-        logs()
+    assert_reason(
+        &rig,
+        &s,
+        "battery.charge 45% below ONBATT_SHUTDOWN_CHARGE 50",
+        logs,
     );
 }
 
@@ -196,15 +206,13 @@ fn primary_limit_sets_fsd_and_the_stock_secondary_leaves_first() {
         .map(|l| l.split(' ').next().unwrap())
         .collect();
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
-    let sys = rig.target("ups");
-    assert_eq!(
-        notified(&p, "ONBATT_SHUTDOWN"),
-        vec![format!(
-            "ONBATT_SHUTDOWN|{sys}|UPS {sys}: shutdown policy reached (on battery for 2 s, ONBATT_SHUTDOWN_AFTER 2)"
-        )],
-        "{}",
-        logs()
+    assert_reason(
+        &rig,
+        &p,
+        "on battery for 2 s, ONBATT_SHUTDOWN_AFTER 2",
+        logs,
     );
+    let sys = rig.target("ups");
     assert_eq!(
         notified(&sec, "FSD"),
         vec![format!("FSD|{sys}|UPS {sys}: forced shutdown in progress")],
@@ -226,11 +234,7 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
         "secret",
         "FINALDELAY 0\nONBATT_SHUTDOWN_RUNTIME 60\nONBATT_SHUTDOWN_CHARGE 50\n",
     );
-    let conf = s.dir.join("upsmon.conf");
-    let text = std::fs::read_to_string(&conf)
-        .unwrap()
-        .replace(&rig.target("ups"), &format!("ups@127.0.0.1:{port}"));
-    std::fs::write(&conf, text).unwrap();
+    crate::wire::monitor_through(&rig, &s, port);
     let mut sp = start_upsmon(&rig, &s);
     let logs = || format!("{}\n{:?}", s.logs(), lines.lock().unwrap());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);

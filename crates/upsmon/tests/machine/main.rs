@@ -22,3 +22,12 @@ fn starts_shutdown(actions: &[Action]) -> bool {
         .iter()
         .any(|a| matches!(a, Action::Shutdown | Action::SendFsd { .. }))
 }
+
+/// Actions other than logs.
+fn effects(actions: &[Action]) -> Vec<Action> {
+    actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Log { .. }))
+        .cloned()
+        .collect()
+}

@@ -13,7 +13,7 @@ use nut_conf::notify::NotifyEvent;
 use proptest::prelude::*;
 use upsmon::machine::{Action, Battery, Machine, Observation, PollResult};
 
-use super::{conf, starts_shutdown};
+use super::{conf, effects, starts_shutdown};
 
 const SECONDARY: &str = "MONITOR ups@server 1 mon pass secondary\n";
 const PRIMARY: &str = "MONITOR ups@localhost 1 admin secret primary\n";
@@ -62,15 +62,6 @@ impl Clock {
 
 fn reading(runtime: Option<u64>, charge: Option<u64>) -> Battery {
     Battery { runtime, charge }
-}
-
-/// The actions without log lines.
-fn effects(actions: &[Action]) -> Vec<Action> {
-    actions
-        .iter()
-        .filter(|a| !matches!(a, Action::Log { .. }))
-        .cloned()
-        .collect()
 }
 
 fn notify(m: &Machine, event: NotifyEvent, ups: Option<usize>, extra: Option<&str>) -> Action {
