@@ -11,6 +11,7 @@ mod alarm;
 mod cli;
 mod full_stack;
 mod ntfy;
+mod onbatt_timers;
 mod power_failure;
 mod privsep;
 mod reload;
