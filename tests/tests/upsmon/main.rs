@@ -14,6 +14,7 @@ mod ntfy;
 mod power_failure;
 mod privsep;
 mod reload;
+mod scenario;
 mod secondary;
 mod stock;
 mod systemd;
