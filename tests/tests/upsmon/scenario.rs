@@ -17,9 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Mains lost (s after the driver opened the unit).
 const MAINS_LOST: f64 = 4.0;
 /// Low battery.
-const LOW_BATTERY: f64 = 10.0;
-/// Mains back: well after the cut (killpower comes at about 14 s, the cut 10 s later).
-const MAINS_BACK: f64 = 34.0;
+const LOW_BATTERY: f64 = 11.0;
+/// Mains back: well after the cut (killpower comes at about 15 s, the cut 10 s later).
+const MAINS_BACK: f64 = 35.0;
 /// The timed secondary's `ONBATT_SHUTDOWN_AFTER`.
 const AFTER: f64 = 3.0;
 
@@ -178,10 +178,10 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     assert_eq!(who, expected, "{}", logs());
     let at = |host: &str| order.iter().find(|(w, _)| w == host).unwrap().1;
     if with_timer {
-        // on battery for AFTER seconds (+ one poll), before low battery
+        // on battery for AFTER seconds (+ a poll, + FINALDELAY), before low battery
         let left = at("timed");
         assert!(
-            (MAINS_LOST + AFTER..MAINS_LOST + AFTER + 2.0).contains(&left),
+            (MAINS_LOST + AFTER..MAINS_LOST + AFTER + 3.5).contains(&left),
             "timed secondary at {left:.3} s: {}",
             logs()
         );
