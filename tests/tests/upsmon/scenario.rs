@@ -8,11 +8,10 @@
 //! back powers the load again. The measured timeline is printed (`--nocapture`) and kept in
 //! docs/upsmon.md.
 
-use nut_test_support::daemon::wait_var;
 use nut_test_support::upsmon::*;
-use nut_test_support::usbhid::{bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog};
-use nut_test_support::{our_bin, run_with_timeout, stock_nut, Driver, Impl, Rig, Upsd};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use nut_test_support::usbhid::{cut_and_return_lines, epoch_now, simlog, simulated_rig};
+use nut_test_support::{our_bin, run_with_timeout, stock_nut};
+use std::time::Duration;
 
 /// Mains lost (s after the driver opened the unit).
 const MAINS_LOST: f64 = 4.0;
@@ -44,13 +43,6 @@ interrupt = true
     )
 }
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// Whether our upsmon accepts the configuration of `md` (false when a directive is unknown to
 /// it: `upsmon -K` parses the file before it looks at the flag).
 fn parses(md: &MonDir) -> bool {
@@ -66,35 +58,10 @@ fn robot(port: u16, key: &str) -> String {
 #[test]
 fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     let Some(stock) = stock_nut() else { return };
-    let dir = empty_dir();
-    let recording = dir.path().join("scenario.toml");
-    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
-    std::fs::write(&recording, format!("{base}{}", scenario())).unwrap();
-    let simlog = simlog(&dir);
-    dir.write_conf(
-        "ups.conf",
-        &format!(
-            "[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tpollinterval = 1\n\
-             \trecording = \"{}\"\n\tsimlog = \"{}\"\n",
-            recording.display(),
-            simlog.display()
-        ),
-    );
     // t = 0: the driver opens the simulated unit (its scenario clock starts) just before its
     // socket appears.
-    let t0 = now();
-    let _driver = nut_test_support::usbhid::start_driver(&dir, &[]);
-    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
-    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
-    let rig = Rig {
-        upsd,
-        driver: Driver {
-            procs: Vec::new(),
-            fakes: Vec::new(),
-        },
-        dir,
-        stock,
-    };
+    let (rig, _driver, t0) = simulated_rig(stock, &scenario(), 1);
+    let simlog = simlog(&rig.dir);
     let (port, posts, arrivals) = http_server_timed("{\"errcode\":0,\"errmsg\":\"ok\"}");
 
     let p = upsmon_conf(
@@ -149,7 +116,7 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
         logs,
     );
     assert!(
-        now() - t0 < MAINS_LOST,
+        epoch_now() - t0 < MAINS_LOST,
         "logged in after mains was lost: {}",
         logs()
     );
@@ -232,7 +199,7 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
         &["shutdown"],
         Duration::from_secs(40),
     );
-    let killpower = now() - t0;
+    let killpower = epoch_now() - t0;
     assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
     let mut unit: Vec<(String, f64)> = Vec::new();
     wait_until(
@@ -241,24 +208,14 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
         || {
             let t = std::fs::read_to_string(&simlog).unwrap_or_default();
             for l in t.lines().skip(unit.len()) {
-                unit.push((l.to_string(), now() - t0));
+                unit.push((l.to_string(), epoch_now() - t0));
             }
             (unit.len() >= 5).then_some(())
         },
         logs,
     );
-    let lines: Vec<&str> = unit.iter().map(|(l, _)| l.as_str()).collect();
-    let reboot = bk650m2_reboot_line();
-    assert_eq!(
-        lines,
-        [
-            reboot.as_str(),
-            "OUTPUT OFF",
-            "UNPLUG",
-            "REPLUG",
-            "OUTPUT ON"
-        ]
-    );
+    let lines: Vec<String> = unit.iter().map(|(l, _)| l.clone()).collect();
+    assert_eq!(lines, cut_and_return_lines());
     // shutdown.reboot: 10 s after killpower, still on battery; the load back with mains
     let off = unit[1].1;
     let on = unit[4].1;
