@@ -269,10 +269,11 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     let p_shutdown = post("PRIMARY", "] Auto logout and shutdown proceeding\"}}");
     assert!(p_onbatt < p_low && p_low.max(p_fsd) < p_shutdown, "{got:?}");
     assert!(p_shutdown < at("primary"), "{got:?}");
-    let t_onbatt = if with_timer {
+    let timed_posts = if with_timer {
         let t = post("TIMED", &format!("] UPS {sys} on battery\"}}}}"));
-        assert!(t < at("timed"), "{got:?}");
-        Some(t)
+        let reached = post("TIMED", &format!("] UPS {sys}: shutdown policy reached ("));
+        assert!(t < reached && reached < at("timed"), "{got:?}");
+        Some((t, reached))
     } else {
         None
     };
@@ -309,8 +310,13 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
             "driver",
         ),
     ];
-    if let Some(t) = t_onbatt {
+    if let Some((t, reached)) = timed_posts {
         rows.push((t, "ONBATT WeChat post".into(), "timed secondary"));
+        rows.push((
+            reached,
+            "ONBATT_SHUTDOWN WeChat post (shutdown policy reached)".into(),
+            "timed secondary",
+        ));
         rows.push((
             at("timed"),
             format!("SHUTDOWNCMD (ONBATT_SHUTDOWN_AFTER {AFTER})"),
