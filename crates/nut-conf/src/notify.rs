@@ -12,7 +12,7 @@ use std::fmt;
 macro_rules! notify_events {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, $message:literal; )*) => {
         /// Every notify event any NUT release knows, in NUT's order of `NOTIFYTYPE` names
-        /// (2.8.0 knows the first eleven and `CAL`).
+        /// (2.8.0 knows the first eleven and `CAL`), then nut-rs's own (`ONBATT_SHUTDOWN*`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum NotifyEvent {
             $( $(#[$doc])* $variant, )*
@@ -109,6 +109,11 @@ notify_events! {
     /// The clock jumped unexpectedly.
     SuspendTimejumpUnexpected = "SUSPEND_TIMEJUMP_UNEXPECTED",
         "Unexpected clock change by %s, treating as wake up from sleep";
+    /// nut-rs: an `ONBATT_SHUTDOWN_*` limit was reached; the second `%s` says which.
+    OnbattShutdown = "ONBATT_SHUTDOWN", "UPS %s: shutdown policy reached (%s)";
+    /// nut-rs: the UPS is on line power again before an `ONBATT_SHUTDOWN_*` limit was reached.
+    OnbattShutdownCancelled = "ONBATT_SHUTDOWN_CANCELLED",
+        "UPS %s on line power again: timed shutdown cancelled";
 }
 
 impl NotifyEvent {
@@ -131,10 +136,11 @@ impl NotifyEvent {
         })
     }
 
-    /// How many `%s` a `NOTIFYMSG` may hold: `ALARM` and `OTHER` pass extra text.
+    /// How many `%s` a `NOTIFYMSG` may hold: `ALARM`, `OTHER` and `ONBATT_SHUTDOWN` pass extra
+    /// text.
     pub(crate) fn max_placeholders(self) -> usize {
         match self {
-            NotifyEvent::Alarm | NotifyEvent::Other => 2,
+            NotifyEvent::Alarm | NotifyEvent::Other | NotifyEvent::OnbattShutdown => 2,
             _ => 1,
         }
     }
@@ -219,9 +225,13 @@ mod tests {
     #[test]
     fn names_in_nut_order_and_case_insensitive() {
         let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
-        assert_eq!(names.len(), 32);
+        assert_eq!(names.len(), 34);
         assert_eq!(names[..4], ["ONLINE", "ONBATT", "LOWBATT", "FSD"]);
         assert_eq!(names[28..30], ["SHUTDOWN_HOSTSYNC", "SUSPEND_STARTING"]);
+        assert_eq!(
+            names[32..],
+            ["ONBATT_SHUTDOWN", "ONBATT_SHUTDOWN_CANCELLED"]
+        );
         for &e in NotifyEvent::ALL {
             assert_eq!(NotifyEvent::from_name(&e.name().to_lowercase()), Some(e));
         }

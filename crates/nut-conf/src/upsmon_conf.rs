@@ -330,6 +330,14 @@ pub struct UpsmonConf {
     pub notify_urls: Vec<NotifyUrl>,
     /// `NOTIFYURLFLAG` by event; an event without one goes to every hook.
     pub notify_url_flags: BTreeMap<NotifyEvent, NotifyUrlFlag>,
+    /// `ONBATT_SHUTDOWN_AFTER` seconds (nut-rs): a UPS on battery this long is critical.
+    pub onbatt_shutdown_after: Option<u64>,
+    /// `ONBATT_SHUTDOWN_RUNTIME` seconds (nut-rs): a UPS on battery with `battery.runtime`
+    /// below this is critical.
+    pub onbatt_shutdown_runtime: Option<u64>,
+    /// `ONBATT_SHUTDOWN_CHARGE` percent (nut-rs): a UPS on battery with `battery.charge` below
+    /// this is critical.
+    pub onbatt_shutdown_charge: Option<u64>,
     /// Accepted lines with no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -367,6 +375,9 @@ impl Default for UpsmonConf {
             pollfail_log_throttle_max: -1,
             notify_urls: Vec::new(),
             notify_url_flags: BTreeMap::new(),
+            onbatt_shutdown_after: None,
+            onbatt_shutdown_runtime: None,
+            onbatt_shutdown_charge: None,
             warnings: Vec::new(),
         }
     }
@@ -437,7 +448,24 @@ const KEYWORDS: &[&str] = &[
     "POLLFAIL_LOG_THROTTLE_MAX",
     "NOTIFYURL",
     "NOTIFYURLFLAG",
+    "ONBATT_SHUTDOWN_AFTER",
+    "ONBATT_SHUTDOWN_RUNTIME",
+    "ONBATT_SHUTDOWN_CHARGE",
 ];
+
+/// The longest `ONBATT_SHUTDOWN_AFTER` / `ONBATT_SHUTDOWN_RUNTIME` accepted: one day (no UPS
+/// battery lasts that long; a larger value is a typo, e.g. milliseconds).
+pub const ONBATT_SHUTDOWN_MAX_SECS: u64 = 86_400;
+
+/// An `ONBATT_SHUTDOWN_*` value: a whole number from 1 to `max`.
+fn bounded(key: &str, v: &str, max: u64, unit: &str) -> Result<u64, String> {
+    match parse_unsigned(v) {
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{key} expects a whole number of {unit} from 1 to {max}, got {v:?}"
+        )),
+    }
+}
 
 /// A NOTIFYMSG text is a printf format: allow only `%s` (one, or two for ALARM and OTHER,
 /// which pass extra text) and `%%`, so no message can make the formatter misbehave.
@@ -655,6 +683,19 @@ fn apply(
             };
             conf.notify_url_flags
                 .insert(event, NotifyUrlFlag { names, line });
+        }
+        "ONBATT_SHUTDOWN_AFTER" => {
+            let v = one(words)?;
+            conf.onbatt_shutdown_after =
+                Some(bounded(key, &v, ONBATT_SHUTDOWN_MAX_SECS, "seconds")?);
+        }
+        "ONBATT_SHUTDOWN_RUNTIME" => {
+            let v = one(words)?;
+            conf.onbatt_shutdown_runtime =
+                Some(bounded(key, &v, ONBATT_SHUTDOWN_MAX_SECS, "seconds")?);
+        }
+        "ONBATT_SHUTDOWN_CHARGE" => {
+            conf.onbatt_shutdown_charge = Some(bounded(key, &one(words)?, 100, "percent")?);
         }
         "CERTVERIFY" => conf.certverify = boolean(key, &one(words)?)?,
         "FORCESSL" => conf.forcessl = boolean(key, &one(words)?)?,
@@ -895,6 +936,33 @@ POLLFAIL_LOG_THROTTLE_MAX 100
         let c = ok("NOTIFYMSG ALARM \"%s: alarm %s (100%%)\"\nNOTIFYMSG SHUTDOWN \"bye\"\n");
         assert_eq!(c.notify_msg_for(NotifyEvent::Alarm), "%s: alarm %s (100%%)");
         assert_eq!(c.notify_msg_for(NotifyEvent::Shutdown), "bye");
+    }
+
+    #[test]
+    fn onbatt_shutdown_timers() {
+        let c = ok(
+            "ONBATT_SHUTDOWN_AFTER 180\nONBATT_SHUTDOWN_RUNTIME 300\nONBATT_SHUTDOWN_CHARGE 40\n",
+        );
+        assert_eq!(c.onbatt_shutdown_after, Some(180));
+        assert_eq!(c.onbatt_shutdown_runtime, Some(300));
+        assert_eq!(c.onbatt_shutdown_charge, Some(40));
+        let c = ok("ONBATT_SHUTDOWN_AFTER 86400\nONBATT_SHUTDOWN_CHARGE 100\n");
+        assert_eq!(
+            (c.onbatt_shutdown_after, c.onbatt_shutdown_charge),
+            (Some(86400), Some(100))
+        );
+        for (line, msg) in [
+            ("ONBATT_SHUTDOWN_AFTER -5", "ONBATT_SHUTDOWN_AFTER expects a whole number of seconds from 1 to 86400, got \"-5\""),
+            ("ONBATT_SHUTDOWN_AFTER 0", "ONBATT_SHUTDOWN_AFTER expects a whole number of seconds from 1 to 86400, got \"0\""),
+            ("ONBATT_SHUTDOWN_AFTER 3m", "ONBATT_SHUTDOWN_AFTER expects a whole number of seconds from 1 to 86400, got \"3m\""),
+            ("ONBATT_SHUTDOWN_AFTER 86401", "ONBATT_SHUTDOWN_AFTER expects a whole number of seconds from 1 to 86400, got \"86401\""),
+            ("ONBATT_SHUTDOWN_RUNTIME 1e9", "ONBATT_SHUTDOWN_RUNTIME expects a whole number of seconds from 1 to 86400, got \"1e9\""),
+            ("ONBATT_SHUTDOWN_CHARGE 101", "ONBATT_SHUTDOWN_CHARGE expects a whole number of percent from 1 to 100, got \"101\""),
+            ("ONBATT_SHUTDOWN_CHARGE 40%", "ONBATT_SHUTDOWN_CHARGE expects a whole number of percent from 1 to 100, got \"40%\""),
+            ("ONBATT_SHUTDOWN_CHARGE -1", "ONBATT_SHUTDOWN_CHARGE expects a whole number of percent from 1 to 100, got \"-1\""),
+        ] {
+            assert_eq!(fail(&format!("MONITOR u 1 a b primary\n{line}\n")), format!("upsmon.conf:2: {msg}"));
+        }
     }
 
     #[test]

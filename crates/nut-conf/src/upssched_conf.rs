@@ -3,7 +3,9 @@
 //! upssched reads the file top to bottom, so `CMDSCRIPT`, `PIPEFN` and `LOCKFN` must come
 //! before the first `AT`. Keywords and AT commands are case-sensitive; `DEBUG_MIN` is not.
 //! Unknown directives or commands, bad timer lengths and unknown event names are errors here
-//! (stock upssched only logs some of them, and then never fires the timer).
+//! (stock upssched only logs some of them, and then never fires the timer). So are a timer
+//! longer than [`MAX_TIMER_SECS`] and a `CANCEL-TIMER` naming a timer no `START-TIMER` in the
+//! file starts (a typo that would leave the timer running).
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +107,10 @@ impl UpsschedConf {
     }
 }
 
+/// The longest timer accepted: one day. No UPS runs a host that long on battery; a longer
+/// value is a typo (stock would take it and never fire in time).
+pub const MAX_TIMER_SECS: u64 = 86_400;
+
 const KEYWORDS: &[&str] = &["CMDSCRIPT", "PIPEFN", "LOCKFN", "DEBUG_MIN", "AT"];
 const COMMANDS: &[&str] = &[
     "START-TIMER",
@@ -121,8 +127,19 @@ fn at_command(cmd: &str, args: &[String]) -> Result<AtCommand, String> {
     }
     let timer = |args: &[String]| -> Result<u64, String> {
         match args {
-            [_, secs] => parse_unsigned(secs)
-                .ok_or_else(|| format!("{cmd} expects a whole number of seconds, got {secs:?}")),
+            [_, secs] if secs.starts_with('-') => Err(format!(
+                "{cmd} needs a timer length of 0 to {MAX_TIMER_SECS} seconds, got {secs}"
+            )),
+            [_, secs] => match parse_unsigned(secs) {
+                Some(n) if n <= MAX_TIMER_SECS => Ok(n),
+                Some(_) => Err(format!(
+                    "{cmd} needs a timer length of 0 to {MAX_TIMER_SECS} seconds (one day), got {secs}"
+                )),
+                None if secs.bytes().all(|b| b.is_ascii_digit()) && !secs.is_empty() => Err(
+                    format!("{cmd} needs a timer length of 0 to {MAX_TIMER_SECS} seconds (one day), got {secs}"),
+                ),
+                None => Err(format!("{cmd} expects a whole number of seconds, got {secs:?}")),
+            },
             _ => Err(format!("{cmd} takes a timer name and a number of seconds")),
         }
     };
@@ -202,10 +219,47 @@ fn apply(conf: &mut UpsschedConf, words: &[String], line: usize) -> Result<(), S
     Ok(())
 }
 
+/// Every `CANCEL-TIMER` must name a timer some `START-TIMER` line starts.
+fn check_cancelled_names(conf: &UpsschedConf, file: &Path) -> Result<(), ConfError> {
+    let started: Vec<&str> = conf
+        .ats
+        .iter()
+        .filter_map(|a| match &a.command {
+            AtCommand::StartTimer { name, .. } | AtCommand::StartTimerShared { name, .. } => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    for at in &conf.ats {
+        if let AtCommand::CancelTimer { name, .. } | AtCommand::CancelTimerMatched { name, .. } =
+            &at.command
+        {
+            if !started.contains(&name.as_str()) {
+                let known = if started.is_empty() {
+                    "no START-TIMER line starts any".to_string()
+                } else {
+                    let mut names = started.clone();
+                    names.sort_unstable();
+                    names.dedup();
+                    format!("timers started here: {}", names.join(", "))
+                };
+                return Err(ConfError::new(
+                    file,
+                    at.line,
+                    format!("unknown timer name {name:?}: no START-TIMER starts it ({known})"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parse the bytes of an `upssched.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsschedConf, ConfError> {
     let mut conf = UpsschedConf::default();
     conf.warnings = each_parseconf_line(text, file, |words, n, _| apply(&mut conf, &words, n))?;
+    check_cancelled_names(&conf, file)?;
     Ok(conf)
 }
 
@@ -337,6 +391,39 @@ AT COMMOK apc@localhost CANCEL-TIMER commbad
                 format!("upssched.conf:4: {want}")
             );
         }
+        for (secs, want) in [
+            ("-5", "START-TIMER needs a timer length of 0 to 86400 seconds, got -5"),
+            (
+                "86401",
+                "START-TIMER needs a timer length of 0 to 86400 seconds (one day), got 86401",
+            ),
+            (
+                "99999999999999999999999",
+                "START-TIMER needs a timer length of 0 to 86400 seconds (one day), got 99999999999999999999999",
+            ),
+        ] {
+            assert_eq!(
+                fail(&format!("{HEAD}AT ONBATT * START-TIMER t {secs}\n")),
+                format!("upssched.conf:4: {want}")
+            );
+        }
+        assert_eq!(
+            ok(&format!("{HEAD}AT ONBATT * START-TIMER t 86400\n")).ats[0].command,
+            AtCommand::StartTimer {
+                name: "t".into(),
+                secs: 86400
+            }
+        );
+        assert_eq!(
+            fail(&format!(
+                "{HEAD}AT ONBATT * START-TIMER onbatt 5\nAT ONLINE * CANCEL-TIMER onbat back\n"
+            )),
+            "upssched.conf:5: unknown timer name \"onbat\": no START-TIMER starts it (timers started here: onbatt)"
+        );
+        assert_eq!(
+            fail(&format!("{HEAD}AT ONLINE * CANCEL-TIMER t\n")),
+            "upssched.conf:4: unknown timer name \"t\": no START-TIMER starts it (no START-TIMER line starts any)"
+        );
         assert!(fail(&format!("{HEAD}AT ONBAT * EXECUTE x\n")).starts_with(
             "upssched.conf:4: unknown notify event \"ONBAT\"; expected one of ONLINE,"
         ));

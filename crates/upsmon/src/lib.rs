@@ -7,6 +7,7 @@
 //!   machine it runs on through the host (`host`: `exec` for NOTIFYCMD, `wall` and
 //!   SHUTDOWNCMD, `webhook`, `powerdown` for POWERDOWNFLAG, `privsep` for the root parent).
 //! * [`start`] is the start-up the `upsmon` binary calls with its command line.
+//! * [`upssched`] is the `upssched` binary: upsmon's NOTIFYCMD timer helper, as in NUT 2.8.0.
 
 mod clock;
 mod daemon;
@@ -21,6 +22,7 @@ mod session;
 mod sessions;
 pub mod start;
 mod status;
+pub mod upssched;
 mod webhook;
 
 pub use error::Error;

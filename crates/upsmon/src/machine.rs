@@ -6,6 +6,12 @@
 //! event and `CAL` cleared when it goes away. Time is passed in; nothing here sleeps, reads a
 //! clock or touches a socket.
 //!
+//! nut-rs adds the `ONBATT_SHUTDOWN_AFTER` / `_RUNTIME` / `_CHARGE` limits: a UPS last known on
+//! battery that has been so for `AFTER` seconds (from the first poll that saw `OB`), or whose
+//! last `battery.runtime` / `battery.charge` reading is below the limit, is critical at once
+//! (for a secondary too: its own policy, no HOSTSYNC), with an `ONBATT_SHUTDOWN`
+//! notification; `OL` before that gives `ONBATT_SHUTDOWN_CANCELLED`.
+//!
 //! # Driving the machine
 //!
 //! One monitoring cycle of the I/O layer:
@@ -59,6 +65,8 @@ pub enum PollResult {
         status: String,
         /// The `ups.alarm` value, if read.
         alarm: Option<String>,
+        /// `battery.runtime` / `battery.charge`, if read.
+        battery: Battery,
     },
     /// Connect, login or the GET failed (connection refused, timeout, `ERR UNKNOWN-UPS`, ...).
     CommLost,
@@ -66,6 +74,31 @@ pub enum PollResult {
     DataStale,
     /// `ERR DRIVER-NOT-CONNECTED`.
     DriverNotConnected,
+}
+
+/// `battery.runtime` and `battery.charge` read along with the status: the I/O layer reads them
+/// only while the status says `OB` and only when `ONBATT_SHUTDOWN_RUNTIME` /
+/// `ONBATT_SHUTDOWN_CHARGE` is set (so the wire is stock's otherwise). Whole units, rounded
+/// down (for a whole-number limit, `floor(x) < limit` exactly when `x < limit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Battery {
+    /// `battery.runtime` in seconds, if read and numeric.
+    pub runtime: Option<u64>,
+    /// `battery.charge` in percent, if read and numeric.
+    pub charge: Option<u64>,
+}
+
+impl Battery {
+    /// A NUT value (`"1234"`, `"87.5"`) rounded down to a whole number; `None` if it is not a
+    /// number. Negative values count as 0.
+    pub fn whole(value: &str) -> Option<u64> {
+        let v: f64 = value.trim().parse().ok()?;
+        if !v.is_finite() {
+            return None;
+        }
+        // (in range: clamped below at 0, and as u64 saturates)
+        Some(v.max(0.0).floor() as u64)
+    }
 }
 
 /// Severity of an [`Action::Log`] line (syslog levels).
@@ -123,6 +156,15 @@ pub enum Action {
     /// returns [`Action::Shutdown`]. The machine applies `HOSTSYNC`.
     WaitForSecondaries {
         /// The `MONITOR` indices this host is primary for.
+        ups: Vec<usize>,
+    },
+    /// Once [`Action::Shutdown`] has handed `SHUTDOWNCMD` over (after `FINALDELAY`), send
+    /// `LOGOUT` on these UPSes' sessions, so that a primary's `NUMLOGINS` no longer counts
+    /// this host. Emitted just before [`Action::Shutdown`] when an `ONBATT_SHUTDOWN_*` limit
+    /// (this host's own policy) started the shutdown; lists the UPSes this host is secondary
+    /// for.
+    LogoutAfterShutdown {
+        /// `MONITOR` indices.
         ups: Vec<usize>,
     },
     /// Sleep `FINALDELAY`, create `POWERDOWNFLAG` (if configured) and run `SHUTDOWNCMD`, then
@@ -260,6 +302,10 @@ struct Ups {
     oversince: Option<Instant>,
     /// When OB+LB began, while `OBLBDURATION` is running.
     oblbsince: Option<Instant>,
+    /// When this on-battery episode was first seen (`ONBATT_SHUTDOWN_AFTER`).
+    obsince: Option<Instant>,
+    /// `battery.runtime` / `battery.charge` of the last good poll.
+    battery: Battery,
     alarm_text: String,
     /// Unknown status words of the last poll.
     others: Vec<String>,
@@ -286,6 +332,8 @@ impl Ups {
             off_confirmed: false,
             oversince: None,
             oblbsince: None,
+            obsince: None,
+            battery: Battery::default(),
             alarm_text: String::new(),
             others: Vec::new(),
             logged: Vec::new(),
@@ -310,6 +358,12 @@ struct Params {
     oblbduration: i64,
     alarmcritical: bool,
     messages: BTreeMap<NotifyEvent, String>,
+    /// `ONBATT_SHUTDOWN_AFTER`.
+    onbatt_after: Option<Duration>,
+    /// `ONBATT_SHUTDOWN_RUNTIME` seconds.
+    onbatt_runtime: Option<u64>,
+    /// `ONBATT_SHUTDOWN_CHARGE` percent.
+    onbatt_charge: Option<u64>,
 }
 
 impl Params {
@@ -327,7 +381,15 @@ impl Params {
             oblbduration: conf.oblbduration,
             alarmcritical: conf.alarmcritical,
             messages: conf.notify_msgs.clone(),
+            onbatt_after: conf.onbatt_shutdown_after.map(Duration::from_secs),
+            onbatt_runtime: conf.onbatt_shutdown_runtime,
+            onbatt_charge: conf.onbatt_shutdown_charge,
         }
+    }
+
+    /// Some `ONBATT_SHUTDOWN_*` limit is set.
+    fn onbatt_policy(&self) -> bool {
+        self.onbatt_after.is_some() || self.onbatt_runtime.is_some() || self.onbatt_charge.is_some()
     }
 }
 
@@ -355,6 +417,8 @@ pub struct Machine {
     interval: Duration,
     phase: Phase,
     last_noparent: Option<Instant>,
+    /// An `ONBATT_SHUTDOWN_*` limit made a UPS critical at the tick that started the shutdown.
+    timed: bool,
 }
 
 fn secs(d: Duration) -> u64 {
@@ -383,6 +447,7 @@ impl Machine {
             params,
             phase: Phase::Monitoring,
             last_noparent: None,
+            timed: false,
         }
     }
 
@@ -501,7 +566,12 @@ impl Machine {
             return out;
         }
         match obs.result {
-            PollResult::Status { status, alarm } if !status.trim().is_empty() => {
+            PollResult::Status {
+                status,
+                alarm,
+                battery,
+            } if !status.trim().is_empty() => {
+                self.ups[obs.ups].battery = battery;
                 self.parse_status(obs.ups, &status, alarm.as_deref(), now, &mut out);
             }
             _ => self.ups_is_gone(obs.ups, now, &mut out),
@@ -637,10 +707,14 @@ impl Machine {
                     if self.ups[i].line != Line::Unknown {
                         self.notify(out, NotifyEvent::Online, i, None);
                     }
+                    if self.ups[i].flags.onbatt && self.params.onbatt_policy() {
+                        self.notify(out, NotifyEvent::OnbattShutdownCancelled, i, None);
+                    }
                     let u = &mut self.ups[i];
                     u.line = Line::Online;
                     u.flags.online = true;
                     u.flags.onbatt = false;
+                    u.obsince = None;
                 }
             }
             Token::Ob => {
@@ -650,6 +724,15 @@ impl Machine {
                     u.line = Line::OnBattery;
                     u.flags.onbatt = true;
                     u.flags.online = false;
+                    u.obsince = Some(now);
+                    if let Some(after) = self.params.onbatt_after {
+                        let msg = format!(
+                            "UPS [{}] on battery: shutdown in {} s (ONBATT_SHUTDOWN_AFTER) unless mains returns",
+                            u.system,
+                            after.as_secs()
+                        );
+                        out.push(log(LogLevel::Notice, msg));
+                    }
                 }
             }
             Token::Lb => {
@@ -763,6 +846,7 @@ impl Machine {
             return out;
         }
         let mut val_ol: u64 = 0;
+        let mut timed = false;
         for i in 0..self.ups.len() {
             let deadtime = self.params.deadtime;
             let u = &mut self.ups[i];
@@ -773,7 +857,9 @@ impl Machine {
                 out.push(log(LogLevel::Info, msg));
             }
             let mut notes = Vec::new();
+            let by_limit = !self.ups[i].flags.fsd && self.onbatt_limit(i, now).is_some();
             if self.is_critical(i, now, &mut notes) {
+                timed |= by_limit;
                 let msg = format!("Critical UPS: {}", self.ups[i].system);
                 notes.push(("critical", log(LogLevel::Debug, msg)));
             } else {
@@ -798,11 +884,52 @@ impl Machine {
                     self.params.minsupplies
                 ),
             ));
+            self.timed = timed;
             self.forceshutdown(now, &mut out);
             return out;
         }
         self.push_interval(&mut out);
         out
+    }
+
+    /// The `ONBATT_SHUTDOWN_*` limit entry `i` has reached, if any: its note key and the text
+    /// for the `ONBATT_SHUTDOWN` notification. Only while the UPS is (last known) on battery.
+    fn onbatt_limit(&self, i: usize, now: Instant) -> Option<(&'static str, String)> {
+        let p = &self.params;
+        let u = &self.ups[i];
+        if !u.flags.onbatt {
+            return None;
+        }
+        if let (Some(after), Some(since)) = (p.onbatt_after, u.obsince) {
+            let e = elapsed(now, since);
+            if e >= after {
+                return Some((
+                    "t1",
+                    format!(
+                        "on battery for {} s, ONBATT_SHUTDOWN_AFTER {}",
+                        e.as_secs(),
+                        after.as_secs()
+                    ),
+                ));
+            }
+        }
+        if let (Some(limit), Some(runtime)) = (p.onbatt_runtime, u.battery.runtime) {
+            if runtime < limit {
+                return Some((
+                    "t2",
+                    format!("battery.runtime {runtime} s below ONBATT_SHUTDOWN_RUNTIME {limit}"),
+                ));
+            }
+        }
+        if let (Some(limit), Some(charge)) = (p.onbatt_charge, u.battery.charge) {
+            if charge < limit {
+                return Some((
+                    "t3",
+                    format!("battery.charge {charge}% below ONBATT_SHUTDOWN_CHARGE {limit}"),
+                ));
+            }
+        }
+        None
     }
 
     /// Whether entry `ups` is critical now (NUT's `is_ups_critical()`); may start or end the
@@ -813,6 +940,15 @@ impl Machine {
         now: Instant,
         notes: &mut Vec<(&'static str, Action)>,
     ) -> bool {
+        if !self.ups[i].flags.fsd {
+            // this host's own policy: critical at once, for a secondary too (no HOSTSYNC: the
+            // primary knows nothing of it and will not set FSD)
+            if let Some((key, text)) = self.onbatt_limit(i, now) {
+                let note = self.notification(NotifyEvent::OnbattShutdown, Some(i), Some(&text));
+                notes.push((key, note));
+                return true;
+            }
+        }
         let p = &self.params;
         let u = &mut self.ups[i];
         let f = u.flags;
@@ -984,6 +1120,14 @@ impl Machine {
             message: SHUTDOWN_BANNER.to_string(),
         });
         out.push(self.notification(NotifyEvent::Shutdown, None, None));
+        if self.timed {
+            let secondaries: Vec<usize> = (0..self.ups.len())
+                .filter(|&i| !self.ups[i].primary)
+                .collect();
+            if !secondaries.is_empty() {
+                out.push(Action::LogoutAfterShutdown { ups: secondaries });
+            }
+        }
         out.push(Action::Shutdown);
         self.phase = Phase::ShutDown;
     }
@@ -1074,6 +1218,8 @@ impl Machine {
             u.off_confirmed = false;
             u.oversince = None;
             u.oblbsince = None;
+            u.obsince = None;
+            u.battery = Battery::default();
         }
         self.push_interval(&mut out);
         out

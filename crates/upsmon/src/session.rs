@@ -12,7 +12,7 @@ use nut_client::{Client, ErrCode, Error, TlsConfig};
 use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::machine::PollResult;
+use crate::machine::{Battery, PollResult};
 use crate::sessions::{Report, SessionId};
 
 /// How long connecting and each request may take (stock upsclient: 5 s per reply line).
@@ -28,6 +28,28 @@ pub(crate) enum Command {
     Fsd(oneshot::Sender<bool>),
     /// `GET NUMLOGINS <ups>`; errors count as 0 logins, as in upsmon.
     NumLogins(oneshot::Sender<u32>),
+    /// `LOGOUT`, and no new connection afterwards (the shutdown).
+    Logout(oneshot::Sender<()>),
+}
+
+/// The battery values a session reads with the status, only while it says `OB`: those an
+/// `ONBATT_SHUTDOWN_RUNTIME` / `ONBATT_SHUTDOWN_CHARGE` needs (none: the wire is stock's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BatteryReads {
+    /// `GET VAR <ups> battery.runtime`.
+    pub(crate) runtime: bool,
+    /// `GET VAR <ups> battery.charge`.
+    pub(crate) charge: bool,
+}
+
+impl BatteryReads {
+    /// What `conf`'s limits need.
+    pub(crate) fn of(conf: &UpsmonConf) -> BatteryReads {
+        BatteryReads {
+            runtime: conf.onbatt_shutdown_runtime.is_some(),
+            charge: conf.onbatt_shutdown_charge.is_some(),
+        }
+    }
 }
 
 /// How this session sets up TLS.
@@ -76,11 +98,11 @@ impl TlsPolicy {
     }
 }
 
-/// Whether a status string carries the ALARM word (the cue to read `ups.alarm`).
-fn has_alarm(status: &str) -> bool {
+/// Whether a status string carries `word` (`ALARM`: the cue to read `ups.alarm`; `OB`).
+fn has_word(status: &str, word: &str) -> bool {
     status
         .split_ascii_whitespace()
-        .any(|w| w.eq_ignore_ascii_case("ALARM"))
+        .any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// What a session needs to run.
@@ -99,6 +121,8 @@ pub(crate) struct Session {
     pub(crate) commands: mpsc::Receiver<Command>,
     /// The poll interval, [`STOP_POLLING`] during the shutdown.
     pub(crate) poll_interval: watch::Receiver<Duration>,
+    /// The battery values to read while on battery.
+    pub(crate) reads: watch::Receiver<BatteryReads>,
 }
 
 impl Session {
@@ -178,7 +202,7 @@ impl Session {
         };
         match c.get_var(&self.monitor.ups, "ups.status").await {
             Ok(status) if !status.trim().is_empty() => {
-                let alarm = if has_alarm(&status) {
+                let alarm = if has_word(&status, "ALARM") {
                     // as NUT: a driver without ups.alarm gives "n/a" in the ALARM notice
                     match c.get_var(&self.monitor.ups, "ups.alarm").await {
                         Ok(text) => Some(text),
@@ -190,7 +214,12 @@ impl Session {
                 } else {
                     None
                 };
-                PollResult::Status { status, alarm }
+                let battery = self.battery(c, &status).await;
+                PollResult::Status {
+                    status,
+                    alarm,
+                    battery,
+                }
             }
             Ok(_) => PollResult::CommLost,
             Err(e) => {
@@ -206,6 +235,28 @@ impl Session {
                 r
             }
         }
+    }
+
+    /// `battery.runtime` / `battery.charge` as [`BatteryReads`] says, only while on battery.
+    async fn battery(&self, c: &mut Client, status: &str) -> Battery {
+        let mut battery = Battery::default();
+        if !has_word(status, "OB") {
+            return battery;
+        }
+        let reads = *self.reads.borrow();
+        for (wanted, var, slot) in [
+            (reads.runtime, "battery.runtime", &mut battery.runtime),
+            (reads.charge, "battery.charge", &mut battery.charge),
+        ] {
+            if !wanted {
+                continue;
+            }
+            match c.get_var(&self.monitor.ups, var).await {
+                Ok(v) => *slot = Battery::whole(&v),
+                Err(e) => tracing::debug!("UPS [{}]: no {var}: {e}", self.monitor.system),
+            }
+        }
+        battery
     }
 
     async fn command(&self, conn: &mut Option<Client>, cmd: Command) {
@@ -230,6 +281,14 @@ impl Session {
                     None => 0,
                 };
                 let _ = reply.send(n);
+            }
+            Command::Logout(reply) => {
+                if let Some(mut c) = conn.take() {
+                    if let Err(e) = c.logout().await {
+                        tracing::debug!("LOGOUT on UPS [{}]: {e}", self.monitor.system);
+                    }
+                }
+                let _ = reply.send(());
             }
         }
     }
@@ -276,13 +335,15 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::has_alarm;
+    use super::has_word;
 
     #[test]
     fn alarm_is_a_whole_word() {
-        assert!(has_alarm("ALARM OL"));
-        assert!(has_alarm("OB alarm LB"));
-        assert!(!has_alarm("OL CHRG"));
-        assert!(!has_alarm("OL ALARMS"));
+        assert!(has_word("ALARM OL", "ALARM"));
+        assert!(has_word("OB alarm LB", "ALARM"));
+        assert!(!has_word("OL CHRG", "ALARM"));
+        assert!(!has_word("OL ALARMS", "ALARM"));
+        assert!(has_word("OB DISCHRG", "OB"));
+        assert!(!has_word("OL BOOST", "OB"));
     }
 }

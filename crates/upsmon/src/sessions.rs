@@ -8,7 +8,7 @@ use nut_conf::upsmon_conf::{Monitor, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::machine::PollResult;
-use crate::session::{Command, Session, TlsPolicy, IO_TIMEOUT, STOP_POLLING};
+use crate::session::{BatteryReads, Command, Session, TlsPolicy, IO_TIMEOUT, STOP_POLLING};
 
 /// Names one session; a session replaced on reload gets a new one, so a late report of the
 /// old session is told apart.
@@ -38,6 +38,10 @@ pub(crate) trait Sessions {
     fn set_poll_interval(&mut self, every: Duration);
     /// Poll no more, but keep the connections and answer requests (the shutdown).
     fn stop_polling(&mut self);
+    /// `LOGOUT` on the session's connection, which is not opened again.
+    async fn logout(&mut self, _id: SessionId) {}
+    /// Apply `conf`'s settings that live sessions read (the battery values to poll).
+    fn configure(&mut self, _conf: &UpsmonConf) {}
 }
 
 /// The real sessions: a [`Session`] task each.
@@ -46,6 +50,8 @@ pub(crate) struct Pool {
     /// What a new session reports to.
     reports: mpsc::UnboundedSender<Report>,
     poll_interval: watch::Sender<Duration>,
+    /// The battery values the sessions read while on battery.
+    reads: watch::Sender<BatteryReads>,
     /// The command channel of each live session; dropping one ends its session.
     live: Vec<(SessionId, mpsc::Sender<Command>)>,
     next: u64,
@@ -64,6 +70,7 @@ impl Pool {
             connect_timeout,
             reports,
             poll_interval: watch::Sender::new(poll_interval),
+            reads: watch::Sender::new(BatteryReads::default()),
             live: Vec::new(),
             next: 0,
         };
@@ -96,6 +103,7 @@ impl Sessions for Pool {
             reports: self.reports.clone(),
             commands: cmd_rx,
             poll_interval: self.poll_interval.subscribe(),
+            reads: self.reads.subscribe(),
         };
         tokio::spawn(session.run());
         self.live.push((id, commands));
@@ -124,5 +132,13 @@ impl Sessions for Pool {
 
     fn stop_polling(&mut self) {
         self.set_poll_interval(STOP_POLLING);
+    }
+
+    async fn logout(&mut self, id: SessionId) {
+        let _ = self.ask(id, Command::Logout).await;
+    }
+
+    fn configure(&mut self, conf: &UpsmonConf) {
+        self.reads.send_replace(BatteryReads::of(conf));
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// A proxy on 127.0.0.1 to `upstream`; records every line clients send, and `<EOF>` when a
 /// client closes.
-fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -54,17 +54,22 @@ fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, lines)
 }
 
+/// Point the MONITOR line of `md` at the proxy on `port` instead of the rig's upsd.
+pub(crate) fn monitor_through(rig: &Rig, md: &MonDir, port: u16) {
+    let conf = md.dir.join("upsmon.conf");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace(&rig.target("ups"), &format!("ups@127.0.0.1:{port}"));
+    std::fs::write(&conf, text).unwrap();
+}
+
 /// The requests of one primary through a power failure, consecutive repeats collapsed.
 fn requests(mon: Mon) -> Option<Vec<String>> {
     let stock = stock_nut()?;
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let (port, lines) = proxy(rig.port());
     let p = upsmon_conf(&rig, mon, "primary", "upsmon", "pw", "FINALDELAY 2\n");
-    let conf = p.dir.join("upsmon.conf");
-    let text = std::fs::read_to_string(&conf)
-        .unwrap()
-        .replace(&rig.target("ups"), &format!("ups@127.0.0.1:{port}"));
-    std::fs::write(&conf, text).unwrap();
+    monitor_through(&rig, &p, port);
     let mut pp = start_upsmon(&rig, &p);
     let logs = || format!("{}\n{:?}", p.log(), lines.lock().unwrap());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);

@@ -56,6 +56,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             Action::Wall { message } => self.host.wall(&message),
             Action::SetPollInterval(every) => self.sessions.set_poll_interval(every),
             Action::Reconnect { ups } => self.reconnect(ups),
+            Action::LogoutAfterShutdown { ups } => self.logout_after_shutdown = ups,
             Action::SendFsd { .. } | Action::WaitForSecondaries { .. } | Action::Shutdown => {
                 return Some(action)
             }
@@ -140,6 +141,15 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             };
         if !by_parent {
             self.shutdown_here().await;
+        }
+        // left on its own limit: the primary's NUMLOGINS must not count this host any more
+        for ups in std::mem::take(&mut self.logout_after_shutdown) {
+            if let Some(id) = self.slots.get(ups).map(|s| s.session) {
+                self.sessions.logout(id).await;
+                let sys = self.system(Some(ups));
+                self.host
+                    .log(LogLevel::Info, &format!("Logged out of UPS [{sys}]"));
+            }
         }
         // SHUTDOWNEXIT (2.8.1+): stay connected for a while, or until killed
         let stay = match self.conf.shutdownexit {

@@ -73,6 +73,8 @@ pub(crate) struct Daemon<S, H> {
     clock: ClockWatch,
     sessions: S,
     host: H,
+    /// `LOGOUT` on these `MONITOR` entries once SHUTDOWNCMD is handed over.
+    logout_after_shutdown: Vec<usize>,
 }
 
 /// The monotonic time: tokio's, which the tests pause.
@@ -92,6 +94,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             slots: Vec::new(),
             sessions,
             host,
+            logout_after_shutdown: Vec::new(),
         };
         daemon.sync_sessions();
         daemon
@@ -209,6 +212,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
     /// system name) keeps its session, a new one is polled from now on, a removed one is
     /// dropped. (A changed login or role is the machine's [`Action::Reconnect`].)
     fn sync_sessions(&mut self) {
+        self.sessions.configure(&self.conf);
         let mut old = std::mem::take(&mut self.slots);
         for m in &self.conf.monitors {
             let slot = match old.iter().position(|s| s.system == m.system) {

@@ -77,6 +77,11 @@ impl Sessions for FakeSessions {
     fn stop_polling(&mut self) {
         self.journal.borrow_mut().push("stop polling".into());
     }
+
+    async fn logout(&mut self, id: SessionId) {
+        let entry = format!("LOGOUT #{} at {}", id.0, since(self.start));
+        self.journal.borrow_mut().push(entry);
+    }
 }
 
 /// A machine that writes down what it is told.
@@ -227,6 +232,7 @@ impl Rig {
         let result = PollResult::Status {
             status: status.into(),
             alarm: None,
+            battery: Default::default(),
         };
         self.poll(session, result).await
     }
@@ -404,6 +410,41 @@ async fn a_secondary_shuts_down_without_fsd_and_warns_when_not_root() {
     let mut want = strings(&["Warning: Signal 10: User requested FSD"]);
     want.extend(shutdown_at("3s"));
     want.insert(6, "Warning: Not root, shutdown may fail".into());
+    assert_eq!(rig.take(), want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secondary_on_its_own_limit_logs_out_once_shutdowncmd_ran() {
+    let mut rig = Rig::new(&format!("{SECONDARY}ONBATT_SHUTDOWN_AFTER 3\n"));
+    rig.take();
+    assert_eq!(rig.status(0, "OB").await, None);
+    let mut want = on_battery("ups@h");
+    want.push(
+        "Notice: UPS [ups@h] on battery: shutdown in 3 s (ONBATT_SHUTDOWN_AFTER) unless mains returns"
+            .into(),
+    );
+    assert_eq!(rig.take(), want);
+    tokio::time::advance(Duration::from_millis(2750)).await;
+    assert_eq!(rig.daemon.handle(Input::Tick).await, None);
+    rig.assert_quiet();
+    tokio::time::advance(Duration::from_millis(250)).await;
+    assert_eq!(
+        rig.daemon.handle(Input::Tick).await,
+        Some(ExitCode::SUCCESS)
+    );
+    let reason = "UPS ups@h: shutdown policy reached (on battery for 3 s, ONBATT_SHUTDOWN_AFTER 3)";
+    let mut want = strings(&[
+        &format!("Warning: {reason}"),
+        &format!("wall: {reason}"),
+        "Debug: Critical UPS: ups@h",
+        "Warning: Too few UPS(es) are healthy (0<1), initiating forced shutdown",
+    ]);
+    want.extend(shutdown_at("6s"));
+    // after FINALDELAY and SHUTDOWNCMD, not before
+    want.extend(strings(&[
+        "LOGOUT #0 at 6s",
+        "Info: Logged out of UPS [ups@h]",
+    ]));
     assert_eq!(rig.take(), want);
 }
 

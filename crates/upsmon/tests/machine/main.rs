@@ -1,8 +1,10 @@
 //! upsmon's decision core ([`upsmon::machine`]) on a simulated clock: one test per rule
-//! ([`rules`]), and generated histories checked against an independent model ([`props`]).
+//! ([`rules`]), and generated histories checked against an independent model ([`props`]); the
+//! `ONBATT_SHUTDOWN_*` limits both ways ([`timers`]).
 
 mod props;
 mod rules;
+mod timers;
 
 use std::path::Path;
 
@@ -19,4 +21,13 @@ fn starts_shutdown(actions: &[Action]) -> bool {
     actions
         .iter()
         .any(|a| matches!(a, Action::Shutdown | Action::SendFsd { .. }))
+}
+
+/// Actions other than logs.
+fn effects(actions: &[Action]) -> Vec<Action> {
+    actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Log { .. }))
+        .cloned()
+        .collect()
 }

@@ -153,10 +153,12 @@ fn result_for(word: &str) -> PollResult {
         "!empty" => PollResult::Status {
             status: String::new(),
             alarm: None,
+            battery: Default::default(),
         },
         s => PollResult::Status {
             status: s.to_string(),
             alarm: s.contains("ALARM").then(|| "Replace battery!".to_string()),
+            battery: Default::default(),
         },
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use nut_conf::notify::NotifyEvent;
 use upsmon::machine::{check_supplies, Action, LogLevel, Machine, Observation, Phase, PollResult};
 
-use super::{conf, starts_shutdown};
+use super::{conf, effects, starts_shutdown};
 
 const PRIMARY: &str = "MONITOR ups@localhost 1 admin secret primary\n";
 const SECONDARY: &str = "MONITOR ups@server 1 mon pass secondary\n";
@@ -37,6 +37,7 @@ impl Sim {
             PollResult::Status {
                 status: status.into(),
                 alarm: None,
+                battery: Default::default(),
             },
         )
     }
@@ -46,6 +47,7 @@ impl Sim {
             PollResult::Status {
                 status: status.into(),
                 alarm: alarm.map(String::from),
+                battery: Default::default(),
             },
         )
     }
@@ -81,15 +83,6 @@ fn n(name: &'static str, msg: &str) -> (&'static str, String) {
 
 fn shuts_down(actions: &[Action]) -> bool {
     actions.contains(&Action::Shutdown)
-}
-
-/// Actions other than logs.
-fn effects(actions: &[Action]) -> Vec<Action> {
-    actions
-        .iter()
-        .filter(|a| !matches!(a, Action::Log { .. }))
-        .cloned()
-        .collect()
 }
 
 // ---------------------------------------------------------------- primary / secondary sequences
@@ -1000,6 +993,7 @@ fn reload_keeps_state_and_reconnects_changed_logins() {
         result: PollResult::Status {
             status: "OB".into(),
             alarm: None,
+            battery: Default::default(),
         },
     };
     m.observe(ob(1), t0);
