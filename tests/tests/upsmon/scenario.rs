@@ -1,7 +1,7 @@
 //! The whole power failure, from mains lost to the load powered again, on one machine: our
 //! usbhid-ups on the simulated APC Back-UPS BK650M2-CH (a scripted scenario: mains lost, low
 //! battery, mains back), our upsd, our upsmon primary, a stock upsmon 2.8.0 secondary and our
-//! upsmon secondary with `ONBATT_SHUTDOWN_AFTER` (when our upsmon knows the directive), WeChat
+//! upsmon secondary with `ONBATT_SHUTDOWN_AFTER`, WeChat
 //! Work webhooks to a loopback endpoint. The timed secondary leaves first, low battery brings
 //! FSD, the stock secondary and then the primary leave, the late shutdown hook kills the power
 //! (`upsmon -K`, `upsdrvctl shutdown`), the unit cuts the load and powers itself off, and mains
@@ -10,7 +10,7 @@
 
 use nut_test_support::upsmon::*;
 use nut_test_support::usbhid::{cut_and_return_lines, epoch_now, simlog, simulated_rig};
-use nut_test_support::{our_bin, run_with_timeout, stock_nut};
+use nut_test_support::{our_bin, stock_nut};
 use std::time::Duration;
 
 /// Mains lost (s after the driver opened the unit).
@@ -41,13 +41,6 @@ set = {{ "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPre
 interrupt = true
 "#
     )
-}
-
-/// Whether our upsmon accepts the configuration of `md` (false when a directive is unknown to
-/// it: `upsmon -K` parses the file before it looks at the flag).
-fn parses(md: &MonDir) -> bool {
-    let (_, _, err) = run_with_timeout(&mut our_upsmon(&md.dir, &["-K"]), Duration::from_secs(10));
-    !err.contains("unknown directive")
 }
 
 /// The WeChat Work robot URL of host `key` on the loopback server.
@@ -90,14 +83,11 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
         "secret",
         &format!("ONBATT_SHUTDOWN_AFTER {AFTER}\n{}", robot(port, "TIMED")),
     );
-    let with_timer = parses(&timed);
-    let mut procs = vec![start_upsmon(&rig, &p), start_upsmon(&rig, &s)];
-    if with_timer {
-        procs.push(start_upsmon(&rig, &timed));
-    } else {
-        eprintln!("our upsmon does not know ONBATT_SHUTDOWN_AFTER yet: no timed secondary");
-    }
-    let hosts = procs.len();
+    let mut procs = [
+        start_upsmon(&rig, &p),
+        start_upsmon(&rig, &s),
+        start_upsmon(&rig, &timed),
+    ];
     let logs = || {
         format!(
             "{}{}{}{}\nposts: {:?}",
@@ -110,7 +100,7 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     };
     wait_logins(
         &rig,
-        hosts,
+        3,
         "every upsmon to log in",
         Duration::from_secs(5),
         logs,
@@ -122,13 +112,7 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     );
 
     // SHUTDOWNCMDs: `<host> <time>` lines, in the order they ran.
-    let text = wait_shutdowns(
-        &rig,
-        hosts,
-        "every SHUTDOWNCMD",
-        Duration::from_secs(30),
-        logs,
-    );
+    let text = wait_shutdowns(&rig, 3, "every SHUTDOWNCMD", Duration::from_secs(30), logs);
     let order: Vec<(String, f64)> = text
         .lines()
         .map(|l| {
@@ -137,23 +121,16 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
         })
         .collect();
     let who: Vec<&str> = order.iter().map(|(w, _)| w.as_str()).collect();
-    let expected: &[&str] = if with_timer {
-        &["timed", "stock", "primary"]
-    } else {
-        &["stock", "primary"]
-    };
-    assert_eq!(who, expected, "{}", logs());
+    assert_eq!(who, ["timed", "stock", "primary"], "{}", logs());
     let at = |host: &str| order.iter().find(|(w, _)| w == host).unwrap().1;
-    if with_timer {
-        // on battery for AFTER seconds (+ a poll, + FINALDELAY), before low battery
-        let left = at("timed");
-        assert!(
-            (MAINS_LOST + AFTER..MAINS_LOST + AFTER + 3.5).contains(&left),
-            "timed secondary at {left:.3} s: {}",
-            logs()
-        );
-        assert!(left < LOW_BATTERY, "{}", logs());
-    }
+    // on battery for AFTER seconds (+ a poll, + FINALDELAY), before low battery
+    let left = at("timed");
+    assert!(
+        (MAINS_LOST + AFTER..MAINS_LOST + AFTER + 3.5).contains(&left),
+        "timed secondary at {left:.3} s: {}",
+        logs()
+    );
+    assert!(left < LOW_BATTERY, "{}", logs());
     // low battery → FSD → the stock secondary (FINALDELAY 1), then the primary
     assert!(
         (LOW_BATTERY..LOW_BATTERY + 4.0).contains(&at("stock")),
@@ -269,14 +246,9 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     let p_shutdown = post("PRIMARY", "] Auto logout and shutdown proceeding\"}}");
     assert!(p_onbatt < p_low && p_low.max(p_fsd) < p_shutdown, "{got:?}");
     assert!(p_shutdown < at("primary"), "{got:?}");
-    let timed_posts = if with_timer {
-        let t = post("TIMED", &format!("] UPS {sys} on battery\"}}}}"));
-        let reached = post("TIMED", &format!("] UPS {sys}: shutdown policy reached ("));
-        assert!(t < reached && reached < at("timed"), "{got:?}");
-        Some((t, reached))
-    } else {
-        None
-    };
+    let t_onbatt = post("TIMED", &format!("] UPS {sys} on battery\"}}}}"));
+    let reached = post("TIMED", &format!("] UPS {sys}: shutdown policy reached ("));
+    assert!(t_onbatt < reached && reached < at("timed"), "{got:?}");
 
     let mut rows: Vec<(f64, String, &str)> = vec![
         (MAINS_LOST, "mains lost (scenario)".into(), "unit"),
@@ -310,19 +282,19 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
             "driver",
         ),
     ];
-    if let Some((t, reached)) = timed_posts {
-        rows.push((t, "ONBATT WeChat post".into(), "timed secondary"));
-        rows.push((
+    rows.extend([
+        (t_onbatt, "ONBATT WeChat post".into(), "timed secondary"),
+        (
             reached,
             "ONBATT_SHUTDOWN WeChat post (shutdown policy reached)".into(),
             "timed secondary",
-        ));
-        rows.push((
+        ),
+        (
             at("timed"),
             format!("SHUTDOWNCMD (ONBATT_SHUTDOWN_AFTER {AFTER})"),
             "timed secondary",
-        ));
-    }
+        ),
+    ]);
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     eprintln!("| t (s) | event | who |\n|---|---|---|");
     for (t, what, who) in rows {
