@@ -192,6 +192,42 @@ fn killpower_on_battery_powers_the_unit_off_until_mains_is_back() {
     assert_eq!(r.log(), expected);
 }
 
+/// The power race: killpower on battery (NUT 2.8.0's shutdown.reboot on this unit), then mains
+/// back before the countdown runs out. The unit still cuts the load and powers it again, never
+/// leaving the bus, so hosts that already halted reboot.
+#[test]
+fn killpower_then_mains_back_before_the_cut_still_cycles_the_output() {
+    let r = Rig::bk650(&mains_lost_and_back(12.0));
+    r.at(6.0);
+    assert!(!r.unit.lock().mains());
+    let mut reboot = vec![0u8; 24];
+    reboot[..2].copy_from_slice(&[0x40, 0x0a]);
+    r.set(&reboot);
+    r.at(12.0);
+    {
+        let u = r.unit.lock();
+        assert!(u.mains() && u.output_on() && u.present());
+    }
+    // mains back did not cancel the countdown
+    assert_eq!(r.get(0x40).unwrap()[..2], [0x40, 0x04]);
+    r.at(15.9);
+    assert!(r.unit.lock().output_on());
+    assert_eq!(r.get(0x40).unwrap()[..2], [0x40, 0x01]);
+    r.at(16.0);
+    {
+        let u = r.unit.lock();
+        // off at 16 s and, with mains and no DelayBeforeStartup on this unit, on again at once
+        assert!(u.present() && u.output_on() && u.mains());
+        assert_eq!(u.generation(), 0, "never left the bus");
+    }
+    assert_eq!(r.get(0x40).unwrap()[..2], [0x40, 0x00], "idle again");
+    let mut expected = vec![format!("SET_REPORT 0x40 40 0a {}", ["00"; 22].join(" "))];
+    expected.extend(["OUTPUT OFF", "OUTPUT ON"].map(String::from));
+    assert_eq!(r.log(), expected);
+    while r.unit.lock().pop_interrupt().is_some() {}
+    assert_eq!(r.unit.lock().next_wake(), None, "nothing more to do");
+}
+
 #[test]
 fn the_recorded_interrupts_before_the_unplug_are_lost() {
     let r = Rig::bk650(&mains_lost_and_back(60.0));

@@ -68,7 +68,21 @@ pub fn write_script(path: &Path, body: &str) {
 /// `$NOTIFYTYPE|$UPSNAME|$1` to `notify.log` and a SHUTDOWNCMD that appends
 /// `<role> <time>` to the rig's `shutdown.order`. `extra` lines are appended.
 pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra: &str) -> MonDir {
-    let dir = rig.dir.path().join(format!("upsmon-{role}"));
+    upsmon_conf_named(rig, mon, role, role, user, pw, extra)
+}
+
+/// [`upsmon_conf`] for one of several hosts of the same role: `name` (instead of the role)
+/// names its directory `upsmon-<name>` and is what its SHUTDOWNCMD writes to `shutdown.order`.
+pub fn upsmon_conf_named(
+    rig: &Rig,
+    mon: Mon,
+    name: &str,
+    role: &str,
+    user: &str,
+    pw: &str,
+    extra: &str,
+) -> MonDir {
+    let dir = rig.dir.path().join(format!("upsmon-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let shutdown = dir.join("shutdown.sh");
     let order = rig.dir.path().join("shutdown.order");
@@ -87,7 +101,7 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
     let mut conf = format!(
         "MONITOR {target} 1 {user} {pw} {role}\n\
          MINSUPPLIES 1\n\
-         SHUTDOWNCMD \"/bin/sh {shutdown} {role}\"\n\
+         SHUTDOWNCMD \"/bin/sh {shutdown} {name}\"\n\
          NOTIFYCMD {notify}\n\
          POWERDOWNFLAG {flag}\n\
          POLLFREQ 1\n\
@@ -105,7 +119,7 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
         conf.push_str(&format!("NOTIFYFLAG {e} SYSLOG+EXEC\n"));
     }
     conf.push_str(extra);
-    write_upsmon_conf(dir, role, mon, &conf)
+    write_upsmon_conf(dir, name, mon, &conf)
 }
 
 /// Write `conf` to `<dir>/upsmon.conf` (mode 0600, as upsmon wants it).
@@ -482,6 +496,24 @@ fn server(
         }
     });
     (port, got)
+}
+
+/// When a test HTTP server received each request (seconds since the epoch), in order.
+pub type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<f64>>>;
+
+/// [`http_server`] that also notes when each request arrived.
+pub fn http_server_timed(reply: &'static str) -> (u16, Requests, Arrivals) {
+    let at = Arrivals::default();
+    let a = at.clone();
+    let (port, got) = server(move |mut s| {
+        let req = serve_one(&mut s, reply)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        a.lock().unwrap().push(now);
+        Some(req)
+    });
+    (port, got, at)
 }
 
 /// An HTTP server on 127.0.0.1 answering every request with 200 (and `reply` as body);

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::daemon::{wait_for, wait_reply};
-use crate::{our_bin, tests_dir, NutDir, NutDirOptions, Proc, StockNut};
+use crate::daemon::{wait_for, wait_reply, wait_var};
+use crate::{our_bin, tests_dir, Driver, Impl, NutDir, NutDirOptions, Proc, Rig, StockNut, Upsd};
 
 /// The driver's program name.
 pub const DRIVER: &str = "usbhid-ups";
@@ -162,4 +162,53 @@ pub fn stock_commands_and_set_succeed(stock: &StockNut, dir: &NutDir, label: &st
         "VAR ups ups.delay.shutdown \"30\"\n",
         Duration::from_secs(5),
     );
+}
+
+/// Seconds since the Unix epoch, as the test scripts' `date +%s.%N` writes them.
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Our driver (the simulated BK650M2-CH with `scenario`'s `[[event]]` entries appended, polled
+/// every `pollinterval` s, SET_REPORTs and transitions logged to [`simlog`]) behind our upsd:
+/// the rig, the driver (started in the foreground) and the time it was started
+/// ([`epoch_now`], just before the unit's scenario clock starts).
+pub fn simulated_rig(stock: StockNut, scenario: &str, pollinterval: u32) -> (Rig, Proc, f64) {
+    let dir = empty_dir();
+    let recording = dir.path().join("scenario.toml");
+    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
+    std::fs::write(&recording, format!("{base}{scenario}")).unwrap();
+    dir.write_conf(
+        "ups.conf",
+        &format!(
+            "[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tpollinterval = {pollinterval}\n\
+             \trecording = \"{}\"\n\tsimlog = \"{}\"\n",
+            recording.display(),
+            simlog(&dir).display()
+        ),
+    );
+    let t0 = epoch_now();
+    let driver = start_driver(&dir, &[]);
+    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
+    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
+    let rig = Rig {
+        upsd,
+        driver: Driver {
+            procs: Vec::new(),
+            fakes: Vec::new(),
+        },
+        dir,
+        stock,
+    };
+    (rig, driver, t0)
+}
+
+/// The simlog of a killpower on battery that mains outlives: 2.8.0's `shutdown.reboot`
+/// bytes, the load cut with the unit leaving the bus, then back with mains.
+pub fn cut_and_return_lines() -> Vec<String> {
+    let mut v = vec![bk650m2_reboot_line()];
+    v.extend(["OUTPUT OFF", "UNPLUG", "REPLUG", "OUTPUT ON"].map(String::from));
+    v
 }

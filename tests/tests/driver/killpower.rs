@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use nut_test_support::daemon::{signal, wait_for};
 use nut_test_support::usbhid::{
-    bk650m2_reboot_line, bk650m2_recording, driverpath, empty_dir, simlog, sock, DRIVER,
+    bk650m2_reboot_line, bk650m2_recording, cut_and_return_lines, driverpath, empty_dir, simlog,
+    sock, DRIVER,
 };
 use nut_test_support::{our_bin, NutDir};
 
@@ -205,4 +206,84 @@ fn a_unit_without_shutdown_commands_fails_with_a_clear_message() {
     shutdown_fails_and_sends_nothing(&dir);
     let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
     assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
+}
+
+/// Mains lost at 1 s after the driver opened the unit and back at `back` s, on both of the
+/// BK650M2-CH's ACPresent fields, appended to its recording.
+fn mains_out_until(dir: &NutDir, back: f64) -> PathBuf {
+    let base = std::fs::read_to_string(bk650m2_recording()).unwrap();
+    let text = format!(
+        "{base}
+[[event]]
+at_s = 1.0
+set = {{ \"UPS.PowerSummary.PresentStatus.ACPresent\" = 0, \"UPS.PowerSummary.ACPresent\" = 0, \"UPS.PowerSummary.PresentStatus.Discharging\" = 1 }}
+interrupt = true
+
+[[event]]
+at_s = {back:.1}
+set = {{ \"UPS.PowerSummary.PresentStatus.ACPresent\" = 1, \"UPS.PowerSummary.ACPresent\" = 1 }}
+interrupt = true
+"
+    );
+    let path = dir.path().join("mains-out.recording.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Killpower through the running driver 2 s after it started (mains out since 1 s), then the
+/// simlog's lines as they appear, each with the seconds since killpower, until `n` lines.
+fn killpower_and_watch(back: f64, n: usize) -> Vec<(String, f64)> {
+    let dir = empty_dir();
+    let rec = mains_out_until(&dir, back);
+    write_ups_conf(&dir, &rec, "");
+    let t0 = std::time::Instant::now();
+    let _driver = start(&dir);
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(t0.elapsed()));
+    let (code, out, err) = upsdrvctl(&dir, &["shutdown", "ups"]);
+    let k = std::time::Instant::now();
+    assert_eq!(code, Some(0), "upsdrvctl shutdown: {out}{err}");
+    let mut seen: Vec<(String, f64)> = Vec::new();
+    wait_for("the unit's transitions", Duration::from_secs(30), |_| {
+        let lines = simlog_lines(&dir);
+        for l in lines.into_iter().skip(seen.len()) {
+            seen.push((l, k.elapsed().as_secs_f64()));
+        }
+        (seen.len() >= n).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(simlog_lines(&dir).len(), n, "nothing more: {seen:?}");
+    let (code, out, err) = upsdrvctl(&dir, &["stop", "ups"]);
+    assert_eq!(code, Some(0), "upsdrvctl stop: {out}{err}");
+    seen
+}
+
+/// Mains still out when the unit cuts the load: it powers off (leaves the bus) and the load
+/// comes back when mains does.
+#[test]
+fn killpower_on_battery_cuts_the_load_and_mains_back_restores_it() {
+    let seen = killpower_and_watch(17.0, 5);
+    let lines: Vec<String> = seen.iter().map(|(l, _)| l.clone()).collect();
+    assert_eq!(lines, cut_and_return_lines(), "{seen:?}");
+    // shutdown.reboot's 10 s, then off until mains is back at 17 s (15 s after killpower).
+    // The simulated unit lives in the driver and logs what happened when the driver next
+    // touches it: after the unplug, its reopen attempts 1, 2, 4 and 8 s apart, so the return
+    // shows at the first attempt after mains is back.
+    let (off, on) = (seen[1].1, seen[4].1);
+    assert!((9.5..12.0).contains(&off), "{seen:?}");
+    assert!((14.5..26.0).contains(&on), "{seen:?}");
+}
+
+/// The power race: mains back after killpower but before the cut. The load is cycled all the
+/// same (off, then on again since mains is present), so hosts that halted come back.
+#[test]
+fn mains_back_before_the_cut_still_cycles_the_load() {
+    let seen = killpower_and_watch(5.0, 3);
+    let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+    let reboot = bk650m2_reboot_line();
+    assert_eq!(
+        lines,
+        [reboot.as_str(), "OUTPUT OFF", "OUTPUT ON"],
+        "{seen:?}"
+    );
+    assert!((9.5..12.0).contains(&seen[1].1), "{seen:?}");
 }

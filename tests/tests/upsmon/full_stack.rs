@@ -5,12 +5,10 @@
 //! written, and the late shutdown hook (`upsmon -K`, then `upsdrvctl shutdown` once the
 //! driver is stopped) must send the unit the bytes stock NUT sends to cut its power.
 
-use nut_test_support::daemon::{wait_for, wait_var};
+use nut_test_support::daemon::wait_for;
 use nut_test_support::upsmon::*;
-use nut_test_support::usbhid::{
-    bk650m2_reboot_line, bk650m2_recording, empty_dir, simlog, start_driver,
-};
-use nut_test_support::{our_bin, stock_nut, Driver, Impl, Rig, Upsd};
+use nut_test_support::usbhid::{bk650m2_reboot_line, simlog, simulated_rig};
+use nut_test_support::{our_bin, stock_nut};
 use std::process::Command;
 use std::time::Duration;
 
@@ -30,32 +28,8 @@ interrupt = true
 #[test]
 fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
     let Some(stock) = stock_nut() else { return };
-    let dir = empty_dir();
-    let scenario = dir.path().join("scenario.toml");
-    let base = std::fs::read_to_string(bk650m2_recording()).expect("recording");
-    std::fs::write(&scenario, format!("{base}{SCENARIO}")).unwrap();
-    let simlog = simlog(&dir);
-    dir.write_conf(
-        "ups.conf",
-        &format!(
-            "[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tpollinterval = 2\n\
-             \trecording = \"{}\"\n\tsimlog = \"{}\"\n",
-            scenario.display(),
-            simlog.display()
-        ),
-    );
-    let mut driver = start_driver(&dir, &[]);
-    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
-    wait_var(dir.port, "ups", "ups.vendorid", Duration::from_secs(10));
-    let rig = Rig {
-        upsd,
-        driver: Driver {
-            procs: Vec::new(),
-            fakes: Vec::new(),
-        },
-        dir,
-        stock,
-    };
+    let (rig, mut driver, _) = simulated_rig(stock, SCENARIO, 2);
+    let simlog = simlog(&rig.dir);
     assert_eq!(
         rig.client().request("GET VAR ups ups.status"),
         "VAR ups ups.status \"OL DISCHRG\"\n"

@@ -15,6 +15,7 @@ mod onbatt_timers;
 mod power_failure;
 mod privsep;
 mod reload;
+mod scenario;
 mod secondary;
 mod stock;
 mod systemd;

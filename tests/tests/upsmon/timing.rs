@@ -6,14 +6,9 @@
 
 use nut_test_support::upsmon::*;
 use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
+use nut_test_support::usbhid::epoch_now as now;
 
 fn stamp(line: &str) -> f64 {
     line.rsplit(['|', ' ']).next().unwrap().parse().unwrap()

@@ -183,3 +183,54 @@ fn unplug_and_replug_end_the_connection() {
     let e = server.unwrap().join().unwrap().unwrap_err();
     assert!(matches!(e, ups_emulator::Error::Closed), "{e}");
 }
+
+/// Killpower as NUT 2.8.0 sends it to this unit (APCDelayBeforeReboot = 10, the whole 24-byte
+/// report) over USB/IP while on battery. Mains still out at the cut: the unit cuts the load
+/// and leaves the bus (the connection ends), and rejoins it with the load powered when mains
+/// is back. The power race, mains back before the cut: the load is still cycled, and the
+/// unit stays attached.
+#[test]
+fn killpower_cycles_the_load_with_mains_out_at_the_cut_and_in_the_power_race() {
+    let mut reboot = vec![0u8; 24];
+    reboot[..2].copy_from_slice(&[0x40, 0x0a]);
+    let sent = format!("SET_REPORT 0x40 40 0a {}", ["00"; 22].join(" "));
+    for back_ms in [30_000u64, 8_000] {
+        let mut r = Rig::new(&format!(
+            r#"
+[[event]]
+at_s = 1.0
+set = {{ "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.ACPresent" = 0 }}
+interrupt = true
+
+[[event]]
+at_s = {}
+set = {{ "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.ACPresent" = 1 }}
+interrupt = true
+"#,
+            back_ms / 1000
+        ));
+        r.at_ms(2000);
+        assert!(!r.unit.lock().mains());
+        assert_eq!(r.set_report(3, &reboot).actual, 24);
+        r.at_ms(11_999);
+        assert_eq!(r.get_report(4, 0x40, 2).data, [0x40, 0x01]);
+        r.at_ms(12_000);
+        if back_ms > 12_000 {
+            assert_eq!(r.ended().unwrap(), Ended::Unplugged);
+            assert!(!r.unit.lock().present());
+            r.at_ms(back_ms);
+            let u = r.unit.lock();
+            assert!(u.present() && u.output_on() && u.mains());
+            drop(u);
+            assert_eq!(
+                r.simlog(),
+                [&sent, "OUTPUT OFF", "UNPLUG", "REPLUG", "OUTPUT ON"]
+            );
+        } else {
+            assert_eq!(r.get_report(5, 0x40, 2).data, [0x40, 0x00]);
+            assert!(r.unit.lock().output_on());
+            assert_eq!(r.simlog(), [&sent, "OUTPUT OFF", "OUTPUT ON"]);
+            assert_eq!(r.finish().unwrap(), Ended::Stopped);
+        }
+    }
+}
