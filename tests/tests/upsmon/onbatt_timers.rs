@@ -14,7 +14,7 @@ use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::{Duration, Instant};
 
 /// Our upsmon in `role` with these extra lines (FINALDELAY 0, the limit notifications to
-/// NOTIFYCMD), started and logged in.
+/// NOTIFYCMD), started (the caller waits for its login: the primary's test waits for two).
 fn ours(rig: &Rig, role: &str, extra: &str) -> (MonDir, nut_test_support::Proc) {
     let (user, pw) = match role {
         "primary" => ("upsmon", "pw"),
