@@ -111,11 +111,12 @@ fn an_fsd_a_host_has_read_stays_and_everyone_shuts_down() {
     );
     set_status(&rig, "OL");
     let order = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(15), logs);
-    let roles: Vec<&str> = order
-        .lines()
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
-    assert_eq!(roles, ["secondary", "primary"], "{}", logs());
+    assert_eq!(
+        shutdown_roles(&order),
+        ["secondary", "primary"],
+        "{}",
+        logs()
+    );
     let sys = rig.target("ups");
     assert!(
         p.log().contains(&format!(

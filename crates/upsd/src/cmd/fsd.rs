@@ -103,6 +103,16 @@ mod tests {
         rig.server.ups_mut("ups").unwrap().on_message(&msg, 100);
     }
 
+    /// A second connection, logged in to `ups` as a secondary.
+    fn logged_in_secondary(rig: &mut Rig) -> crate::cmd::Session {
+        let mut sec = rig.client();
+        rig.run_as(
+            &mut sec,
+            &["USERNAME secondary", "PASSWORD pw", "LOGIN ups"],
+        );
+        sec
+    }
+
     const PRIMARY: [(&str, &str); 3] = [
         ("USERNAME primary", "OK"),
         ("PASSWORD pw", "OK"),
@@ -192,11 +202,7 @@ mod tests {
         for leave_before_fsd in [true, false] {
             let mut rig = Rig::new();
             rig.talk(&PRIMARY);
-            let mut sec = rig.client();
-            rig.run_as(
-                &mut sec,
-                &["USERNAME secondary", "PASSWORD pw", "LOGIN ups"],
-            );
+            let sec = logged_in_secondary(&mut rig);
             status(&mut rig, "OB DISCHRG");
             if leave_before_fsd {
                 rig.server.remove_client(sec.id);
@@ -214,11 +220,7 @@ mod tests {
     fn a_clean_return_to_mains_forgets_earlier_departures() {
         let mut rig = Rig::new();
         rig.talk(&PRIMARY);
-        let mut sec = rig.client();
-        rig.run_as(
-            &mut sec,
-            &["USERNAME secondary", "PASSWORD pw", "LOGIN ups"],
-        );
+        let sec = logged_in_secondary(&mut rig);
         status(&mut rig, "OB DISCHRG");
         rig.server.remove_client(sec.id);
         status(&mut rig, "OL");
