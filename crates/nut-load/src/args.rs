@@ -22,6 +22,8 @@ pub enum Mix {
     Upsc,
     /// USERNAME, PASSWORD and LOGIN once per connection, then GET.
     LoginGet,
+    /// Connections opened and held, no request (for the server's memory per connection).
+    Idle,
 }
 
 /// `nut-load`: load a NUT server on loopback and measure it.

@@ -233,6 +233,10 @@ pub(crate) async fn drive(
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::new();
             let mut due = offset.map(|o| start + o);
+            if plan.mix == Mix::Idle {
+                tokio::time::sleep_until(deadline.into()).await;
+                return (conn, tally);
+            }
             loop {
                 if let Some(d) = due {
                     tokio::time::sleep_until(d.into()).await;

@@ -4,7 +4,8 @@
 //! `get` (`GET VAR <ups> <var>` on kept connections, as upsmon polls), `list` (`LIST VAR
 //! <ups>`, as upsc and exporters do), `upsc` (a new connection per request: connect, GET,
 //! `LOGOUT`, as each upsc run does) and `login-get` (USERNAME, PASSWORD, LOGIN once per
-//! connection, then GET, as a logged-in upsmon does).
+//! connection, then GET, as a logged-in upsmon does); `idle` opens the connections and sends
+//! nothing (what each costs the server while it waits).
 //!
 //! * Closed loop (default): each connection sends its next request when the answer to the
 //!   last one is in. Throughput is what server and generator manage together.
@@ -14,8 +15,9 @@
 //!   omission).
 //!
 //! Latency goes into HDR histograms (1 µs to 60 s, 3 significant digits). With `--pid` the
-//! server's CPU time (user + system, `/proc/<pid>/stat`) over the measured interval is
-//! divided by the requests answered, and its RSS (`VmRSS`, `VmHWM`) is read at the end.
+//! server's CPU time over the measured interval (all threads, in ns from
+//! `/proc/<pid>/task/*/schedstat`) is divided by the requests answered, and its RSS
+//! (`VmRSS`, `VmHWM`) is read at the end, before the connections close.
 //!
 //! Every run is bounded: `--duration` (at most 600 s) and `--requests`; the target must be a
 //! loopback address.
@@ -73,19 +75,21 @@ pub fn run(args: &Args) -> Result<Report, Error> {
                 .await
                 .0
         };
-        let before = args.pid.and_then(proc_stats::cpu_ticks);
+        let before = args.pid.and_then(proc_stats::cpu_ns);
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(args.duration);
-        let (_, tally) = conn::drive(conns, addr, args, deadline, args.requests).await;
+        let (conns, tally) = conn::drive(conns, addr, args, deadline, args.requests).await;
         let elapsed = start.elapsed();
-        let after = args.pid.and_then(proc_stats::cpu_ticks);
+        let after = args.pid.and_then(proc_stats::cpu_ns);
+        // (read while the connections are still open: `idle` measures what they hold)
         let server = args.pid.map(|pid| proc_stats::ServerStats {
             cpu: match (before, after) {
-                (Some(b), Some(a)) => Some(proc_stats::ticks_to_duration(a.saturating_sub(b))),
+                (Some(b), Some(a)) => Some(Duration::from_nanos(a.saturating_sub(b))),
                 _ => None,
             },
             memory: proc_stats::memory(pid),
         });
+        drop(conns);
         Ok(Report::new(args, elapsed, tally, server))
     })
 }

@@ -11,28 +11,22 @@ pub(crate) struct ServerStats {
     pub(crate) memory: Option<(u64, u64)>,
 }
 
-/// utime + stime of `pid`, in clock ticks.
-pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_ticks(&stat)
+/// The CPU time all threads of `pid` have run so far, in nanoseconds (the scheduler's own
+/// count in `/proc/<pid>/task/*/schedstat`, not the 10 ms ticks of `/proc/<pid>/stat`).
+pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+            total += parse_schedstat(&s)?;
+        }
+    }
+    Some(total)
 }
 
-/// Fields 14 and 15 of a /proc/<pid>/stat line (after the command in parentheses, which may
-/// hold spaces).
-fn parse_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): utime is field 14, stime 15
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-pub(crate) fn ticks_to_duration(ticks: u64) -> Duration {
-    // SAFETY: sysconf only reads a system constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100);
-    Duration::from_secs_f64(ticks as f64 / hz as f64)
+/// The first field of a schedstat line: time spent on a CPU, in ns.
+fn parse_schedstat(s: &str) -> Option<u64> {
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// `VmRSS` and `VmHWM` of `pid` in KB.
@@ -53,16 +47,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_after_a_command_with_spaces() {
-        let stat = "1234 (up sd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 1 1 1";
-        assert_eq!(parse_ticks(stat), Some(325));
-        assert_eq!(parse_ticks("garbage"), None);
+    fn schedstat_first_field() {
+        assert_eq!(parse_schedstat("1234567 890 12\n"), Some(1_234_567));
+        assert_eq!(parse_schedstat("garbage"), None);
     }
 
     #[test]
     fn own_process() {
         let me = std::process::id();
-        assert!(cpu_ticks(me).is_some());
+        let a = cpu_ns(me).unwrap_or_default();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        assert!(x > 0 && cpu_ns(me).unwrap_or_default() > a);
         let (rss, peak) = memory(me).unwrap_or_default();
         assert!(rss > 0 && peak >= rss);
     }

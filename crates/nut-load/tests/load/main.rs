@@ -133,3 +133,22 @@ fn refuses_non_loopback_and_out_of_range() {
     let e = run(&args(3493, &["-c", "20001"])).unwrap_err();
     assert_eq!(e.to_string(), "--connections 20001 is not within 1..=20000");
 }
+
+#[test]
+fn idle_holds_connections_and_sends_nothing() {
+    let (port, lines, conns) = server();
+    let pid = std::process::id().to_string();
+    let r = run(&args(
+        port,
+        &["-m", "idle", "-c", "5", "-d", "0.3", "--pid", &pid],
+    ))
+    .unwrap();
+    assert_eq!(r.counts(), (0, 0, 0));
+    assert_eq!(conns.load(Ordering::Relaxed), 5);
+    assert_eq!(lines.load(Ordering::Relaxed), 0);
+    assert!(
+        r.render(false).contains("\nserver RSS: "),
+        "{}",
+        r.render(false)
+    );
+}
