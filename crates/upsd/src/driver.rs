@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use nut_proto::Tokenizer;
 use nut_state::{DriverMsg, UpsdMsg};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
@@ -67,42 +68,45 @@ enum End {
 }
 
 async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut stream: UnixStream) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<UpsdMsg>();
     if let Err(e) = send(&mut stream, &UpsdMsg::DumpAll).await {
         tracing::error!("Initial write to UPS [{name}] failed: {e}");
         return;
     }
+    let (link, rx) = DriverLink::new();
     {
         let mut s = lock(server);
         let Some(ups) = s.ups_mut(name) else { return };
-        ups.on_connect(DriverLink { tx }, clock::now());
+        ups.on_connect(link.clone(), clock::now());
     }
+    // The writer drains the link's bounded queue on its own, so a driver that stops reading
+    // blocks neither what it sends nor the periodic check: the queue fills and SET/INSTCMD
+    // fail instead.
+    let (mut reader, writer) = stream.into_split();
+    let mut writer = tokio::spawn(write_queue(writer, rx));
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let end = loop {
         tokio::select! {
-            read = stream.read(&mut buf) => match read {
+            read = reader.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break End::Gone,
                 Ok(n) => handle_bytes(server, name, generation, &mut tok, &buf[..n]),
             },
-            Some(msg) = rx.recv() => {
-                if let Err(e) = send(&mut stream, &msg).await {
+            written = &mut writer => {
+                if let Ok(Err(e)) = written {
                     tracing::warn!("Send to UPS [{name}] failed: {e}");
-                    break End::Gone;
                 }
+                break End::Gone;
             }
             _ = tick.tick() => match check(server, name, generation) {
                 Check::Ok => {}
-                Check::Ping => {
-                    if send(&mut stream, &UpsdMsg::Ping).await.is_err() {
-                        break End::Gone;
-                    }
-                }
+                // With the queue full the driver has a message to read already.
+                Check::Ping => _ = link.offer(name, UpsdMsg::Ping),
                 Check::Superseded => break End::Superseded,
             },
         }
     };
+    writer.abort();
     let mut s = lock(server);
     if let Some(ups) = s.ups_mut(name) {
         if ups.generation == generation {
@@ -114,8 +118,19 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
     }
 }
 
+/// Write the link's queued messages to the driver until the link is dropped or a write fails.
+async fn write_queue(
+    mut stream: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<UpsdMsg>,
+) -> std::io::Result<()> {
+    while let Some(msg) = rx.recv().await {
+        send(&mut stream, &msg).await?;
+    }
+    Ok(())
+}
+
 /// Write one message to the driver, as a line.
-async fn send(stream: &mut UnixStream, msg: &UpsdMsg) -> std::io::Result<()> {
+async fn send<W: AsyncWrite + Unpin>(stream: &mut W, msg: &UpsdMsg) -> std::io::Result<()> {
     let mut line = msg.to_line();
     line.push('\n');
     stream.write_all(line.as_bytes()).await

@@ -135,14 +135,14 @@ pub(crate) mod testutil {
     use super::*;
     use crate::state::{DriverLink, Ups};
     use nut_state::{DriverMsg, UpsdMsg};
-    use tokio::sync::mpsc::UnboundedReceiver;
+    use tokio::sync::mpsc::Receiver;
 
     /// The server, the driver's end of UPS `ups`'s link, and a first connection.
     pub(crate) struct Rig {
         pub(crate) server: Server,
         /// The first connection, which [`Rig::run`] uses.
         pub(crate) session: Session,
-        driver: UnboundedReceiver<UpsdMsg>,
+        driver: Receiver<UpsdMsg>,
     }
 
     impl Rig {
@@ -194,11 +194,11 @@ pub(crate) mod testutil {
         }
     }
 
-    fn server() -> (Server, UnboundedReceiver<UpsdMsg>) {
+    fn server() -> (Server, Receiver<UpsdMsg>) {
         let mut s = Server::new();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (link, rx) = DriverLink::new();
         let mut ups = Ups::new("ups", Some("Rack \"A\"".into()), "dummy-ups-ups".into());
-        ups.on_connect(DriverLink { tx }, 100);
+        ups.on_connect(link, 100);
         for line in [
             "SETINFO ups.status \"OL\"",
             "SETINFO battery.charge \"100\"",

@@ -54,25 +54,34 @@ fn checked_set<'a>(
     }
     let link = ups.link.clone().ok_or(ErrCode::SetFailed)?;
     let ups_name = ups.name.clone();
-    forward(ctx, &link, ErrCode::SetFailed, |ctx, tracking| {
-        tracing::info!(
-            "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
-            ctx.session.username.as_deref().unwrap_or(""),
-            ctx.session.addr,
-            tracking.unwrap_or("disabled")
-        );
-        UpsdMsg::Set {
-            var: var.to_string(),
-            value: value.to_string(),
-            tracking: tracking.map(str::to_string),
-        }
-    })
+    forward(
+        ctx,
+        &ups_name,
+        &link,
+        ErrCode::SetFailed,
+        |ctx, tracking| {
+            tracing::info!(
+                "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
+                ctx.session.username.as_deref().unwrap_or(""),
+                ctx.session.addr,
+                tracking.unwrap_or("disabled")
+            );
+            UpsdMsg::Set {
+                var: var.to_string(),
+                value: value.to_string(),
+                tracking: tracking.map(str::to_string),
+            }
+        },
+    )
 }
 
 /// Send a SET or INSTCMD to the driver, with a tracking id when the session asked for
-/// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock.
+/// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock; a
+/// driver that does not take it (its link's queue is full) gets `send_failed`, as stock's
+/// failed write does.
 pub(super) fn forward<'a>(
     ctx: &mut Ctx<'_, '_>,
+    ups: &str,
     link: &DriverLink,
     send_failed: ErrCode,
     make: impl FnOnce(&Ctx<'_, '_>, Option<&str>) -> UpsdMsg,
@@ -82,7 +91,9 @@ pub(super) fn forward<'a>(
         ctx.server.tracking.add(id, ctx.now);
     }
     let msg = make(ctx, tracking.as_deref());
-    link.tx.send(msg).map_err(|_| send_failed)?;
+    if !link.offer(ups, msg) {
+        return Err(send_failed);
+    }
     Ok(match tracking {
         Some(id) => OkReply::Tracking(id),
         None => OkReply::Plain,
