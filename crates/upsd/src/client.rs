@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nut_daemon::ratelimit::RateLimit;
 use nut_proto::Tokenizer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,6 +34,8 @@ pub(crate) const OUT_HIGH: usize = 16 * 1024;
 const CHUNK: usize = 16 * 1024;
 /// A client whose pending replies make no progress for this long is dropped.
 pub(crate) const WRITE_STALL: Duration = Duration::from_secs(30);
+/// "Parse error" lines, at most one per 10 s for all clients.
+static PARSE_ERROR_LOG: Mutex<RateLimit> = Mutex::new(RateLimit::new(Duration::from_secs(10)));
 /// How long the TLS close may take (a client that reads nothing never takes it).
 const TLS_CLOSE: Duration = Duration::from_secs(2);
 
@@ -116,8 +119,15 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             match tok.push(b) {
                 None => continue,
                 Some(Err(e)) => {
-                    // Stock answers nothing and drops the rest of this read.
-                    tracing::info!("Parse error on sock from {}: {e}", session.addr);
+                    // Stock answers nothing and drops the rest of this read. A client can
+                    // make one a read: at most one line per interval, for all clients.
+                    let logged = PARSE_ERROR_LOG
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .check(std::time::Instant::now());
+                    if let Some(held) = logged {
+                        tracing::info!("Parse error on sock from {}: {e}{held}", session.addr);
+                    }
                     break;
                 }
                 Some(Ok(words)) => {

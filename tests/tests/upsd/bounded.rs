@@ -367,3 +367,20 @@ fn owner_of(path: &std::path::Path) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+#[test]
+fn a_client_sending_parse_errors_cannot_flood_the_log() {
+    let Some(stock) = stock_nut() else { return };
+    let rig = Rig::ours(&stock);
+    let mut s = TcpStream::connect(("127.0.0.1", rig.port())).unwrap();
+    s.set_nodelay(true).unwrap();
+    // Each read with an unbalanced `#` in quotes is a parse error (stock drops that read).
+    for _ in 0..100 {
+        s.write_all(b"GET DESC ups \"a#b\"\n").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    answered_promptly(rig.port(), Duration::from_millis(500));
+    let log = rig.upsd.log(&rig.dir);
+    let lines = lines_with(&log, "Parse error on sock from 127.0.0.1");
+    assert_eq!(lines.len(), 1, "{log}");
+}
