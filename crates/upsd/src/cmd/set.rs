@@ -191,4 +191,20 @@ mod tests {
         rig.server.tracking.set(&id, 0);
         rig.talk(&[(&format!("GET TRACKING {id}"), "SUCCESS")]);
     }
+
+    #[test]
+    fn a_driver_that_does_not_read_gets_no_more_than_the_queue_holds() {
+        let mut rig = Rig::new();
+        rig.run(&["USERNAME admin", "PASSWORD pw"]);
+        let set = "SET VAR ups ups.delay.shutdown 30";
+        let queued = crate::state::LINK_QUEUE;
+        assert_eq!(rig.run(&vec![set; queued]), "OK\n".repeat(queued));
+        rig.talk(&[
+            (set, "ERR SET-FAILED"),
+            ("INSTCMD ups load.off", "ERR INSTCMD-FAILED"),
+        ]);
+        // The driver reads: they go through again.
+        assert_eq!(rig.sent().len(), queued);
+        rig.talk(&[(set, "OK"), ("INSTCMD ups load.off", "OK")]);
+    }
 }
