@@ -138,15 +138,20 @@ fn sets_to_a_driver_that_stopped_reading_fail_instead_of_piling_up(which: Impl) 
     }
 }
 
-/// `dir`'s UPS `ups` with `extra` more variables (`test.var.N`, 40-character values), so
-/// that `LIST VAR ups` is about `extra` × 64 bytes long.
-fn big_ups(dir: &NutDir, extra: usize) {
+/// Our upsd and stock dummy-ups for the default UPSes, `ups` with `extra` more variables
+/// (`test.var.N`, 40-character values), so that `LIST VAR ups` is about `extra` × 67 bytes
+/// long. (In drop order: upsd, the drivers, the directory.)
+fn big_ups(stock: &nut_test_support::StockNut, extra: usize) -> (Upsd, Driver, NutDir) {
+    let dir = NutDir::new();
     let file = dir.conf().join("bk650m2-ch.dev");
     let mut dev = std::fs::read_to_string(&file).unwrap();
     for i in 0..extra {
         dev.push_str(&format!("test.var.{i:05}: {}\n", "v".repeat(40)));
     }
     std::fs::write(&file, dev).unwrap();
+    let driver = Driver::start(stock, &dir);
+    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
+    (upsd, driver, dir)
 }
 
 /// `n` clients that each send `LIST VAR ups` `times` times (36 to a packet) and never read.
@@ -165,10 +170,7 @@ fn non_readers(port: u16, n: usize, times: usize) -> Vec<TcpStream> {
 #[test]
 fn clients_that_never_read_their_lists_hold_bounded_memory() {
     let Some(stock) = stock_nut() else { return };
-    let dir = NutDir::new();
-    big_ups(&dir, 1000);
-    let _driver = Driver::start(&stock, &dir);
-    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
+    let (upsd, _driver, dir) = big_ups(&stock, 1000);
     let pid = upsd.proc_.pid();
     let mut c = LineClient::connect(dir.port).unwrap();
     let one = c.request("LIST VAR ups").len();
@@ -199,10 +201,7 @@ fn clients_that_never_read_their_lists_hold_bounded_memory() {
 #[test]
 fn a_client_that_reads_none_of_its_replies_is_dropped_after_30_seconds() {
     let Some(stock) = stock_nut() else { return };
-    let dir = NutDir::new();
-    big_ups(&dir, 2000);
-    let _driver = Driver::start(&stock, &dir);
-    let upsd = Upsd::start(&dir, &our_bin("upsd"), Impl::Ours);
+    let (upsd, _driver, dir) = big_ups(&stock, 2000);
     let t0 = Instant::now();
     // Replies far beyond what the kernel buffers take.
     let mut held = non_readers(dir.port, 3, 360);
