@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use nut_proto::Tokenizer;
 use nut_state::{DriverMsg, UpsdMsg};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
 
 use crate::clock;
 use crate::state::{DriverLink, Secs, Server};
@@ -72,17 +70,28 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
         tracing::error!("Initial write to UPS [{name}] failed: {e}");
         return;
     }
-    let (link, rx) = DriverLink::new();
+    // Requests write to the socket directly (non-blocking, through a second descriptor of
+    // it); the link's writer sends only what the socket did not take. A driver that stops
+    // reading blocks neither what it sends nor the periodic check.
+    let split = stream.into_std().and_then(|std| {
+        let writer = std.try_clone()?;
+        Ok((UnixStream::from_std(std)?, writer))
+    });
+    let (mut reader, writer) = match split {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!("Socket of UPS [{name}]: {e}");
+            return;
+        }
+    };
+    let link = DriverLink::new(writer);
     {
         let mut s = lock(server);
         let Some(ups) = s.ups_mut(name) else { return };
         ups.on_connect(link.clone(), clock::now());
     }
-    // The writer drains the link's bounded queue on its own, so a driver that stops reading
-    // blocks neither what it sends nor the periodic check: the queue fills and SET/INSTCMD
-    // fail instead.
-    let (mut reader, writer) = stream.into_split();
-    let mut writer = tokio::spawn(write_queue(writer, rx));
+    let drain = link.clone();
+    let mut writer = tokio::spawn(async move { drain.drain().await });
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -101,7 +110,7 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
             _ = tick.tick() => match check(server, name, generation) {
                 Check::Ok => {}
                 // With the queue full the driver has a message to read already.
-                Check::Ping => _ = link.offer(name, UpsdMsg::Ping),
+                Check::Ping => _ = link.offer(name, &UpsdMsg::Ping),
                 Check::Superseded => break End::Superseded,
             },
         }
@@ -118,19 +127,8 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
     }
 }
 
-/// Write the link's queued messages to the driver until the link is dropped or a write fails.
-async fn write_queue(
-    mut stream: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<UpsdMsg>,
-) -> std::io::Result<()> {
-    while let Some(msg) = rx.recv().await {
-        send(&mut stream, &msg).await?;
-    }
-    Ok(())
-}
-
 /// Write one message to the driver, as a line.
-async fn send<W: AsyncWrite + Unpin>(stream: &mut W, msg: &UpsdMsg) -> std::io::Result<()> {
+async fn send(stream: &mut UnixStream, msg: &UpsdMsg) -> std::io::Result<()> {
     let mut line = msg.to_line();
     line.push('\n');
     stream.write_all(line.as_bytes()).await

@@ -246,10 +246,16 @@ fn fit_maxconn(configured: Option<usize>, listeners: usize, upses: usize) -> usi
     let held = usize::try_from(limit.saturating_sub(reserve))
         .unwrap_or(usize::MAX)
         .max(1);
-    tracing::warn!(
+    let line = format!(
         "MAXCONN {maxconn}{} needs {need} open files, but the limit is {limit} (hard limit {hard}): serving at most {held} clients at once (raise the limit, e.g. LimitNOFILE= in the unit, or lower MAXCONN)",
         if configured.is_none() { " (the default)" } else { "" },
     );
+    // The default (the soft limit itself) never fits a hard limit equal to it: no warning.
+    if configured.is_some() {
+        tracing::warn!("{line}");
+    } else {
+        tracing::info!("{line}");
+    }
     held
 }
 

@@ -4,15 +4,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{ErrCode, TrackingStatus};
-use nut_state::{DriverMsg, Tree, UpsdMsg, Var};
-use tokio::sync::{mpsc, Notify};
+use nut_state::{DriverMsg, Tree, Var};
+use tokio::sync::Notify;
 
 use crate::cmd::Session;
+pub(crate) use crate::link::DriverLink;
 
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
 pub(crate) type Secs = u64;
@@ -36,48 +36,6 @@ fn check_action(users: &Users, name: Option<&str>, password: Option<&str>, actio
 /// May this user (USERNAME and PASSWORD) run instant command `cmd`?
 fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd: &str) -> bool {
     authenticate(users, name, password).is_some_and(|u| u.may_instcmd(cmd))
-}
-
-/// How many messages may wait for a driver that is slow to read its socket; past that, SET
-/// and INSTCMD fail (as stock's do when its write to the driver fails) instead of piling up.
-pub(crate) const LINK_QUEUE: usize = 32;
-
-/// The live link to a driver: messages queued here are written to its socket, at most
-/// [`LINK_QUEUE`] waiting.
-#[derive(Debug, Clone)]
-pub(crate) struct DriverLink {
-    tx: mpsc::Sender<UpsdMsg>,
-    /// Whether a full queue was logged on this link (once per connection to the driver).
-    full_logged: Arc<AtomicBool>,
-}
-
-impl DriverLink {
-    /// A new link and the receiving end its writer drains.
-    pub(crate) fn new() -> (DriverLink, mpsc::Receiver<UpsdMsg>) {
-        let (tx, rx) = mpsc::channel(LINK_QUEUE);
-        let link = DriverLink {
-            tx,
-            full_logged: Arc::new(AtomicBool::new(false)),
-        };
-        (link, rx)
-    }
-
-    /// Queue `msg` for the driver of UPS `ups`; false when the link is gone or its queue is
-    /// full (the driver stopped reading), which is logged once per link.
-    pub(crate) fn offer(&self, ups: &str, msg: UpsdMsg) -> bool {
-        match self.tx.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.full_logged.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        "Send to UPS [{ups}] failed: its driver has not read the last {LINK_QUEUE} messages; SET and INSTCMD fail while it does not read (logged once per driver connection)"
-                    );
-                }
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
 }
 
 /// One UPS of ups.conf and the replica of its driver's tree.

@@ -56,36 +56,10 @@ fn sets_to_a_driver_that_stopped_reading_fail_instead_of_piling_up(which: Impl) 
     const N: usize = 100_000;
     let mut admin = rig.client();
     admin.auth("admin", "adminpw");
-    let stream = TcpStream::connect(("127.0.0.1", rig.port())).unwrap();
-    let mut reader = stream.try_clone().unwrap();
-    let writer = std::thread::spawn(move || {
-        let mut s = stream;
-        s.write_all(b"USERNAME admin\nPASSWORD adminpw\n").unwrap();
-        let all = "SET VAR ups battery.charge.low 40\n".repeat(N);
-        for chunk in all.as_bytes().chunks(64 * 1024) {
-            s.write_all(chunk).unwrap();
-        }
-        s
-    });
-    reader
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
     let t0 = Instant::now();
-    while got.iter().filter(|&&b| b == b'\n').count() < N + 2 {
-        let n = reader.read(&mut buf).expect("replies to the SETs");
-        assert!(n > 0, "upsd closed the admin's connection");
-        got.extend_from_slice(&buf[..n]);
-    }
-    let _s = writer.join().unwrap();
+    let counts = set_flood(rig.port(), N);
     let spam_took = t0.elapsed();
     let during = vm_rss_kib(pid);
-    let text = String::from_utf8(got).unwrap();
-    let mut counts = std::collections::BTreeMap::new();
-    for l in text.lines().skip(2) {
-        *counts.entry(l).or_insert(0) += 1;
-    }
     eprintln!("{which:?}: {N} SETs in {spam_took:?}: {counts:?}; VmRSS {before} -> {during} KiB");
     assert!(
         counts.get("ERR SET-FAILED").is_some_and(|&n| n > 0),
@@ -104,7 +78,7 @@ fn sets_to_a_driver_that_stopped_reading_fail_instead_of_piling_up(which: Impl) 
     };
     for reply in counts.keys() {
         assert!(
-            expected.contains(reply),
+            expected.contains(&reply.as_str()),
             "unexpected reply {reply:?}: {counts:?}"
         );
     }
@@ -136,6 +110,95 @@ fn sets_to_a_driver_that_stopped_reading_fail_instead_of_piling_up(which: Impl) 
             log.lines().filter(|l| !l.contains("Set variable")).collect::<Vec<_>>().join("\n")
         );
     }
+}
+
+/// `n` SETs as admin on one connection, sent in bulk while the replies are read; how many of
+/// each reply came.
+fn set_flood(port: u16, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut reader = stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut s = stream;
+        s.write_all(b"USERNAME admin\nPASSWORD adminpw\n").unwrap();
+        let all = "SET VAR ups battery.charge.low 40\n".repeat(n);
+        for chunk in all.as_bytes().chunks(64 * 1024) {
+            s.write_all(chunk).unwrap();
+        }
+        s
+    });
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = 0;
+    while lines < n + 2 {
+        let k = reader.read(&mut buf).expect("replies to the SETs");
+        assert!(k > 0, "upsd closed the admin's connection");
+        lines += buf[..k].iter().filter(|&&b| b == b'\n').count();
+        got.extend_from_slice(&buf[..k]);
+    }
+    let _s = writer.join().unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for l in String::from_utf8(got).unwrap().lines().skip(2) {
+        *counts.entry(l.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn a_driver_that_reads_nothing_for_15_seconds_loses_its_link_and_gets_it_back() {
+    let Some(stock) = stock_nut() else { return };
+    let mut rig = Rig::ours(&stock);
+    rig.driver.signal("ups", "STOP");
+    let counts = set_flood(rig.port(), 2000);
+    assert!(counts.contains_key("ERR SET-FAILED"), "{counts:?}");
+    let t0 = Instant::now();
+    let stalled = "Send to UPS [ups] failed: the driver read nothing for 15 s";
+    while !rig.upsd.log(&rig.dir).contains(stalled) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{}",
+            rig.upsd.log(&rig.dir)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let after = t0.elapsed();
+    assert!(after > Duration::from_secs(13), "dropped after {after:?}");
+    rig.driver.signal("ups", "CONT");
+    // The link is made again and the driver's data comes back.
+    let t0 = Instant::now();
+    let mut c = rig.client();
+    while c.request("GET VAR ups ups.status") != STATUS_REPLY {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no data 10 s after CONT"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = rig.upsd.log(&rig.dir);
+    // The messages (after time stamp and level) about the link.
+    let link: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(' ')?.1.trim_start().split_once(' '))
+        .map(|(_, message)| message)
+        .filter(|l| l.contains("UPS [ups]") && !l.starts_with("Set variable"))
+        .filter(|l| !l.contains("stale"))
+        .collect();
+    assert_eq!(
+        link[link.len() - 4..],
+        [
+            "Send to UPS [ups] failed: its driver has not read the last 32 messages; SET and INSTCMD fail while it does not read (logged once per driver connection)",
+            stalled,
+            "Lost connection to the driver of UPS [ups]",
+            link[link.len() - 1],
+        ],
+        "{log}"
+    );
+    assert!(
+        link[link.len() - 1].starts_with("Connected to UPS [ups]: "),
+        "{log}"
+    );
 }
 
 /// Our upsd and stock dummy-ups for the default UPSes, `ups` with `extra` more variables
