@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{ErrCode, TrackingStatus};
-use nut_state::{DriverMsg, Tree, UpsdMsg, Var};
-use tokio::sync::{mpsc, Notify};
+use nut_state::{DriverMsg, Tree, Var};
+use tokio::sync::Notify;
 
 use crate::cmd::Session;
+pub(crate) use crate::link::DriverLink;
 
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
 pub(crate) type Secs = u64;
@@ -35,12 +36,6 @@ fn check_action(users: &Users, name: Option<&str>, password: Option<&str>, actio
 /// May this user (USERNAME and PASSWORD) run instant command `cmd`?
 fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd: &str) -> bool {
     authenticate(users, name, password).is_some_and(|u| u.may_instcmd(cmd))
-}
-
-/// The live link to a driver: messages queued here are written to its socket.
-#[derive(Debug, Clone)]
-pub(crate) struct DriverLink {
-    pub(crate) tx: mpsc::UnboundedSender<UpsdMsg>,
 }
 
 /// One UPS of ups.conf and the replica of its driver's tree.
