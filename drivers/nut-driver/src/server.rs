@@ -274,6 +274,10 @@ impl Conn {
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
+            // a burst (a dump, broadcasts) leaves no large buffer behind
+            if self.out.capacity() > HIGH_WATER {
+                self.out.shrink_to(HIGH_WATER);
+            }
         } else if self.sent >= HIGH_WATER {
             self.out.drain(..self.sent);
             self.sent = 0;
