@@ -838,6 +838,22 @@ mod tests {
         assert_eq!(p.next, t0 + 15 * s, "back to the poll interval");
     }
 
+    /// [`run`] with a poll interval of a minute and no systemd.
+    fn run_polling_each_minute(core: &mut Core, b: &mut Flaky, listener: UnixListener) -> Stop {
+        let mut reload = |_: &mut Core| Duration::from_secs(60);
+        run(
+            core,
+            b,
+            listener,
+            LoopConfig {
+                poll_interval: Duration::from_secs(60),
+                on_reload: &mut reload,
+                notifier: &mut nut_daemon::Notifier::default(),
+                ready_status: "",
+            },
+        )
+    }
+
     #[test]
     fn device_events_reach_clients_between_polls() {
         let dir = std::env::temp_dir().join(format!("usbhid-ups-test-{}", std::process::id()));
@@ -856,18 +872,7 @@ mod tests {
                 events: true,
                 ..Flaky::default()
             };
-            let mut reload = |_: &mut Core| Duration::from_secs(60);
-            run(
-                &mut core,
-                &mut b,
-                listener,
-                LoopConfig {
-                    poll_interval: Duration::from_secs(60),
-                    on_reload: &mut reload,
-                    notifier: &mut nut_daemon::Notifier::default(),
-                    ready_status: "",
-                },
-            )
+            run_polling_each_minute(&mut core, &mut b, listener)
         });
         let mut c = UnixStream::connect(&path).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -902,19 +907,8 @@ mod tests {
         drop(b);
         let listener = UnixListener::from(OwnedFd::from(a));
         let mut core = Core::new(Tree::new(), 1, 0);
-        let mut reload = |_: &mut Core| Duration::from_secs(60);
         let t0 = Instant::now();
-        let stop = run(
-            &mut core,
-            &mut Flaky::default(),
-            listener,
-            LoopConfig {
-                poll_interval: Duration::from_secs(60),
-                on_reload: &mut reload,
-                notifier: &mut nut_daemon::Notifier::default(),
-                ready_status: "",
-            },
-        );
+        let stop = run_polling_each_minute(&mut core, &mut Flaky::default(), listener);
         let Stop::Fatal(e) = stop else {
             panic!("{stop:?}")
         };
