@@ -16,6 +16,8 @@ mod cmd;
 mod config;
 mod driver;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod link;
 mod server;
 mod start;

@@ -136,8 +136,7 @@ pub(crate) mod testutil {
     //! [`Rig`]: a server with one UPS fed like dummy-ups would feed it and one connection, for
     //! handler tests that state only their requests and the replies, side by side.
     use super::*;
-    use crate::state::{DriverLink, Ups};
-    use nut_state::{DriverMsg, UpsdMsg};
+    use nut_state::UpsdMsg;
     use std::io::Read;
     use std::os::unix::net::UnixStream;
 
@@ -220,48 +219,7 @@ pub(crate) mod testutil {
     }
 
     fn server() -> (Server, UnixStream) {
-        let mut s = Server::new();
-        let (ours, driver) = UnixStream::pair().expect("socket pair");
-        for end in [&ours, &driver] {
-            end.set_nonblocking(true).expect("non-blocking");
-        }
-        let link = DriverLink::new(ours);
-        let mut ups = Ups::new("ups", Some("Rack \"A\"".into()), "dummy-ups-ups".into());
-        ups.on_connect(link, 100);
-        for line in [
-            "SETINFO ups.status \"OL\"",
-            "SETINFO battery.charge \"100\"",
-            "SETINFO input.sensitivity \"low\"",
-            "ADDENUM input.sensitivity \"low\"",
-            "ADDENUM input.sensitivity \"high\"",
-            "SETFLAGS input.sensitivity RW",
-            "SETINFO ups.delay.shutdown \"20\"",
-            "ADDRANGE ups.delay.shutdown 0 600",
-            "SETFLAGS ups.delay.shutdown RW",
-            "SETINFO ups.id \"x\\#y\"",
-            "SETAUX ups.id 8",
-            "SETFLAGS ups.id RW STRING",
-            "ADDCMD load.off",
-            "ADDCMD beeper.disable",
-            "DATAOK",
-            "DUMPDONE",
-        ] {
-            let words = nut_proto::split_line(line).unwrap_or_default();
-            if let Some(msg) = DriverMsg::parse(&words) {
-                ups.on_message(&msg, 100);
-            }
-        }
-        s.upses.push(ups);
-        s.upses
-            .push(Ups::new("other", None, "dummy-ups-other".into()));
-        s.users = nut_conf::upsd_users::parse(
-            b"[admin]\n password = pw\n actions = SET FSD\n instcmds = all\n\
-              [primary]\n password = pw\n upsmon primary\n\
-              [secondary]\n password = pw\n upsmon secondary\n",
-            std::path::Path::new("upsd.users"),
-        )
-        .unwrap_or_default();
-        (s, driver)
+        crate::fuzz::sample_server()
     }
 
     #[track_caller]
