@@ -642,6 +642,18 @@ impl HidBackend {
 }
 
 impl HidBackend {
+    /// What a call that needs the unit says without it.
+    fn not_open(&self) -> BackendError {
+        BackendError::Disconnected(
+            if self.pending {
+                "the unit is not available yet"
+            } else {
+                "device not open"
+            }
+            .into(),
+        )
+    }
+
     /// The rest of `init` once the unit is open: the init walk, the options that set
     /// variables, the composite commands.
     fn finish_init(&mut self, tree: &mut Tree) -> Result<(), BackendError> {
@@ -753,14 +765,7 @@ impl Backend for HidBackend {
 
     fn update(&mut self, tree: &mut Tree, now: Instant) -> Result<(), BackendError> {
         if self.att.is_none() {
-            return Err(BackendError::Disconnected(
-                if self.pending {
-                    "the unit is not available yet"
-                } else {
-                    "device not open"
-                }
-                .into(),
-            ));
+            return Err(self.not_open());
         }
         self.update_attached(tree, now)
     }
@@ -796,7 +801,7 @@ impl Backend for HidBackend {
             return Ok(false);
         }
         let Some(att) = self.att.as_mut() else {
-            return Err(BackendError::Disconnected("device not open".into()));
+            return Err(self.not_open());
         };
         match att.dev.read_interrupt(timeout) {
             Ok(None) => Ok(false),

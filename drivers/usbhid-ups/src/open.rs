@@ -162,11 +162,15 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
             }
             Err(refusal) => {
                 let e = refusal.into_device_error();
-                if let DeviceError::Unavailable(text) = &e {
-                    if said.as_deref() != Some(text.as_str()) {
+                // each new reason once (the core retries quietly)
+                let text = e.detail();
+                if said.as_deref() != Some(text.as_str()) {
+                    if matches!(e, DeviceError::Unavailable(_)) {
                         tracing::error!("{text}");
-                        said = Some(text.clone());
+                    } else {
+                        tracing::warn!("{text}");
                     }
+                    said = Some(text);
                 }
                 Err(e)
             }

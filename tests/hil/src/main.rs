@@ -4,8 +4,10 @@
 //! host counts them. It exits non-zero only when it could not run the checks at all (the
 //! kernel modules, udev).
 //!
-//! `hil-guest [--out DIR] RECORDING`: with `--out`, the upsc dumps of our driver and stock's
-//! go to `DIR/ours.txt` and `DIR/stock.txt`.
+//! `hil-guest [--out DIR] [--plugin] RECORDING`: with `--out`, the upsc dumps of our driver and
+//! stock's go to `DIR/ours.txt` and `DIR/stock.txt`; with `--plugin`, the first plug-in and
+//! migration checks ([`plugin`]) run too (`scripts/hil` asks for them with its first
+//! recording).
 
 // A panic is how a check fails: each check runs under catch_unwind.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +15,7 @@
 mod checks;
 mod emulator;
 mod guest;
+mod plugin;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -58,14 +61,16 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut out: Option<PathBuf> = None;
     let mut recording: Option<PathBuf> = None;
+    let mut plugin = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().map(PathBuf::from),
+            "--plugin" => plugin = true,
             _ => recording = Some(PathBuf::from(a)),
         }
     }
     let Some(recording) = recording else {
-        eprintln!("usage: hil-guest [--out DIR] RECORDING");
+        eprintln!("usage: hil-guest [--out DIR] [--plugin] RECORDING");
         return ExitCode::FAILURE;
     };
     if let Err(e) = guest::prepare() {
@@ -77,7 +82,7 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut runner = Runner { name, failed: 0 };
-    checks::run(&mut runner, &recording, out.as_deref());
+    checks::run(&mut runner, &recording, out.as_deref(), plugin);
     eprintln!("hil-guest: {} failed", runner.failed);
     ExitCode::SUCCESS
 }
