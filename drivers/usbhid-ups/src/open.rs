@@ -178,13 +178,15 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
     })))
 }
 
-/// Before the driver drops root: usbhid bound again to the interface of the unit the ups.conf
-/// section takes when a libusb program (stock usbhid-ups) left it without a driver, and its
-/// hidraw node waited for ([`nut_driver::DriverInfo::prepare`]). Only when running as root
-/// and on hardware; anything else is said later, when the backend opens the unit.
+/// Before the driver drops root ([`nut_driver::DriverInfo::prepare`]): usbhid bound again to
+/// the interface of the unit the ups.conf section takes when a libusb program (stock
+/// usbhid-ups) left it without a driver, and its hidraw node waited for; when a program still
+/// holds it, a process that keeps root to bind it once that program lets go
+/// ([`binder`](crate::transport::linux::binder)). Only when running as root and on hardware;
+/// anything else is said later, when the backend opens the unit.
 #[cfg(target_os = "linux")]
 pub(crate) fn prepare(cfg: &DriverConfig) {
-    use crate::transport::linux::{Plug, Refusal};
+    use crate::transport::linux::{binder, Plug, Refusal, State};
     if cfg.get("recording").is_some() || cfg.get("backend").is_some() {
         return;
     }
@@ -202,9 +204,18 @@ pub(crate) fn prepare(cfg: &DriverConfig) {
     })
     .into_iter()
     .next();
-    if let Some(unit) = first {
-        if let Err(Refusal::Problem(p)) = plug.ready(unit) {
-            tracing::debug!("before dropping root: {p}");
+    let Some(unit) = first else { return };
+    // (a claim's holders are noted as root sees them, for the message after root is dropped)
+    if let Err(Refusal::Problem(p)) = plug.ready(unit) {
+        tracing::debug!("before dropping root: {p}");
+    }
+    if let State::Claimed { .. } = unit.state() {
+        // bound when the program holding it lets go, by a process that keeps root for it
+        if let Err(e) = binder::spawn(&plug, unit) {
+            tracing::warn!(
+                "{}: cannot leave a process to bind usbhid later: {e}",
+                unit.label()
+            );
         }
     }
 }

@@ -1,8 +1,8 @@
 //! First plug-in and migration from stock NUT on the real kernel (issue 15), each with the
 //! exact line our driver logs: after stock usbhid-ups ran and exited (libusb left the unit's
-//! interface without a driver), ours binds usbhid again and takes the unit at start-up; with
-//! stock still running, ours names it and its PID, and takes the unit once stock stops, with
-//! no restart; a hidraw node it may not open is named with its owner, mode, our user and the
+//! interface without a driver), ours binds usbhid again before it drops root and takes the
+//! unit at start-up; with stock still running, ours names it and its PID, and takes the unit
+//! once stock stops (its binder, left with root, binds usbhid), with no restart; a hidraw node it may not open is named with its owner, mode, our user and the
 //! udev rule; two units with different serials: the ups.conf that matches both is logged
 //! with both and the first is taken (as stock does), `serial =` chooses the other.
 //!
@@ -91,6 +91,11 @@ fn bound_line(usb: &Path, node: &Path) -> String {
     )
 }
 
+/// The driver of `s` may write its socket as `nut` (as in /run/nut).
+fn as_nut(s: &Setup) {
+    std::os::unix::fs::chown(s.dir.state(), Some(nut_uid()), Some(nut_gid())).unwrap();
+}
+
 /// The name of the driver bound to the unit's HID interface, if any.
 fn iface_driver(usb: &Path) -> Option<String> {
     std::fs::read_link(usb.join(interface(usb)).join("driver"))
@@ -138,7 +143,9 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             );
             assert!(emu.hidraw().is_none(), "a hidraw node after stock: nothing to prove");
             let mut s = Setup::new(vendor, "");
-            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            // as root, dropping to nut (no -u): it binds before it drops root
+            as_nut(&s);
+            s.start(&our_bin(DRIVER), &[]);
             let (node, _) = emu.hidraw().unwrap();
             let log = s.dir.log("driver.log");
             assert!(
@@ -154,7 +161,9 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             let (emu, usb, mut st) = stock_holding(stock, recording, &work.join("stock-running"));
             let pid = st.driver.as_ref().unwrap().pid();
             let mut s = Setup::new(vendor, "");
-            s.spawn(&our_bin(DRIVER), &["-u", "root"]);
+            // as root, dropping to nut: a binder keeps root to bind usbhid once stock stops
+            as_nut(&s);
+            s.spawn(&our_bin(DRIVER), &[]);
             let claimed = format!(
                 "{}: interface {} is claimed by another program (driver usbfs): {} is open in \
                  usbhid-ups (PID {pid}); stop stock NUT's driver (upsdrvctl stop, or systemctl \
@@ -194,7 +203,7 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             )
             .unwrap();
             let mut s = Setup::new(vendor, "");
-            std::os::unix::fs::chown(s.dir.state(), Some(nut_uid()), Some(nut_gid)).unwrap();
+            as_nut(&s);
             s.spawn(&our_bin(DRIVER), &[]);
             let line = format!(
                 "{}: cannot open {}: permission denied: it is root:root mode 0600 and this \
@@ -202,18 +211,24 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
                  the node to group nut: the package installs it as \
                  /lib/udev/rules.d/62-nut-rs-usbups.rules (from the source: copy \
                  conf/udev/62-nut-rs-usbups.rules to /etc/udev/rules.d/), then run: udevadm \
-                 control --reload && udevadm trigger; retrying",
+                 control --reload \
+                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying",
                 label(&usb),
                 node.display(),
                 nut_uid()
             );
             wait_logged(&s, "ERROR", &line, Duration::from_secs(30));
             // what the message says to do (the rule is loaded in this guest)
-            let sys = format!(
-                "/sys/class/hidraw/{}",
-                node.file_name().unwrap().to_string_lossy()
-            );
-            crate::guest::run("udevadm", &["trigger", "--action=change", &sys]).unwrap();
+            crate::guest::run(
+                "udevadm",
+                &[
+                    "trigger",
+                    "--action=add",
+                    "--subsystem-match=hidraw",
+                    "--subsystem-match=usb",
+                ],
+            )
+            .unwrap();
             crate::guest::udev_settle();
             wait_for(
                 "udev to give the node back to nut",

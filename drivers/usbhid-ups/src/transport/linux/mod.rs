@@ -5,7 +5,9 @@
 //! * [`units`]: the USB devices with a HID interface and its state (usbhid and a hidraw node,
 //!   no driver, claimed through usbfs), the processes holding a usbfs node, and the messages
 //!   that name a unit that cannot be used and what to do; [`plug`]: from the ups.conf options
-//!   to an open node, usbhid bound again (as root) to an interface libusb left without one.
+//!   to an open node, usbhid bound again (as root) to an interface libusb left without one;
+//!   [`binder`]: the root process left behind to bind it once a program holding the unit
+//!   lets go.
 //! * [`sysfs`]: a hidraw node's HID and USB directories and identity.
 //! * [`HidrawDevice`]: `/dev/hidrawN`; report descriptor by `HIDIOCGRDESC` (else the sysfs
 //!   `report_descriptor` file); GET/SET_REPORT(Feature) by `HIDIOCGFEATURE`/`HIDIOCSFEATURE`;
@@ -16,6 +18,7 @@
 //!   sysfs `manufacturer`/`product`/`serial` files for the indices the sysfs `descriptors` file
 //!   names.
 
+pub(crate) mod binder;
 mod hidraw;
 mod plug;
 mod sysfs;
@@ -34,7 +37,7 @@ use nix::errno::Errno;
 use crate::device::{Device, DeviceError, Identity};
 pub(crate) use plug::{Plug, Refusal};
 pub(crate) use sysfs::HidrawInfo;
-pub(crate) use units::UsbUnit;
+pub(crate) use units::{State, UsbUnit};
 
 /// Where sysfs and /dev normally are.
 pub(crate) const SYSFS: &str = "/sys";

@@ -7,12 +7,13 @@
 //! open). A unit that vanishes between the scan and the open is [`Refusal::Vanished`].
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::sysfs::{describe, HidrawInfo};
-use super::units::{holders, usb_hid_units, Problem, State, UsbUnit, USBHID_BIND};
+use super::units::{holders, usb_hid_units, Holder, Problem, State, UsbUnit, USBHID_BIND};
 use super::HidrawDevice;
 use crate::device::{DeviceError, Identity};
 use crate::matcher::Matcher;
@@ -28,7 +29,12 @@ pub(crate) struct Plug {
     pub(crate) proc_: PathBuf,
     /// Write `usbhid/bind` for an interface without a driver (this process runs as root).
     pub(crate) may_bind: bool,
+    /// A root binder was left behind before root was dropped ([`super::binder`]): it binds.
+    pub(crate) binder: bool,
     pub(crate) hidraw_wait: Duration,
+    /// udev's database (`/run/udev/data`): a node is ready once udev has an entry for it
+    /// (its group and mode set by the rules); without udev, once it exists.
+    pub(crate) udev_db: PathBuf,
 }
 
 /// Why no node was opened.
@@ -38,6 +44,8 @@ pub(crate) enum Refusal {
     Problem(Problem),
     /// The unit left between the scan and the open.
     Vanished(String),
+    /// The binder is binding usbhid to the unit's interface: a moment.
+    Binding(String),
     /// The node opened but failed otherwise.
     Device(DeviceError),
 }
@@ -47,7 +55,7 @@ impl Refusal {
     pub(crate) fn into_device_error(self) -> DeviceError {
         match self {
             Refusal::Problem(p) => DeviceError::Unavailable(p.to_string()),
-            Refusal::Vanished(s) => DeviceError::Disconnected(s),
+            Refusal::Vanished(s) | Refusal::Binding(s) => DeviceError::Disconnected(s),
             Refusal::Device(e) => e,
         }
     }
@@ -60,8 +68,10 @@ impl Plug {
             sysfs: PathBuf::from(super::SYSFS),
             dev: PathBuf::from(super::DEV),
             proc_: PathBuf::from("/proc"),
-            may_bind: nix::unistd::Uid::effective().is_root(),
+            may_bind: nix::unistd::Uid::effective().is_root() && !super::binder::running(),
+            binder: super::binder::running(),
             hidraw_wait: HIDRAW_WAIT,
+            udev_db: PathBuf::from("/run/udev/data"),
         }
     }
 
@@ -150,6 +160,12 @@ impl Plug {
                 );
                 name
             }
+            State::Unbound(interface) if self.binder => {
+                return Err(Refusal::Binding(format!(
+                    "{}: interface {interface} was let go: usbhid is being bound to it",
+                    unit.label()
+                )))
+            }
             State::Unbound(interface) => {
                 return Err(Refusal::Problem(Problem::Unbound {
                     unit: unit.label(),
@@ -159,10 +175,7 @@ impl Plug {
             }
             State::Claimed { interface, driver } => {
                 let node = unit.usbfs_node(&self.dev);
-                let holders = node
-                    .as_deref()
-                    .map(|n| holders(&self.proc_, n))
-                    .unwrap_or_default();
+                let holders = node.as_deref().map(|n| self.holders(n)).unwrap_or_default();
                 return Err(Refusal::Problem(Problem::Claimed {
                     unit: unit.label(),
                     interface,
@@ -181,6 +194,25 @@ impl Plug {
         describe(&self.sysfs, &name).ok_or_else(vanished)
     }
 
+    /// The processes with `node` open. Once root is dropped, /proc no longer shows another
+    /// user's open files: then those seen as root before (still running) are named.
+    fn holders(&self, node: &std::path::Path) -> Vec<Holder> {
+        static SEEN_AS_ROOT: Mutex<Vec<(PathBuf, Holder)>> = Mutex::new(Vec::new());
+        let Ok(mut seen) = SEEN_AS_ROOT.lock() else {
+            return holders(&self.proc_, node);
+        };
+        let now = holders(&self.proc_, node);
+        if !now.is_empty() {
+            seen.retain(|(n, _)| n != node);
+            seen.extend(now.iter().map(|h| (node.to_path_buf(), h.clone())));
+            return now;
+        }
+        seen.iter()
+            .filter(|(n, h)| n == node && self.proc_.join(h.pid.to_string()).exists())
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
     /// The unit's hidraw node once the kernel made it, within `hidraw_wait`.
     fn wait_hidraw(&self, unit: &UsbUnit) -> Option<String> {
         let end = Instant::now() + self.hidraw_wait;
@@ -189,8 +221,8 @@ impl Plug {
                 .into_iter()
                 .find(|u| u.usb_dir == unit.usb_dir);
             if let Some(State::Hidraw(name)) = now.map(|u| u.state()) {
-                // (and udev has made the node)
-                if self.dev.join(&name).exists() || Instant::now() >= end {
+                // (and udev has made the node and applied its rules)
+                if self.node_ready(&name) || Instant::now() >= end {
                     return Some(name);
                 }
             }
@@ -199,6 +231,21 @@ impl Plug {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Whether `/dev/<name>` exists and udev is done with it.
+    fn node_ready(&self, name: &str) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(self.dev.join(name)) else {
+            return false;
+        };
+        if !self.udev_db.is_dir() {
+            return true;
+        }
+        let dev = meta.rdev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        self.udev_db.join(format!("c{major}:{minor}")).exists()
     }
 
     /// `unit`'s hidraw node, open; a node this user may not open is a
@@ -270,7 +317,9 @@ mod tests {
             dev: t.path().join("dev"),
             proc_: t.path().join("proc"),
             may_bind,
+            binder: false,
             hidraw_wait: Duration::from_millis(100),
+            udev_db: t.path().join("run/udev/data"),
         }
     }
 
@@ -407,6 +456,28 @@ mod tests {
                 p.dev.display()
             )
         );
+    }
+
+    #[test]
+    fn holders_seen_as_root_are_named_while_they_run() {
+        let t = two_units();
+        let p = plug(&t, false);
+        let node = p.dev.join("bus/usb/001/077");
+        let fd = p.proc_.join("4343/fd");
+        fs::create_dir_all(&fd).unwrap();
+        fs::write(p.proc_.join("4343/comm"), "usbhid-ups\n").unwrap();
+        std::os::unix::fs::symlink(&node, fd.join("5")).unwrap();
+        let stock = vec![Holder {
+            pid: 4343,
+            program: "usbhid-ups".into(),
+        }];
+        assert_eq!(p.holders(&node), stock);
+        // its fd directory is no longer readable (root dropped): still named
+        fs::remove_dir_all(&fd).unwrap();
+        assert_eq!(p.holders(&node), stock);
+        // it exited
+        fs::remove_dir_all(p.proc_.join("4343")).unwrap();
+        assert_eq!(p.holders(&node), []);
     }
 
     #[test]

@@ -364,7 +364,8 @@ impl std::fmt::Display for Problem {
                  this driver runs as {user}; the udev rule nut-rs ships gives the node to group \
                  nut: the package installs it as /lib/udev/rules.d/{UDEV_RULE_NAME} (from the \
                  source: copy {UDEV_RULE} to /etc/udev/rules.d/), then run: udevadm control \
-                 --reload && udevadm trigger; retrying",
+                 --reload \
+                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying",
                 node.display()
             ),
             Problem::NoHidraw { unit, interface } => write!(
@@ -567,7 +568,8 @@ mod tests {
                  gives the node to group nut: the package installs it as \
                  /lib/udev/rules.d/62-nut-rs-usbups.rules (from the source: copy \
                  conf/udev/62-nut-rs-usbups.rules to /etc/udev/rules.d/), then run: udevadm \
-                 control --reload && udevadm trigger; retrying"
+                 control --reload \
+                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying"
             )
         );
         assert_eq!(
