@@ -121,7 +121,7 @@ fn choose<'a>(
 fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBackend, Error> {
     use crate::device::{DeviceError, Identity};
     use crate::matcher::same_unit;
-    use crate::transport::linux::Plug;
+    use crate::transport::linux::{Plug, Refusal};
     let matcher = Matcher::new(|k| cfg.get(k))?;
     let productid_given = cfg.get("productid").is_some();
     let plug = Plug::system();
@@ -161,15 +161,21 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
                 Ok(recorded(&mut record, Box::new(dev)))
             }
             Err(refusal) => {
+                // each new reason once (the core retries quietly); a moment's wait, never
+                let level = match &refusal {
+                    Refusal::Problem(_) => Some(tracing::Level::ERROR),
+                    Refusal::Vanished(_) | Refusal::Device(_) => Some(tracing::Level::WARN),
+                    Refusal::Settling(_) => None,
+                };
                 let e = refusal.into_device_error();
-                // each new reason once (the core retries quietly)
                 let text = e.detail();
-                if said.as_deref() != Some(text.as_str()) {
-                    if matches!(e, DeviceError::Unavailable(_)) {
-                        tracing::error!("{text}");
-                    } else {
-                        tracing::warn!("{text}");
-                    }
+                match level {
+                    Some(_) if said.as_deref() == Some(text.as_str()) => {}
+                    Some(tracing::Level::ERROR) => tracing::error!("{text}"),
+                    Some(_) => tracing::warn!("{text}"),
+                    None => tracing::debug!("{text}"),
+                }
+                if level.is_some() {
                     said = Some(text);
                 }
                 Err(e)

@@ -212,33 +212,18 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
                  /lib/udev/rules.d/62-nut-rs-usbups.rules (from the source: copy \
                  conf/udev/62-nut-rs-usbups.rules to /etc/udev/rules.d/), then run: udevadm \
                  control --reload \
-                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying",
+                 && udevadm trigger (or unplug and replug the unit); retrying",
                 label(&usb),
                 node.display(),
                 nut_uid()
             );
             wait_logged(&s, "ERROR", &line, Duration::from_secs(30));
-            // what the message says to do (the rule is loaded in this guest)
-            crate::guest::run(
-                "udevadm",
-                &[
-                    "trigger",
-                    "--action=add",
-                    "--subsystem-match=hidraw",
-                    "--subsystem-match=usb",
-                ],
-            )
-            .unwrap();
-            crate::guest::udev_settle();
-            wait_for(
-                "udev to give the node back to nut",
-                Duration::from_secs(15),
-                |last| {
-                    let m = std::fs::metadata(&node).ok()?;
-                    *last = format!("uid {} gid {} mode {:o}", m.uid(), m.gid(), m.mode());
-                    (m.gid() == nut_gid && m.mode() & 0o777 == 0o660).then_some(())
-                },
-            );
+            // what the message offers: replug; udev applies the rule to the new node
+            emu.ctl("unplug");
+            emu.wait_hidraw(false);
+            emu.ctl("replug");
+            emu.wait_hidraw(true);
+            let (_, usb) = emu.hidraw().unwrap();
             s.wait_fresh(Duration::from_secs(60));
             let log = s.dir.log("driver.log");
             let free = format!("{}: free now, reading it", label(&usb));
@@ -251,13 +236,21 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             let a = Emulator::attach(recording, &work.join("two-a"));
             let b = Emulator::attach(recording, &work.join("two-b"));
             let other = "OTHER0000002";
-            b.ctl(&format!("replug serial {other}"));
             // both on the bus with their hidraw node, in (bus, device) order
-            let units = wait_for("two units with hidraw nodes", Duration::from_secs(30), |last| {
-                let u = vhci_units();
-                *last = format!("{u:?}\n{}{}", a.output(), b.output());
-                (u.len() == 2 && u.iter().all(|(_, _, raw)| *raw)).then_some(u)
-            });
+            let both = |serial: Option<&str>| {
+                wait_for("two units with hidraw nodes", Duration::from_secs(30), |last| {
+                    let u = vhci_units();
+                    *last = format!("{u:?}\n{}{}", a.output(), b.output());
+                    (u.len() == 2
+                        && u.iter().all(|(_, _, raw)| *raw)
+                        && serial.is_none_or(|s| u.iter().any(|(_, us, _)| us == s)))
+                    .then_some(u)
+                })
+            };
+            both(None);
+            b.ctl(&format!("replug serial {other}"));
+            let units = both(Some(other));
+            crate::guest::udev_settle();
             let serials: Vec<&str> = units.iter().map(|(_, s, _)| s.as_str()).collect();
             assert!(serials.contains(&other), "{serials:?}");
             let mut s = Setup::new(vendor, "");

@@ -88,3 +88,53 @@ fn watch(plug: &Plug, usb_dir: PathBuf, driver: &OwnedFd) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{claim, sysfs, unbind, BK650M2_ON_1_4};
+    use std::fs;
+
+    fn plug(t: &tempfile::TempDir) -> Plug {
+        Plug {
+            sysfs: t.path().join("sys"),
+            dev: t.path().join("dev"),
+            proc_: t.path().join("proc"),
+            may_bind: true,
+            binder: false,
+            hidraw_wait: Duration::from_millis(100),
+            udev_db: t.path().join("run/udev/data"),
+        }
+    }
+
+    #[test]
+    fn binds_once_the_claim_goes_and_stops_with_the_driver() {
+        let t = sysfs(&[("hidraw0", BK650M2_ON_1_4)]);
+        let p = plug(&t);
+        claim(&p.sysfs, "1-4");
+        let bind = p.sysfs.join("bus/usb/drivers/usbhid/bind");
+        fs::write(&bind, "").unwrap();
+        let usb_dir = usb_hid_units(&p.sysfs)[0].usb_dir.clone();
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let (p2, dir2) = (p.clone(), usb_dir.clone());
+        let w = std::thread::spawn(move || watch(&p2, dir2, &read));
+        std::thread::sleep(Duration::from_millis(600));
+        // still claimed: nothing written
+        assert_eq!(fs::read_to_string(&bind).unwrap(), "");
+        assert!(!w.is_finished());
+        unbind(&p.sysfs, "1-4");
+        w.join().unwrap();
+        assert_eq!(fs::read_to_string(&bind).unwrap(), "1-4:1.0");
+        drop(write);
+
+        // The driver goes away while the unit is still claimed: the binder ends, binding
+        // nothing.
+        claim(&p.sysfs, "1-4");
+        fs::write(&bind, "").unwrap();
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let w = std::thread::spawn(move || watch(&p, usb_dir, &read));
+        drop(write);
+        w.join().unwrap();
+        assert_eq!(fs::read_to_string(&bind).unwrap(), "");
+    }
+}

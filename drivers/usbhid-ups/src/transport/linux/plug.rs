@@ -44,8 +44,9 @@ pub(crate) enum Refusal {
     Problem(Problem),
     /// The unit left between the scan and the open.
     Vanished(String),
-    /// The binder is binding usbhid to the unit's interface: a moment.
-    Binding(String),
+    /// A moment: the binder is binding usbhid to the unit's interface, or udev is still
+    /// setting up its new node (not worth a log line).
+    Settling(String),
     /// The node opened but failed otherwise.
     Device(DeviceError),
 }
@@ -55,7 +56,7 @@ impl Refusal {
     pub(crate) fn into_device_error(self) -> DeviceError {
         match self {
             Refusal::Problem(p) => DeviceError::Unavailable(p.to_string()),
-            Refusal::Vanished(s) | Refusal::Binding(s) => DeviceError::Disconnected(s),
+            Refusal::Vanished(s) | Refusal::Settling(s) => DeviceError::Disconnected(s),
             Refusal::Device(e) => e,
         }
     }
@@ -161,7 +162,7 @@ impl Plug {
                 name
             }
             State::Unbound(interface) if self.binder => {
-                return Err(Refusal::Binding(format!(
+                return Err(Refusal::Settling(format!(
                     "{}: interface {interface} was let go: usbhid is being bound to it",
                     unit.label()
                 )))
@@ -254,6 +255,14 @@ impl Plug {
         let info = self.ready(unit)?;
         match HidrawDevice::open(&info, &self.dev) {
             Ok(d) => Ok(d),
+            Err(DeviceError::Os {
+                errno: Errno::EACCES | Errno::EPERM,
+                ..
+            }) if !self.node_ready(&info.name) => Err(Refusal::Settling(format!(
+                "{}: /dev/{} is not ready yet (udev is applying its rules)",
+                unit.label(),
+                info.name
+            ))),
             Err(DeviceError::Os {
                 errno: Errno::EACCES | Errno::EPERM,
                 ..

@@ -365,7 +365,7 @@ impl std::fmt::Display for Problem {
                  nut: the package installs it as /lib/udev/rules.d/{UDEV_RULE_NAME} (from the \
                  source: copy {UDEV_RULE} to /etc/udev/rules.d/), then run: udevadm control \
                  --reload \
-                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying",
+                 && udevadm trigger (or unplug and replug the unit); retrying",
                 node.display()
             ),
             Problem::NoHidraw { unit, interface } => write!(
@@ -569,7 +569,7 @@ mod tests {
                  /lib/udev/rules.d/62-nut-rs-usbups.rules (from the source: copy \
                  conf/udev/62-nut-rs-usbups.rules to /etc/udev/rules.d/), then run: udevadm \
                  control --reload \
-                 && udevadm trigger --action=add --subsystem-match=hidraw --subsystem-match=usb; retrying"
+                 && udevadm trigger (or unplug and replug the unit); retrying"
             )
         );
         assert_eq!(
