@@ -31,9 +31,18 @@ pub(crate) struct Runner {
 impl Runner {
     /// Run `check`; a panic inside is its failure, with the panic's message.
     pub(crate) fn check(&mut self, what: &str, check: impl FnOnce()) -> bool {
-        match std::panic::catch_unwind(AssertUnwindSafe(check)) {
+        let start = std::time::Instant::now();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(check));
+        // HIL_TIMES=1 scripts/hil: each check's time, after its verdict
+        let took = || {
+            if std::env::var_os("HIL_TIMES").is_some_and(|v| !v.is_empty()) {
+                println!("  | took {:.1} s", start.elapsed().as_secs_f64());
+            }
+        };
+        match result {
             Ok(()) => {
                 println!("PASS {}: {what}", self.name);
+                took();
                 true
             }
             Err(e) => {
@@ -48,6 +57,7 @@ impl Runner {
                 for l in why.lines().skip(1).take(60) {
                     println!("  | {l}");
                 }
+                took();
                 self.failed += 1;
                 false
             }
