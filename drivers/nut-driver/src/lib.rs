@@ -34,7 +34,7 @@ use std::time::Duration;
 pub use backend::{Backend, BackendError, CmdResult};
 pub use cli::main;
 pub use config::{DriverConfig, DriverOption};
-pub use startup::{init_tree, Started};
+pub use startup::{copy_device_strings, init_tree, Started};
 
 /// Our release, published as `driver.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -777,15 +777,7 @@ impl Backend for HidBackend {
             self.finish_init(tree)?;
             self.pending = false;
             // (what `init_tree` does after a start with the unit there)
-            for (ups, dev) in [
-                ("ups.mfr", "device.mfr"),
-                ("ups.model", "device.model"),
-                ("ups.serial", "device.serial"),
-            ] {
-                if let Some(v) = tree.get(ups).map(|v| v.raw().to_string()) {
-                    tree.set_info(dev, &v);
-                }
-            }
+            nut_driver::copy_device_strings(tree);
             return Ok(());
         }
         self.walk(tree, Walk::Init, Instant::now())

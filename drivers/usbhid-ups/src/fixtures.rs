@@ -44,6 +44,15 @@ pub(crate) const BK650M2_ON_1_4: Usb<'static> = Usb {
     devnum: 4,
 };
 
+/// A second BK650M2-CH, on port 1-5 (bus 1, device 5), serial 3B1234X56789.
+pub(crate) const BK650M2_ON_1_5: Usb<'static> = Usb {
+    port: "1-5",
+    vid: "051d",
+    pid: "0002",
+    serial: Some("3B1234X56789"),
+    devnum: 5,
+};
+
 /// A USB mouse on port 1-6 (a HID device that is no UPS).
 pub(crate) const MOUSE_ON_1_6: Usb<'static> = Usb {
     port: "1-6",

@@ -239,22 +239,13 @@ fn hardware(_cfg: &DriverConfig, _record: Option<RecordMode>) -> Result<HidBacke
 #[cfg(target_os = "linux")]
 mod tests {
     use super::*;
-    use crate::fixtures::{sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
+    use crate::fixtures::{sysfs, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6};
     use crate::transport::linux::Plug;
 
     fn pick(opts: &[(&str, &str)]) -> (Option<String>, Option<(&'static str, Vec<String>)>) {
         let t = sysfs(&[
             ("hidraw0", MOUSE_ON_1_6),
-            (
-                "hidraw1",
-                Usb {
-                    port: "1-5",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("3B1234X56789"),
-                    devnum: 5,
-                },
-            ),
+            ("hidraw1", BK650M2_ON_1_5),
             ("hidraw2", BK650M2_ON_1_4),
         ]);
         let units = Plug::units_under(&t.path().join("sys"));

@@ -213,7 +213,7 @@ mod tests {
     use super::sysfs::discover;
     use super::usbfs::decode_string_descriptor;
     use super::*;
-    use crate::fixtures::{bk650m2, sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
+    use crate::fixtures::{bk650m2, sysfs, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6};
     use std::fs;
     use std::os::unix::fs::symlink;
 
@@ -221,16 +221,7 @@ mod tests {
         let t = sysfs(&[
             ("hidraw0", BK650M2_ON_1_4),
             ("hidraw10", MOUSE_ON_1_6),
-            (
-                "hidraw2",
-                Usb {
-                    port: "1-5",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("3B1234X56789"),
-                    devnum: 5,
-                },
-            ),
+            ("hidraw2", BK650M2_ON_1_5),
         ]);
         let sys = t.path().join("sys");
         // A hidraw node that is not USB (i2c-hid touchpad): skipped.

@@ -317,7 +317,7 @@ impl Plug {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{claim, sysfs, unbind, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
+    use crate::fixtures::{claim, sysfs, unbind, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6};
     use std::fs;
 
     fn plug(t: &tempfile::TempDir, may_bind: bool) -> Plug {
@@ -336,16 +336,7 @@ mod tests {
         sysfs(&[
             ("hidraw0", MOUSE_ON_1_6),
             ("hidraw1", BK650M2_ON_1_4),
-            (
-                "hidraw2",
-                Usb {
-                    port: "1-5",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("3B1234X56789"),
-                    devnum: 5,
-                },
-            ),
+            ("hidraw2", BK650M2_ON_1_5),
         ])
     }
 

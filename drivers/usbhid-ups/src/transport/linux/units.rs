@@ -380,7 +380,9 @@ impl std::fmt::Display for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{bk650m2, claim, sysfs, unbind, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
+    use crate::fixtures::{
+        bk650m2, claim, sysfs, unbind, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6,
+    };
     use std::os::unix::fs::symlink;
 
     #[test]
@@ -388,16 +390,7 @@ mod tests {
         let t = sysfs(&[
             ("hidraw3", MOUSE_ON_1_6),
             ("hidraw1", BK650M2_ON_1_4),
-            (
-                "hidraw2",
-                Usb {
-                    port: "1-5",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("OTHER"),
-                    devnum: 5,
-                },
-            ),
+            ("hidraw2", BK650M2_ON_1_5),
         ]);
         let sys = t.path().join("sys");
         unbind(&sys, "1-5");
