@@ -5,6 +5,7 @@
 //! request to its handler, which builds the typed reply. No I/O here.
 
 mod auth;
+mod fsd;
 mod get;
 mod instcmd;
 mod list;
@@ -95,6 +96,7 @@ pub(crate) fn dispatch<'a>(
         Ok(request) => request,
         Err(e) => return e.request_code().unwrap_or(ErrCode::InvalidArgument).into(),
     };
+    fsd::note_read(server, session, &request, now);
     let ctx = Ctx {
         server,
         session,
@@ -113,7 +115,8 @@ pub(crate) fn dispatch<'a>(
         Request::Logout => auth::logout(),
         Request::Primary(ups) => auth::primary(ctx, &ups, OkReply::PrimaryGranted),
         Request::Master(ups) => auth::primary(ctx, &ups, OkReply::MasterGranted),
-        Request::Fsd(ups) => misc::fsd(ctx, &ups),
+        Request::Fsd(ups) => fsd::fsd(ctx, &ups),
+        Request::ClearFsd(ups) => fsd::clear_fsd(ctx, &ups),
         Request::SetVar { ups, var, value } => set::set_var(ctx, &ups, &var, &value),
         Request::SetTracking(on) => set::set_tracking(ctx, on),
         Request::InstCmd { ups, cmd, param } => instcmd::instcmd(ctx, &ups, &cmd, param),
@@ -165,6 +168,11 @@ pub(crate) mod testutil {
         #[track_caller]
         pub(crate) fn talk(&mut self, exchange: &[(&str, &str)]) {
             talk(&mut self.server, &mut self.session, exchange);
+        }
+
+        /// [`Rig::run`] on another connection.
+        pub(crate) fn run_as(&mut self, client: &mut Session, lines: &[&str]) -> String {
+            run(&mut self.server, client, lines)
         }
 
         /// [`Rig::talk`] on another connection.
