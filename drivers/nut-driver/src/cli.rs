@@ -128,6 +128,9 @@ fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<()
         cfg.poll_interval = i;
     }
     let debug = i32::from(flags.debug).max(cfg.debug_min.unwrap_or(0) as i32);
+    if let Some(prepare) = driver.prepare {
+        prepare(&cfg);
+    }
     if own.killpower {
         return control::killpower(&sock, &cfg, driver);
     }

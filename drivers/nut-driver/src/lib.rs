@@ -34,7 +34,7 @@ use std::time::Duration;
 pub use backend::{Backend, BackendError, CmdResult};
 pub use cli::main;
 pub use config::{DriverConfig, DriverOption};
-pub use startup::{init_tree, Started};
+pub use startup::{copy_device_strings, init_tree, Started};
 
 /// Our release, published as `driver.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -54,6 +54,10 @@ pub struct DriverInfo {
     /// Opens the device backend for a configuration. `backend = static:<file>` is served by
     /// the framework and never gets here.
     pub open: OpenFn,
+    /// Runs before the driver drops root (and before `-k`), with the configuration: what only
+    /// root may do for the device (usbhid-ups binds usbhid again to a unit libusb left
+    /// without a driver). It reports what it does itself.
+    pub prepare: Option<fn(&DriverConfig)>,
 }
 
 /// How a driver opens its device backend ([`DriverInfo::open`]).

@@ -76,6 +76,13 @@ pub fn init_tree(
     tree.set_info("driver.version.internal", driver.version);
     tree.set_info("driver.name", &cfg.progname);
     let first_update = backend.update(&mut tree, Instant::now());
+    copy_device_strings(&mut tree);
+    Ok(Started { tree, first_update })
+}
+
+/// `device.mfr` / `device.model` / `device.serial` copied from `ups.*`, as NUT's `main.c`
+/// does after the first update (a backend whose unit came later does it then).
+pub fn copy_device_strings(tree: &mut Tree) {
     for (ups, dev) in [
         ("ups.mfr", "device.mfr"),
         ("ups.model", "device.model"),
@@ -85,7 +92,6 @@ pub fn init_tree(
             tree.set_info(dev, &v);
         }
     }
-    Ok(Started { tree, first_update })
 }
 
 /// `-d <n>`: `n` more updates, one per poll interval, then the tree as `upsc` prints it.

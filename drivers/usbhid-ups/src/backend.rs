@@ -187,6 +187,10 @@ pub struct HidBackend {
     lastpoll: Option<Instant>,
     data_changed: bool,
     tracker: StatusTracker,
+    /// The last open found the unit there but unusable ([`DeviceError::Unavailable`]).
+    unavailable: bool,
+    /// `init` found the unit unusable: the rest of it runs at the first good reconnect.
+    pending: bool,
 }
 
 impl HidBackend {
@@ -208,6 +212,8 @@ impl HidBackend {
             lastpoll: None,
             data_changed: false,
             tracker: StatusTracker::default(),
+            unavailable: false,
+            pending: false,
         }
     }
 
@@ -225,7 +231,9 @@ impl HidBackend {
 
     /// Opens the device, parses its descriptor and picks the subdriver.
     fn attach(&mut self, tree: &mut Tree) -> Result<(), BackendError> {
-        let mut dev = (self.open)().map_err(dev_err)?;
+        let opened = (self.open)();
+        self.unavailable = matches!(opened, Err(DeviceError::Unavailable(_)));
+        let mut dev = opened.map_err(dev_err)?;
         let id = dev.identity().clone();
         if let Some(first) = &self.identity {
             let same = first.vendor_id == id.vendor_id
@@ -633,39 +641,22 @@ impl HidBackend {
     }
 }
 
-/// A device failure while (re)opening: the core retries, as after an unplug.
-fn dev_err(e: DeviceError) -> BackendError {
-    BackendError::Disconnected(e.detail())
-}
+impl HidBackend {
+    /// What a call that needs the unit says without it.
+    fn not_open(&self) -> BackendError {
+        BackendError::Disconnected(
+            if self.pending {
+                "the unit is not available yet"
+            } else {
+                "device not open"
+            }
+            .into(),
+        )
+    }
 
-/// An init failure: nothing to retry, the driver stops with the reason.
-fn fatal(e: BackendError) -> BackendError {
-    match e {
-        BackendError::Disconnected(s) | BackendError::Stale(s) => BackendError::Fatal(s),
-        f => f,
-    }
-}
-
-fn publish_flags(tree: &mut Tree, row: &Row, name: &str) {
-    let mut words: Vec<&str> = Vec::new();
-    if row.rw {
-        words.push("RW");
-    }
-    if row.string_len.is_some() {
-        words.push("STRING");
-    }
-    if !words.is_empty() {
-        tree.set_flags(name, &words);
-    }
-    if let Some(len) = row.string_len {
-        tree.set_aux(name, i64::from(len));
-    }
-}
-
-impl Backend for HidBackend {
-    fn init(&mut self, tree: &mut Tree, cfg: &DriverConfig) -> Result<(), BackendError> {
-        self.opts = Options::from_config(cfg);
-        self.attach(tree).map_err(fatal)?;
+    /// The rest of `init` once the unit is open: the init walk, the options that set
+    /// variables, the composite commands.
+    fn finish_init(&mut self, tree: &mut Tree) -> Result<(), BackendError> {
         if let Some(id) = self.identity.clone() {
             self.opts.settle_lbrb_delay(&id);
         }
@@ -698,10 +689,8 @@ impl Backend for HidBackend {
         Ok(())
     }
 
-    fn update(&mut self, tree: &mut Tree, now: Instant) -> Result<(), BackendError> {
-        if self.att.is_none() {
-            return Err(BackendError::Disconnected("device not open".into()));
-        }
+    /// One poll cycle on the open unit.
+    fn update_attached(&mut self, tree: &mut Tree, now: Instant) -> Result<(), BackendError> {
         let due = match self.lastpoll {
             Some(t) => {
                 let elapsed = now.saturating_duration_since(t).as_secs_f64();
@@ -729,10 +718,68 @@ impl Backend for HidBackend {
         self.commit_status(tree, now);
         Ok(())
     }
+}
+
+/// A device failure while (re)opening: the core retries, as after an unplug.
+fn dev_err(e: DeviceError) -> BackendError {
+    BackendError::Disconnected(e.detail())
+}
+
+/// An init failure: nothing to retry, the driver stops with the reason.
+fn fatal(e: BackendError) -> BackendError {
+    match e {
+        BackendError::Disconnected(s) | BackendError::Stale(s) => BackendError::Fatal(s),
+        f => f,
+    }
+}
+
+fn publish_flags(tree: &mut Tree, row: &Row, name: &str) {
+    let mut words: Vec<&str> = Vec::new();
+    if row.rw {
+        words.push("RW");
+    }
+    if row.string_len.is_some() {
+        words.push("STRING");
+    }
+    if !words.is_empty() {
+        tree.set_flags(name, &words);
+    }
+    if let Some(len) = row.string_len {
+        tree.set_aux(name, i64::from(len));
+    }
+}
+
+impl Backend for HidBackend {
+    fn init(&mut self, tree: &mut Tree, cfg: &DriverConfig) -> Result<(), BackendError> {
+        self.opts = Options::from_config(cfg);
+        if let Err(e) = self.attach(tree) {
+            if !self.unavailable {
+                return Err(fatal(e));
+            }
+            // (the reason is logged where it was found; the core retries with its back-off)
+            self.pending = true;
+            return Ok(());
+        }
+        self.finish_init(tree)
+    }
+
+    fn update(&mut self, tree: &mut Tree, now: Instant) -> Result<(), BackendError> {
+        if self.att.is_none() {
+            return Err(self.not_open());
+        }
+        self.update_attached(tree, now)
+    }
 
     fn reconnect(&mut self, tree: &mut Tree) -> Result<(), BackendError> {
         self.att = None;
         self.attach(tree)?;
+        if self.pending {
+            self.finish_init(tree)?;
+            self.pending = false;
+            // (what `init_tree` does after a start with the unit there)
+            nut_driver::copy_device_strings(tree);
+            return Ok(());
+        }
         self.walk(tree, Walk::Init, Instant::now())
     }
 
@@ -746,7 +793,7 @@ impl Backend for HidBackend {
             return Ok(false);
         }
         let Some(att) = self.att.as_mut() else {
-            return Err(BackendError::Disconnected("device not open".into()));
+            return Err(self.not_open());
         };
         match att.dev.read_interrupt(timeout) {
             Ok(None) => Ok(false),

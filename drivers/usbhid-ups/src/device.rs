@@ -34,6 +34,11 @@ pub enum DeviceError {
     /// The device is gone: unplugged, reset, or its node vanished. Re-open and re-match.
     #[error("device disconnected: {0}")]
     Disconnected(String),
+    /// The unit is there but cannot be used now (another program holds it, its interface has
+    /// no driver, its node may not be opened); the text names it and says what to do. Retried
+    /// like a disconnection, and a driver that starts so serves stale data until it can.
+    #[error("device unavailable: {0}")]
+    Unavailable(String),
     /// This request failed (a STALL, a timeout, an I/O error) but the device is still there:
     /// skip this report this round, as NUT does.
     #[error("request failed: {0}")]
@@ -56,7 +61,7 @@ impl DeviceError {
     /// Whether the device is gone (re-open it) rather than this one request failed.
     pub fn is_gone(&self) -> bool {
         match self {
-            DeviceError::Disconnected(_) => true,
+            DeviceError::Disconnected(_) | DeviceError::Unavailable(_) => true,
             DeviceError::Failed(_) => false,
             DeviceError::Os { gone, .. } => *gone,
         }
@@ -65,7 +70,9 @@ impl DeviceError {
     /// What happened, without the "device disconnected" / "request failed" in front.
     pub fn detail(&self) -> String {
         match self {
-            DeviceError::Disconnected(s) | DeviceError::Failed(s) => s.clone(),
+            DeviceError::Disconnected(s) | DeviceError::Unavailable(s) | DeviceError::Failed(s) => {
+                s.clone()
+            }
             DeviceError::Os { call, errno, .. } => format!("{call}: {errno}"),
         }
     }

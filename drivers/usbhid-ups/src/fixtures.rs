@@ -44,6 +44,15 @@ pub(crate) const BK650M2_ON_1_4: Usb<'static> = Usb {
     devnum: 4,
 };
 
+/// A second BK650M2-CH, on port 1-5 (bus 1, device 5), serial 3B1234X56789.
+pub(crate) const BK650M2_ON_1_5: Usb<'static> = Usb {
+    port: "1-5",
+    vid: "051d",
+    pid: "0002",
+    serial: Some("3B1234X56789"),
+    devnum: 5,
+};
+
 /// A USB mouse on port 1-6 (a HID device that is no UPS).
 pub(crate) const MOUSE_ON_1_6: Usb<'static> = Usb {
     port: "1-6",
@@ -88,6 +97,21 @@ pub(crate) fn add(sys: &Path, node: &str, u: &Usb<'_>) {
     desc.extend_from_slice(&[9, 2, 34, 0, 1, 1, 0, 0xe0, 1]);
     fs::write(usb.join("descriptors"), desc).unwrap();
     w(&iface, "bInterfaceNumber", "00\n");
+    w(&iface, "bInterfaceClass", "03\n");
+    let drivers = sys.join("bus/usb/drivers");
+    fs::create_dir_all(drivers.join("usbhid")).unwrap();
+    fs::create_dir_all(drivers.join("usbfs")).unwrap();
+    let devices = sys.join("bus/usb/devices");
+    fs::create_dir_all(&devices).unwrap();
+    for (link, target) in [
+        (devices.join(u.port), usb),
+        (devices.join(format!("{}:1.0", u.port)), iface.clone()),
+        (iface.join("driver"), drivers.join("usbhid")),
+    ] {
+        if fs::symlink_metadata(&link).is_err() {
+            symlink(target, link).unwrap();
+        }
+    }
     fs::write(hid.join("report_descriptor"), [0x05, 0x84, 0x09, 0x04]).unwrap();
     symlink("../..", raw.join("device")).unwrap();
     let class = sys.join("class/hidraw");
@@ -102,4 +126,27 @@ pub(crate) fn sysfs(nodes: &[(&str, Usb<'_>)]) -> tempfile::TempDir {
         add(&t.path().join("sys"), node, usb);
     }
     t
+}
+
+/// The interface of the device on `port` loses its driver and its hidraw nodes, as after
+/// stock usbhid-ups (libusb) detached usbhid and exited.
+pub(crate) fn unbind(sys: &Path, port: &str) {
+    let iface = sys.join("bus/usb/devices").join(format!("{port}:1.0"));
+    let _ = fs::remove_file(iface.join("driver"));
+    for e in fs::read_dir(&iface).unwrap().flatten() {
+        let raw = e.path().join("hidraw");
+        if let Ok(nodes) = fs::read_dir(&raw) {
+            for n in nodes.flatten() {
+                let _ = fs::remove_file(sys.join("class/hidraw").join(n.file_name()));
+            }
+            fs::remove_dir_all(&raw).unwrap();
+        }
+    }
+}
+
+/// The interface of the device on `port` is claimed through usbfs (a libusb program holds it).
+pub(crate) fn claim(sys: &Path, port: &str) {
+    unbind(sys, port);
+    let iface = sys.join("bus/usb/devices").join(format!("{port}:1.0"));
+    symlink(sys.join("bus/usb/drivers/usbfs"), iface.join("driver")).unwrap();
 }

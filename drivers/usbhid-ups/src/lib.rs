@@ -49,4 +49,5 @@ pub static DRIVER: DriverInfo = DriverInfo {
     version: DRIVER_VERSION,
     options: OPTIONS,
     open: open_backend,
+    prepare: Some(open::prepare),
 };

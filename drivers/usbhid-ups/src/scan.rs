@@ -1,9 +1,8 @@
 //! `nut-scanner -U`: the APC units this driver can serve, found by the driver's own sysfs
-//! discovery (Linux hidraw), printed as stock nut-scanner 2.8.0 prints them: ready `ups.conf`
+//! discovery (USB devices with a HID interface), printed as stock nut-scanner 2.8.0 prints them: ready `ups.conf`
 //! sections (`-N`, the default) or one parsable line per unit (`-P`).
 //!
-//! A unit is listed once per USB device (a device with several HID interfaces has several
-//! hidraw nodes), when its vendor is APC (051d) and its product id is one stock's USB table
+//! A unit is listed once per USB device, when its vendor is APC (051d) and its product id is one stock's USB table
 //! gives usbhid-ups for that vendor ([`crate::apc::PRODUCT_IDS`]). Strings lose their trailing
 //! spaces, as stock trims them.
 
@@ -66,23 +65,20 @@ impl Found {
     }
 }
 
-/// The APC units under the sysfs root `sysfs`, in hidraw node order, one per USB device.
+/// The APC units under the sysfs root `sysfs`, in (bus, device number) order, one per USB
+/// device, whether or not their interface has a driver (a unit stock's libusb left without
+/// one, or one stock holds, is listed too).
 #[cfg(target_os = "linux")]
 pub fn scan_usb(sysfs: &Path) -> Vec<Found> {
-    let mut seen = Vec::new();
-    let mut found = Vec::new();
-    for info in crate::transport::linux::discover(sysfs) {
-        let id = &info.identity;
-        if id.vendor_id != crate::apc::VENDOR_ID
-            || !crate::apc::PRODUCT_IDS.contains(&id.product_id)
-            || seen.contains(&info.usb_dir)
-        {
-            continue;
-        }
-        seen.push(info.usb_dir.clone());
-        found.push(Found::from_identity(id));
-    }
-    found
+    crate::transport::linux::Plug::units_under(sysfs)
+        .iter()
+        .map(|u| &u.identity)
+        .filter(|id| {
+            id.vendor_id == crate::apc::VENDOR_ID
+                && crate::apc::PRODUCT_IDS.contains(&id.product_id)
+        })
+        .map(Found::from_identity)
+        .collect()
 }
 
 /// No hidraw discovery outside Linux.

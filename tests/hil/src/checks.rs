@@ -3,7 +3,8 @@
 //! every instant command and writable variable through stock upscmd/upsrw; their upsc dumps
 //! and SET_REPORT bytes must be equal; kill power (`-k`, `upsdrvctl shutdown`) the same way;
 //! then our driver alone under real-kernel faults (unplug, replug, another serial, a stalled
-//! unit), as the `nut` user with this repository's udev rule, and in record mode.
+//! unit), as the `nut` user with this repository's udev rule, and in record mode; with
+//! `--plugin`, the first plug-in and migration checks of [`crate::plugin`].
 //!
 //! Each driver gets a fresh unit (a new emulator process, a new enumeration), so one run's
 //! SET_REPORTs cannot change what the other sees.
@@ -31,13 +32,13 @@ const ON_PURPOSE: &[(&str, &str)] = &[];
 
 /// Which driver program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Which {
+pub(crate) enum Which {
     Ours,
     Stock,
 }
 
 impl Which {
-    fn driver(self, stock: &StockNut) -> PathBuf {
+    pub(crate) fn driver(self, stock: &StockNut) -> PathBuf {
         match self {
             Which::Ours => our_bin(DRIVER),
             Which::Stock => stock.upsd.with_file_name(DRIVER),
@@ -46,15 +47,15 @@ impl Which {
 }
 
 /// One NUT directory, its upsd and (while it runs) a driver, for one unit.
-struct Setup {
-    dir: NutDir,
+pub(crate) struct Setup {
+    pub(crate) dir: NutDir,
     _upsd: Proc,
-    driver: Option<Proc>,
+    pub(crate) driver: Option<Proc>,
 }
 
 impl Setup {
     /// ups.conf for the unit (`extra` lines added to its section), and our upsd.
-    fn new(vendor: u16, extra: &str) -> Setup {
+    pub(crate) fn new(vendor: u16, extra: &str) -> Setup {
         let dir = empty_dir();
         dir.write_conf(
             "ups.conf",
@@ -73,7 +74,13 @@ impl Setup {
 
     /// Start a driver in the foreground (`-a ups -F`, then `args`) and wait until upsd serves
     /// the unit's data.
-    fn start(&mut self, program: &Path, args: &[&str]) {
+    pub(crate) fn start(&mut self, program: &Path, args: &[&str]) {
+        self.spawn(program, args);
+        self.wait_fresh(Duration::from_secs(60));
+    }
+
+    /// Start a driver in the foreground (`-a ups -F`, then `args`), without waiting.
+    pub(crate) fn spawn(&mut self, program: &Path, args: &[&str]) {
         let _ = std::fs::remove_file(sock(&self.dir));
         let child = self
             .dir
@@ -86,16 +93,15 @@ impl Setup {
             child,
             name: program.display().to_string(),
         });
-        self.wait_fresh(Duration::from_secs(60));
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.driver = None;
     }
 
     /// Wait until upsd serves `ups.status` (not stale), and not the `WAIT` a driver publishes
     /// before its first full read (upsd serves that alone for a moment after the driver starts).
-    fn wait_fresh(&mut self, timeout: Duration) {
+    pub(crate) fn wait_fresh(&mut self, timeout: Duration) {
         let port = self.dir.port;
         let dir = &self.dir;
         let driver = &mut self.driver;
@@ -130,7 +136,7 @@ impl Setup {
 }
 
 /// One request on a new connection; the reply line.
-fn get(port: u16, line: &str) -> String {
+pub(crate) fn get(port: u16, line: &str) -> String {
     match nut_test_support::LineClient::connect(port) {
         Ok(mut c) => c.try_request(line).unwrap_or_else(|e| e),
         Err(e) => e.to_string(),
@@ -299,7 +305,7 @@ fn last_line(text: &str) -> String {
         .to_string()
 }
 
-fn vendor_of(recording: &Path) -> u16 {
+pub(crate) fn vendor_of(recording: &Path) -> u16 {
     let text = std::fs::read_to_string(recording).unwrap();
     nut_hid_recording::Recording::parse(&text, "recording")
         .unwrap()
@@ -325,7 +331,7 @@ fn killpower(
 }
 
 /// Every check of one recording.
-pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
+pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>, plugin: bool) {
     let Some(stock) = stock_nut() else {
         println!("FAIL {}: stock NUT 2.8.0 is not installed", r.name);
         return;
@@ -497,6 +503,9 @@ pub(crate) fn run(r: &mut Runner, recording: &Path, out: Option<&Path>) {
     );
 
     faults(r, recording, &work, &rec);
+    if plugin {
+        crate::plugin::run(r, &stock, recording, &work);
+    }
 }
 
 /// Our driver (with `serial =` set) reading a fresh unit, which is then unplugged: once upsd
@@ -637,11 +646,11 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
     );
 }
 
-fn nut_uid() -> u32 {
+pub(crate) fn nut_uid() -> u32 {
     nut_test_support::daemon::user_uid("nut").unwrap()
 }
 
-fn nut_gid() -> u32 {
+pub(crate) fn nut_gid() -> u32 {
     let groups = std::fs::read_to_string("/etc/group").unwrap();
     groups
         .lines()

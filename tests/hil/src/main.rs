@@ -4,8 +4,10 @@
 //! host counts them. It exits non-zero only when it could not run the checks at all (the
 //! kernel modules, udev).
 //!
-//! `hil-guest [--out DIR] RECORDING`: with `--out`, the upsc dumps of our driver and stock's
-//! go to `DIR/ours.txt` and `DIR/stock.txt`.
+//! `hil-guest [--out DIR] [--plugin] RECORDING`: with `--out`, the upsc dumps of our driver and
+//! stock's go to `DIR/ours.txt` and `DIR/stock.txt`; with `--plugin`, the first plug-in and
+//! migration checks ([`plugin`]) run too (`scripts/hil` asks for them with its first
+//! recording).
 
 // A panic is how a check fails: each check runs under catch_unwind.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +15,7 @@
 mod checks;
 mod emulator;
 mod guest;
+mod plugin;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -28,9 +31,18 @@ pub(crate) struct Runner {
 impl Runner {
     /// Run `check`; a panic inside is its failure, with the panic's message.
     pub(crate) fn check(&mut self, what: &str, check: impl FnOnce()) -> bool {
-        match std::panic::catch_unwind(AssertUnwindSafe(check)) {
+        let start = std::time::Instant::now();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(check));
+        // HIL_TIMES=1 scripts/hil: each check's time, after its verdict
+        let took = || {
+            if std::env::var_os("HIL_TIMES").is_some_and(|v| !v.is_empty()) {
+                println!("  | took {:.1} s", start.elapsed().as_secs_f64());
+            }
+        };
+        match result {
             Ok(()) => {
                 println!("PASS {}: {what}", self.name);
+                took();
                 true
             }
             Err(e) => {
@@ -45,6 +57,7 @@ impl Runner {
                 for l in why.lines().skip(1).take(60) {
                     println!("  | {l}");
                 }
+                took();
                 self.failed += 1;
                 false
             }
@@ -58,14 +71,16 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut out: Option<PathBuf> = None;
     let mut recording: Option<PathBuf> = None;
+    let mut plugin = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().map(PathBuf::from),
+            "--plugin" => plugin = true,
             _ => recording = Some(PathBuf::from(a)),
         }
     }
     let Some(recording) = recording else {
-        eprintln!("usage: hil-guest [--out DIR] RECORDING");
+        eprintln!("usage: hil-guest [--out DIR] [--plugin] RECORDING");
         return ExitCode::FAILURE;
     };
     if let Err(e) = guest::prepare() {
@@ -77,7 +92,7 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut runner = Runner { name, failed: 0 };
-    checks::run(&mut runner, &recording, out.as_deref());
+    checks::run(&mut runner, &recording, out.as_deref(), plugin);
     eprintln!("hil-guest: {} failed", runner.failed);
     ExitCode::SUCCESS
 }

@@ -150,3 +150,60 @@ fn short_missing_and_odd_answers_are_skipped() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A unit that is there but unusable at start-up (another program holds it, its interface
+/// has no driver, its node may not be opened) does not stop the driver: init publishes no
+/// device data, updates say so, and the first good reconnect publishes what a start with the
+/// unit there does, `device.*` included.
+#[test]
+fn unavailable_at_start_is_taken_at_the_first_good_reconnect() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use usbhid_ups::transport::replay::ReplayDevice;
+    let text = include_str!("../data/back-ups-bk650m2-ch.recording.toml");
+    let rec = nut_hid_recording::Recording::parse(text, "r").unwrap();
+    let free = Rc::new(Cell::new(false));
+    let f2 = free.clone();
+    let mut backend = HidBackend::new(Box::new(move || {
+        if f2.get() {
+            Ok(Box::new(ReplayDevice::new(&rec)) as Box<dyn Device>)
+        } else {
+            Err(DeviceError::Unavailable(
+                "held by usbhid-ups (PID 1)".into(),
+            ))
+        }
+    }));
+    let started = nut_driver::init_tree(&mut backend, &config(&[]), &usbhid_ups::DRIVER)
+        .expect("init does not stop the driver");
+    assert_eq!(
+        started.first_update,
+        Err(BackendError::Disconnected(
+            "the unit is not available yet".into()
+        ))
+    );
+    let mut tree = started.tree;
+    assert_eq!(value(&tree, "ups.status"), None);
+    assert_eq!(value(&tree, "driver.name"), Some("usbhid-ups"));
+    assert_eq!(
+        backend.reconnect(&mut tree),
+        Err(BackendError::Disconnected(
+            "held by usbhid-ups (PID 1)".into()
+        ))
+    );
+    free.set(true);
+    backend.reconnect(&mut tree).expect("taken");
+    backend.update(&mut tree, Instant::now()).expect("update");
+    // The same tree as a start with the unit there.
+    let normal = crate::common::start_with(text, &[]);
+    let mut want = crate::common::vars(&normal.tree);
+    let mut got = crate::common::vars(&tree);
+    for t in [&mut want, &mut got] {
+        t.retain(|k, _| k != "ups.status" && !k.starts_with("battery.runtime"));
+    }
+    assert_eq!(got, want);
+    assert_eq!(value(&tree, "device.serial"), Some("9B2019A14274"));
+    assert_eq!(
+        tree.cmds().collect::<Vec<_>>(),
+        normal.tree.cmds().collect::<Vec<_>>()
+    );
+}

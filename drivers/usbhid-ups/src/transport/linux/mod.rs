@@ -2,8 +2,13 @@
 //! (nothing is detached or claimed), so other programs keep working and a driver crash cannot
 //! leave the UPS unbound.
 //!
-//! * [`sysfs`]: discovery ([`find`]) and, after a reconnect, the unit seen before
-//!   ([`find_same`]: serial, else port).
+//! * [`units`]: the USB devices with a HID interface and its state (usbhid and a hidraw node,
+//!   no driver, claimed through usbfs), the processes holding a usbfs node, and the messages
+//!   that name a unit that cannot be used and what to do; [`plug`]: from the ups.conf options
+//!   to an open node, usbhid bound again (as root) to an interface libusb left without one;
+//!   [`binder`]: the root process left behind to bind it once a program holding the unit
+//!   lets go.
+//! * [`sysfs`]: a hidraw node's HID and USB directories and identity.
 //! * [`HidrawDevice`]: `/dev/hidrawN`; report descriptor by `HIDIOCGRDESC` (else the sysfs
 //!   `report_descriptor` file); GET/SET_REPORT(Feature) by `HIDIOCGFEATURE`/`HIDIOCSFEATURE`;
 //!   interrupt-IN reports by `read()` after `poll()` ([`hidraw`]). An OS error is kept in the
@@ -13,8 +18,11 @@
 //!   sysfs `manufacturer`/`product`/`serial` files for the indices the sysfs `descriptors` file
 //!   names.
 
+pub(crate) mod binder;
 mod hidraw;
+mod plug;
 mod sysfs;
+mod units;
 mod usbfs;
 
 use std::fs::{File, OpenOptions};
@@ -27,7 +35,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use crate::device::{Device, DeviceError, Identity};
-pub(crate) use sysfs::{discover, find, find_same, HidrawInfo};
+pub(crate) use plug::{Plug, Refusal};
+pub(crate) use sysfs::HidrawInfo;
+pub(crate) use units::{State, UsbUnit};
 
 /// Where sysfs and /dev normally are.
 pub(crate) const SYSFS: &str = "/sys";
@@ -203,8 +213,7 @@ mod tests {
     use super::sysfs::discover;
     use super::usbfs::decode_string_descriptor;
     use super::*;
-    use crate::fixtures::{bk650m2, sysfs, Usb, BK650M2_ON_1_4, MOUSE_ON_1_6};
-    use crate::matcher::Matcher;
+    use crate::fixtures::{bk650m2, sysfs, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6};
     use std::fs;
     use std::os::unix::fs::symlink;
 
@@ -212,16 +221,7 @@ mod tests {
         let t = sysfs(&[
             ("hidraw0", BK650M2_ON_1_4),
             ("hidraw10", MOUSE_ON_1_6),
-            (
-                "hidraw2",
-                Usb {
-                    port: "1-5",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("3B1234X56789"),
-                    devnum: 5,
-                },
-            ),
+            ("hidraw2", BK650M2_ON_1_5),
         ]);
         let sys = t.path().join("sys");
         // A hidraw node that is not USB (i2c-hid touchpad): skipped.
@@ -246,49 +246,6 @@ mod tests {
         assert_eq!(all[2].identity.serial, None);
         // No hidraw class at all.
         assert!(discover(&t.path().join("nothing")).is_empty());
-    }
-
-    #[test]
-    fn matches_by_ups_conf_options_and_finds_the_same_unit() {
-        let t = fake();
-        let sys = t.path().join("sys");
-        let m = Matcher::new(|k| (k == "vendorid").then_some("051D")).unwrap();
-        let names: Vec<String> = find(&sys, &m).into_iter().map(|i| i.name).collect();
-        assert_eq!(names, ["hidraw0", "hidraw2"]);
-        let m = Matcher::new(|k| match k {
-            "vendorid" => Some("051d"),
-            "serial" => Some("3b1234.*"),
-            _ => None,
-        })
-        .unwrap();
-        let found = find(&sys, &m);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].name, "hidraw2");
-        let m = Matcher::new(|k| (k == "busport").then_some("1-4")).unwrap();
-        assert_eq!(find(&sys, &m)[0].name, "hidraw0");
-
-        // The unit comes back on another port, with another node and device number.
-        let before = found[0].identity.clone();
-        let t2 = sysfs(&[
-            ("hidraw0", BK650M2_ON_1_4),
-            (
-                "hidraw7",
-                Usb {
-                    port: "1-3",
-                    vid: "051d",
-                    pid: "0002",
-                    serial: Some("3B1234X56789"),
-                    devnum: 12,
-                },
-            ),
-        ]);
-        let sys2 = t2.path().join("sys");
-        let again = find_same(&sys2, &before).unwrap();
-        assert_eq!(again.name, "hidraw7");
-        assert_eq!(again.identity.device.as_deref(), Some("012"));
-        // No serial: same port needed.
-        let keyboard = discover(&sys)[2].identity.clone();
-        assert!(find_same(&sys2, &keyboard).is_none());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub(crate) use super::units::attr;
+use super::units::identity_of;
 use crate::device::Identity;
-use crate::matcher::{same_unit, Matcher};
 
 /// One hidraw node backed by a USB device, as sysfs describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,44 +27,16 @@ pub(crate) struct HidrawInfo {
     pub(crate) string_indices: [u8; 3],
 }
 
-pub(crate) fn attr(dir: &Path, name: &str) -> Option<String> {
-    let s = fs::read_to_string(dir.join(name)).ok()?;
-    Some(s.trim_end_matches(['\n', '\r']).to_string())
-}
-
-fn hex_attr(dir: &Path, name: &str) -> Option<u16> {
-    u16::from_str_radix(attr(dir, name)?.trim(), 16).ok()
-}
-
-fn num_attr(dir: &Path, name: &str) -> Option<String> {
-    let n: u32 = attr(dir, name)?.trim().parse().ok()?;
-    Some(format!("{n:03}"))
-}
-
 /// Describes `<sysfs>/class/hidraw/<name>`, or `None` when it is not on a USB device.
-fn describe(sysfs: &Path, name: &str) -> Option<HidrawInfo> {
+pub(crate) fn describe(sysfs: &Path, name: &str) -> Option<HidrawInfo> {
     let hid_dir = fs::canonicalize(sysfs.join("class/hidraw").join(name).join("device")).ok()?;
     let iface = hid_dir.parent()?;
     let usb_dir = iface.parent()?;
-    let vendor_id = hex_attr(usb_dir, "idVendor")?;
-    let product_id = hex_attr(usb_dir, "idProduct")?;
     let string_indices = fs::read(usb_dir.join("descriptors"))
         .ok()
         .filter(|d| d.len() >= 18)
         .map_or([0; 3], |d| [d[14], d[15], d[16]]);
-    let identity = Identity {
-        vendor_id,
-        product_id,
-        bcd_device: hex_attr(usb_dir, "bcdDevice"),
-        manufacturer: attr(usb_dir, "manufacturer"),
-        product: attr(usb_dir, "product"),
-        serial: attr(usb_dir, "serial"),
-        bus: num_attr(usb_dir, "busnum"),
-        device: num_attr(usb_dir, "devnum"),
-        port: usb_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned()),
-    };
+    let identity = identity_of(usb_dir)?;
     Some(HidrawInfo {
         name: name.to_string(),
         hid_dir: hid_dir.clone(),
@@ -75,8 +48,10 @@ fn describe(sysfs: &Path, name: &str) -> Option<HidrawInfo> {
     })
 }
 
-/// Every hidraw node on a USB device, in node-number order. No hidraw class (no module
-/// loaded) is an empty list.
+/// Every hidraw node on a USB device, in node-number order (the units, and the order the
+/// driver takes them in, come from [`super::units`]). No hidraw class (no module loaded) is
+/// an empty list.
+#[cfg(test)]
 pub(crate) fn discover(sysfs: &Path) -> Vec<HidrawInfo> {
     let Ok(dir) = fs::read_dir(sysfs.join("class/hidraw")) else {
         return Vec::new();
@@ -89,19 +64,4 @@ pub(crate) fn discover(sysfs: &Path) -> Vec<HidrawInfo> {
     let number = |n: &String| n["hidraw".len()..].parse::<u32>().unwrap_or(u32::MAX);
     names.sort_by_key(number);
     names.iter().filter_map(|n| describe(sysfs, n)).collect()
-}
-
-/// The hidraw nodes whose USB device the ups.conf options accept.
-pub(crate) fn find(sysfs: &Path, matcher: &Matcher) -> Vec<HidrawInfo> {
-    discover(sysfs)
-        .into_iter()
-        .filter(|i| matcher.matches(&i.identity))
-        .collect()
-}
-
-/// After a reconnect: the node of the unit that was `before` (its number may have changed).
-pub(crate) fn find_same(sysfs: &Path, before: &Identity) -> Option<HidrawInfo> {
-    discover(sysfs)
-        .into_iter()
-        .find(|i| same_unit(before, &i.identity))
 }
