@@ -1,0 +1,684 @@
+//! Faults with real processes in network namespaces: a server namespace (stock dummy-ups, our
+//! upsd, our upsmon primary) and three client namespaces, each joined to the server by its
+//! own veth pair, with a secondary upsmon each (ours and stock 2.8.0, mixed). Partitions
+//! (link down, nftables drop rules, one way or both), packet loss (nftables), delay (a
+//! userspace relay: this kernel has no netem), and restarts of upsd, the driver and upsmon in
+//! the middle of an outage. Every scenario asserts its exact outcome (which hosts ran
+//! SHUTDOWNCMD and in what order, their notifications, POWERDOWNFLAG) and the properties of
+//! docs/faults.md. The scenarios run at once, each in namespaces of its own;
+//! `NUT_RS_NETNS=name,name` runs only those. docs/faults.md describes it all.
+
+use nut_test_support::netns::{self, DelayProxy, Fault, Star};
+use nut_test_support::upsmon::*;
+use nut_test_support::usbhid::epoch_now;
+use nut_test_support::{
+    stock_nut, Driver, Impl, NutDirOptions, Proc, Rig, StockNut, UpsSpec, Upsd, UPS, UPS_DESC,
+};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// upsd's port on the veth links (its namespace is new: always free).
+const PORT: u16 = 3493;
+/// The delay relay's port next to it.
+const RELAY_PORT: u16 = 3494;
+/// HOSTSYNC of every upsmon.conf here (upsmon_conf's).
+const HOSTSYNC: f64 = 5.0;
+/// DEADTIME of upsmon_conf.
+const DEADTIME: f64 = 3.0;
+
+/// The upsmon of the server (index 0) and of the three clients.
+struct World<'a> {
+    hosts: Vec<(MonDir, Option<Proc>)>,
+    _relays: Vec<DelayProxy>,
+    rig: Rig,
+    star: &'a Star,
+    stock: &'a StockNut,
+    /// What the test did and when (seconds since the epoch).
+    events: Mutex<Vec<(f64, String)>>,
+}
+
+impl<'a> World<'a> {
+    /// Inside the server namespace: dummy-ups and our upsd (listening on loopback and on the
+    /// three links), our primary on loopback, secondaries of kind `mix[i]` in client i+1's
+    /// namespace (through a relay delaying each way by `delay` for the clients of `delayed`);
+    /// `extra` goes into every upsmon.conf. Returns once the four are logged in.
+    fn start(
+        star: &'a Star,
+        stock: &'a StockNut,
+        mix: [Mon; 3],
+        extra: &str,
+        delayed: &[(usize, Duration)],
+    ) -> World<'a> {
+        let opts = NutDirOptions {
+            upses: vec![UpsSpec {
+                name: UPS.into(),
+                desc: Some(UPS_DESC.into()),
+                data: "bk650m2-ch.dev".into(),
+                ready_var: "ups.vendorid".into(),
+            }],
+            upsd_conf_extra: (1..=3)
+                .map(|i| format!("LISTEN {} {PORT}", Star::server_addr(i)))
+                .collect(),
+        };
+        let rig = Rig::start(stock, Impl::Ours, opts);
+        let primary = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", extra);
+        let mut relays = Vec::new();
+        let mut hosts = vec![(primary, None)];
+        for (i, &mon) in (1..=3).zip(mix.iter()) {
+            let name = format!("c{i}");
+            let md = upsmon_conf_named(&rig, mon, &name, "secondary", "monuser", "secret", extra);
+            let mut port = PORT;
+            if let Some((_, d)) = delayed.iter().find(|(c, _)| *c == i) {
+                let listen = SocketAddr::from((Star::server_addr(i), RELAY_PORT));
+                let upsd = SocketAddr::from(([127, 0, 0, 1], rig.port()));
+                relays.push(DelayProxy::start(listen, upsd, *d));
+                port = RELAY_PORT;
+            }
+            // The MONITOR line names the server's address on this client's link; no
+            // POWERDOWNFLAG, as upsmon.conf(5) says for a host not connected to the UPS (stock
+            // 2.8.0 and ours write it on any host whose upsmon.conf has one).
+            let conf = md.dir.join("upsmon.conf");
+            let text: String = std::fs::read_to_string(&conf)
+                .unwrap()
+                .replace(
+                    &format!("MONITOR {} ", rig.target(UPS)),
+                    &format!("MONITOR {UPS}@{}:{port} ", Star::server_addr(i)),
+                )
+                .lines()
+                .filter(|l| !l.starts_with("POWERDOWNFLAG "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&conf, text).unwrap();
+            hosts.push((md, None));
+        }
+        let mut w = World {
+            hosts,
+            _relays: relays,
+            rig,
+            star,
+            stock,
+            events: Mutex::new(Vec::new()),
+        };
+        for h in 0..4 {
+            w.start_upsmon(h);
+        }
+        wait_logins(
+            &w.rig,
+            4,
+            "the four upsmon to log in",
+            Duration::from_secs(15),
+            || w.logs(),
+        );
+        w
+    }
+
+    /// (Re)start the upsmon of host `h` (0: the primary, i: client i).
+    fn start_upsmon(&mut self, h: usize) {
+        let p = if h == 0 {
+            start_upsmon(&self.rig, &self.hosts[0].0)
+        } else {
+            start_upsmon_in(&self.rig, &self.hosts[h].0, self.star.client(h))
+        };
+        self.hosts[h].1 = Some(p);
+    }
+
+    /// Kill (SIGKILL) the upsmon of host `h`.
+    fn kill_upsmon(&mut self, h: usize) {
+        self.hosts[h].1 = None;
+        self.mark(&format!("killed upsmon of {}", self.name(h)));
+    }
+
+    fn md(&self, h: usize) -> &MonDir {
+        &self.hosts[h].0
+    }
+
+    /// `primary` or `cI`.
+    fn name(&self, h: usize) -> String {
+        if h == 0 {
+            "primary".into()
+        } else {
+            format!("c{h}")
+        }
+    }
+
+    /// Note what the test does now; returns the time.
+    fn mark(&self, what: &str) -> f64 {
+        let t = epoch_now();
+        self.events.lock().unwrap().push((t, what.to_string()));
+        t
+    }
+
+    /// Set ups.status through upsd and note it (`power <status>`).
+    fn power(&self, status: &str) -> f64 {
+        set_status(&self.rig, status);
+        self.mark(&format!("power {status}"))
+    }
+
+    /// Everything for an assertion message.
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for (md, _) in &self.hosts {
+            s.push_str(&md.logs());
+        }
+        s.push_str(&self.rig.dir.logs());
+        s.push_str(&format!(
+            "--- shutdown.order:\n{}--- test events:\n",
+            std::fs::read_to_string(shutdown_order(&self.rig)).unwrap_or_default()
+        ));
+        for (t, e) in self.events.lock().unwrap().iter() {
+            s.push_str(&format!("{t:.3} {e}\n"));
+        }
+        s
+    }
+
+    /// The SHUTDOWNCMDs so far: (host, time).
+    fn order(&self) -> Vec<(String, f64)> {
+        std::fs::read_to_string(shutdown_order(&self.rig))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (who, at) = l.split_once(' ').unwrap();
+                (who.to_string(), at.parse().unwrap())
+            })
+            .collect()
+    }
+
+    /// Wait until `n` SHUTDOWNCMDs ran; returns them.
+    fn wait_order(&self, n: usize, timeout: Duration) -> Vec<(String, f64)> {
+        wait_shutdowns(&self.rig, n, &format!("{n} SHUTDOWNCMDs"), timeout, || {
+            self.logs()
+        });
+        self.order()
+    }
+
+    /// The hosts in `order`, sorted within each group of `groups` consecutive entries (so that
+    /// hosts that may go in any order among themselves compare as a set).
+    fn names(order: &[(String, f64)], groups: &[usize]) -> Vec<String> {
+        let mut names: Vec<String> = order.iter().map(|(n, _)| n.clone()).collect();
+        let mut at = 0;
+        for g in groups {
+            names[at..at + g].sort();
+            at += g;
+        }
+        names
+    }
+
+    /// The notification types host `h` got, in order.
+    fn types(&self, h: usize) -> Vec<String> {
+        notifications(self.md(h))
+            .iter()
+            .map(|l| l.split('|').next().unwrap().to_string())
+            .collect()
+    }
+
+    /// Wait until every host of `hosts` got `n` notifications of `event`.
+    fn wait_all(&self, hosts: &[usize], event: &str, n: usize, timeout: Duration) {
+        for &h in hosts {
+            wait_notified(
+                self.md(h),
+                event,
+                n,
+                &format!("{event} ×{n} at {}", self.name(h)),
+                timeout,
+                || self.logs(),
+            );
+        }
+    }
+
+    /// The properties every scenario keeps, whatever the faults (docs/faults.md):
+    /// * at most one SHUTDOWNCMD per host, and a host notified SHUTDOWN once iff it ran one;
+    /// * POWERDOWNFLAG only on the primary, and only once it shut down;
+    /// * the primary shut down after every secondary, or logged that HOSTSYNC expired, at
+    ///   least HOSTSYNC after its FSD;
+    /// * nobody shut down before the test took mains away.
+    fn check_properties(&self) {
+        let logs = || self.logs();
+        let order = self.order();
+        let at = |n: &str| order.iter().find(|(w, _)| w == n).map(|(_, t)| *t);
+        for h in 0..4 {
+            let name = self.name(h);
+            let runs = order.iter().filter(|(w, _)| *w == name).count();
+            assert!(runs <= 1, "{name} shut down {runs} times:\n{}", logs());
+            let notified = notified(self.md(h), "SHUTDOWN").len();
+            assert_eq!(
+                notified,
+                runs,
+                "{name}: SHUTDOWN notifications:\n{}",
+                logs()
+            );
+            let flag = self.md(h).flag().exists();
+            assert_eq!(
+                flag,
+                h == 0 && runs == 1,
+                "{name}: POWERDOWNFLAG {}:\n{}",
+                if flag { "written" } else { "missing" },
+                logs()
+            );
+        }
+        if let Some(tp) = at("primary") {
+            let late: Vec<String> = (1..4)
+                .map(|h| self.name(h))
+                .filter(|n| at(n).is_none_or(|t| t > tp))
+                .collect();
+            if !late.is_empty() {
+                let log = self.md(0).log();
+                assert!(
+                    log.contains("Host sync timer expired"),
+                    "the primary left before {late:?} without HOSTSYNC expiring:\n{}",
+                    logs()
+                );
+                let fsd = notified_at(self.md(0), "FSD")[0];
+                assert!(
+                    tp - fsd >= HOSTSYNC,
+                    "the primary left {:.3} s after its FSD, before HOSTSYNC:\n{}",
+                    tp - fsd,
+                    logs()
+                );
+            }
+        }
+        let mains_lost = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, e)| e.starts_with("power OB"))
+            .map(|(t, _)| *t);
+        for (who, t) in &order {
+            assert!(
+                mains_lost.is_some_and(|m| *t > m),
+                "{who} shut down at {t:.3} while on mains:\n{}",
+                logs()
+            );
+        }
+    }
+}
+
+/// The control: no fault, OB+LB. The three secondaries (stock and ours) leave first, then the
+/// primary, all within a few seconds; this is what every other scenario's harness must see
+/// when a shutdown is due.
+fn power_failure(star: &Star, stock: &StockNut) {
+    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    let lb = w.power("OB LB");
+    let order = w.wait_order(4, Duration::from_secs(15));
+    assert_eq!(
+        World::names(&order, &[3, 1]),
+        ["c1", "c2", "c3", "primary"],
+        "{}",
+        w.logs()
+    );
+    for (who, t) in &order {
+        assert!(
+            t - lb < 8.0,
+            "{who} {:.3} s after OB LB:\n{}",
+            t - lb,
+            w.logs()
+        );
+    }
+    for h in 0..4 {
+        let mut t = w.types(h);
+        t.sort();
+        assert_eq!(t, ["FSD", "LOWBATT", "ONBATT", "SHUTDOWN"], "{}", w.logs());
+    }
+    w.check_properties();
+}
+
+/// Partitions while on mains: client 1's link down, client 2's traffic dropped both ways,
+/// client 3's dropped from the server only; held well past DEADTIME. Nobody shuts down;
+/// healed, each secondary says COMMOK and then follows an OB blip.
+fn partition_on_mains(star: &Star, stock: &StockNut) {
+    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Stock], "", &[]);
+    let cut = w.mark("partition: c1 link down, c2 dropped, c3 dropped to the client");
+    star.link(1, false);
+    star.faults(&[(2, Fault::Drop), (3, Fault::DropToClient)]);
+    w.wait_all(&[1, 2, 3], "COMMBAD", 1, Duration::from_secs(10));
+    // well past DEADTIME with the UPS on mains
+    let hold = 2.0 * DEADTIME + 3.0;
+    let left = hold - (epoch_now() - cut);
+    if left > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(left));
+    }
+    assert!(w.order().is_empty(), "{}", w.logs());
+    w.mark("healed");
+    star.link(1, true);
+    star.faults(&[]);
+    w.wait_all(&[1, 2, 3], "COMMOK", 1, Duration::from_secs(15));
+    w.power("OB");
+    w.wait_all(&[0, 1, 2, 3], "ONBATT", 1, Duration::from_secs(5));
+    w.power("OL");
+    w.wait_all(&[0, 1, 2, 3], "ONLINE", 1, Duration::from_secs(5));
+    for h in 1..4 {
+        assert_eq!(
+            w.types(h),
+            ["COMMBAD", "COMMOK", "ONBATT", "ONLINE"],
+            "c{h}:\n{}",
+            w.logs()
+        );
+    }
+    assert_eq!(w.types(0), ["ONBATT", "ONLINE"], "{}", w.logs());
+    assert!(w.order().is_empty(), "{}", w.logs());
+    w.check_properties();
+}
+
+/// Partitions while on battery (no low battery): client 1 (stock) by link down, client 2
+/// (ours) by drop rules. Both shut down by the rule for a UPS last seen on battery that went
+/// silent (DEADTIME, then HOSTSYNC without FSD); client 3 and the primary, still in touch, do
+/// not, and nobody else does after mains comes back.
+fn partition_on_battery(star: &Star, stock: &StockNut) {
+    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    w.power("OB");
+    w.wait_all(&[0, 1, 2, 3], "ONBATT", 1, Duration::from_secs(5));
+    let cut = w.mark("partition: c1 link down, c2 dropped");
+    star.link(1, false);
+    star.faults(&[(2, Fault::Drop)]);
+    let order = w.wait_order(2, Duration::from_secs(20));
+    assert_eq!(World::names(&order, &[2]), ["c1", "c2"], "{}", w.logs());
+    for (who, t) in &order {
+        assert!(
+            t - cut > DEADTIME,
+            "{who} left {:.3} s after the cut, before DEADTIME:\n{}",
+            t - cut,
+            w.logs()
+        );
+    }
+    w.power("OL");
+    w.wait_all(&[0, 3], "ONLINE", 1, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.order().len(), 2, "{}", w.logs());
+    // Stock's poll blocks until its 5 s timeout, says COMMBAD, then applies DEADTIME and
+    // HOSTSYNC at once; ours counts DEADTIME and HOSTSYNC from the last answer while the poll
+    // is still in flight, and shuts down before the poll times out: no COMMBAD.
+    assert_eq!(
+        w.types(1),
+        ["ONBATT", "COMMBAD", "SHUTDOWN"],
+        "c1 (stock):\n{}",
+        w.logs()
+    );
+    assert_eq!(
+        w.types(2),
+        ["ONBATT", "SHUTDOWN"],
+        "c2 (ours):\n{}",
+        w.logs()
+    );
+    for h in [0, 3] {
+        assert_eq!(w.types(h), ["ONBATT", "ONLINE"], "{}", w.logs());
+    }
+    w.check_properties();
+}
+
+/// Client 1 (ours) cut off (link down) while on mains, then OB+LB: clients 2 and 3 leave on
+/// FSD; client 1's session still counts on upsd (its packets cannot reach it), so the primary
+/// waits out HOSTSYNC and goes; client 1, last seen on mains, does not shut down until the
+/// link is back and it reads FSD.
+fn partition_then_low_battery(star: &Star, stock: &StockNut) {
+    let w = World::start(star, stock, [Mon::Ours, Mon::Stock, Mon::Ours], "", &[]);
+    w.mark("partition: c1 link down");
+    star.link(1, false);
+    w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
+    let lb = w.power("OB LB");
+    let order = w.wait_order(3, Duration::from_secs(20));
+    assert_eq!(
+        World::names(&order, &[2, 1]),
+        ["c2", "c3", "primary"],
+        "{}",
+        w.logs()
+    );
+    let fsd = notified_at(w.md(0), "FSD")[0];
+    let tp = order[2].1;
+    assert!(
+        (fsd + HOSTSYNC..lb + HOSTSYNC + 5.0).contains(&tp),
+        "primary at {:.3} s after OB LB, FSD at {:.3} s:\n{}",
+        tp - lb,
+        fsd - lb,
+        w.logs()
+    );
+    assert!(
+        w.md(0).log().contains("Host sync timer expired"),
+        "{}",
+        w.logs()
+    );
+    // still cut off: client 1 knows nothing of the outage
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(w.order().len(), 3, "{}", w.logs());
+    assert_eq!(w.types(1), ["COMMBAD"], "{}", w.logs());
+    let heal = w.mark("healed: c1 link up");
+    star.link(1, true);
+    let order = w.wait_order(4, Duration::from_secs(20));
+    assert_eq!(order[3].0, "c1", "{}", w.logs());
+    assert!(order[3].1 > heal, "{}", w.logs());
+    let mut t = w.types(1);
+    t[2..].sort();
+    assert_eq!(
+        t,
+        ["COMMBAD", "COMMOK", "FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
+        "{}",
+        w.logs()
+    );
+    w.check_properties();
+}
+
+/// 20 % packet loss both ways on clients 1 (stock) and 3 (ours), 300 ms each way on client 2
+/// (ours, through the relay). On mains for a while: no shutdown. Then OB+LB: every host shuts
+/// down within 30 s, the primary last unless HOSTSYNC ran out.
+fn loss_and_delay(star: &Star, stock: &StockNut) {
+    let delay = Duration::from_millis(300);
+    let w = World::start(
+        star,
+        stock,
+        [Mon::Stock, Mon::Ours, Mon::Ours],
+        "",
+        &[(2, delay)],
+    );
+    // the relay answers a request through it 2 × 300 ms late
+    let mut c = nut_test_support::LineClient::from_stream(
+        std::net::TcpStream::connect((Star::server_addr(2), RELAY_PORT)).unwrap(),
+    )
+    .unwrap();
+    c.quiet = Duration::from_secs(3);
+    let t0 = Instant::now();
+    assert_eq!(
+        c.request("GET VAR ups ups.status"),
+        "VAR ups ups.status \"OL DISCHRG\"\n"
+    );
+    let rtt = t0.elapsed();
+    assert!(
+        (2 * delay..2 * delay + Duration::from_millis(300)).contains(&rtt),
+        "{rtt:?}"
+    );
+    w.mark("loss 20% on c1 and c3");
+    star.faults(&[(1, Fault::Loss(20)), (3, Fault::Loss(20))]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(w.order().is_empty(), "{}", w.logs());
+    for h in 0..4 {
+        assert!(notified(w.md(h), "ONBATT").is_empty(), "{}", w.logs());
+    }
+    let lb = w.power("OB LB");
+    let order = w.wait_order(4, Duration::from_secs(30));
+    let mut names = World::names(&order, &[4]);
+    names.sort();
+    assert_eq!(names, ["c1", "c2", "c3", "primary"], "{}", w.logs());
+    for (who, t) in &order {
+        assert!(
+            t - lb < 30.0,
+            "{who} {:.3} s after OB LB:\n{}",
+            t - lb,
+            w.logs()
+        );
+    }
+    w.check_properties();
+}
+
+/// Restarts in the middle of an outage (DEADTIME 10 here, longer than any restart): upsd,
+/// then the driver, then the primary's upsmon, then client 1's (stock). Nobody shuts down
+/// while on battery without low battery; the secondaries come back each time; then OB+LB
+/// brings the usual order.
+fn restarts_mid_outage(star: &Star, stock: &StockNut) {
+    let mut w = World::start(
+        star,
+        stock,
+        [Mon::Stock, Mon::Ours, Mon::Stock],
+        "DEADTIME 10\n",
+        &[],
+    );
+    w.power("OB");
+    w.wait_all(&[0, 1, 2, 3], "ONBATT", 1, Duration::from_secs(5));
+
+    w.mark("upsd killed");
+    let _ = w.rig.upsd.proc_.child.kill();
+    let _ = w.rig.upsd.proc_.child.wait();
+    w.wait_all(&[0, 1, 2, 3], "COMMBAD", 1, Duration::from_secs(5));
+    w.rig.upsd = Upsd::start(&w.rig.dir, &Impl::Ours.binary(w.stock), Impl::Ours);
+    w.mark("upsd started");
+    w.wait_all(&[0, 1, 2, 3], "COMMOK", 1, Duration::from_secs(10));
+    wait_logins(
+        &w.rig,
+        4,
+        "logins after upsd",
+        Duration::from_secs(5),
+        || w.logs(),
+    );
+
+    // the restarted driver reads its data file: on battery there too
+    let dev = w.rig.dir.conf().join("bk650m2-ch.dev");
+    let data = std::fs::read_to_string(&dev)
+        .unwrap()
+        .replace("ups.status: OL DISCHRG", "ups.status: OB");
+    std::fs::write(&dev, data).unwrap();
+    w.mark("driver killed");
+    w.rig.driver.signal(UPS, "KILL");
+    w.rig.driver = Driver::start(w.stock, &w.rig.dir);
+    w.mark("driver started");
+    let mut c = w.rig.client();
+    wait_until(
+        "upsd to serve the new driver's OB",
+        Duration::from_secs(10),
+        || (c.request("GET VAR ups ups.status") == "VAR ups ups.status \"OB\"\n").then_some(()),
+        || w.logs(),
+    );
+
+    // every host in touch again: a COMMBAD and a COMMOK for upsd, and again for the driver
+    w.wait_all(&[0, 1, 2, 3], "COMMOK", 2, Duration::from_secs(10));
+
+    w.kill_upsmon(0);
+    w.start_upsmon(0);
+    w.mark("primary upsmon started");
+    w.kill_upsmon(1);
+    w.start_upsmon(1);
+    w.mark("c1 upsmon started");
+    wait_logins(
+        &w.rig,
+        4,
+        "logins after the restarts",
+        Duration::from_secs(10),
+        || w.logs(),
+    );
+    // the new processes find the UPS on battery
+    w.wait_all(&[0, 1], "ONBATT", 2, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(w.order().is_empty(), "{}", w.logs());
+
+    let lb = w.power("OB LB");
+    let order = w.wait_order(4, Duration::from_secs(15));
+    assert_eq!(
+        World::names(&order, &[3, 1]),
+        ["c1", "c2", "c3", "primary"],
+        "{}",
+        w.logs()
+    );
+    for (who, t) in &order {
+        assert!(
+            *t > lb && t - lb < 10.0,
+            "{who} at {:.3}:\n{}",
+            t - lb,
+            w.logs()
+        );
+    }
+    let before = ["ONBATT", "COMMBAD", "COMMOK", "COMMBAD", "COMMOK"];
+    for h in 0..4 {
+        let restarted = h <= 1;
+        let mut want: Vec<&str> = before.to_vec();
+        if restarted {
+            want.push("ONBATT");
+        }
+        want.extend(["FSD", "LOWBATT", "SHUTDOWN"]);
+        let mut got = w.types(h);
+        let n = before.len() + usize::from(restarted);
+        let len = got.len();
+        got[n.min(len)..].sort();
+        assert_eq!(got, want, "{}:\n{}", w.name(h), w.logs());
+    }
+    w.check_properties();
+}
+
+type Scenario = fn(&Star, &StockNut);
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("power_failure", power_failure),
+    ("partition_on_mains", partition_on_mains),
+    ("partition_on_battery", partition_on_battery),
+    ("partition_then_low_battery", partition_then_low_battery),
+    ("loss_and_delay", loss_and_delay),
+    ("restarts_mid_outage", restarts_mid_outage),
+];
+
+/// Every scenario at once, each in four namespaces of its own; failures are listed by name.
+#[test]
+fn faults_in_network_namespaces() {
+    let Some(stock) = stock_nut() else { return };
+    if !netns::available() {
+        return;
+    }
+    let only = std::env::var("NUT_RS_NETNS").ok();
+    let chosen: Vec<&(&str, Scenario)> = SCENARIOS
+        .iter()
+        .filter(|(n, _)| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == *n)))
+        .collect();
+    assert!(!chosen.is_empty(), "no scenario named in NUT_RS_NETNS");
+    let results: Vec<(&str, Result<f64, String>)> = std::thread::scope(|s| {
+        // every scenario starts before the first join: the collect is the point
+        #[allow(clippy::needless_collect)]
+        let handles: Vec<_> = chosen
+            .iter()
+            .map(|&&(name, f)| {
+                let stock = &stock;
+                let h = std::thread::Builder::new()
+                    .name(format!("netns::{name}"))
+                    .spawn_scoped(s, move || {
+                        let t0 = Instant::now();
+                        let star = Star::new(3);
+                        netns::run_in(&star.server, || f(&star, stock));
+                        t0.elapsed().as_secs_f64()
+                    })
+                    .unwrap();
+                (name, h)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| {
+                let r = h.join().map_err(|p| {
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                });
+                (name, r)
+            })
+            .collect()
+    });
+    let mut failed = Vec::new();
+    for (name, r) in &results {
+        match r {
+            Ok(secs) => eprintln!("netns {name}: ok in {secs:.1} s"),
+            Err(_) => failed.push(*name),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "failed scenarios: {failed:?}\n{}",
+        results
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("=== {n}: {e}\n")))
+            .collect::<String>()
+    );
+}
