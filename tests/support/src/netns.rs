@@ -183,16 +183,23 @@ fn try_nft(ns: &str, rules: &str) -> Result<(), String> {
     }
 }
 
-/// Run `f` on a new thread that entered the namespace `ns` (sockets, listeners and spawned
-/// processes of that thread live there; its own new threads too); a panic in `f` goes on in
-/// the caller.
+/// Run `f` on a new thread (named as the caller) that entered the namespace `ns` (sockets,
+/// listeners and spawned processes of that thread live there; its own new threads too); a
+/// panic in `f` goes on in the caller.
 pub fn run_in<T: Send>(ns: &NetNs, f: impl FnOnce() -> T + Send) -> T {
     let path = format!("/run/netns/{}", ns.name);
+    let name = std::thread::current().name().map(str::to_string);
     std::thread::scope(|s| {
-        let h = s.spawn(move || {
-            enter(&path);
-            f()
-        });
+        let mut b = std::thread::Builder::new();
+        if let Some(n) = name {
+            b = b.name(n);
+        }
+        let h = b
+            .spawn_scoped(s, move || {
+                enter(&path);
+                f()
+            })
+            .unwrap_or_else(|e| panic!("spawn a thread: {e}"));
         match h.join() {
             Ok(v) => v,
             Err(p) => std::panic::resume_unwind(p),

@@ -192,24 +192,20 @@ impl<'a> World<'a> {
         self.order()
     }
 
-    /// The hosts in `order`, sorted within each group of `groups` consecutive entries (so that
-    /// hosts that may go in any order among themselves compare as a set).
+    /// The hosts in `order`, sorted within each group of `groups` (see [`sort_groups`]).
     fn names(order: &[(String, f64)], groups: &[usize]) -> Vec<String> {
-        let mut names: Vec<String> = order.iter().map(|(n, _)| n.clone()).collect();
-        let mut at = 0;
-        for g in groups {
-            names[at..at + g].sort();
-            at += g;
-        }
-        names
+        sort_groups(order.iter().map(|(n, _)| n.clone()).collect(), groups)
     }
 
-    /// The notification types host `h` got, in order.
-    fn types(&self, h: usize) -> Vec<String> {
-        notifications(self.md(h))
+    /// The notification types host `h` got, in the order NOTIFYCMD wrote them, sorted within
+    /// each group of `groups` (NOTIFYCMDs of one poll run side by side: their lines come in
+    /// any order).
+    fn types(&self, h: usize, groups: &[usize]) -> Vec<String> {
+        let t = notifications(self.md(h))
             .iter()
             .map(|l| l.split('|').next().unwrap().to_string())
-            .collect()
+            .collect();
+        sort_groups(t, groups)
     }
 
     /// Wait until every host of `hosts` got `n` notifications of `event`.
@@ -226,35 +222,69 @@ impl<'a> World<'a> {
         }
     }
 
-    /// The properties every scenario keeps, whatever the faults (docs/faults.md):
+    /// Every event in time order, in seconds since the first thing the test did: what the
+    /// test did, each host's notifications and SHUTDOWNCMDs (printed by each scenario; the
+    /// figures of docs/faults.md).
+    fn timeline(&self) -> String {
+        let events = self.events.lock().unwrap();
+        let t0 = events.first().map_or(0.0, |e| e.0);
+        let mut rows: Vec<(f64, String)> = events
+            .iter()
+            .map(|(t, e)| (*t, format!("test: {e}")))
+            .collect();
+        for h in 0..4 {
+            let name = self.name(h);
+            for l in self.md(h).notify_log().lines() {
+                let ty = l.split('|').next().unwrap_or("");
+                let t: f64 = l.rsplit('|').next().unwrap().parse().unwrap();
+                rows.push((t, format!("{name}: {ty}")));
+            }
+        }
+        for (who, t) in self.order() {
+            rows.push((t, format!("{who}: SHUTDOWNCMD")));
+        }
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        rows.iter()
+            .map(|(t, e)| format!("{:7.2} {e}\n", t - t0))
+            .collect()
+    }
+
+    /// Print the timeline and check the properties: the end of every scenario.
+    fn finish(&self) {
+        eprintln!(
+            "--- {}:\n{}",
+            std::thread::current().name().unwrap_or("netns"),
+            self.timeline()
+        );
+        let v = self.violations();
+        assert!(v.is_empty(), "{v:?}:\n{}", self.logs());
+    }
+
+    /// What breaks the properties every scenario keeps, whatever the faults (docs/faults.md):
     /// * at most one SHUTDOWNCMD per host, and a host notified SHUTDOWN once iff it ran one;
     /// * POWERDOWNFLAG only on the primary, and only once it shut down;
     /// * the primary shut down after every secondary, or logged that HOSTSYNC expired, at
     ///   least HOSTSYNC after its FSD;
     /// * nobody shut down before the test took mains away.
-    fn check_properties(&self) {
-        let logs = || self.logs();
+    fn violations(&self) -> Vec<String> {
+        let mut v = Vec::new();
         let order = self.order();
         let at = |n: &str| order.iter().find(|(w, _)| w == n).map(|(_, t)| *t);
         for h in 0..4 {
             let name = self.name(h);
             let runs = order.iter().filter(|(w, _)| *w == name).count();
-            assert!(runs <= 1, "{name} shut down {runs} times:\n{}", logs());
+            if runs > 1 {
+                v.push(format!("{name} shut down {runs} times"));
+            }
             let notified = notified(self.md(h), "SHUTDOWN").len();
-            assert_eq!(
-                notified,
-                runs,
-                "{name}: SHUTDOWN notifications:\n{}",
-                logs()
-            );
+            if notified != runs.min(1) {
+                v.push(format!("{name}: {notified} SHUTDOWN notifications"));
+            }
             let flag = self.md(h).flag().exists();
-            assert_eq!(
-                flag,
-                h == 0 && runs == 1,
-                "{name}: POWERDOWNFLAG {}:\n{}",
-                if flag { "written" } else { "missing" },
-                logs()
-            );
+            if flag != (h == 0 && runs > 0) {
+                let state = if flag { "written" } else { "missing" };
+                v.push(format!("{name}: POWERDOWNFLAG {state}"));
+            }
         }
         if let Some(tp) = at("primary") {
             let late: Vec<String> = (1..4)
@@ -262,19 +292,17 @@ impl<'a> World<'a> {
                 .filter(|n| at(n).is_none_or(|t| t > tp))
                 .collect();
             if !late.is_empty() {
-                let log = self.md(0).log();
-                assert!(
-                    log.contains("Host sync timer expired"),
-                    "the primary left before {late:?} without HOSTSYNC expiring:\n{}",
-                    logs()
-                );
-                let fsd = notified_at(self.md(0), "FSD")[0];
-                assert!(
-                    tp - fsd >= HOSTSYNC,
-                    "the primary left {:.3} s after its FSD, before HOSTSYNC:\n{}",
-                    tp - fsd,
-                    logs()
-                );
+                if !self.md(0).log().contains("Host sync timer expired") {
+                    v.push(format!(
+                        "the primary left before {late:?} without HOSTSYNC expiring"
+                    ));
+                }
+                let fsd = notified_at(self.md(0), "FSD");
+                if fsd.first().is_none_or(|f| tp - f < HOSTSYNC) {
+                    v.push(format!(
+                        "the primary left before {late:?}, less than HOSTSYNC after its FSD"
+                    ));
+                }
             }
         }
         let mains_lost = self
@@ -285,13 +313,24 @@ impl<'a> World<'a> {
             .find(|(_, e)| e.starts_with("power OB"))
             .map(|(t, _)| *t);
         for (who, t) in &order {
-            assert!(
-                mains_lost.is_some_and(|m| *t > m),
-                "{who} shut down at {t:.3} while on mains:\n{}",
-                logs()
-            );
+            if mains_lost.is_none_or(|m| *t < m) {
+                v.push(format!("{who} shut down at {t:.3} while on mains"));
+            }
         }
+        v
     }
+}
+
+/// `v` with the entries of each group of `groups` consecutive ones sorted (entries that may
+/// come in any order among themselves compare as a set); the rest as it is.
+fn sort_groups(mut v: Vec<String>, groups: &[usize]) -> Vec<String> {
+    let mut at = 0;
+    for g in groups {
+        let end = (at + g).min(v.len());
+        v[at.min(end)..end].sort();
+        at = end;
+    }
+    v
 }
 
 /// The control: no fault, OB+LB. The three secondaries (stock and ours) leave first, then the
@@ -316,11 +355,24 @@ fn power_failure(star: &Star, stock: &StockNut) {
         );
     }
     for h in 0..4 {
-        let mut t = w.types(h);
-        t.sort();
-        assert_eq!(t, ["FSD", "LOWBATT", "ONBATT", "SHUTDOWN"], "{}", w.logs());
+        assert_eq!(
+            w.types(h, &[4]),
+            ["FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
+            "{}",
+            w.logs()
+        );
     }
-    w.check_properties();
+    w.finish();
+    // The property checks bite: a POWERDOWNFLAG on a secondary, a second SHUTDOWNCMD.
+    std::fs::write(w.md(1).flag(), "upsmon-shutdown-file").unwrap();
+    assert_eq!(w.violations(), ["c1: POWERDOWNFLAG written"]);
+    std::fs::remove_file(w.md(1).flag()).unwrap();
+    let order = shutdown_order(&w.rig);
+    let text = std::fs::read_to_string(&order).unwrap();
+    std::fs::write(&order, format!("{text}c2 {}\n", epoch_now())).unwrap();
+    assert_eq!(w.violations(), ["c2 shut down 2 times"]);
+    std::fs::write(&order, text).unwrap();
+    assert_eq!(w.violations(), Vec::<String>::new());
 }
 
 /// Partitions while on mains: client 1's link down, client 2's traffic dropped both ways,
@@ -349,15 +401,15 @@ fn partition_on_mains(star: &Star, stock: &StockNut) {
     w.wait_all(&[0, 1, 2, 3], "ONLINE", 1, Duration::from_secs(5));
     for h in 1..4 {
         assert_eq!(
-            w.types(h),
+            w.types(h, &[]),
             ["COMMBAD", "COMMOK", "ONBATT", "ONLINE"],
             "c{h}:\n{}",
             w.logs()
         );
     }
-    assert_eq!(w.types(0), ["ONBATT", "ONLINE"], "{}", w.logs());
+    assert_eq!(w.types(0, &[]), ["ONBATT", "ONLINE"], "{}", w.logs());
     assert!(w.order().is_empty(), "{}", w.logs());
-    w.check_properties();
+    w.finish();
 }
 
 /// Partitions while on battery (no low battery): client 1 (stock) by link down, client 2
@@ -389,21 +441,21 @@ fn partition_on_battery(star: &Star, stock: &StockNut) {
     // HOSTSYNC at once; ours counts DEADTIME and HOSTSYNC from the last answer while the poll
     // is still in flight, and shuts down before the poll times out: no COMMBAD.
     assert_eq!(
-        w.types(1),
+        w.types(1, &[1, 2]),
         ["ONBATT", "COMMBAD", "SHUTDOWN"],
         "c1 (stock):\n{}",
         w.logs()
     );
     assert_eq!(
-        w.types(2),
+        w.types(2, &[]),
         ["ONBATT", "SHUTDOWN"],
         "c2 (ours):\n{}",
         w.logs()
     );
     for h in [0, 3] {
-        assert_eq!(w.types(h), ["ONBATT", "ONLINE"], "{}", w.logs());
+        assert_eq!(w.types(h, &[]), ["ONBATT", "ONLINE"], "{}", w.logs());
     }
-    w.check_properties();
+    w.finish();
 }
 
 /// Client 1 (ours) cut off (link down) while on mains, then OB+LB: clients 2 and 3 leave on
@@ -440,24 +492,22 @@ fn partition_then_low_battery(star: &Star, stock: &StockNut) {
     // still cut off: client 1 knows nothing of the outage
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(w.order().len(), 3, "{}", w.logs());
-    assert_eq!(w.types(1), ["COMMBAD"], "{}", w.logs());
+    assert_eq!(w.types(1, &[]), ["COMMBAD"], "{}", w.logs());
     let heal = w.mark("healed: c1 link up");
     star.link(1, true);
     let order = w.wait_order(4, Duration::from_secs(20));
     assert_eq!(order[3].0, "c1", "{}", w.logs());
     assert!(order[3].1 > heal, "{}", w.logs());
-    let mut t = w.types(1);
-    t[2..].sort();
     assert_eq!(
-        t,
+        w.types(1, &[1, 5]),
         ["COMMBAD", "COMMOK", "FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
         "{}",
         w.logs()
     );
-    w.check_properties();
+    w.finish();
 }
 
-/// 20 % packet loss both ways on clients 1 (stock) and 3 (ours), 300 ms each way on client 2
+/// 15 % packet loss both ways on clients 1 (stock) and 3 (ours), 300 ms each way on client 2
 /// (ours, through the relay). On mains for a while: no shutdown. Then OB+LB: every host shuts
 /// down within 30 s, the primary last unless HOSTSYNC ran out.
 fn loss_and_delay(star: &Star, stock: &StockNut) {
@@ -485,8 +535,8 @@ fn loss_and_delay(star: &Star, stock: &StockNut) {
         (2 * delay..2 * delay + Duration::from_millis(300)).contains(&rtt),
         "{rtt:?}"
     );
-    w.mark("loss 20% on c1 and c3");
-    star.faults(&[(1, Fault::Loss(20)), (3, Fault::Loss(20))]);
+    w.mark("loss 15% on c1 and c3");
+    star.faults(&[(1, Fault::Loss(15)), (3, Fault::Loss(15))]);
     std::thread::sleep(Duration::from_secs(6));
     assert!(w.order().is_empty(), "{}", w.logs());
     for h in 0..4 {
@@ -505,7 +555,7 @@ fn loss_and_delay(star: &Star, stock: &StockNut) {
             w.logs()
         );
     }
-    w.check_properties();
+    w.finish();
 }
 
 /// Restarts in the middle of an outage (DEADTIME 10 here, longer than any restart): upsd,
@@ -593,21 +643,21 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
             w.logs()
         );
     }
-    let before = ["ONBATT", "COMMBAD", "COMMOK", "COMMBAD", "COMMOK"];
+    // a pair for upsd, a pair for the driver, ONBATT again from the new processes; then the
+    // notifications of one poll (or two)
     for h in 0..4 {
         let restarted = h <= 1;
-        let mut want: Vec<&str> = before.to_vec();
+        let mut want = vec!["ONBATT", "COMMBAD", "COMMOK", "COMMBAD", "COMMOK"];
+        let mut groups = vec![1; want.len()];
         if restarted {
             want.push("ONBATT");
+            groups.push(1);
         }
         want.extend(["FSD", "LOWBATT", "SHUTDOWN"]);
-        let mut got = w.types(h);
-        let n = before.len() + usize::from(restarted);
-        let len = got.len();
-        got[n.min(len)..].sort();
-        assert_eq!(got, want, "{}:\n{}", w.name(h), w.logs());
+        groups.push(3);
+        assert_eq!(w.types(h, &groups), want, "{}:\n{}", w.name(h), w.logs());
     }
-    w.check_properties();
+    w.finish();
 }
 
 type Scenario = fn(&Star, &StockNut);
