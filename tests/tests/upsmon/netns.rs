@@ -559,9 +559,9 @@ fn loss_and_delay(star: &Star, stock: &StockNut) {
 }
 
 /// Restarts in the middle of an outage (DEADTIME 10 here, longer than any restart): upsd,
-/// then the driver, then the primary's upsmon, then client 1's (stock). Nobody shuts down
-/// while on battery without low battery; the secondaries come back each time; then OB+LB
-/// brings the usual order.
+/// then the driver, then the upsmon of the primary, client 1 (stock) and client 2 (ours).
+/// Nobody shuts down while on battery without low battery; every host comes back each time;
+/// then OB+LB brings the usual order.
 fn restarts_mid_outage(star: &Star, stock: &StockNut) {
     let mut w = World::start(
         star,
@@ -612,9 +612,11 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
     w.kill_upsmon(0);
     w.start_upsmon(0);
     w.mark("primary upsmon started");
-    w.kill_upsmon(1);
-    w.start_upsmon(1);
-    w.mark("c1 upsmon started");
+    for h in [1, 2] {
+        w.kill_upsmon(h);
+        w.start_upsmon(h);
+        w.mark(&format!("c{h} upsmon started"));
+    }
     wait_logins(
         &w.rig,
         4,
@@ -623,7 +625,7 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
         || w.logs(),
     );
     // the new processes find the UPS on battery
-    w.wait_all(&[0, 1], "ONBATT", 2, Duration::from_secs(5));
+    w.wait_all(&[0, 1, 2], "ONBATT", 2, Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(2));
     assert!(w.order().is_empty(), "{}", w.logs());
 
@@ -646,7 +648,7 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
     // a pair for upsd, a pair for the driver, ONBATT again from the new processes; then the
     // notifications of one poll (or two)
     for h in 0..4 {
-        let restarted = h <= 1;
+        let restarted = h <= 2;
         let mut want = vec!["ONBATT", "COMMBAD", "COMMOK", "COMMBAD", "COMMOK"];
         let mut groups = vec![1; want.len()];
         if restarted {
