@@ -139,48 +139,47 @@ fn remove_stale() {
     }
 }
 
+/// Run `cmd` to completion; its error output in the error when it fails.
 fn try_run(cmd: &mut Command) -> Result<(), String> {
-    let o = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?}: {}: {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim_end()
-        ))
-    }
+    try_run_with(cmd, "")
 }
 
-fn try_nft(ns: &str, rules: &str) -> Result<(), String> {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
+/// Run `cmd` with `input` on its standard input.
+fn try_run_with(cmd: &mut Command, input: &str) -> Result<(), String> {
+    let what = format!("{cmd:?}");
+    let fail = |e: std::io::Error| format!("{what}: {e}");
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("nft in {ns}: {e}"))?;
-    let script = format!("flush ruleset\n{rules}\n");
+        .map_err(fail)?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| format!("nft in {ns}: {e}"))?;
+        stdin.write_all(input.as_bytes()).map_err(fail)?;
     }
-    let o = child
-        .wait_with_output()
-        .map_err(|e| format!("nft in {ns}: {e}"))?;
+    let o = child.wait_with_output().map_err(fail)?;
     if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "nft -f in {ns} failed ({}): {}\nruleset:\n{script}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim_end()
-        ))
+        return Ok(());
     }
+    Err(format!(
+        "{what} failed ({}): {}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr).trim_end(),
+        if input.is_empty() {
+            String::new()
+        } else {
+            format!("\ninput:\n{input}")
+        }
+    ))
+}
+
+/// Replace the nftables ruleset of the namespace `ns` by `rules` in one transaction.
+fn try_nft(ns: &str, rules: &str) -> Result<(), String> {
+    let script = format!("flush ruleset\n{rules}\n");
+    try_run_with(
+        Command::new("ip").args(["netns", "exec", ns, "nft", "-f", "-"]),
+        &script,
+    )
 }
 
 /// Run `f` on a new thread (named as the caller) that entered the namespace `ns` (sockets,

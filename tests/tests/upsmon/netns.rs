@@ -192,6 +192,28 @@ impl<'a> World<'a> {
         self.order()
     }
 
+    /// OB LB now: the three secondaries (in any order), then the primary, each within
+    /// `bound` seconds; returns the SHUTDOWNCMDs.
+    fn low_battery_shuts_all_down(&self, bound: f64) -> Vec<(String, f64)> {
+        let lb = self.power("OB LB");
+        let order = self.wait_order(4, Duration::from_secs_f64(bound + 5.0));
+        assert_eq!(
+            World::names(&order, &[3, 1]),
+            ["c1", "c2", "c3", "primary"],
+            "{}",
+            self.logs()
+        );
+        for (who, t) in &order {
+            assert!(
+                *t > lb && t - lb < bound,
+                "{who} {:.3} s after OB LB:\n{}",
+                t - lb,
+                self.logs()
+            );
+        }
+        order
+    }
+
     /// The hosts in `order`, sorted within each group of `groups` (see [`sort_groups`]).
     fn names(order: &[(String, f64)], groups: &[usize]) -> Vec<String> {
         sort_groups(order.iter().map(|(n, _)| n.clone()).collect(), groups)
@@ -338,22 +360,7 @@ fn sort_groups(mut v: Vec<String>, groups: &[usize]) -> Vec<String> {
 /// when a shutdown is due.
 fn power_failure(star: &Star, stock: &StockNut) {
     let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
-    let lb = w.power("OB LB");
-    let order = w.wait_order(4, Duration::from_secs(15));
-    assert_eq!(
-        World::names(&order, &[3, 1]),
-        ["c1", "c2", "c3", "primary"],
-        "{}",
-        w.logs()
-    );
-    for (who, t) in &order {
-        assert!(
-            t - lb < 8.0,
-            "{who} {:.3} s after OB LB:\n{}",
-            t - lb,
-            w.logs()
-        );
-    }
+    w.low_battery_shuts_all_down(8.0);
     for h in 0..4 {
         assert_eq!(
             w.types(h, &[4]),
@@ -629,22 +636,7 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
     std::thread::sleep(Duration::from_secs(2));
     assert!(w.order().is_empty(), "{}", w.logs());
 
-    let lb = w.power("OB LB");
-    let order = w.wait_order(4, Duration::from_secs(15));
-    assert_eq!(
-        World::names(&order, &[3, 1]),
-        ["c1", "c2", "c3", "primary"],
-        "{}",
-        w.logs()
-    );
-    for (who, t) in &order {
-        assert!(
-            *t > lb && t - lb < 10.0,
-            "{who} at {:.3}:\n{}",
-            t - lb,
-            w.logs()
-        );
-    }
+    w.low_battery_shuts_all_down(10.0);
     // a pair for upsd, a pair for the driver, ONBATT again from the new processes; then the
     // notifications of one poll (or two)
     for h in 0..4 {
