@@ -514,6 +514,60 @@ fn partition_then_low_battery(star: &Star, stock: &StockNut) {
     w.finish();
 }
 
+/// upsd dies during the primary's HOSTSYNC wait: client 1 (stock) cut off on mains, then
+/// OB+LB; clients 2 and 3 leave on FSD and the primary waits for client 1's dead session. upsd
+/// is killed then: the primary cannot read NUMLOGINS, counts that as no login left (as stock
+/// 2.8.0 does) and shuts down at once, before HOSTSYNC, while client 1 has seen nothing of the
+/// outage; the property check names exactly that. With upsd back (FSD died with it) and the
+/// link healed, client 1 reads OB+LB and shuts down by the secondary's rule.
+fn upsd_dies_during_hostsync(star: &Star, stock: &StockNut) {
+    let mut w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    w.mark("partition: c1 link down");
+    star.link(1, false);
+    w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
+    w.power("OB LB");
+    let order = w.wait_order(2, Duration::from_secs(10));
+    assert_eq!(World::names(&order, &[2]), ["c2", "c3"], "{}", w.logs());
+    let fsd = notified_at(w.md(0), "FSD")[0];
+    let kill = w.mark("upsd killed");
+    assert!(kill - fsd < HOSTSYNC - 2.0, "{}", w.logs());
+    let _ = w.rig.upsd.proc_.child.kill();
+    let _ = w.rig.upsd.proc_.child.wait();
+    let order = w.wait_order(3, Duration::from_secs(5));
+    let tp = order[2].1;
+    assert_eq!(order[2].0, "primary", "{}", w.logs());
+    assert!(
+        tp - fsd < HOSTSYNC && tp - kill < 2.5,
+        "primary {:.3} s after FSD, {:.3} s after upsd died:\n{}",
+        tp - fsd,
+        tp - kill,
+        w.logs()
+    );
+    assert_eq!(
+        w.violations(),
+        [
+            "the primary left before [\"c1\"] without HOSTSYNC expiring",
+            "the primary left before [\"c1\"], less than HOSTSYNC after its FSD"
+        ],
+        "{}",
+        w.logs()
+    );
+    assert_eq!(w.types(1, &[]), ["COMMBAD"], "{}", w.logs());
+    w.rig.upsd = Upsd::start(&w.rig.dir, &Impl::Ours.binary(w.stock), Impl::Ours);
+    let heal = w.mark("upsd started, c1 link up");
+    star.link(1, true);
+    let order = w.wait_order(4, Duration::from_secs(20));
+    assert_eq!(order[3].0, "c1", "{}", w.logs());
+    assert!(order[3].1 > heal, "{}", w.logs());
+    assert_eq!(
+        w.types(1, &[1, 4]),
+        ["COMMBAD", "COMMOK", "LOWBATT", "ONBATT", "SHUTDOWN"],
+        "{}",
+        w.logs()
+    );
+    eprintln!("--- netns::upsd_dies_during_hostsync:\n{}", w.timeline());
+}
+
 /// 15 % packet loss both ways on clients 1 (stock) and 3 (ours), 300 ms each way on client 2
 /// (ours, through the relay). On mains for a while: no shutdown. Then OB+LB: every host shuts
 /// down within 30 s, the primary last unless HOSTSYNC ran out.
@@ -661,6 +715,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("partition_on_mains", partition_on_mains),
     ("partition_on_battery", partition_on_battery),
     ("partition_then_low_battery", partition_then_low_battery),
+    ("upsd_dies_during_hostsync", upsd_dies_during_hostsync),
     ("loss_and_delay", loss_and_delay),
     ("restarts_mid_outage", restarts_mid_outage),
 ];
