@@ -40,13 +40,13 @@ struct World<'a> {
 
 impl<'a> World<'a> {
     /// Inside the server namespace: dummy-ups and our upsd (listening on loopback and on the
-    /// three links), our primary on loopback, secondaries of kind `mix[i]` in client i+1's
-    /// namespace (through a relay delaying each way by `delay` for the clients of `delayed`);
+    /// three links), the primary of kind `mix[0]` on loopback, secondaries of kind `mix[i]` in
+    /// client i's namespace (through a relay delaying each way by `delay` for the clients of `delayed`);
     /// `extra` goes into every upsmon.conf. Returns once the four are logged in.
     fn start(
         star: &'a Star,
         stock: &'a StockNut,
-        mix: [Mon; 3],
+        mix: [Mon; 4],
         extra: &str,
         delayed: &[(usize, Duration)],
     ) -> World<'a> {
@@ -62,10 +62,10 @@ impl<'a> World<'a> {
                 .collect(),
         };
         let rig = Rig::start(stock, Impl::Ours, opts);
-        let primary = upsmon_conf(&rig, Mon::Ours, "primary", "upsmon", "pw", extra);
+        let primary = upsmon_conf(&rig, mix[0], "primary", "upsmon", "pw", extra);
         let mut relays = Vec::new();
         let mut hosts = vec![(primary, None)];
-        for (i, &mon) in (1..=3).zip(mix.iter()) {
+        for (i, &mon) in (1..=3).zip(mix[1..].iter()) {
             let name = format!("c{i}");
             let md = upsmon_conf_named(&rig, mon, &name, "secondary", "monuser", "secret", extra);
             let mut port = PORT;
@@ -271,6 +271,16 @@ impl<'a> World<'a> {
             .collect()
     }
 
+    /// When the primary set FSD: its FSD notification (ours), else its LOWBATT one (stock's
+    /// primary notifies no FSD of its own; it sets FSD in the poll that saw LB).
+    fn primary_fsd(&self) -> Option<f64> {
+        let md = self.md(0);
+        notified_at(md, "FSD")
+            .first()
+            .or(notified_at(md, "LOWBATT").first())
+            .copied()
+    }
+
     /// Print the timeline and check the properties: the end of every scenario.
     fn finish(&self) {
         eprintln!(
@@ -319,8 +329,7 @@ impl<'a> World<'a> {
                         "the primary left before {late:?} without HOSTSYNC expiring"
                     ));
                 }
-                let fsd = notified_at(self.md(0), "FSD");
-                if fsd.first().is_none_or(|f| tp - f < HOSTSYNC) {
+                if self.primary_fsd().is_none_or(|f| tp - f < HOSTSYNC) {
                     v.push(format!(
                         "the primary left before {late:?}, less than HOSTSYNC after its FSD"
                     ));
@@ -359,7 +368,13 @@ fn sort_groups(mut v: Vec<String>, groups: &[usize]) -> Vec<String> {
 /// primary, all within a few seconds; this is what every other scenario's harness must see
 /// when a shutdown is due.
 fn power_failure(star: &Star, stock: &StockNut) {
-    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    let w = World::start(
+        star,
+        stock,
+        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours],
+        "",
+        &[],
+    );
     w.low_battery_shuts_all_down(8.0);
     for h in 0..4 {
         assert_eq!(
@@ -386,7 +401,13 @@ fn power_failure(star: &Star, stock: &StockNut) {
 /// client 3's dropped from the server only; held well past DEADTIME. Nobody shuts down;
 /// healed, each secondary says COMMOK and then follows an OB blip.
 fn partition_on_mains(star: &Star, stock: &StockNut) {
-    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Stock], "", &[]);
+    let w = World::start(
+        star,
+        stock,
+        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Stock],
+        "",
+        &[],
+    );
     let cut = w.mark("partition: c1 link down, c2 dropped, c3 dropped to the client");
     star.link(1, false);
     star.faults(&[(2, Fault::Drop), (3, Fault::DropToClient)]);
@@ -424,7 +445,13 @@ fn partition_on_mains(star: &Star, stock: &StockNut) {
 /// silent (DEADTIME, then HOSTSYNC without FSD); client 3 and the primary, still in touch, do
 /// not, and nobody else does after mains comes back.
 fn partition_on_battery(star: &Star, stock: &StockNut) {
-    let w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    let w = World::start(
+        star,
+        stock,
+        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours],
+        "",
+        &[],
+    );
     w.power("OB");
     w.wait_all(&[0, 1, 2, 3], "ONBATT", 1, Duration::from_secs(5));
     let cut = w.mark("partition: c1 link down, c2 dropped");
@@ -470,7 +497,13 @@ fn partition_on_battery(star: &Star, stock: &StockNut) {
 /// waits out HOSTSYNC and goes; client 1, last seen on mains, does not shut down until the
 /// link is back and it reads FSD.
 fn partition_then_low_battery(star: &Star, stock: &StockNut) {
-    let w = World::start(star, stock, [Mon::Ours, Mon::Stock, Mon::Ours], "", &[]);
+    let w = World::start(
+        star,
+        stock,
+        [Mon::Ours, Mon::Ours, Mon::Stock, Mon::Ours],
+        "",
+        &[],
+    );
     w.mark("partition: c1 link down");
     star.link(1, false);
     w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
@@ -482,7 +515,7 @@ fn partition_then_low_battery(star: &Star, stock: &StockNut) {
         "{}",
         w.logs()
     );
-    let fsd = notified_at(w.md(0), "FSD")[0];
+    let fsd = w.primary_fsd().unwrap();
     let tp = order[2].1;
     assert!(
         (fsd + HOSTSYNC..lb + HOSTSYNC + 5.0).contains(&tp),
@@ -521,14 +554,29 @@ fn partition_then_low_battery(star: &Star, stock: &StockNut) {
 /// outage; the property check names exactly that. With upsd back (FSD died with it) and the
 /// link healed, client 1 reads OB+LB and shuts down by the secondary's rule.
 fn upsd_dies_during_hostsync(star: &Star, stock: &StockNut) {
-    let mut w = World::start(star, stock, [Mon::Stock, Mon::Ours, Mon::Ours], "", &[]);
+    upsd_dies_during_hostsync_with(star, stock, Mon::Ours);
+}
+
+/// The same with stock upsmon 2.8.0 as the primary: it does the same.
+fn upsd_dies_during_hostsync_stock_primary(star: &Star, stock: &StockNut) {
+    upsd_dies_during_hostsync_with(star, stock, Mon::Stock);
+}
+
+fn upsd_dies_during_hostsync_with(star: &Star, stock: &StockNut, primary: Mon) {
+    let mut w = World::start(
+        star,
+        stock,
+        [primary, Mon::Stock, Mon::Ours, Mon::Ours],
+        "",
+        &[],
+    );
     w.mark("partition: c1 link down");
     star.link(1, false);
     w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
     w.power("OB LB");
     let order = w.wait_order(2, Duration::from_secs(10));
     assert_eq!(World::names(&order, &[2]), ["c2", "c3"], "{}", w.logs());
-    let fsd = notified_at(w.md(0), "FSD")[0];
+    let fsd = w.primary_fsd().unwrap();
     let kill = w.mark("upsd killed");
     assert!(kill - fsd < HOSTSYNC - 2.0, "{}", w.logs());
     let _ = w.rig.upsd.proc_.child.kill();
@@ -565,7 +613,11 @@ fn upsd_dies_during_hostsync(star: &Star, stock: &StockNut) {
         "{}",
         w.logs()
     );
-    eprintln!("--- netns::upsd_dies_during_hostsync:\n{}", w.timeline());
+    eprintln!(
+        "--- {}:\n{}",
+        std::thread::current().name().unwrap_or("netns"),
+        w.timeline()
+    );
 }
 
 /// 15 % packet loss both ways on clients 1 (stock) and 3 (ours), 300 ms each way on client 2
@@ -576,7 +628,7 @@ fn loss_and_delay(star: &Star, stock: &StockNut) {
     let w = World::start(
         star,
         stock,
-        [Mon::Stock, Mon::Ours, Mon::Ours],
+        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours],
         "",
         &[(2, delay)],
     );
@@ -627,7 +679,7 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
     let mut w = World::start(
         star,
         stock,
-        [Mon::Stock, Mon::Ours, Mon::Stock],
+        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Stock],
         "DEADTIME 10\n",
         &[],
     );
@@ -716,6 +768,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("partition_on_battery", partition_on_battery),
     ("partition_then_low_battery", partition_then_low_battery),
     ("upsd_dies_during_hostsync", upsd_dies_during_hostsync),
+    (
+        "upsd_dies_during_hostsync_stock_primary",
+        upsd_dies_during_hostsync_stock_primary,
+    ),
     ("loss_and_delay", loss_and_delay),
     ("restarts_mid_outage", restarts_mid_outage),
 ];
