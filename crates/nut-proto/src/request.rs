@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::escape::quote;
+use crate::escape::{quote, word as word_arg};
 use crate::get::Get;
 use crate::list::{List, ListReply};
 use crate::reply::{check_err, OkReply, Reply};
@@ -289,7 +289,7 @@ impl Request {
         let mut line = String::from(self.command().as_str());
         let mut word = |w: &str| {
             line.push(' ');
-            line.push_str(&arg(w));
+            line.push_str(&word_arg(w));
         };
         match self {
             Request::Ver
@@ -378,21 +378,6 @@ fn parse_set(args: Vec<String>) -> Option<Request> {
         }
     }
     None
-}
-
-/// One argument as it goes on the wire: bare when the server's tokenizer keeps it as is,
-/// else in quotes with `"`, `\` and `#` escaped. Plain names therefore go out exactly as
-/// stock clients send them.
-fn arg(word: &str) -> Cow<'_, str> {
-    let bare = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'#' | b'='));
-    if bare {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(quote(word))
-    }
 }
 
 #[cfg(test)]
