@@ -113,6 +113,11 @@ impl<'a> World<'a> {
         w
     }
 
+    /// [`World::start`] with the usual upsmon.conf and no relay.
+    fn plain(star: &'a Star, stock: &'a StockNut, mix: [Mon; 4]) -> World<'a> {
+        Self::start(star, stock, mix, "", &[])
+    }
+
     /// (Re)start the upsmon of host `h` (0: the primary, i: client i).
     fn start_upsmon(&mut self, h: usize) {
         let p = if h == 0 {
@@ -228,6 +233,17 @@ impl<'a> World<'a> {
             .map(|l| l.split('|').next().unwrap().to_string())
             .collect();
         sort_groups(t, groups)
+    }
+
+    /// Host `h` got exactly the notifications `want` ([`World::types`] with `groups`).
+    fn expect_types(&self, h: usize, groups: &[usize], want: &[&str]) {
+        assert_eq!(
+            self.types(h, groups),
+            want,
+            "{}:\n{}",
+            self.name(h),
+            self.logs()
+        );
     }
 
     /// Wait until every host of `hosts` got `n` notifications of `event`.
@@ -368,21 +384,10 @@ fn sort_groups(mut v: Vec<String>, groups: &[usize]) -> Vec<String> {
 /// primary, all within a few seconds; this is what every other scenario's harness must see
 /// when a shutdown is due.
 fn power_failure(star: &Star, stock: &StockNut) {
-    let w = World::start(
-        star,
-        stock,
-        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours],
-        "",
-        &[],
-    );
+    let w = World::plain(star, stock, [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours]);
     w.low_battery_shuts_all_down(8.0);
     for h in 0..4 {
-        assert_eq!(
-            w.types(h, &[4]),
-            ["FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
-            "{}",
-            w.logs()
-        );
+        w.expect_types(h, &[4], &["FSD", "LOWBATT", "ONBATT", "SHUTDOWN"]);
     }
     w.finish();
     // The property checks bite: a POWERDOWNFLAG on a secondary, a second SHUTDOWNCMD.
@@ -401,13 +406,7 @@ fn power_failure(star: &Star, stock: &StockNut) {
 /// client 3's dropped from the server only; held well past DEADTIME. Nobody shuts down;
 /// healed, each secondary says COMMOK and then follows an OB blip.
 fn partition_on_mains(star: &Star, stock: &StockNut) {
-    let w = World::start(
-        star,
-        stock,
-        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Stock],
-        "",
-        &[],
-    );
+    let w = World::plain(star, stock, [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Stock]);
     let cut = w.mark("partition: c1 link down, c2 dropped, c3 dropped to the client");
     star.link(1, false);
     star.faults(&[(2, Fault::Drop), (3, Fault::DropToClient)]);
@@ -428,14 +427,9 @@ fn partition_on_mains(star: &Star, stock: &StockNut) {
     w.power("OL");
     w.wait_all(&[0, 1, 2, 3], "ONLINE", 1, Duration::from_secs(5));
     for h in 1..4 {
-        assert_eq!(
-            w.types(h, &[]),
-            ["COMMBAD", "COMMOK", "ONBATT", "ONLINE"],
-            "c{h}:\n{}",
-            w.logs()
-        );
+        w.expect_types(h, &[], &["COMMBAD", "COMMOK", "ONBATT", "ONLINE"]);
     }
-    assert_eq!(w.types(0, &[]), ["ONBATT", "ONLINE"], "{}", w.logs());
+    w.expect_types(0, &[], &["ONBATT", "ONLINE"]);
     assert!(w.order().is_empty(), "{}", w.logs());
     w.finish();
 }
@@ -445,13 +439,7 @@ fn partition_on_mains(star: &Star, stock: &StockNut) {
 /// silent (DEADTIME, then HOSTSYNC without FSD); client 3 and the primary, still in touch, do
 /// not, and nobody else does after mains comes back.
 fn partition_on_battery(star: &Star, stock: &StockNut) {
-    let w = World::start(
-        star,
-        stock,
-        [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours],
-        "",
-        &[],
-    );
+    let w = World::plain(star, stock, [Mon::Ours, Mon::Stock, Mon::Ours, Mon::Ours]);
     w.power("OB");
     w.wait_all(&[0, 1, 2, 3], "ONBATT", 1, Duration::from_secs(5));
     let cut = w.mark("partition: c1 link down, c2 dropped");
@@ -474,22 +462,32 @@ fn partition_on_battery(star: &Star, stock: &StockNut) {
     // Stock's poll blocks until its 5 s timeout, says COMMBAD, then applies DEADTIME and
     // HOSTSYNC at once; ours counts DEADTIME and HOSTSYNC from the last answer while the poll
     // is still in flight, and shuts down before the poll times out: no COMMBAD.
-    assert_eq!(
-        w.types(1, &[1, 2]),
-        ["ONBATT", "COMMBAD", "SHUTDOWN"],
-        "c1 (stock):\n{}",
-        w.logs()
-    );
-    assert_eq!(
-        w.types(2, &[]),
-        ["ONBATT", "SHUTDOWN"],
-        "c2 (ours):\n{}",
-        w.logs()
-    );
+    w.expect_types(1, &[1, 2], &["ONBATT", "COMMBAD", "SHUTDOWN"]);
+    w.expect_types(2, &[], &["ONBATT", "SHUTDOWN"]);
     for h in [0, 3] {
-        assert_eq!(w.types(h, &[]), ["ONBATT", "ONLINE"], "{}", w.logs());
+        w.expect_types(h, &[], &["ONBATT", "ONLINE"]);
     }
     w.finish();
+}
+
+/// Client 1's link down while on mains; once it noticed (COMMBAD), OB+LB; returns when.
+fn cut_c1_then_low_battery(w: &World, star: &Star) -> f64 {
+    w.mark("partition: c1 link down");
+    star.link(1, false);
+    w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
+    w.power("OB LB")
+}
+
+/// Client 1, which saw nothing but COMMBAD while cut off, gets its link back: it shuts down
+/// last, after that, with the notifications `want` (COMMBAD, then those of one poll).
+fn heal_c1_which_goes_last(w: &World, star: &Star, want: &[&str]) {
+    w.expect_types(1, &[], &["COMMBAD"]);
+    let heal = w.mark("healed: c1 link up");
+    star.link(1, true);
+    let order = w.wait_order(4, Duration::from_secs(20));
+    assert_eq!(order[3].0, "c1", "{}", w.logs());
+    assert!(order[3].1 > heal, "{}", w.logs());
+    w.expect_types(1, &[1, want.len() - 1], want);
 }
 
 /// Client 1 (ours) cut off (link down) while on mains, then OB+LB: clients 2 and 3 leave on
@@ -497,17 +495,8 @@ fn partition_on_battery(star: &Star, stock: &StockNut) {
 /// waits out HOSTSYNC and goes; client 1, last seen on mains, does not shut down until the
 /// link is back and it reads FSD.
 fn partition_then_low_battery(star: &Star, stock: &StockNut) {
-    let w = World::start(
-        star,
-        stock,
-        [Mon::Ours, Mon::Ours, Mon::Stock, Mon::Ours],
-        "",
-        &[],
-    );
-    w.mark("partition: c1 link down");
-    star.link(1, false);
-    w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
-    let lb = w.power("OB LB");
+    let w = World::plain(star, stock, [Mon::Ours, Mon::Ours, Mon::Stock, Mon::Ours]);
+    let lb = cut_c1_then_low_battery(&w, star);
     let order = w.wait_order(3, Duration::from_secs(20));
     assert_eq!(
         World::names(&order, &[2, 1]),
@@ -532,17 +521,10 @@ fn partition_then_low_battery(star: &Star, stock: &StockNut) {
     // still cut off: client 1 knows nothing of the outage
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(w.order().len(), 3, "{}", w.logs());
-    assert_eq!(w.types(1, &[]), ["COMMBAD"], "{}", w.logs());
-    let heal = w.mark("healed: c1 link up");
-    star.link(1, true);
-    let order = w.wait_order(4, Duration::from_secs(20));
-    assert_eq!(order[3].0, "c1", "{}", w.logs());
-    assert!(order[3].1 > heal, "{}", w.logs());
-    assert_eq!(
-        w.types(1, &[1, 5]),
-        ["COMMBAD", "COMMOK", "FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
-        "{}",
-        w.logs()
+    heal_c1_which_goes_last(
+        &w,
+        star,
+        &["COMMBAD", "COMMOK", "FSD", "LOWBATT", "ONBATT", "SHUTDOWN"],
     );
     w.finish();
 }
@@ -563,17 +545,8 @@ fn upsd_dies_during_hostsync_stock_primary(star: &Star, stock: &StockNut) {
 }
 
 fn upsd_dies_during_hostsync_with(star: &Star, stock: &StockNut, primary: Mon) {
-    let mut w = World::start(
-        star,
-        stock,
-        [primary, Mon::Stock, Mon::Ours, Mon::Ours],
-        "",
-        &[],
-    );
-    w.mark("partition: c1 link down");
-    star.link(1, false);
-    w.wait_all(&[1], "COMMBAD", 1, Duration::from_secs(10));
-    w.power("OB LB");
+    let mut w = World::plain(star, stock, [primary, Mon::Stock, Mon::Ours, Mon::Ours]);
+    cut_c1_then_low_battery(&w, star);
     let order = w.wait_order(2, Duration::from_secs(10));
     assert_eq!(World::names(&order, &[2]), ["c2", "c3"], "{}", w.logs());
     let fsd = w.primary_fsd().unwrap();
@@ -600,18 +573,12 @@ fn upsd_dies_during_hostsync_with(star: &Star, stock: &StockNut, primary: Mon) {
         "{}",
         w.logs()
     );
-    assert_eq!(w.types(1, &[]), ["COMMBAD"], "{}", w.logs());
     w.rig.upsd = Upsd::start(&w.rig.dir, &Impl::Ours.binary(w.stock), Impl::Ours);
-    let heal = w.mark("upsd started, c1 link up");
-    star.link(1, true);
-    let order = w.wait_order(4, Duration::from_secs(20));
-    assert_eq!(order[3].0, "c1", "{}", w.logs());
-    assert!(order[3].1 > heal, "{}", w.logs());
-    assert_eq!(
-        w.types(1, &[1, 4]),
-        ["COMMBAD", "COMMOK", "LOWBATT", "ONBATT", "SHUTDOWN"],
-        "{}",
-        w.logs()
+    w.mark("upsd started");
+    heal_c1_which_goes_last(
+        &w,
+        star,
+        &["COMMBAD", "COMMOK", "LOWBATT", "ONBATT", "SHUTDOWN"],
     );
     eprintln!(
         "--- {}:\n{}",
@@ -755,7 +722,7 @@ fn restarts_mid_outage(star: &Star, stock: &StockNut) {
         }
         want.extend(["FSD", "LOWBATT", "SHUTDOWN"]);
         groups.push(3);
-        assert_eq!(w.types(h, &groups), want, "{}:\n{}", w.name(h), w.logs());
+        w.expect_types(h, &groups, &want);
     }
     w.finish();
 }
