@@ -1,9 +1,9 @@
 //! Network namespaces made by a test, for faults with real processes: a server namespace and
 //! client namespaces joined by one veth pair each ([`Star`]), partitions (link down, nftables
 //! drop rules), packet loss (nftables `numgen random`) and delay ([`DelayProxy`], a userspace
-//! TCP relay: this kernel has no netem). Everything is deleted on drop, also when the test
-//! panics; names carry the test process's PID, so tests run in parallel and a later run
-//! removes what a killed run left behind.
+//! TCP relay: the test machines' kernels have no netem). Everything is deleted on drop, also
+//! when the test panics; names carry the test process's PID, so tests run in parallel and a
+//! later run removes what a killed run left behind.
 //!
 //! A thread of the test process enters a namespace with [`run_in`] (`setns`, which moves only
 //! the calling thread): the sockets it opens and the processes it spawns live there, so
@@ -24,8 +24,7 @@ const PREFIX: &str = "nutrs-";
 /// Whether this machine can run the namespace tests: root, `ip netns`, veth and nftables.
 /// `false` (after printing why) skips the test, except under `CI=true`, where it panics.
 pub fn available() -> bool {
-    let why = probe();
-    let Err(why) = why else { return true };
+    let Err(why) = probe() else { return true };
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
         panic!(
             "network namespace tests cannot run ({why}); CI must run them: as root, with \
@@ -36,6 +35,8 @@ pub fn available() -> bool {
     false
 }
 
+/// Why the namespace tests cannot run here, if they cannot: root, the tools, then a namespace
+/// with a veth pair and an nftables rule with `numgen` made and deleted.
 fn probe() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("not root".into());
@@ -333,9 +334,9 @@ impl Star {
     }
 }
 
-/// A TCP relay that delays every chunk of bytes by a fixed time in each direction (the
-/// kernel here has no netem): it listens where it was started (the namespace of the calling
-/// thread) and connects to `to` for each client. Stopped on drop.
+/// A TCP relay that delays every chunk of bytes by a fixed time in each direction (the test
+/// machines' kernels have no netem): it listens where it was started (the namespace of the
+/// calling thread) and connects to `to` for each client. Stopped on drop.
 pub struct DelayProxy {
     /// Where it listens.
     pub addr: SocketAddr,

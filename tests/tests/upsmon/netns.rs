@@ -2,10 +2,10 @@
 //! upsd, our upsmon primary) and three client namespaces, each joined to the server by its
 //! own veth pair, with a secondary upsmon each (ours and stock 2.8.0, mixed). Partitions
 //! (link down, nftables drop rules, one way or both), packet loss (nftables), delay (a
-//! userspace relay: this kernel has no netem), and restarts of upsd, the driver and upsmon in
-//! the middle of an outage. Every scenario asserts its exact outcome (which hosts ran
-//! SHUTDOWNCMD and in what order, their notifications, POWERDOWNFLAG) and the properties of
-//! docs/faults.md. The scenarios run at once, each in namespaces of its own;
+//! userspace relay: the test machines' kernels have no netem), and restarts of upsd, the
+//! driver and upsmon in the middle of an outage. Every scenario asserts its exact outcome
+//! (which hosts ran SHUTDOWNCMD and in what order, their notifications, POWERDOWNFLAG) and the
+//! properties of docs/faults.md. The scenarios run at once, each in namespaces of its own;
 //! `NUT_RS_NETNS=name,name` runs only those. docs/faults.md describes it all.
 
 use nut_test_support::netns::{self, DelayProxy, Fault, Star};
