@@ -17,6 +17,7 @@
 pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
+pub mod netns;
 pub mod sd_notify;
 pub mod stock_dump;
 pub mod upsmon;

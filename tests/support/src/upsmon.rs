@@ -149,10 +149,29 @@ pub fn start_upsmon_with(
     args: &[&str],
     env: &[(&str, &std::ffi::OsStr)],
 ) -> Proc {
+    spawn_upsmon(rig, md, args, env, |p: &Path| Command::new(p))
+}
+
+/// [`start_upsmon`] inside the network namespace `ns` (through `ip netns exec`: the PID is
+/// still upsmon's).
+pub fn start_upsmon_in(rig: &Rig, md: &MonDir, ns: &crate::netns::NetNs) -> Proc {
+    spawn_upsmon(rig, md, &["-D", "-p"], &[], |program| {
+        crate::netns::exec_in(ns, program.as_ref())
+    })
+}
+
+/// Spawn the upsmon of `md`; `command` makes the [`Command`] for a program.
+fn spawn_upsmon(
+    rig: &Rig,
+    md: &MonDir,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    command: impl Fn(&Path) -> Command,
+) -> Proc {
     let log = std::fs::File::create(md.dir.join("upsmon.log")).unwrap();
     let mut cmd = match md.mon {
         Mon::Stock => {
-            let mut c = Command::new("unshare");
+            let mut c = command(Path::new("unshare"));
             c.args([
                 "-m",
                 "sh",
@@ -164,7 +183,7 @@ pub fn start_upsmon_with(
             c
         }
         Mon::Ours => {
-            let mut c = Command::new(our_bin("upsmon"));
+            let mut c = command(&our_bin("upsmon"));
             c.args(args);
             c
         }

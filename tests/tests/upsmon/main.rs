@@ -2,7 +2,7 @@
 //! power failures and the shutdown order, the process model, the command line, reload,
 //! notifications (NOTIFYCMD, webhooks, ntfy, ALARM), TLS, its wire traffic and timing; and
 //! the whole chain from our driver to the kill-power bytes (`full_stack`); the systemd
-//! notifications (`systemd`).
+//! notifications (`systemd`); faults in network namespaces (`netns`).
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used)]
@@ -11,6 +11,7 @@ mod alarm;
 mod clearfsd;
 mod cli;
 mod full_stack;
+mod netns;
 mod ntfy;
 mod onbatt_timers;
 mod power_failure;
