@@ -160,8 +160,9 @@ pub enum Action {
         ups: usize,
     },
     /// Primary: every [`NUMLOGINS_INTERVAL`], `GET NUMLOGINS` for each of `ups` and call
-    /// [`Machine::numlogins`] with the largest value (a failed GET counts as 0) until it
-    /// returns [`Action::Shutdown`]. The machine applies `HOSTSYNC`.
+    /// [`Machine::numlogins`] with the largest value until it returns [`Action::Shutdown`].
+    /// A failed GET counts as a secondary still logged in (NUT counts it as 0 and goes at
+    /// once), so only `HOSTSYNC`, which the machine applies, ends the wait then.
     WaitForSecondaries {
         /// The `MONITOR` indices this host is primary for.
         ups: Vec<usize>,
@@ -1289,7 +1290,7 @@ impl Machine {
     }
 
     /// One `NUMLOGINS` round of the primary's wait: `max_logins` is the largest count over
-    /// the primary UPSes (failed GETs count as 0). Returns the shutdown once at most one login
+    /// the primary UPSes (a failed GET counts as 2: a secondary may still be there). Returns the shutdown once at most one login
     /// (ours) is left or `HOSTSYNC` has passed; `SHUTDOWN_HOSTSYNC` after the first round that
     /// still sees secondaries; nothing while waiting.
     pub fn numlogins(&mut self, max_logins: u64, now: Instant) -> Vec<Action> {

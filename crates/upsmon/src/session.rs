@@ -26,8 +26,8 @@ pub(crate) const STOP_POLLING: Duration = Duration::MAX;
 pub(crate) enum Command {
     /// `FSD <ups>`; the answer says whether upsd replied OK.
     Fsd(oneshot::Sender<bool>),
-    /// `GET NUMLOGINS <ups>`; errors count as 0 logins, as in upsmon.
-    NumLogins(oneshot::Sender<u32>),
+    /// `GET NUMLOGINS <ups>`; `None` when it failed or there is no connection.
+    NumLogins(oneshot::Sender<Option<u32>>),
     /// `LOGOUT`, and no new connection afterwards (the shutdown).
     Logout(oneshot::Sender<()>),
     /// `GET VAR <ups> ups.status`; `None` when it failed.
@@ -281,8 +281,8 @@ impl Session {
             }
             Command::NumLogins(reply) => {
                 let n = match conn.as_mut() {
-                    Some(c) => c.get_numlogins(ups).await.unwrap_or(0),
-                    None => 0,
+                    Some(c) => c.get_numlogins(ups).await.ok(),
+                    None => None,
                 };
                 let _ = reply.send(n);
             }

@@ -125,7 +125,7 @@ impl Sessions for Pool {
     }
 
     async fn numlogins(&mut self, id: SessionId) -> Option<u32> {
-        self.ask(id, Command::NumLogins).await
+        self.ask(id, Command::NumLogins).await.flatten()
     }
 
     async fn status(&mut self, id: SessionId) -> Option<String> {

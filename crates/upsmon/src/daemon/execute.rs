@@ -13,6 +13,9 @@ use nut_conf::upsmon_conf::ShutdownExit;
 use super::{now, Daemon};
 use crate::host::Host;
 use crate::machine::NUMLOGINS_INTERVAL;
+
+/// What a failed `GET NUMLOGINS` counts as: some secondary may still be logged in.
+const UNKNOWN_LOGINS: u64 = 2;
 use crate::machine::{Action, LogLevel, Phase};
 use crate::sessions::Sessions;
 
@@ -84,7 +87,8 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
     }
 
     /// Ask `NUMLOGINS` of the `ups` every [`NUMLOGINS_INTERVAL`] and report the largest (a
-    /// failed request counts as 0) until the machine shuts down or stops waiting. What it
+    /// failed request counts as a secondary still there) until the machine shuts down or
+    /// stops waiting. What it
     /// says while waiting (`SHUTDOWN_HOSTSYNC`) is delivered at once; what ends the wait is
     /// returned.
     async fn wait_for_secondaries(&mut self, ups: &[usize]) -> Vec<Action> {
@@ -99,7 +103,11 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
                     Some(slot) => self.sessions.numlogins(slot.session).await,
                     None => None,
                 };
-                max = max.max(u64::from(n.unwrap_or(0)));
+                // Beyond NUT, which counts a failed request as no login left and shuts down at
+                // once: upsd that cannot answer (gone, driver gone, stale) says nothing about
+                // the secondaries, which may still be up and not have seen FSD; only HOSTSYNC
+                // ends the wait then.
+                max = max.max(n.map_or(UNKNOWN_LOGINS, u64::from));
             }
             let next = self.machine.numlogins(max, now());
             let done = next.iter().any(|a| matches!(a, Action::Shutdown));

@@ -36,6 +36,8 @@ struct FakeSessions {
     fsd_ok: bool,
     /// `NUMLOGINS` answers in turn; the last one repeats.
     numlogins: VecDeque<u32>,
+    /// `NUMLOGINS` fails (upsd gone, or its driver).
+    numlogins_fail: bool,
     /// `ups.status` answers during the HOSTSYNC wait, in turn; the last one repeats.
     statuses: VecDeque<&'static str>,
     /// upsd's answer to `CLEARFSD`.
@@ -64,6 +66,9 @@ impl Sessions for FakeSessions {
     async fn numlogins(&mut self, id: SessionId) -> Option<u32> {
         let entry = format!("NUMLOGINS #{} at {}", id.0, since(self.start));
         self.journal.borrow_mut().push(entry);
+        if self.numlogins_fail {
+            return None;
+        }
         let n = match self.numlogins.len() {
             0 => 1,
             1 => self.numlogins[0],
@@ -215,6 +220,7 @@ impl Rig {
             next: 0,
             fsd_ok: true,
             numlogins: VecDeque::new(),
+            numlogins_fail: false,
             statuses: VecDeque::new(),
             clear_fsd: ClearResult::Cleared,
         };
@@ -506,6 +512,26 @@ async fn a_refused_clearfsd_leaves_the_shutdown_going() {
     assert_eq!(
         got.last().map(String::as_str),
         Some("SHUTDOWNCMD /sbin/poweroff at 20.25s")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_numlogins_waits_out_hostsync() {
+    // NUT counts it as no login left and shuts down at once; a secondary may still be up
+    let conf = format!("{PRIMARY}HOSTSYNC 1\n");
+    let mut rig = Rig::with(&conf, |s, _| s.numlogins_fail = true);
+    rig.take();
+    rig.daemon.handle(Input::ForcedShutdown).await;
+    let got = rig.take();
+    let rounds: Vec<&str> = got
+        .iter()
+        .filter_map(|l| l.strip_prefix("NUMLOGINS #0 at "))
+        .collect();
+    assert_eq!(rounds, ["0ns", "250ms", "500ms", "750ms", "1s", "1.25s"]);
+    assert!(got.contains(&"Info: Host sync timer expired, forcing shutdown".to_string()));
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("SHUTDOWNCMD /sbin/poweroff at 6.25s")
     );
 }
 
