@@ -17,6 +17,7 @@ mod config;
 mod driver;
 mod error;
 mod server;
+pub mod sim;
 mod start;
 mod state;
 mod tls;
