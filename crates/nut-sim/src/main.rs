@@ -11,7 +11,7 @@ use nut_sim::shrink::shrink;
 use nut_sim::{run, Mutation, Options, Scenario};
 
 const USAGE: &str = "usage: nut-sim N [SEED] [--keep I,J,...] [--secondaries K] [--trace] \
-                     [--mutate skip-hostsync|shutdown-on-battery] [--strict-hostsync] [--threads T] [--shrink-max M]";
+                     [--mutate skip-hostsync|shutdown-on-battery|ignore-lb|early-killpower|shutdown-on-mains] [--strict-hostsync] [--threads T] [--shrink-max M]";
 
 struct Args {
     n: u64,
@@ -64,6 +64,9 @@ fn parse_args() -> Result<Args, String> {
                 a.mutation = Some(match it.next().as_deref() {
                     Some("skip-hostsync") => Mutation::SkipHostsync,
                     Some("shutdown-on-battery") => Mutation::ShutdownOnBattery,
+                    Some("ignore-lb") => Mutation::IgnoreLowBattery,
+                    Some("early-killpower") => Mutation::EarlyKillpower,
+                    Some("shutdown-on-mains") => Mutation::ShutdownOnMains,
                     other => return Err(format!("--mutate {other:?}: unknown\n{USAGE}")),
                 })
             }
@@ -104,6 +107,9 @@ fn main() -> ExitCode {
     let mutate = match args.mutation {
         Some(Mutation::SkipHostsync) => " --mutate skip-hostsync",
         Some(Mutation::ShutdownOnBattery) => " --mutate shutdown-on-battery",
+        Some(Mutation::IgnoreLowBattery) => " --mutate ignore-lb",
+        Some(Mutation::EarlyKillpower) => " --mutate early-killpower",
+        Some(Mutation::ShutdownOnMains) => " --mutate shutdown-on-mains",
         None => "",
     }
     .to_string()

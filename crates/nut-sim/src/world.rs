@@ -89,6 +89,12 @@ pub enum Mutation {
     SkipHostsync,
     /// Hosts shut down on battery without LB.
     ShutdownOnBattery,
+    /// upsmon does not see `LB`.
+    IgnoreLowBattery,
+    /// The primary kills the power as soon as it decides to shut down.
+    EarlyKillpower,
+    /// Hosts shut down on mains (`OL`) once they have run for 100 s.
+    ShutdownOnMains,
 }
 
 /// How to run.
@@ -193,7 +199,7 @@ enum Ev {
 enum Reply {
     /// The conversation failed (timeout, reset, refused): the connection is closed.
     Broken,
-    /// Reply lines.
+    /// Reply lines, then upsd's time of answering (ms).
     Lines(Vec<String>),
 }
 
@@ -283,6 +289,9 @@ struct World<'s> {
     driver: Option<Driver>,
     driver_gen: u64,
     frozen: bool,
+    /// What upsd wrote to the driver while it hung (the socket keeps it).
+    inbox: Vec<u8>,
+    frozen_until: u64,
     /// Times at which the unit's reports change by themselves (its `[[event]]`s).
     unit_changes: Vec<u64>,
     /// Until then, every driver poll reads the unit (a fault may be playing).
@@ -362,6 +371,8 @@ impl<'s> World<'s> {
             driver: None,
             driver_gen: 0,
             frozen: false,
+            inbox: Vec::new(),
+            frozen_until: 0,
             unit_changes,
             read_until: 0,
             upsd: None,
@@ -483,8 +494,14 @@ impl<'s> World<'s> {
                 }
             }
             Ev::Thaw => {
-                self.frozen = false;
-                self.log(|| "driver thaws".into());
+                if self.frozen && self.now >= self.frozen_until {
+                    self.frozen = false;
+                    self.log(|| "driver thaws".into());
+                    let inbox = std::mem::take(&mut self.inbox);
+                    if !inbox.is_empty() {
+                        self.send_driver(inbox);
+                    }
+                }
             }
             Ev::DriverPoll(gen) => {
                 if gen == self.driver_gen {
@@ -536,10 +553,7 @@ impl<'s> World<'s> {
             Fault::Partition { host, secs } => {
                 self.hosts[host].partitioned = true;
                 self.at(now + secs * 1000, Ev::PartitionEnd(host));
-                self.disturb(now, now + secs * 1000 + settle, Some(host));
-                if host == 0 {
-                    // the primary's link is its own host: upsd and the driver live there
-                }
+                self.disturb_link(host, now, now + secs * 1000 + settle);
             }
             Fault::Drop { host } => {
                 self.reset(host);
@@ -548,7 +562,7 @@ impl<'s> World<'s> {
             Fault::Delay { host, ms, secs } => {
                 self.hosts[host].extra_delay = ms;
                 self.at(now + secs * 1000, Ev::DelayEnd(host));
-                self.disturb(now, now + secs * 1000 + settle, Some(host));
+                self.disturb_link(host, now, now + secs * 1000 + settle);
             }
             Fault::RestartUpsd { down } => {
                 if self.upsd.is_some() && self.hosts[0].state != HostState::Off {
@@ -586,7 +600,11 @@ impl<'s> World<'s> {
                 }
             }
             Fault::FreezeDriver { secs } => {
+                if self.driver.is_none() {
+                    return;
+                }
                 self.frozen = true;
+                self.frozen_until = self.frozen_until.max(now + secs * 1000);
                 self.at(now + secs * 1000, Ev::Thaw);
                 let maxage = self.s.maxage * 1000;
                 self.disturb(now, now + secs * 1000 + maxage + settle, None);
@@ -603,6 +621,17 @@ impl<'s> World<'s> {
                 self.read_until = self.read_until.max(now + 2000 * u64::from(count) + 1000);
                 self.disturb(now, now + 2000 * u64::from(count) + settle, None);
             }
+        }
+    }
+
+    /// A disturbance of host `h`'s network: for the primary, every secondary's way to upsd.
+    fn disturb_link(&mut self, h: usize, from: u64, to: u64) {
+        if h == 0 {
+            for s in 1..self.hosts.len() {
+                self.disturb(from, to, Some(s));
+            }
+        } else {
+            self.disturb(from, to, Some(h));
         }
     }
 
@@ -666,12 +695,12 @@ impl<'s> World<'s> {
                 if let Some(u) = self.upsd.as_mut() {
                     u.driver_connected(0, now_s);
                 }
-                self.to_driver(b"DUMPALL\n".to_vec());
+                self.send_driver(b"DUMPALL\n".to_vec());
             }
         } else if linked {
             let ping = self.upsd.as_mut().is_some_and(|u| u.driver_check(0, now_s));
             if ping {
-                self.to_driver(b"PING\n".to_vec());
+                self.send_driver(b"PING\n".to_vec());
             }
         }
         // idle clients
@@ -687,9 +716,10 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Bytes from upsd to the driver (lost while the driver hangs).
-    fn to_driver(&mut self, bytes: Vec<u8>) {
+    /// Bytes from upsd to the driver (kept in the socket while the driver hangs).
+    fn send_driver(&mut self, bytes: Vec<u8>) {
         if self.frozen {
+            self.inbox.extend_from_slice(&bytes);
             return;
         }
         let Some(d) = self.driver.as_mut() else {
@@ -762,6 +792,9 @@ impl<'s> World<'s> {
 
     fn driver_stop(&mut self) {
         self.driver = None;
+        // a new process does not hang where the old one did
+        self.frozen = false;
+        self.inbox.clear();
         self.driver_gen += 1;
         if let Some(u) = self.upsd.as_mut() {
             u.driver_gone(0);
@@ -871,7 +904,7 @@ impl<'s> World<'s> {
 
     /// The host closes its connection: upsd notices only if the link is up.
     fn reset_if_reachable(&mut self, h: usize) {
-        if self.hosts[h].partitioned {
+        if self.cut(h) {
             // the FIN is lost: upsd keeps the session until it is idle
             self.hosts[h].conn = None;
         } else {
@@ -879,8 +912,19 @@ impl<'s> World<'s> {
         }
     }
 
+    /// One-way delay between host `h` and upsd. upsd runs on the primary (host 0): its own
+    /// link is the loopback, and its network's delay adds to every secondary's.
     fn delay(&self, h: usize) -> u64 {
-        self.s.delay + self.hosts[h].extra_delay
+        if h == 0 {
+            return 1;
+        }
+        self.s.delay + self.hosts[h].extra_delay + self.hosts[0].extra_delay
+    }
+
+    /// Whether host `h` is cut off from upsd: its own link is down, or (for a secondary) the
+    /// primary's, where upsd runs.
+    fn cut(&self, h: usize) -> bool {
+        h != 0 && (self.hosts[h].partitioned || self.hosts[0].partitioned)
     }
 
     /// Send `rpc` from host `h` now.
@@ -894,7 +938,7 @@ impl<'s> World<'s> {
     }
 
     fn arrive(&mut self, h: usize, gen: u64, rpc: Rpc) {
-        if self.hosts[h].gen != gen || self.hosts[h].partitioned {
+        if self.hosts[h].gen != gen || self.cut(h) {
             return; // lost: the timeout answers
         }
         let now_s = self.secs();
@@ -985,9 +1029,7 @@ impl<'s> World<'s> {
             }
             Rpc::NumLogins => lines.push(ask("GET NUMLOGINS ups")),
         }
-        if rpc == Rpc::Poll && value(&lines[0]).is_some() {
-            self.hosts[h].last_good = self.now;
-        }
+        lines.push(self.now.to_string());
         let back = self.now + self.delay(h);
         self.at(back, Ev::Done(h, gen, rpc, Reply::Lines(lines)));
     }
@@ -1007,20 +1049,56 @@ impl<'s> World<'s> {
                         self.reset_if_reachable(h);
                         PollResult::CommLost
                     }
-                    Reply::Lines(l) => poll_result(l),
+                    Reply::Lines(l) => {
+                        // a status that says where the power comes from (not `WAIT`): the
+                        // host knows the line as it was when upsd answered
+                        let line = value(&l[0])
+                            .is_some_and(|v| v.split(' ').any(|w| w == "OL" || w == "OB"));
+                        if line {
+                            let at = l.last().and_then(|t| t.parse().ok()).unwrap_or(self.now);
+                            self.hosts[h].last_good = at;
+                        }
+                        poll_result(l)
+                    }
+                };
+                let result = match result {
+                    PollResult::Status {
+                        status,
+                        alarm,
+                        battery,
+                    } if self.opts.mutation == Some(Mutation::IgnoreLowBattery) => {
+                        PollResult::Status {
+                            status: status
+                                .split(' ')
+                                .filter(|w| *w != "LB")
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            alarm,
+                            battery,
+                        }
+                    }
+                    r => r,
                 };
                 if !matches!(result, PollResult::Status { .. }) {
                     self.hosts[h].last_bad = Some(self.now);
                 }
                 self.log(|| format!("host {h} polls: {result:?}"));
+                let online = self.now >= 100_000
+                    && matches!(&result, PollResult::Status { status, .. } if status.contains("OL"));
                 let mut a = Vec::new();
                 if let Some(m) = self.hosts[h].machine.as_mut() {
                     a.extend(m.observe(Observation { ups: 0, result }, now));
                     a.extend(m.tick(now));
                 }
-                if self.opts.mutation == Some(Mutation::ShutdownOnBattery) {
+                let mutant = match self.opts.mutation {
+                    Some(Mutation::ShutdownOnBattery) => true,
+                    Some(Mutation::ShutdownOnMains) => online,
+                    _ => false,
+                };
+                if mutant {
+                    let on_battery = self.opts.mutation == Some(Mutation::ShutdownOnBattery);
                     let m = self.hosts[h].machine.as_mut();
-                    if let Some(m) = m.filter(|m| m.flags(0).onbatt) {
+                    if let Some(m) = m.filter(|m| !on_battery || m.flags(0).onbatt) {
                         a.extend(m.forced(now));
                     }
                 }
@@ -1186,8 +1264,6 @@ impl<'s> World<'s> {
         host.gen += 1;
         host.busy = false;
         let n = host.shutdowns;
-        let os = host.conf.finaldelay;
-        let _ = os;
         let off = self.now + self.s.hosts[h].os_shutdown * 1000;
         self.log(|| format!("host {h} runs SHUTDOWNCMD"));
         if n > 1 {
@@ -1217,6 +1293,11 @@ impl<'s> World<'s> {
         self.driver = None;
         self.driver_gen += 1;
         self.disturb(self.now, u64::MAX, None);
+        self.killpower();
+    }
+
+    /// `driver -k` without a running driver: open the unit and send its shutdown.
+    fn killpower(&mut self) {
         let port = self.port.clone();
         let mut backend = HidBackend::new(Box::new(move || {
             let dev: Box<dyn Device> = Box::new(port.reopen()?);
@@ -1236,6 +1317,9 @@ impl<'s> World<'s> {
         }
         self.hosts[h].decided = true;
         self.log(|| format!("host {h} decides: {what}"));
+        if h == 0 && self.opts.mutation == Some(Mutation::EarlyKillpower) {
+            self.killpower();
+        }
         let now = self.now;
         let hc = &self.s.hosts[h];
         // how stale what the host acts on can be: the driver's poll, upsd serving data up to

@@ -96,13 +96,10 @@ impl SimServer {
             return;
         };
         for &b in bytes {
-            match tok.push(b) {
-                Some(Ok(words)) => {
-                    if let Some(msg) = DriverMsg::parse(&words) {
-                        u.on_message(&msg, now);
-                    }
+            if let Some(Ok(words)) = tok.push(b) {
+                if let Some(msg) = DriverMsg::parse(&words) {
+                    u.on_message(&msg, now);
                 }
-                Some(Err(_)) | None => {}
             }
         }
     }
