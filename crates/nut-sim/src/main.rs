@@ -131,7 +131,7 @@ fn main() -> ExitCode {
     let hosts_down = AtomicU64::new(0);
     let events = AtomicU64::new(0);
     let out = Mutex::new(());
-    let progress_every = (args.n / 10).max(100_000);
+    let progress_every = (args.n / 100).max(10_000);
     std::thread::scope(|scope| {
         for _ in 0..args.threads {
             scope.spawn(|| loop {
