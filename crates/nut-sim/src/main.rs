@@ -130,6 +130,7 @@ fn main() -> ExitCode {
     let with_shutdown = AtomicU64::new(0);
     let hosts_down = AtomicU64::new(0);
     let events = AtomicU64::new(0);
+    let broken = AtomicU64::new(0);
     let out = Mutex::new(());
     let progress_every = (args.n / 100).max(10_000);
     std::thread::scope(|scope| {
@@ -142,7 +143,14 @@ fn main() -> ExitCode {
                 let seed = base.wrapping_add(i);
                 let full = Scenario::generate(seed);
                 let s = full.restrict(args.keep.as_deref(), args.secondaries);
-                let outcome = run(&s, &opts);
+                let outcome = match run(&s, &opts) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("nut-sim: seed {seed}: {e}");
+                        broken.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
                 events.fetch_add(outcome.events, Ordering::Relaxed);
                 if outcome.shutdowns > 0 {
                     with_shutdown.fetch_add(1, Ordering::Relaxed);
@@ -225,7 +233,7 @@ fn main() -> ExitCode {
         hosts_down.load(Ordering::Relaxed)
     );
     println!("sim: {} scenarios, {v} violations", args.n);
-    if v > 0 {
+    if v > 0 || broken.load(Ordering::Relaxed) > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

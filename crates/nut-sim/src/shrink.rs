@@ -10,10 +10,7 @@ use crate::world::{run, Options, Property};
 pub fn shrink(s: &Scenario, property: Property, opts: &Options) -> (Vec<usize>, usize) {
     let fails = |keep: &[usize], secondaries: usize| {
         let r = s.restrict(Some(keep), Some(secondaries));
-        run(&r, opts)
-            .violations
-            .iter()
-            .any(|v| v.property == property)
+        run(&r, opts).is_ok_and(|o| o.violations.iter().any(|v| v.property == property))
     };
     let mut keep: Vec<usize> = s.events.iter().map(|(i, _)| *i).collect();
     let mut secondaries = s.hosts.len() - 1;

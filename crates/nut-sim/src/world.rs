@@ -25,6 +25,7 @@ use usbhid_ups::backend::HidBackend;
 use usbhid_ups::device::Device;
 use usbhid_ups::transport::sim::SimDevice;
 
+use crate::error::Error;
 use crate::scenario::{Fault, Scenario};
 use crate::timeline::Timeline;
 
@@ -123,46 +124,56 @@ pub struct Outcome {
 }
 
 /// Run `s` to its end.
-pub fn run(s: &Scenario, opts: &Options) -> Outcome {
-    let mut w = World::new(s, opts);
+pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, Error> {
+    let mut w = World::new(s, opts)?;
     w.run();
-    Outcome {
+    Ok(Outcome {
         violations: w.violations,
         trace: w.trace,
         shutdowns: w.hosts.iter().filter(|h| h.shutdowns > 0).count(),
         events: w.events,
+    })
+}
+
+const RECORDING_NAME: &str = "back-ups-bk650m2-ch.recording.toml";
+const USERS: &[u8] =
+    b"[monp]\n password = pw\n upsmon primary\n[mons]\n password = pw\n upsmon secondary\n";
+const DRIVER_ARGS: &[&str] = &["port=auto", "pollinterval=2"];
+
+/// `what()` once per process; its error is made again (with its source) when asked for.
+fn cached<T: Send + Sync, E>(
+    cell: &'static OnceLock<Option<T>>,
+    what: impl Fn() -> Result<T, E>,
+) -> Result<&'static T, E> {
+    match cell.get_or_init(|| what().ok()) {
+        Some(t) => Ok(t),
+        None => what().map(|_| unreachable!("failed once, fails again")),
     }
 }
 
-fn base_recording() -> &'static Recording {
-    static REC: OnceLock<Recording> = OnceLock::new();
-    REC.get_or_init(|| {
-        Recording::parse(RECORDING, "back-ups-bk650m2-ch.recording.toml")
-            .unwrap_or_else(|e| panic!("the built-in recording parses: {e}"))
-    })
+fn base_recording() -> Result<&'static Recording, Error> {
+    static REC: OnceLock<Option<Recording>> = OnceLock::new();
+    cached(&REC, || Recording::parse(RECORDING, RECORDING_NAME)).map_err(Error::Recording)
 }
 
-fn users() -> &'static nut_conf::upsd_users::Users {
-    static USERS: OnceLock<nut_conf::upsd_users::Users> = OnceLock::new();
-    USERS.get_or_init(|| {
-        nut_conf::upsd_users::parse(
-            b"[monp]\n password = pw\n upsmon primary\n[mons]\n password = pw\n upsmon secondary\n",
-            Path::new("upsd.users"),
-        )
-        .unwrap_or_else(|e| panic!("the built-in upsd.users parses: {e}"))
+fn users() -> Result<&'static nut_conf::upsd_users::Users, Error> {
+    static USERS_: OnceLock<Option<nut_conf::upsd_users::Users>> = OnceLock::new();
+    cached(&USERS_, || {
+        nut_conf::upsd_users::parse(USERS, Path::new("upsd.users"))
     })
+    .map_err(Error::Conf)
 }
 
-fn driver_config() -> &'static DriverConfig {
-    static CFG: OnceLock<DriverConfig> = OnceLock::new();
-    CFG.get_or_init(|| {
-        let x: Vec<_> = ["port=auto", "pollinterval=2"]
+fn driver_config() -> Result<&'static DriverConfig, Error> {
+    static CFG: OnceLock<Option<DriverConfig>> = OnceLock::new();
+    cached(&CFG, || {
+        let x: Vec<_> = DRIVER_ARGS
             .iter()
             .map(|a| nut_driver::config::split_xarg(a))
             .collect();
         DriverConfig::build("usbhid-ups", "ups", None, &x, usbhid_ups::OPTIONS)
-            .unwrap_or_else(|e| panic!("the built-in driver configuration builds: {e}"))
     })
+    .map_err(Error::Driver)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -251,7 +262,6 @@ struct Host {
     busy: bool,
     actions: VecDeque<Action>,
     decided: bool,
-    logout_after: bool,
     shutdowns: u32,
     /// upsd's processing time of the last good poll.
     last_good: u64,
@@ -277,6 +287,8 @@ struct Disturbance {
 
 struct World<'s> {
     s: &'s Scenario,
+    users: &'static nut_conf::upsd_users::Users,
+    cfg: &'static DriverConfig,
     opts: Options,
     now: u64,
     epoch: Instant,
@@ -313,9 +325,9 @@ struct World<'s> {
 }
 
 impl<'s> World<'s> {
-    fn new(s: &'s Scenario, opts: &Options) -> World<'s> {
+    fn new(s: &'s Scenario, opts: &Options) -> Result<World<'s>, Error> {
         let timeline = Timeline::new(s);
-        let mut rec = base_recording().clone();
+        let mut rec = base_recording()?.clone();
         rec.events = timeline.recording_events();
         let unit_changes = rec
             .events
@@ -323,41 +335,38 @@ impl<'s> World<'s> {
             .map(|e| (e.at_s * 1000.0) as u64)
             .collect();
         let clock = ManualClock::new();
-        let port = SimDevice::with_clock(&rec, "simulation", clock.clone())
-            .unwrap_or_else(|e| panic!("the simulated unit builds: {e}"));
-        let hosts = s
-            .hosts
-            .iter()
-            .enumerate()
-            .map(|(i, hc)| {
-                let text = hc.upsmon_conf(i == 0);
-                let conf = nut_conf::upsmon_conf::parse(text.as_bytes(), Path::new("upsmon.conf"))
-                    .unwrap_or_else(|e| panic!("generated upsmon.conf parses: {e}\n{text}"));
-                Host {
-                    interval: conf.pollfreq * 1000,
-                    conf,
-                    primary: i == 0,
-                    machine: None,
-                    gen: 0,
-                    state: HostState::Stopped,
-                    conn: None,
-                    busy: false,
-                    actions: VecDeque::new(),
-                    decided: false,
-                    logout_after: false,
-                    shutdowns: 0,
-                    last_good: 0,
-                    last_bad: None,
-                    partitioned: false,
-                    extra_delay: 0,
-                    gone_in_wait: false,
-                    missed: false,
-                    crashed: false,
-                }
-            })
-            .collect();
+        let port =
+            SimDevice::with_clock(&rec, RECORDING_NAME, clock.clone()).map_err(Error::Unit)?;
+        let mut hosts = Vec::new();
+        for (i, hc) in s.hosts.iter().enumerate() {
+            let text = hc.upsmon_conf(i == 0);
+            let conf = nut_conf::upsmon_conf::parse(text.as_bytes(), Path::new("upsmon.conf"))
+                .map_err(Error::Conf)?;
+            hosts.push(Host {
+                interval: conf.pollfreq * 1000,
+                conf,
+                primary: i == 0,
+                machine: None,
+                gen: 0,
+                state: HostState::Stopped,
+                conn: None,
+                busy: false,
+                actions: VecDeque::new(),
+                decided: false,
+                shutdowns: 0,
+                last_good: 0,
+                last_bad: None,
+                partitioned: false,
+                extra_delay: 0,
+                gone_in_wait: false,
+                missed: false,
+                crashed: false,
+            });
+        }
         let mut w = World {
             s,
+            users: users()?,
+            cfg: driver_config()?,
             opts: *opts,
             now: 0,
             // far from the real clock: the backend's few `Instant::now()` are long ago
@@ -401,7 +410,7 @@ impl<'s> World<'s> {
         for h in 0..w.hosts.len() {
             w.at(500, Ev::UpsmonStart(h));
         }
-        w
+        Ok(w)
     }
 
     fn at(&mut self, t: u64, ev: Ev) {
@@ -659,7 +668,7 @@ impl<'s> World<'s> {
             return;
         }
         self.upsd_gen += 1;
-        self.upsd = Some(SimServer::new(&["ups"], users().clone(), self.s.maxage));
+        self.upsd = Some(SimServer::new(&["ups"], self.users.clone(), self.s.maxage));
         self.log(|| "upsd starts".into());
         let gen = self.upsd_gen;
         self.upsd_tick();
@@ -759,7 +768,7 @@ impl<'s> World<'s> {
             let dev: Box<dyn Device> = Box::new(port.reopen()?);
             Ok(dev)
         }));
-        let started = nut_driver::init_tree(&mut backend, driver_config(), &usbhid_ups::DRIVER);
+        let started = nut_driver::init_tree(&mut backend, self.cfg, &usbhid_ups::DRIVER);
         let gen = self.driver_gen;
         match started {
             Ok(st) => {
@@ -1222,7 +1231,8 @@ impl<'s> World<'s> {
                         self.numlogins_round(h);
                     }
                 }
-                Action::LogoutAfterShutdown { .. } => self.hosts[h].logout_after = true,
+                // upsmon exits after SHUTDOWNCMD, which closes the connection anyway
+                Action::LogoutAfterShutdown { .. } => {}
                 Action::Shutdown => {
                     self.decide(h, "SHUTDOWN");
                     if h == 0 {
@@ -1305,7 +1315,7 @@ impl<'s> World<'s> {
         }));
         let mut tree = nut_state::Tree::new();
         let r = backend
-            .init(&mut tree, driver_config())
+            .init(&mut tree, self.cfg)
             .and_then(|()| backend.shutdown(&mut tree));
         self.log(|| format!("killpower: {r:?}"));
     }

@@ -2,7 +2,12 @@
 //! replay exactly, and broken rules that the checker catches, replays and shrinks.
 
 use nut_sim::shrink::shrink;
-use nut_sim::{run, Mutation, Options, Property, Scenario};
+use nut_sim::{Mutation, Options, Outcome, Property, Scenario};
+
+/// [`nut_sim::run`], which sets up every generated scenario.
+fn run(s: &Scenario, o: &Options) -> Outcome {
+    nut_sim::run(s, o).expect("the scenario sets up")
+}
 
 fn opts(mutation: Option<Mutation>) -> Options {
     Options {
