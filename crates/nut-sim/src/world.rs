@@ -315,7 +315,8 @@ struct World<'s> {
     /// The truth now: on battery, low battery; since when OB+LB.
     mains: bool,
     oblb_since: Option<u64>,
-    fsd_ever: bool,
+    /// When upsd's FSD latch was set: from, until (`u64::MAX`: still set).
+    fsd_latched: Vec<(u64, u64)>,
     wait_since: Option<u64>,
     primary_shutdown: Option<u64>,
     /// The primary's last NUMLOGINS request failed (counted as 0).
@@ -390,7 +391,7 @@ impl<'s> World<'s> {
             disturbances: Vec::new(),
             mains: true,
             oblb_since: None,
-            fsd_ever: false,
+            fsd_latched: Vec::new(),
             wait_since: None,
             primary_shutdown: None,
             numlogins_failed: false,
@@ -633,6 +634,13 @@ impl<'s> World<'s> {
         }
     }
 
+    /// upsd is gone, and its FSD latch with it.
+    fn unlatch(&mut self) {
+        if let Some(l) = self.fsd_latched.last_mut().filter(|l| l.1 == u64::MAX) {
+            l.1 = self.now;
+        }
+    }
+
     /// A disturbance of host `h`'s network: for the primary, every secondary's way to upsd.
     fn disturb_link(&mut self, h: usize, from: u64, to: u64) {
         if h == 0 {
@@ -677,6 +685,7 @@ impl<'s> World<'s> {
 
     fn upsd_stop(&mut self) {
         self.upsd = None;
+        self.unlatch();
         self.upsd_gen += 1;
         if let Some(d) = self.driver.as_mut() {
             if let Some(id) = d.link.take() {
@@ -1032,8 +1041,8 @@ impl<'s> World<'s> {
             }
             Rpc::Fsd => {
                 lines.push(ask("FSD ups"));
-                if u.fsd(0) && !self.fsd_ever {
-                    self.fsd_ever = true;
+                if u.fsd(0) && self.fsd_latched.last().is_none_or(|l| l.1 != u64::MAX) {
+                    self.fsd_latched.push((self.now, u64::MAX));
                 }
             }
             Rpc::NumLogins => lines.push(ask("GET NUMLOGINS ups")),
@@ -1299,6 +1308,7 @@ impl<'s> World<'s> {
         }
         // the primary's services stop, then the shutdown hook kills the power (driver -k)
         self.upsd = None;
+        self.unlatch();
         self.upsd_gen += 1;
         self.driver = None;
         self.driver_gen += 1;
@@ -1339,7 +1349,7 @@ impl<'s> World<'s> {
         let oblb = self.timeline.any(from, now, |c| !c.mains && c.lb);
         let ob = self.timeline.any(from, now, |c| !c.mains);
         let comm_bad = self.hosts[h].last_bad.is_some_and(|t| t >= from);
-        let fsd = self.fsd_ever;
+        let fsd = self.fsd_latched.iter().any(|&(a, b)| a <= now && b > from);
         let allowed = fsd || oblb || (ob && (comm_bad || hc.timed()));
         if !allowed {
             self.violate(
