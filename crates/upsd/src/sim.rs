@@ -106,7 +106,8 @@ impl SimServer {
 
     /// The periodic pass of the link of UPS `ups` at `now` (once a second): whether upsd sends
     /// the driver a `PING` (stock 2.8.0: not while the driver reports stale data; when nothing
-    /// was heard or pinged for MAXAGE/3 seconds).
+    /// was heard or pinged for MAXAGE/3 seconds). The same rule as the link's periodic check
+    /// in `driver.rs`: change both together.
     pub fn driver_check(&mut self, ups: usize, now: Secs) -> bool {
         let maxage = self.server.maxage;
         let Some(u) = self.server.upses.get_mut(ups) else {
