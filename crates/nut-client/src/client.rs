@@ -434,6 +434,15 @@ impl Client {
         self.ask_ok(Request::Fsd(ups.to_owned())).await.map(drop)
     }
 
+    /// `CLEARFSD <ups>` (nut-rs's upsd only; stock answers `ERR UNKNOWN-COMMAND`): withdraws
+    /// the FSD this connection set, unless another host may have acted on it
+    /// (`ERR FSD-SEEN`).
+    pub async fn clear_fsd(&mut self, ups: &str) -> Result<()> {
+        self.ask_ok(Request::ClearFsd(ups.to_owned()))
+            .await
+            .map(drop)
+    }
+
     /// `SET VAR <ups> <var> "<value>"` (value always quoted and escaped, like upsrw).
     /// Returns the tracking id when tracking is on (`OK TRACKING <36 chars>`), else `None`.
     pub async fn set_var(&mut self, ups: &str, var: &str, value: &str) -> Result<Option<String>> {

@@ -114,6 +114,9 @@ notify_events! {
     /// nut-rs: the UPS is on line power again before an `ONBATT_SHUTDOWN_*` limit was reached.
     OnbattShutdownCancelled = "ONBATT_SHUTDOWN_CANCELLED",
         "UPS %s on line power again: timed shutdown cancelled";
+    /// nut-rs: mains returned before any other host acted on the FSD this primary set, and it
+    /// withdrew it (`CLEARFSD_ON_MAINS`).
+    FsdCleared = "FSD_CLEARED", "UPS %s on line power again: forced shutdown withdrawn";
 }
 
 impl NotifyEvent {
@@ -225,12 +228,16 @@ mod tests {
     #[test]
     fn names_in_nut_order_and_case_insensitive() {
         let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
         assert_eq!(names[..4], ["ONLINE", "ONBATT", "LOWBATT", "FSD"]);
         assert_eq!(names[28..30], ["SHUTDOWN_HOSTSYNC", "SUSPEND_STARTING"]);
         assert_eq!(
             names[32..],
-            ["ONBATT_SHUTDOWN", "ONBATT_SHUTDOWN_CANCELLED"]
+            [
+                "ONBATT_SHUTDOWN",
+                "ONBATT_SHUTDOWN_CANCELLED",
+                "FSD_CLEARED"
+            ]
         );
         for &e in NotifyEvent::ALL {
             assert_eq!(NotifyEvent::from_name(&e.name().to_lowercase()), Some(e));

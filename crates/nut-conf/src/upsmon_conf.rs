@@ -338,6 +338,9 @@ pub struct UpsmonConf {
     /// `ONBATT_SHUTDOWN_CHARGE` percent (nut-rs): a UPS on battery with `battery.charge` below
     /// this is critical.
     pub onbatt_shutdown_charge: Option<u64>,
+    /// `CLEARFSD_ON_MAINS` (nut-rs, default false): a primary whose FSD no other host can have
+    /// acted on withdraws it when mains returns during its HOSTSYNC wait, and stays up.
+    pub clearfsd_on_mains: bool,
     /// Accepted lines with no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -378,6 +381,7 @@ impl Default for UpsmonConf {
             onbatt_shutdown_after: None,
             onbatt_shutdown_runtime: None,
             onbatt_shutdown_charge: None,
+            clearfsd_on_mains: false,
             warnings: Vec::new(),
         }
     }
@@ -697,6 +701,7 @@ fn apply(
         "ONBATT_SHUTDOWN_CHARGE" => {
             conf.onbatt_shutdown_charge = Some(bounded(key, &one(words)?, 100, "percent")?);
         }
+        "CLEARFSD_ON_MAINS" => conf.clearfsd_on_mains = boolean(key, &one(words)?)?,
         "CERTVERIFY" => conf.certverify = boolean(key, &one(words)?)?,
         "FORCESSL" => conf.forcessl = boolean(key, &one(words)?)?,
         _ => return Err(unknown_directive(key, KEYWORDS)),
@@ -963,6 +968,17 @@ POLLFAIL_LOG_THROTTLE_MAX 100
         ] {
             assert_eq!(fail(&format!("MONITOR u 1 a b primary\n{line}\n")), format!("upsmon.conf:2: {msg}"));
         }
+    }
+
+    #[test]
+    fn clearfsd_on_mains() {
+        assert!(!ok("").clearfsd_on_mains);
+        assert!(ok("CLEARFSD_ON_MAINS 1\n").clearfsd_on_mains);
+        assert!(!ok("CLEARFSD_ON_MAINS 1\nCLEARFSD_ON_MAINS no\n").clearfsd_on_mains);
+        assert_eq!(
+            fail("MONITOR u 1 a b primary\nCLEARFSD_ON_MAINS maybe\n"),
+            "upsmon.conf:2: CLEARFSD_ON_MAINS expects a boolean (true, on, yes, 1 or false, off, no, 0), got \"maybe\""
+        );
     }
 
     #[test]

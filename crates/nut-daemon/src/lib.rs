@@ -5,7 +5,7 @@
 //! files and the signals `-c <command>` sends ([`PidFile`], [`signal_command`]), running as
 //! an unprivileged user after the privileged set-up ([`become_user`]), reading PEM
 //! certificates and keys ([`pem`]), warning about config files with secrets that others may
-//! read ([`perms`]), and telling systemd how the daemon is doing ([`notify`]).
+//! read ([`perms`]), rate-limited repeated log lines ([`ratelimit`]), and telling systemd how the daemon is doing ([`notify`]).
 
 pub mod cli;
 mod logging;
@@ -15,6 +15,7 @@ pub mod pem;
 pub mod perms;
 mod pidfile;
 mod privs;
+pub mod ratelimit;
 mod syslog;
 
 pub use logging::{init_logging, log_level};

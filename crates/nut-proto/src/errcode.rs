@@ -55,11 +55,15 @@ pub enum ErrCode {
     Unknown,
     /// Tracking result: the driver failed to carry out the request.
     Failed,
+    /// nut-rs, `CLEARFSD`: another host may have acted on the FSD, so it stays.
+    FsdSeen,
+    /// nut-rs, `CLEARFSD`: FSD is not set on the UPS.
+    FsdNotSet,
 }
 
 impl ErrCode {
     /// Every code, for parsers that map text back to a code.
-    pub const ALL: [ErrCode; 25] = [
+    pub const ALL: [ErrCode; 27] = [
         ErrCode::AccessDenied,
         ErrCode::UnknownUps,
         ErrCode::VarNotSupported,
@@ -85,6 +89,8 @@ impl ErrCode {
         ErrCode::InvalidValue,
         ErrCode::Unknown,
         ErrCode::Failed,
+        ErrCode::FsdSeen,
+        ErrCode::FsdNotSet,
     ];
 
     /// The code as sent on the wire, without the `ERR ` prefix.
@@ -115,6 +121,8 @@ impl ErrCode {
             ErrCode::InvalidValue => "INVALID-VALUE",
             ErrCode::Unknown => "UNKNOWN",
             ErrCode::Failed => "FAILED",
+            ErrCode::FsdSeen => "FSD-SEEN",
+            ErrCode::FsdNotSet => "FSD-NOT-SET",
         }
     }
 

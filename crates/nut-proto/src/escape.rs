@@ -1,5 +1,7 @@
 //! Output escaping (`pconf_encode`): a backslash before `"`, `\` and `#`, nothing else.
 
+use std::borrow::Cow;
+
 /// upsd stores escaped values in a 256-byte buffer, so an escaped value is at most 255 bytes.
 pub const ESCAPED_VALUE_MAX: usize = 255;
 
@@ -60,6 +62,21 @@ pub fn unescape(src: &str) -> String {
 /// `"` + escaped value + `"`: how values travel on the wire.
 pub fn quote(src: &str) -> String {
     format!("\"{}\"", escape(src))
+}
+
+/// One word as it goes on the wire: bare when the other side's tokenizer keeps it as is, else
+/// in quotes with `"`, `\` and `#` escaped (an empty word too). Plain names therefore go out
+/// exactly as stock clients and drivers send them.
+pub fn word(word: &str) -> Cow<'_, str> {
+    let bare = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'#' | b'='));
+    if bare {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(quote(word))
+    }
 }
 
 #[cfg(test)]

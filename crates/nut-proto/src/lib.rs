@@ -23,7 +23,7 @@ mod tokenizer;
 
 pub use errcode::ErrCode;
 pub use error::ParseError;
-pub use escape::{escape, escape_capped, quote, unescape, ESCAPED_VALUE_MAX};
+pub use escape::{escape, escape_capped, quote, unescape, word, ESCAPED_VALUE_MAX};
 pub use get::{Get, GetReply, TrackingStatus, VarType, DESC_MAX};
 pub use list::{List, ListItem, ListReply};
 pub use reply::{check_err, OkReply, Reply, Text, HELP_TEXT, TRACKING_ID_LEN};

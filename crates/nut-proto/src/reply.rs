@@ -86,6 +86,8 @@ pub enum OkReply {
     MasterGranted,
     /// `OK FSD-SET`.
     FsdSet,
+    /// `OK FSD-CLEARED` (nut-rs: the answer to `CLEARFSD`).
+    FsdCleared,
     /// `OK STARTTLS`: the TLS handshake starts right after this line.
     StartTls,
     /// `OK TRACKING <id>`: SET or INSTCMD handed to the driver; GET TRACKING `<id>` asks how
@@ -101,6 +103,7 @@ impl OkReply {
             OkReply::PrimaryGranted => "OK PRIMARY-GRANTED",
             OkReply::MasterGranted => "OK MASTER-GRANTED",
             OkReply::FsdSet => "OK FSD-SET",
+            OkReply::FsdCleared => "OK FSD-CLEARED",
             OkReply::StartTls => "OK STARTTLS",
             OkReply::Tracking(id) => {
                 out.extend_from_slice(b"OK TRACKING ");
@@ -132,6 +135,7 @@ impl OkReply {
             "OK PRIMARY-GRANTED" => OkReply::PrimaryGranted,
             "OK MASTER-GRANTED" => OkReply::MasterGranted,
             "OK FSD-SET" => OkReply::FsdSet,
+            "OK FSD-CLEARED" => OkReply::FsdCleared,
             _ => OkReply::Plain,
         })
     }
@@ -277,6 +281,7 @@ mod tests {
             (OkReply::PrimaryGranted, "OK PRIMARY-GRANTED".into()),
             (OkReply::MasterGranted, "OK MASTER-GRANTED".into()),
             (OkReply::FsdSet, "OK FSD-SET".into()),
+            (OkReply::FsdCleared, "OK FSD-CLEARED".into()),
             (OkReply::StartTls, "OK STARTTLS".into()),
             (OkReply::Tracking(id.into()), format!("OK TRACKING {id}")),
         ] {

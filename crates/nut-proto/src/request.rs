@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::escape::quote;
+use crate::escape::{quote, word as word_arg};
 use crate::get::Get;
 use crate::list::{List, ListReply};
 use crate::reply::{check_err, OkReply, Reply};
@@ -46,11 +46,13 @@ pub enum Command {
     Set,
     /// `INSTCMD`.
     InstCmd,
+    /// `CLEARFSD`: nut-rs only (stock 2.8.0 answers `ERR UNKNOWN-COMMAND`).
+    ClearFsd,
 }
 
 impl Command {
-    /// Every command, in stock's table order.
-    pub const ALL: [Command; 16] = [
+    /// Every command, in stock's table order, then ours.
+    pub const ALL: [Command; 17] = [
         Command::Ver,
         Command::NetVer,
         Command::ProtVer,
@@ -67,6 +69,7 @@ impl Command {
         Command::Fsd,
         Command::Set,
         Command::InstCmd,
+        Command::ClearFsd,
     ];
 
     /// The command word, upper case.
@@ -88,6 +91,7 @@ impl Command {
             Command::Fsd => "FSD",
             Command::Set => "SET",
             Command::InstCmd => "INSTCMD",
+            Command::ClearFsd => "CLEARFSD",
         }
     }
 
@@ -107,6 +111,7 @@ impl Command {
                 | Command::Primary
                 | Command::Master
                 | Command::Fsd
+                | Command::ClearFsd
                 | Command::Set
                 | Command::InstCmd
         )
@@ -150,6 +155,9 @@ pub enum Request {
     Master(String),
     /// `FSD <ups>`: set the forced-shutdown flag.
     Fsd(String),
+    /// `CLEARFSD <ups>` (nut-rs): withdraw the FSD this connection set, if no other host can
+    /// have acted on it (docs/upsmon.md, "Withdrawing FSD").
+    ClearFsd(String),
     /// `SET VAR <ups> <var> <value>` (upsd ignores words after the value).
     SetVar {
         /// The UPS.
@@ -240,6 +248,7 @@ impl Request {
             Command::Primary => Request::Primary(only(args).ok_or(invalid)?),
             Command::Master => Request::Master(only(args).ok_or(invalid)?),
             Command::Fsd => Request::Fsd(only(args).ok_or(invalid)?),
+            Command::ClearFsd => Request::ClearFsd(only(args).ok_or(invalid)?),
             Command::Set => parse_set(args).ok_or(invalid)?,
             Command::InstCmd => {
                 let mut args = args;
@@ -268,6 +277,7 @@ impl Request {
             Request::Primary(_) => Command::Primary,
             Request::Master(_) => Command::Master,
             Request::Fsd(_) => Command::Fsd,
+            Request::ClearFsd(_) => Command::ClearFsd,
             Request::SetVar { .. } | Request::SetTracking(_) => Command::Set,
             Request::InstCmd { .. } => Command::InstCmd,
         }
@@ -279,7 +289,7 @@ impl Request {
         let mut line = String::from(self.command().as_str());
         let mut word = |w: &str| {
             line.push(' ');
-            line.push_str(&arg(w));
+            line.push_str(&word_arg(w));
         };
         match self {
             Request::Ver
@@ -295,7 +305,8 @@ impl Request {
             | Request::Login(w)
             | Request::Primary(w)
             | Request::Master(w)
-            | Request::Fsd(w) => word(w),
+            | Request::Fsd(w)
+            | Request::ClearFsd(w) => word(w),
             Request::SetVar { ups, var, value } => {
                 ["VAR", ups, var].into_iter().for_each(word);
                 line.push(' ');
@@ -340,6 +351,7 @@ impl Request {
             | Request::Primary(_)
             | Request::Master(_)
             | Request::Fsd(_)
+            | Request::ClearFsd(_)
             | Request::SetVar { .. }
             | Request::SetTracking(_)
             | Request::InstCmd { .. } => OkReply::parse(line).map(Reply::Ok),
@@ -366,21 +378,6 @@ fn parse_set(args: Vec<String>) -> Option<Request> {
         }
     }
     None
-}
-
-/// One argument as it goes on the wire: bare when the server's tokenizer keeps it as is,
-/// else in quotes with `"`, `\` and `#` escaped. Plain names therefore go out exactly as
-/// stock clients send them.
-fn arg(word: &str) -> Cow<'_, str> {
-    let bare = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'#' | b'='));
-    if bare {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(quote(word))
-    }
 }
 
 #[cfg(test)]
@@ -571,6 +568,7 @@ mod tests {
                 word().prop_map(Request::Primary),
                 word().prop_map(Request::Master),
                 word().prop_map(Request::Fsd),
+                word().prop_map(Request::ClearFsd),
                 (word(), word(), word()).prop_map(|(ups, var, value)| Request::SetVar {
                     ups,
                     var,

@@ -28,6 +28,8 @@ pub struct HostConf {
     pub onbatt_runtime: Option<u64>,
     /// `ONBATT_SHUTDOWN_CHARGE`.
     pub onbatt_charge: Option<u64>,
+    /// `CLEARFSD_ON_MAINS` (the primary only).
+    pub clearfsd: bool,
 }
 
 impl HostConf {
@@ -49,6 +51,9 @@ impl HostConf {
             self.deadtime,
             self.finaldelay
         );
+        if self.clearfsd {
+            s.push_str("CLEARFSD_ON_MAINS yes\n");
+        }
         for (k, v) in [
             ("ONBATT_SHUTDOWN_AFTER", self.onbatt_after),
             ("ONBATT_SHUTDOWN_RUNTIME", self.onbatt_runtime),
@@ -204,9 +209,12 @@ impl Scenario {
                 onbatt_after: r.chance(15).then(|| r.pick(&[20, 60, 180])),
                 onbatt_runtime: r.chance(10).then(|| r.pick(&[60, 300])),
                 onbatt_charge: r.chance(10).then(|| r.pick(&[30, 60])),
+                clearfsd: false,
             }
         };
-        let hosts: Vec<HostConf> = (0..=secondaries).map(|_| host(&mut r)).collect();
+        let mut hosts: Vec<HostConf> = (0..=secondaries).map(|_| host(&mut r)).collect();
+        // drawn apart, so that adding it left every other draw of a seed as it was
+        hosts[0].clearfsd = Rng::new(seed ^ 0xc1ea_9f5d).chance(50);
         let battery = Battery {
             runtime: r.range(60, 400),
             recharge: r.range(120, 1800),

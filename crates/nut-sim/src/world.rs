@@ -20,7 +20,9 @@ use nut_driver::{Backend, ConnId, Core, DriverConfig, Output};
 use nut_hid_recording::Recording;
 use nut_hid_sim::ManualClock;
 use upsd::sim::{SimClient, SimServer};
-use upsmon::machine::{Action, Battery as Reads, Machine, Observation, Phase, PollResult};
+use upsmon::machine::{
+    Action, Battery as Reads, ClearResult, Machine, Observation, Phase, PollResult,
+};
 use usbhid_ups::backend::HidBackend;
 use usbhid_ups::device::Device;
 use usbhid_ups::transport::sim::SimDevice;
@@ -181,6 +183,9 @@ enum Rpc {
     Poll,
     Fsd,
     NumLogins,
+    /// `CLEARFSD_ON_MAINS`: the status read in each round of the primary's wait.
+    WaitStatus,
+    ClearFsd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -710,10 +715,13 @@ impl<'s> World<'s> {
                 d.next_conn += 1;
                 d.core.open(id);
                 d.link = Some(id);
-                if let Some(u) = self.upsd.as_mut() {
-                    u.driver_connected(0, now_s);
+                let linked = self
+                    .upsd
+                    .as_mut()
+                    .is_some_and(|u| u.driver_connected(0, now_s).is_ok());
+                if linked {
+                    self.send_driver(b"DUMPALL\n".to_vec());
                 }
-                self.send_driver(b"DUMPALL\n".to_vec());
             }
         } else if linked {
             let ping = self.upsd.as_mut().is_some_and(|u| u.driver_check(0, now_s));
@@ -1046,6 +1054,13 @@ impl<'s> World<'s> {
                 }
             }
             Rpc::NumLogins => lines.push(ask("GET NUMLOGINS ups")),
+            Rpc::WaitStatus => lines.push(ask("GET VAR ups ups.status")),
+            Rpc::ClearFsd => {
+                lines.push(ask("CLEARFSD ups"));
+                if !u.fsd(0) {
+                    self.unlatch();
+                }
+            }
         }
         lines.push(self.now.to_string());
         let back = self.now + self.delay(h);
@@ -1144,6 +1159,34 @@ impl<'s> World<'s> {
                 }
                 self.drive(h);
             }
+            Rpc::WaitStatus => {
+                let status = match &reply {
+                    Reply::Lines(l) => value(&l[0]),
+                    Reply::Broken => None,
+                };
+                let asks = match (status, self.hosts[h].machine.as_mut()) {
+                    (Some(st), Some(m)) => m.status_while_waiting(0, &st, now),
+                    _ => Vec::new(),
+                };
+                let clear = asks.iter().any(|a| matches!(a, Action::ClearFsd { .. }));
+                if clear && self.hosts[h].conn.is_some() {
+                    self.log(|| format!("host {h} asks CLEARFSD"));
+                    self.send(h, Rpc::ClearFsd);
+                } else if clear {
+                    self.clear_result(h, ClearResult::Refused("not connected".into()));
+                } else {
+                    self.numlogins_ask(h);
+                }
+            }
+            Rpc::ClearFsd => {
+                let result = match &reply {
+                    Reply::Lines(l) if l[0].starts_with("OK") => ClearResult::Cleared,
+                    Reply::Lines(l) if l[0] == "ERR UNKNOWN-COMMAND" => ClearResult::Unsupported,
+                    Reply::Lines(l) => ClearResult::Refused(l[0].clone()),
+                    Reply::Broken => ClearResult::Refused("connection lost".into()),
+                };
+                self.clear_result(h, result);
+            }
             Rpc::NumLogins => {
                 let n = match &reply {
                     Reply::Lines(l) => l[0]
@@ -1156,11 +1199,49 @@ impl<'s> World<'s> {
         }
     }
 
+    /// One round of the primary's wait: with `CLEARFSD_ON_MAINS`, the status first (and
+    /// `CLEARFSD` when the machine asks), then NUMLOGINS, as the daemon does.
     fn numlogins_round(&mut self, h: usize) {
+        let watch = self.hosts[h]
+            .machine
+            .as_ref()
+            .is_some_and(Machine::polls_while_waiting);
+        if watch && self.hosts[h].conn.is_some() {
+            self.send(h, Rpc::WaitStatus);
+        } else {
+            self.numlogins_ask(h);
+        }
+    }
+
+    fn numlogins_ask(&mut self, h: usize) {
         if self.hosts[h].conn.is_none() {
             self.numlogins_answer(h, None);
         } else {
             self.send(h, Rpc::NumLogins);
+        }
+    }
+
+    /// upsd's answer to `CLEARFSD`: the shutdown is called off, or the wait goes on.
+    fn clear_result(&mut self, h: usize, result: ClearResult) {
+        let now = self.inst();
+        self.log(|| format!("host {h} CLEARFSD: {result:?}"));
+        let next = match self.hosts[h].machine.as_mut() {
+            Some(m) => m.fsd_clear_result(0, result, now),
+            None => return,
+        };
+        let off = self.hosts[h]
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.phase() == Phase::Monitoring);
+        if off {
+            // monitoring again: a later decision is a new one
+            self.hosts[h].decided = false;
+            self.wait_since = None;
+            self.actions(h, next);
+            self.cycle(h);
+        } else {
+            self.hosts[h].actions.extend(next);
+            self.numlogins_ask(h);
         }
     }
 
@@ -1256,7 +1337,9 @@ impl<'s> World<'s> {
                 Action::SetPollInterval(d) => {
                     self.hosts[h].interval = d.as_millis() as u64;
                 }
-                Action::Notify { .. }
+                // asked for and answered in the wait's rounds (`numlogins_round`)
+                Action::ClearFsd { .. }
+                | Action::Notify { .. }
                 | Action::Log { .. }
                 | Action::Wall { .. }
                 | Action::Reconnect { .. } => {}

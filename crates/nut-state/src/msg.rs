@@ -1,7 +1,7 @@
 //! Driver socket messages in both directions, parsed from tokenizer words and formatted as
 //! lines (without the trailing newline). Values are always sent quoted and escaped.
 
-use nut_proto::quote;
+use nut_proto::{quote, word};
 
 use crate::tree::{parse_aux, parse_range};
 
@@ -152,21 +152,23 @@ impl DriverMsg {
     /// The line a driver sends for this message.
     pub fn to_line(&self) -> String {
         match self {
-            DriverMsg::SetInfo { var, value } => format!("SETINFO {var} {}", quote(value)),
-            DriverMsg::DelInfo { var } => format!("DELINFO {var}"),
-            DriverMsg::AddEnum { var, value } => format!("ADDENUM {var} {}", quote(value)),
-            DriverMsg::DelEnum { var, value } => format!("DELENUM {var} {}", quote(value)),
-            DriverMsg::AddRange { var, min, max } => format!("ADDRANGE {var} {min} {max}"),
-            DriverMsg::DelRange { var, min, max } => format!("DELRANGE {var} {min} {max}"),
-            DriverMsg::SetAux { var, aux } => format!("SETAUX {var} {aux}"),
-            DriverMsg::SetFlags { var, flags } => format!("SETFLAGS {var} {}", flags.join(" ")),
-            DriverMsg::AddCmd { cmd } => format!("ADDCMD {cmd}"),
-            DriverMsg::DelCmd { cmd } => format!("DELCMD {cmd}"),
+            DriverMsg::SetInfo { var, value } => format!("SETINFO {} {}", word(var), quote(value)),
+            DriverMsg::DelInfo { var } => format!("DELINFO {}", word(var)),
+            DriverMsg::AddEnum { var, value } => format!("ADDENUM {} {}", word(var), quote(value)),
+            DriverMsg::DelEnum { var, value } => format!("DELENUM {} {}", word(var), quote(value)),
+            DriverMsg::AddRange { var, min, max } => format!("ADDRANGE {} {min} {max}", word(var)),
+            DriverMsg::DelRange { var, min, max } => format!("DELRANGE {} {min} {max}", word(var)),
+            DriverMsg::SetAux { var, aux } => format!("SETAUX {} {aux}", word(var)),
+            DriverMsg::SetFlags { var, flags } => {
+                format!("SETFLAGS {} {}", word(var), words(flags))
+            }
+            DriverMsg::AddCmd { cmd } => format!("ADDCMD {}", word(cmd)),
+            DriverMsg::DelCmd { cmd } => format!("DELCMD {}", word(cmd)),
             DriverMsg::DataOk => "DATAOK".into(),
             DriverMsg::DataStale => "DATASTALE".into(),
             DriverMsg::DumpDone => "DUMPDONE".into(),
             DriverMsg::Pong => "PONG".into(),
-            DriverMsg::Tracking { id, status } => format!("TRACKING {id} {status}"),
+            DriverMsg::Tracking { id, status } => format!("TRACKING {} {status}", word(id)),
         }
     }
 
@@ -210,6 +212,11 @@ impl DriverReply {
     pub fn encode(&self) -> Vec<u8> {
         line_bytes(self.to_line())
     }
+}
+
+/// Words joined by spaces, each as [`word`] writes it.
+fn words(list: &[String]) -> String {
+    list.iter().map(|w| word(w)).collect::<Vec<_>>().join(" ")
 }
 
 fn line_bytes(line: String) -> Vec<u8> {
@@ -308,7 +315,7 @@ impl UpsdMsg {
     /// The line upsd sends. Like stock upsd, an INSTCMD parameter is escaped but not quoted.
     pub fn to_line(&self) -> String {
         let track = |t: &Option<String>| match t {
-            Some(id) => format!(" TRACKING {id}"),
+            Some(id) => format!(" TRACKING {}", word(id)),
             None => String::new(),
         };
         match self {
@@ -319,13 +326,13 @@ impl UpsdMsg {
             UpsdMsg::NoBroadcast => "NOBROADCAST".into(),
             UpsdMsg::Broadcast(None) => "BROADCAST".into(),
             UpsdMsg::Broadcast(Some(n)) => format!("BROADCAST {n}"),
-            UpsdMsg::DumpValue(v) => format!("DUMPVALUE {v}"),
+            UpsdMsg::DumpValue(v) => format!("DUMPVALUE {}", word(v)),
             UpsdMsg::DumpStatus => "DUMPSTATUS".into(),
             UpsdMsg::Set {
                 var,
                 value,
                 tracking,
-            } => format!("SET {var} {}{}", quote(value), track(tracking)),
+            } => format!("SET {} {}{}", word(var), quote(value), track(tracking)),
             UpsdMsg::InstCmd {
                 cmd,
                 param,
@@ -335,7 +342,7 @@ impl UpsdMsg {
                     Some(p) => format!(" {}", nut_proto::escape(p)),
                     None => String::new(),
                 };
-                format!("INSTCMD {cmd}{p}{}", track(tracking))
+                format!("INSTCMD {}{p}{}", word(cmd), track(tracking))
             }
         }
     }
@@ -353,6 +360,33 @@ mod tests {
 
     fn parse_driver(line: &str) -> Option<DriverMsg> {
         DriverMsg::parse(&split_line(line).ok()?)
+    }
+
+    #[test]
+    fn odd_names_are_quoted_so_the_other_side_reads_them_back() {
+        let msgs = [
+            DriverMsg::SetInfo {
+                var: String::new(),
+                value: "OL".into(),
+            },
+            DriverMsg::DelInfo { var: "a b".into() },
+            DriverMsg::AddCmd { cmd: "x#y".into() },
+        ];
+        let lines: Vec<String> = msgs.iter().map(DriverMsg::to_line).collect();
+        assert_eq!(
+            lines,
+            ["SETINFO \"\" \"OL\"", "DELINFO \"a b\"", "ADDCMD \"x\\#y\""]
+        );
+        for (m, l) in msgs.iter().zip(&lines) {
+            let words = split_line(l).unwrap_or_default();
+            assert_eq!(DriverMsg::parse(&words).as_ref(), Some(m));
+        }
+        // plain names go out bare, as stock drivers write them
+        let set = DriverMsg::SetInfo {
+            var: "ups.status".into(),
+            value: "OL".into(),
+        };
+        assert_eq!(set.to_line(), "SETINFO ups.status \"OL\"");
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! One client connection: read up to 512 bytes at a time, tokenize, answer each complete
-//! line, and send all answers to one read in a single write. STARTTLS switches the same
-//! connection to TLS; LOGOUT closes it once the bytes already read are answered; a client
-//! silent for more than 60 s is dropped.
+//! One client connection: read up to 512 bytes at a time, tokenize, and answer each complete
+//! line in turn. Replies to one read go out in one write while they are small; past
+//! [`OUT_HIGH`] bytes what is pending is written before the next line is looked at, so a
+//! client that sends faster than it reads is simply not read (backpressure) and holds at most
+//! one reply beyond the bound. A client that takes none of its pending replies for
+//! [`WRITE_STALL`] is dropped and logged; one silent for more than 60 s is dropped too.
+//! STARTTLS switches the same connection to TLS; LOGOUT closes it once the bytes already read
+//! are answered. The reply buffer is allocated when there is something to send and freed
+//! once it is sent: an idle connection holds none.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nut_daemon::ratelimit::RateLimit;
 use nut_proto::Tokenizer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,6 +28,16 @@ use crate::state::Server;
 const IDLE: Duration = Duration::from_secs(61);
 /// How long a TLS handshake may take before the client is dropped.
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// Replies waiting to be sent past which they are written before the next line is read.
+pub(crate) const OUT_HIGH: usize = 16 * 1024;
+/// The most handed to one write call.
+const CHUNK: usize = 16 * 1024;
+/// A client whose pending replies make no progress for this long is dropped.
+pub(crate) const WRITE_STALL: Duration = Duration::from_secs(30);
+/// "Parse error" lines, at most one per 10 s for all clients.
+static PARSE_ERROR_LOG: Mutex<RateLimit> = Mutex::new(RateLimit::new(Duration::from_secs(10)));
+/// How long the TLS close may take (a client that reads nothing never takes it).
+const TLS_CLOSE: Duration = Duration::from_secs(2);
 
 /// The text NUT shows for a peer: the bare address (IPv4-mapped IPv6 shown as IPv4).
 pub(crate) fn peer_text(addr: &SocketAddr) -> String {
@@ -69,7 +85,7 @@ pub(crate) async fn serve(
                     _ = session_loop(&server, &mut session, &mut tls_stream) => {}
                     _ = kick.notified() => {}
                 }
-                let _ = tls_stream.shutdown().await;
+                let _ = tokio::time::timeout(TLS_CLOSE, tls_stream.shutdown()).await;
             }
             Ok(Err(e)) => tracing::info!("TLS handshake with {} failed: {e}", session.addr),
             Err(_) => tracing::info!("TLS handshake with {} timed out", session.addr),
@@ -86,7 +102,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> End {
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
-    // Every answer to one read goes out in one write, from one buffer kept for the connection.
+    // Replies not yet written; empty (unallocated) between reads.
     let mut out = Vec::new();
     let mut deadline = Instant::now() + IDLE;
     loop {
@@ -98,14 +114,20 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(0)) | Ok(Err(_)) => return End::Closed,
             Ok(Ok(n)) => n,
         };
-        out.clear();
         let mut after = After::Continue;
         for &b in &buf[..n] {
             match tok.push(b) {
                 None => continue,
                 Some(Err(e)) => {
-                    // Stock answers nothing and drops the rest of this read.
-                    tracing::info!("Parse error on sock from {}: {e}", session.addr);
+                    // Stock answers nothing and drops the rest of this read. A client can
+                    // make one a read: at most one line per interval, for all clients.
+                    let logged = PARSE_ERROR_LOG
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .check(std::time::Instant::now());
+                    if let Some(held) = logged {
+                        tracing::info!("Parse error on sock from {}: {e}{held}", session.addr);
+                    }
                     break;
                 }
                 Some(Ok(words)) => {
@@ -116,6 +138,9 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                         reply.render_into(&mut out);
                         After::of(&reply)
                     };
+                    if out.len() >= OUT_HIGH && send(io, &mut out, &session.addr).await.is_err() {
+                        return End::Closed;
+                    }
                     match step {
                         After::Continue => {}
                         After::Close => after = After::Close,
@@ -127,7 +152,7 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
-        if !out.is_empty() && (io.write_all(&out).await.is_err() || io.flush().await.is_err()) {
+        if send(io, &mut out, &session.addr).await.is_err() {
             return End::Closed;
         }
         match after {
@@ -135,5 +160,47 @@ async fn session_loop<S: AsyncRead + AsyncWrite + Unpin>(
             After::Close => return End::Closed,
             After::StartTls => return End::StartTls,
         }
+    }
+}
+
+/// The client is gone or was dropped (logged).
+struct Dropped;
+
+/// Write `out` in chunks of at most [`CHUNK`] bytes, then free it. A client that takes none
+/// of it for [`WRITE_STALL`] is dropped, and so is one whose socket fails; both are logged.
+async fn send<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    out: &mut Vec<u8>,
+    addr: &str,
+) -> Result<(), Dropped> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let pending = std::mem::take(out);
+    let mut rest = &pending[..];
+    let stalled = || {
+        tracing::warn!(
+            "Dropping client {addr}: it read none of its replies for {} s",
+            WRITE_STALL.as_secs()
+        );
+        Dropped
+    };
+    let failed = |e: std::io::Error| {
+        tracing::info!("Dropping client {addr}: write failed: {e}");
+        Dropped
+    };
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(CHUNK)];
+        match tokio::time::timeout(WRITE_STALL, io.write(chunk)).await {
+            Err(_) => return Err(stalled()),
+            Ok(Err(e)) => return Err(failed(e)),
+            Ok(Ok(0)) => return Err(failed(std::io::ErrorKind::WriteZero.into())),
+            Ok(Ok(n)) => rest = &rest[n..],
+        }
+    }
+    match tokio::time::timeout(WRITE_STALL, io.flush()).await {
+        Err(_) => Err(stalled()),
+        Ok(Err(e)) => Err(failed(e)),
+        Ok(Ok(())) => Ok(()),
     }
 }

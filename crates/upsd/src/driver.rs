@@ -10,7 +10,6 @@ use nut_proto::Tokenizer;
 use nut_state::{DriverMsg, UpsdMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
 
 use crate::clock;
 use crate::state::{DriverLink, Secs, Server};
@@ -67,42 +66,56 @@ enum End {
 }
 
 async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut stream: UnixStream) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<UpsdMsg>();
     if let Err(e) = send(&mut stream, &UpsdMsg::DumpAll).await {
         tracing::error!("Initial write to UPS [{name}] failed: {e}");
         return;
     }
+    // Requests write to the socket directly (non-blocking, through a second descriptor of
+    // it); the link's writer sends only what the socket did not take. A driver that stops
+    // reading blocks neither what it sends nor the periodic check.
+    let split = stream.into_std().and_then(|std| {
+        let writer = std.try_clone()?;
+        Ok((UnixStream::from_std(std)?, writer))
+    });
+    let (mut reader, writer) = match split {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!("Socket of UPS [{name}]: {e}");
+            return;
+        }
+    };
+    let link = DriverLink::new(writer);
     {
         let mut s = lock(server);
         let Some(ups) = s.ups_mut(name) else { return };
-        ups.on_connect(DriverLink { tx }, clock::now());
+        ups.on_connect(link.clone(), clock::now());
     }
+    let drain = link.clone();
+    let mut writer = tokio::spawn(async move { drain.drain().await });
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let end = loop {
         tokio::select! {
-            read = stream.read(&mut buf) => match read {
+            read = reader.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break End::Gone,
                 Ok(n) => handle_bytes(server, name, generation, &mut tok, &buf[..n]),
             },
-            Some(msg) = rx.recv() => {
-                if let Err(e) = send(&mut stream, &msg).await {
+            written = &mut writer => {
+                if let Ok(Err(e)) = written {
                     tracing::warn!("Send to UPS [{name}] failed: {e}");
-                    break End::Gone;
                 }
+                break End::Gone;
             }
             _ = tick.tick() => match check(server, name, generation) {
                 Check::Ok => {}
-                Check::Ping => {
-                    if send(&mut stream, &UpsdMsg::Ping).await.is_err() {
-                        break End::Gone;
-                    }
-                }
+                // With the queue full the driver has a message to read already.
+                Check::Ping => _ = link.offer(name, &UpsdMsg::Ping),
                 Check::Superseded => break End::Superseded,
             },
         }
     };
+    writer.abort();
     let mut s = lock(server);
     if let Some(ups) = s.ups_mut(name) {
         if ups.generation == generation {

@@ -5,7 +5,7 @@
 //! The binary parses NUT's command line into [`Options`] and calls [`run`]. Inside: `start`
 //! is the start-up sequence; `cmd` answers one request (typed by `nut_proto`) against
 //! `state::Server` with no I/O; `client` and `driver` move bytes between sockets and that
-//! state (the driver link speaks `nut_state`'s messages); `server` wires links, listeners
+//! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half); `server` wires links, listeners
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed.
 
@@ -16,6 +16,7 @@ mod cmd;
 mod config;
 mod driver;
 mod error;
+mod link;
 mod server;
 pub mod sim;
 mod start;

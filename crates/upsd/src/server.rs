@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use nut_conf::upsd_users::Users;
 use nut_daemon::cli::Chain;
+use nut_daemon::ratelimit::RateLimit;
 use nut_daemon::Notifier;
 use tokio::net::TcpListener;
 use tokio::signal::{self, unix::SignalKind};
@@ -46,7 +47,7 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     for def in &p.upses {
         add_ups(&server, &statepath, def, false);
     }
-    let permits = Arc::new(Semaphore::new(p.maxconn.max(1)));
+    let permits = Arc::new(Semaphore::new(p.maxconn.clamp(1, Semaphore::MAX_PERMITS)));
     let addrs: Vec<String> = p
         .listeners
         .iter()
@@ -123,12 +124,21 @@ fn add_ups(server: &Arc<Mutex<Server>>, statepath: &Path, def: &UpsDef, first: b
     ));
 }
 
+/// The first pause after a failed accept (out of descriptors, memory); it doubles up to
+/// [`ACCEPT_BACKOFF_MAX`] while accept keeps failing.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// At most one "accept failed" line per this interval.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
 async fn accept_loop(
     server: Arc<Mutex<Server>>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     permits: Arc<Semaphore>,
 ) {
+    let mut backoff = ACCEPT_BACKOFF;
+    let mut accept_log = RateLimit::new(ACCEPT_LOG_EVERY);
     loop {
         // With MAXCONN clients connected, new ones wait in the listen backlog.
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -136,6 +146,7 @@ async fn accept_loop(
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
+                backoff = ACCEPT_BACKOFF;
                 // ALLOW_FROM: closed before a byte is read or written.
                 let verdict = lock(&server).allow.check(peer.ip(), crate::clock::now());
                 match verdict {
@@ -154,8 +165,16 @@ async fn accept_loop(
                 });
             }
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                // The connection stays in the listen queue (EMFILE and the like): wait,
+                // longer each time, rather than spin on it.
+                if let Some(held) = accept_log.check(std::time::Instant::now()) {
+                    tracing::warn!(
+                        "accept failed: {e}; retrying in {} ms{held}",
+                        backoff.as_millis()
+                    );
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
             }
         }
     }

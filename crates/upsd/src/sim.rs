@@ -3,8 +3,11 @@
 //! replica fed with driver-socket bytes, the FSD latch, the staleness rule and the PING rule.
 //! No socket and no clock: the caller passes the time in whole seconds and moves the bytes.
 
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+
 use nut_proto::Tokenizer;
-use nut_state::{DriverMsg, UpsdMsg};
+use nut_state::DriverMsg;
 
 use crate::cmd::{dispatch, After, Session};
 use crate::state::{DriverLink, Secs, Server, Ups};
@@ -19,11 +22,9 @@ pub struct SimClient {
 #[derive(Debug)]
 pub struct SimServer {
     server: Server,
-    /// Per UPS: the tokenizer of its driver link and the link's message queue.
-    links: Vec<(
-        Tokenizer,
-        Option<tokio::sync::mpsc::UnboundedReceiver<UpsdMsg>>,
-    )>,
+    /// Per UPS: the tokenizer of its driver link and the driver's end of the link's socket
+    /// pair (what upsd writes to the driver arrives there).
+    links: Vec<(Tokenizer, Option<UnixStream>)>,
 }
 
 impl SimServer {
@@ -68,12 +69,18 @@ impl SimServer {
     }
 
     /// The driver of UPS `ups` (index) was connected at `now`; the caller sends it `DUMPALL`.
-    pub fn driver_connected(&mut self, ups: usize, now: Secs) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        if let (Some(u), Some(l)) = (self.server.upses.get_mut(ups), self.links.get_mut(ups)) {
-            u.on_connect(DriverLink { tx }, now);
-            *l = (Tokenizer::new(), Some(rx));
+    /// The link is a socket pair (no I/O beyond it); an error making it leaves the UPS
+    /// unlinked.
+    pub fn driver_connected(&mut self, ups: usize, now: Secs) -> std::io::Result<()> {
+        let (ours, driver) = UnixStream::pair()?;
+        for end in [&ours, &driver] {
+            end.set_nonblocking(true)?;
         }
+        if let (Some(u), Some(l)) = (self.server.upses.get_mut(ups), self.links.get_mut(ups)) {
+            u.on_connect(DriverLink::new(ours), now);
+            *l = (Tokenizer::new(), Some(driver));
+        }
+        Ok(())
     }
 
     /// The driver link of UPS `ups` is gone: its replica is forgotten.
@@ -124,13 +131,13 @@ impl SimServer {
         false
     }
 
-    /// Messages upsd queued for the driver of UPS `ups` (SET, INSTCMD), as lines.
+    /// What upsd wrote to the driver of UPS `ups` (SET, INSTCMD lines) since the last call.
     pub fn driver_output(&mut self, ups: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        if let Some((_, Some(rx))) = self.links.get_mut(ups) {
-            while let Ok(m) = rx.try_recv() {
-                out.extend_from_slice(m.to_line().as_bytes());
-                out.push(b'\n');
+        if let Some((_, Some(sock))) = self.links.get_mut(ups) {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = sock.read(&mut buf) {
+                out.extend_from_slice(&buf[..n]);
             }
         }
         out

@@ -80,7 +80,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
     if conf.upsd.certfile.is_none() && conf.upsd.certpath.is_some() {
         tracing::warn!("CERTPATH without CERTFILE: STARTTLS stays off (give CERTFILE, a PEM with certificate and key)");
     }
-    let maxconn = conf.upsd.maxconn.unwrap_or_else(open_files_limit);
+    let maxconn = fit_maxconn(conf.upsd.maxconn, listeners.len(), upses.len());
     if !foreground {
         nix::unistd::daemon(true, false).map_err(Error::Background)?;
     }
@@ -210,10 +210,53 @@ fn bind_v6only(a: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(s.into())
 }
 
-fn open_files_limit() -> usize {
-    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map(|(soft, _)| soft as usize)
-        .unwrap_or(1024)
+/// Descriptors upsd needs beside its clients': stdio, the runtime's, syslog, the PID file
+/// and the files a reload reads, with room to spare, plus the listeners and a socket per
+/// driver (two while one reconnects).
+fn reserved_fds(listeners: usize, upses: usize) -> u64 {
+    32 + listeners as u64 + 2 * upses as u64
+}
+
+/// MAXCONN as the open-file limit can hold it. The default is the soft limit found at start
+/// (stock's default); the soft limit is raised towards the hard one as far as MAXCONN and
+/// upsd's own descriptors need. If even that is short, fewer clients are served at once
+/// (the others wait in the listen queue, as past MAXCONN) and the log says so once, rather
+/// than accept failing with EMFILE.
+fn fit_maxconn(configured: Option<usize>, listeners: usize, upses: usize) -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return configured.unwrap_or(1024);
+    };
+    let maxconn = configured.unwrap_or(usize::try_from(soft).unwrap_or(usize::MAX));
+    let reserve = reserved_fds(listeners, upses);
+    let need = (maxconn as u64).saturating_add(reserve);
+    let mut limit = soft;
+    if soft < need {
+        let raised = need.min(hard);
+        match setrlimit(Resource::RLIMIT_NOFILE, raised, hard) {
+            Ok(()) => limit = raised,
+            Err(e) => {
+                tracing::warn!("Can't raise the open-file limit from {soft} to {raised}: {e}")
+            }
+        }
+    }
+    if limit >= need {
+        return maxconn;
+    }
+    let held = usize::try_from(limit.saturating_sub(reserve))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let line = format!(
+        "MAXCONN {maxconn}{} needs {need} open files, but the limit is {limit} (hard limit {hard}): serving at most {held} clients at once (raise the limit, e.g. LimitNOFILE= in the unit, or lower MAXCONN)",
+        if configured.is_none() { " (the default)" } else { "" },
+    );
+    // The default (the soft limit itself) never fits a hard limit equal to it: no warning.
+    if configured.is_some() {
+        tracing::warn!("{line}");
+    } else {
+        tracing::info!("{line}");
+    }
+    held
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{ErrCode, TrackingStatus};
-use nut_state::{DriverMsg, Tree, UpsdMsg, Var};
-use tokio::sync::{mpsc, Notify};
+use nut_state::{DriverMsg, Tree, Var};
+use tokio::sync::Notify;
 
 use crate::cmd::Session;
+pub(crate) use crate::link::DriverLink;
 
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
 pub(crate) type Secs = u64;
@@ -37,12 +38,6 @@ fn check_instcmd(users: &Users, name: Option<&str>, password: Option<&str>, cmd:
     authenticate(users, name, password).is_some_and(|u| u.may_instcmd(cmd))
 }
 
-/// The live link to a driver: messages queued here are written to its socket.
-#[derive(Debug, Clone)]
-pub(crate) struct DriverLink {
-    pub(crate) tx: mpsc::UnboundedSender<UpsdMsg>,
-}
-
 /// One UPS of ups.conf and the replica of its driver's tree.
 #[derive(Debug, Default)]
 pub(crate) struct Ups {
@@ -59,8 +54,11 @@ pub(crate) struct Ups {
     pub(crate) last_ping: Secs,
     /// Whether the last periodic check found the data stale (for log transitions).
     pub(crate) stale_reported: bool,
-    /// The FSD latch: once set by `FSD <ups>` it stays until upsd restarts.
+    /// The FSD latch: once set by `FSD <ups>` it stays until upsd restarts, unless its setter
+    /// withdraws it in time (`CLEARFSD`, see [`FsdGuard`]).
     pub(crate) fsd: bool,
+    /// Whether the FSD latch may still be withdrawn.
+    pub(crate) fsd_guard: FsdGuard,
     pub(crate) numlogins: u32,
     /// Bumped when the section is redefined or removed, so an old driver link stops.
     pub(crate) generation: u64,
@@ -86,6 +84,11 @@ impl Ups {
             DriverMsg::DataStale => self.data_ok = false,
             m => {
                 self.tree.apply(m);
+                if let DriverMsg::SetInfo { var, value } = m {
+                    if var.eq_ignore_ascii_case("ups.status") {
+                        self.fsd_guard.on_status(value, self.fsd);
+                    }
+                }
             }
         }
     }
@@ -124,6 +127,49 @@ impl Ups {
     pub(crate) fn on_disconnect(&mut self) {
         self.link = None;
         self.tree.clear();
+    }
+}
+
+/// What decides whether an FSD may still be withdrawn (nut-rs's `CLEARFSD`). A host that may
+/// have acted on the FSD, or on the outage it belongs to, cannot be called back, so the latch
+/// becomes final at the first of: another client that identified itself (USERNAME or LOGIN,
+/// as every upsmon does) was sent a status with FSD; a client logged in to the UPS left
+/// (LOGOUT or lost connection) during the outage. The outage starts with a status that says
+/// `OB` and ends at a status without `OB` while FSD is not set.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct FsdGuard {
+    /// The connection that set FSD.
+    pub(crate) setter: Option<u64>,
+    /// The UPS has been on battery since it was last on line with FSD not set.
+    outage: bool,
+    /// The first reason the latch is final, for the log and the refusal.
+    pub(crate) witness: Option<String>,
+}
+
+impl FsdGuard {
+    /// A new `ups.status` from the driver; `fsd` is the latch.
+    pub(crate) fn on_status(&mut self, status: &str, fsd: bool) {
+        if status.split_ascii_whitespace().any(|w| w == "OB") {
+            self.outage = true;
+        } else if !fsd {
+            self.outage = false;
+            self.witness = None;
+        }
+    }
+
+    /// Note the first reason the latch became final.
+    pub(crate) fn witnessed(&mut self, why: impl FnOnce() -> String) {
+        if self.witness.is_none() {
+            self.witness = Some(why());
+        }
+    }
+
+    /// A client logged in to the UPS (`who`, not the setter) left: final if during the
+    /// outage or while FSD is set.
+    pub(crate) fn on_departure(&mut self, id: u64, who: &str, fsd: bool) {
+        if (self.outage || fsd) && self.setter != Some(id) {
+            self.witnessed(|| format!("{who} logged out"));
+        }
     }
 }
 
@@ -282,6 +328,7 @@ impl Server {
         if let Some(name) = entry.login_ups {
             if let Some(ups) = self.ups_mut(&name) {
                 ups.numlogins = ups.numlogins.saturating_sub(1);
+                ups.fsd_guard.on_departure(id, &entry.addr, ups.fsd);
             }
         }
     }

@@ -12,6 +12,14 @@
 //! (for a secondary too: its own policy, no HOSTSYNC), with an `ONBATT_SHUTDOWN`
 //! notification; `OL` before that gives `ONBATT_SHUTDOWN_CANCELLED`.
 //!
+//! And `CLEARFSD_ON_MAINS`: a primary that set FSD itself (not `upsmon -c fsd`), for its one
+//! primary UPS, keeps reading the status of every UPS during its HOSTSYNC wait
+//! ([`Machine::polls_while_waiting`], [`Machine::status_while_waiting`]); once all say `OL`
+//! and none `OB`, it asks upsd to withdraw the FSD ([`Action::ClearFsd`]). upsd agrees only
+//! while no other host can have acted on it; then the shutdown is called off
+//! ([`Machine::fsd_clear_result`]: `FSD_CLEARED`, back to monitoring). Any other answer
+//! leaves the shutdown going on.
+//!
 //! # Driving the machine
 //!
 //! One monitoring cycle of the I/O layer:
@@ -172,6 +180,12 @@ pub enum Action {
     Shutdown,
     /// Sleep this long between monitoring cycles from now on.
     SetPollInterval(Duration),
+    /// Primary, `CLEARFSD_ON_MAINS`: send `CLEARFSD <ups>` and report the answer with
+    /// [`Machine::fsd_clear_result`].
+    ClearFsd {
+        /// `MONITOR` index.
+        ups: usize,
+    },
     /// Drop the connection to this UPS and log in again (credentials or role changed on reload).
     Reconnect {
         /// `MONITOR` index.
@@ -364,6 +378,8 @@ struct Params {
     onbatt_runtime: Option<u64>,
     /// `ONBATT_SHUTDOWN_CHARGE` percent.
     onbatt_charge: Option<u64>,
+    /// `CLEARFSD_ON_MAINS`.
+    clearfsd: bool,
 }
 
 impl Params {
@@ -384,6 +400,7 @@ impl Params {
             onbatt_after: conf.onbatt_shutdown_after.map(Duration::from_secs),
             onbatt_runtime: conf.onbatt_shutdown_runtime,
             onbatt_charge: conf.onbatt_shutdown_charge,
+            clearfsd: conf.clearfsd_on_mains,
         }
     }
 
@@ -409,6 +426,28 @@ pub enum Phase {
     ShutDown,
 }
 
+/// What upsd said to `CLEARFSD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearResult {
+    /// `OK`: the FSD is gone.
+    Cleared,
+    /// `ERR ...` (`FSD-SEEN`: another host may have acted on it), or no answer: the text.
+    Refused(String),
+    /// `ERR UNKNOWN-COMMAND`: an upsd without `CLEARFSD` (stock NUT).
+    Unsupported,
+}
+
+/// A shutdown this primary may still call off (`CLEARFSD_ON_MAINS`).
+#[derive(Debug, Clone)]
+struct Withdrawal {
+    /// The one UPS this host is primary for (where it set FSD).
+    ups: usize,
+    /// The status each UPS gave during the wait.
+    statuses: Vec<Option<String>>,
+    /// `CLEARFSD` was asked (once per shutdown).
+    asked: bool,
+}
+
 /// upsmon's state: one entry per `MONITOR` line plus the global poll interval and phase.
 #[derive(Debug, Clone)]
 pub struct Machine {
@@ -419,6 +458,8 @@ pub struct Machine {
     last_noparent: Option<Instant>,
     /// An `ONBATT_SHUTDOWN_*` limit made a UPS critical at the tick that started the shutdown.
     timed: bool,
+    /// The shutdown under way may still be called off.
+    withdrawal: Option<Withdrawal>,
 }
 
 fn secs(d: Duration) -> u64 {
@@ -448,6 +489,7 @@ impl Machine {
             phase: Phase::Monitoring,
             last_noparent: None,
             timed: false,
+            withdrawal: None,
         }
     }
 
@@ -886,6 +928,7 @@ impl Machine {
             ));
             self.timed = timed;
             self.forceshutdown(now, &mut out);
+            self.offer_withdrawal();
             return out;
         }
         self.push_interval(&mut out);
@@ -1114,6 +1157,106 @@ impl Machine {
         };
     }
 
+    /// After a shutdown this host started on its own readings: with `CLEARFSD_ON_MAINS`, for
+    /// a single primary UPS whose FSD nobody else had set, it may be called off.
+    fn offer_withdrawal(&mut self) {
+        let primaries: Vec<usize> = (0..self.ups.len())
+            .filter(|&i| self.ups[i].primary)
+            .collect();
+        let foreign_fsd = self.ups.iter().any(|u| u.flags.fsd);
+        if let (&[ups], true, false) = (primaries.as_slice(), self.params.clearfsd, foreign_fsd) {
+            if matches!(self.phase, Phase::WaitingForSecondaries { .. }) {
+                self.withdrawal = Some(Withdrawal {
+                    ups,
+                    statuses: vec![None; self.ups.len()],
+                    asked: false,
+                });
+            }
+        }
+    }
+
+    /// During the HOSTSYNC wait: whether to read every UPS's `ups.status` each round and
+    /// report it with [`Machine::status_while_waiting`].
+    pub fn polls_while_waiting(&self) -> bool {
+        self.withdrawal.as_ref().is_some_and(|w| !w.asked)
+    }
+
+    /// A `ups.status` read during the HOSTSYNC wait; [`Action::ClearFsd`] once every UPS
+    /// this host monitors says `OL` and none `OB` (mains is back everywhere).
+    pub fn status_while_waiting(&mut self, ups: usize, status: &str, _now: Instant) -> Vec<Action> {
+        let Some(w) = self.withdrawal.as_mut() else {
+            return Vec::new();
+        };
+        if w.asked || ups >= w.statuses.len() {
+            return Vec::new();
+        }
+        w.statuses[ups] = Some(status.to_string());
+        let on_mains = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| mentions(s, "OL") && !mentions(s, "OB"))
+        };
+        if !w.statuses.iter().all(on_mains) {
+            return Vec::new();
+        }
+        w.asked = true;
+        vec![Action::ClearFsd { ups: w.ups }]
+    }
+
+    /// upsd's answer to [`Action::ClearFsd`]. `Cleared` calls the shutdown off: the statuses
+    /// read during the wait are taken in (`ONLINE` and the like), `FSD_CLEARED` is notified
+    /// and monitoring goes on. Anything else is logged and the wait goes on.
+    pub fn fsd_clear_result(
+        &mut self,
+        ups: usize,
+        result: ClearResult,
+        now: Instant,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(w) = self.withdrawal.as_ref() else {
+            return out;
+        };
+        if w.ups != ups || !matches!(self.phase, Phase::WaitingForSecondaries { .. }) {
+            return out;
+        }
+        let sys = self.ups[ups].system.clone();
+        match result {
+            ClearResult::Cleared => {}
+            ClearResult::Refused(why) => {
+                let msg = format!("UPS [{sys}]: FSD stays ({why}), the shutdown goes on");
+                out.push(log(LogLevel::Warning, msg));
+                return out;
+            }
+            ClearResult::Unsupported => {
+                let msg = format!(
+                    "UPS [{sys}]: upsd cannot withdraw FSD (no CLEARFSD: not nut-rs's upsd), the shutdown goes on"
+                );
+                out.push(log(LogLevel::Warning, msg));
+                return out;
+            }
+        }
+        let Some(w) = self.withdrawal.take() else {
+            return out;
+        };
+        self.phase = Phase::Monitoring;
+        self.timed = false;
+        let msg = format!(
+            "UPS [{sys}]: mains returned before any other host acted on the FSD: FSD withdrawn, shutdown called off"
+        );
+        out.push(log(LogLevel::Notice, msg));
+        let u = &mut self.ups[ups];
+        u.flags.fsd = false;
+        u.fsd_notified = false;
+        for (i, status) in w.statuses.into_iter().enumerate() {
+            if let Some(status) = status {
+                let status: Vec<&str> = tokens_without_fsd(&status);
+                self.parse_status(i, &status.join(" "), None, now, &mut out);
+            }
+        }
+        self.notify(&mut out, NotifyEvent::FsdCleared, ups, None);
+        self.push_interval(&mut out);
+        out
+    }
+
     fn doshutdown(&mut self, out: &mut Vec<Action>) {
         out.push(log(LogLevel::Critical, SHUTDOWN_BANNER.to_string()));
         out.push(Action::Wall {
@@ -1130,6 +1273,7 @@ impl Machine {
         }
         out.push(Action::Shutdown);
         self.phase = Phase::ShutDown;
+        self.withdrawal = None;
     }
 
     /// upsd answered `OK` to `FSD <ups>`: notify `FSD` unless this episode was notified already.
@@ -1243,6 +1387,14 @@ impl Machine {
             out.push(Action::SetPollInterval(d));
         }
     }
+}
+
+/// The words of a status read during the wait, without the `FSD` upsd has just withdrawn.
+fn tokens_without_fsd(status: &str) -> Vec<&str> {
+    status
+        .split_ascii_whitespace()
+        .filter(|w| *w != "FSD")
+        .collect()
 }
 
 fn log(level: LogLevel, message: String) -> Action {

@@ -12,7 +12,7 @@ use nut_client::{Client, ErrCode, Error, TlsConfig};
 use nut_conf::upsmon_conf::{Monitor, Role, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::machine::{Battery, PollResult};
+use crate::machine::{Battery, ClearResult, PollResult};
 use crate::sessions::{Report, SessionId};
 
 /// How long connecting and each request may take (stock upsclient: 5 s per reply line).
@@ -30,6 +30,10 @@ pub(crate) enum Command {
     NumLogins(oneshot::Sender<u32>),
     /// `LOGOUT`, and no new connection afterwards (the shutdown).
     Logout(oneshot::Sender<()>),
+    /// `GET VAR <ups> ups.status`; `None` when it failed.
+    Status(oneshot::Sender<Option<String>>),
+    /// `CLEARFSD <ups>`.
+    ClearFsd(oneshot::Sender<ClearResult>),
 }
 
 /// The battery values a session reads with the status, only while it says `OB`: those an
@@ -282,6 +286,26 @@ impl Session {
                 };
                 let _ = reply.send(n);
             }
+            Command::Status(reply) => {
+                let status = match conn.as_mut() {
+                    Some(c) => c.get_var(ups, "ups.status").await.ok(),
+                    None => None,
+                };
+                let _ = reply.send(status);
+            }
+            Command::ClearFsd(reply) => {
+                let result = match conn.as_mut() {
+                    Some(c) => match c.clear_fsd(ups).await {
+                        Ok(()) => ClearResult::Cleared,
+                        Err(e) if e.code() == Some(ErrCode::UnknownCommand) => {
+                            ClearResult::Unsupported
+                        }
+                        Err(e) => ClearResult::Refused(e.to_string()),
+                    },
+                    None => ClearResult::Refused("not connected".into()),
+                };
+                let _ = reply.send(result);
+            }
             Command::Logout(reply) => {
                 if let Some(mut c) = conn.take() {
                     if let Err(e) = c.logout().await {
@@ -304,10 +328,12 @@ impl Session {
                 }
                 return;
             }
+            let started = tokio::time::Instant::now().into_std();
             let result = self.poll(&mut conn).await;
             let report = Report {
                 session: self.id,
                 result,
+                started,
             };
             if self.reports.send(report).is_err() {
                 return;

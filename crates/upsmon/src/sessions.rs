@@ -2,12 +2,12 @@
 //! daemon asks of them (start one, end one, `FSD`, `NUMLOGINS`, the poll interval); [`Pool`]
 //! does it with one [`Session`] task each, and the tests with a fake.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nut_conf::upsmon_conf::{Monitor, UpsmonConf};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::machine::PollResult;
+use crate::machine::{ClearResult, PollResult};
 use crate::session::{BatteryReads, Command, Session, TlsPolicy, IO_TIMEOUT, STOP_POLLING};
 
 /// Names one session; a session replaced on reload gets a new one, so a late report of the
@@ -22,6 +22,8 @@ pub(crate) struct Report {
     pub(crate) session: SessionId,
     /// What the poll gave.
     pub(crate) result: PollResult,
+    /// When the poll began (its reading may predate a `CLEARFSD`).
+    pub(crate) started: Instant,
 }
 
 /// What the daemon asks of its sessions.
@@ -34,6 +36,10 @@ pub(crate) trait Sessions {
     async fn fsd(&mut self, id: SessionId) -> bool;
     /// `GET NUMLOGINS <ups>`; `None` when it failed.
     async fn numlogins(&mut self, id: SessionId) -> Option<u32>;
+    /// `GET VAR <ups> ups.status` (during the HOSTSYNC wait); `None` when it failed.
+    async fn status(&mut self, id: SessionId) -> Option<String>;
+    /// `CLEARFSD <ups>` on the session's connection.
+    async fn clear_fsd(&mut self, id: SessionId) -> ClearResult;
     /// Poll this often from now on.
     fn set_poll_interval(&mut self, every: Duration);
     /// Poll no more, but keep the connections and answer requests (the shutdown).
@@ -120,6 +126,16 @@ impl Sessions for Pool {
 
     async fn numlogins(&mut self, id: SessionId) -> Option<u32> {
         self.ask(id, Command::NumLogins).await
+    }
+
+    async fn status(&mut self, id: SessionId) -> Option<String> {
+        self.ask(id, Command::Status).await.flatten()
+    }
+
+    async fn clear_fsd(&mut self, id: SessionId) -> ClearResult {
+        self.ask(id, Command::ClearFsd)
+            .await
+            .unwrap_or_else(|| ClearResult::Refused("no answer from the session".into()))
     }
 
     fn set_poll_interval(&mut self, every: Duration) {

@@ -188,6 +188,9 @@ pub(crate) fn serve(
     match stop {
         Stop::Signal(sig) => tracing::info!("Signal {sig}: exiting"),
         Stop::Requested => tracing::info!("exiting on request (driver.exit)"),
+        Stop::Fatal(e) => {
+            return Err(Error::io(format!("driver socket {}", s.sock.display()), e));
+        }
     }
     Ok(())
 }

@@ -292,6 +292,14 @@ pub fn wait_shutdowns(
     )
 }
 
+/// The roles in a [`shutdown_order`] text, in the order their SHUTDOWNCMDs ran.
+pub fn shutdown_roles(order: &str) -> Vec<&str> {
+    order
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect()
+}
+
 /// Our upsmon with `args`, configured by (`NUT_CONFPATH`) and keeping its PID file in
 /// (`NUT_ALTPIDPATH`) `dir`.
 pub fn our_upsmon(dir: &Path, args: &[&str]) -> Command {

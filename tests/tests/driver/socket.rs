@@ -18,7 +18,7 @@ const EXTRA: &str =
     "!rw ups.delay.shutdown 10\n!cmd beeper.disable\n!cmd test.battery.start.quick\n";
 
 /// A NutDir whose ups.conf has one UPS `ups` served by our driver from `ups.dev`.
-fn dir_with(extra_conf: &str) -> NutDir {
+pub(crate) fn dir_with(extra_conf: &str) -> NutDir {
     let dir = empty_dir();
     let dev = std::fs::read_to_string(data_file("bk650m2-ch.dev")).unwrap();
     dir.write_conf("ups.dev", &format!("{dev}{EXTRA}"));
@@ -33,7 +33,7 @@ fn dir_with(extra_conf: &str) -> NutDir {
     dir
 }
 
-fn dev_path(dir: &NutDir) -> PathBuf {
+pub(crate) fn dev_path(dir: &NutDir) -> PathBuf {
     dir.conf().join("ups.dev")
 }
 
@@ -164,7 +164,7 @@ fn killed_driver_is_picked_up_again_and_stale_data_recovers() {
 }
 
 /// Read from a raw socket connection until `want` is in what arrived.
-fn read_until(s: &mut UnixStream, got: &mut String, want: &str, timeout: Duration) {
+pub(crate) fn read_until(s: &mut UnixStream, got: &mut String, want: &str, timeout: Duration) {
     let t0 = Instant::now();
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod allow_from;
+mod bounded;
 mod cli;
 mod differential;
 mod lifecycle;

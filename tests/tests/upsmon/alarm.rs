@@ -1,7 +1,8 @@
 //! Our upsmon and the `ALARM` status word, end to end: stock dummy-ups behind our upsd, our
 //! upsmon as a secondary. The ALARM notice carries the `ups.alarm` text, a new text is
 //! notified again, NOTALARM when the word goes away, `n/a` when the driver has no
-//! `ups.alarm`, and an alarm while on line power is never a reason to shut down.
+//! `ups.alarm`, and an alarm while on line power is never a reason to shut down as long as
+//! upsd answers; when the driver is lost in an alarm, `ALARMCRITICAL` (default 1) decides.
 //!
 //! The BK650M2-CH data file has no `ups.alarm`, and upsd refuses `SET VAR` for a variable the
 //! driver does not have, so the test writes its own copy of the file with an `ups.alarm`
@@ -144,4 +145,66 @@ fn alarm_text_is_notified_and_cleared_without_shutdown() {
     ];
     assert_eq!(all, want, "{}", logs());
     assert_no_shutdown(&rig, &s, &mut sp, "OL", logs);
+}
+
+#[test]
+fn alarm_then_lost_driver_shuts_down_unless_alarmcritical_is_0() {
+    let Some(stock) = stock_nut() else { return };
+    let mut rig = rig_with_alarm_var(&stock, "Replace battery!");
+    // three secondaries of one UPS: ours by default (ALARMCRITICAL 1, as NUT 2.8.3+), ours
+    // with ALARMCRITICAL 0, and stock 2.8.0, which has no such rule
+    let hosts = [
+        ("crit", Mon::Ours, ""),
+        ("nocrit", Mon::Ours, "ALARMCRITICAL 0\n"),
+        ("stock", Mon::Stock, ""),
+    ];
+    let mons: Vec<MonDir> = hosts
+        .iter()
+        .map(|(name, mon, extra)| {
+            let extra = format!("NOTIFYFLAG ALARM SYSLOG+EXEC\n{extra}");
+            upsmon_conf_named(&rig, *mon, name, "secondary", "monuser", "secret", &extra)
+        })
+        .collect();
+    let mut procs: Vec<_> = mons.iter().map(|m| start_upsmon(&rig, m)).collect();
+    let logs = || {
+        let mut l: String = mons.iter().map(MonDir::logs).collect();
+        l.push_str(&rig.dir.logs());
+        l
+    };
+    wait_logins(&rig, 3, "three logins", Duration::from_secs(10), logs);
+    set_status(&rig, "ALARM OL");
+    for m in &mons {
+        if m.mon == Mon::Ours {
+            wait_notified(m, "ALARM", 1, "ALARM", Duration::from_secs(5), logs);
+        }
+    }
+    // the driver dies while the UPS shows ALARM on line power
+    rig.driver.signal("ups", "KILL");
+    let order = wait_shutdowns(&rig, 1, "a shutdown", Duration::from_secs(15), logs);
+    assert!(order.starts_with("crit "), "{order}\n{}", logs());
+    assert!(
+        mons[0].log().contains(
+            "was last known to be in an ALARM state and currently is not communicating, \
+             assuming dead. If this is in error and causes unwanted shutdowns, consider \
+             disabling the upsmon ALARMCRITICAL option."
+        ),
+        "{}",
+        logs()
+    );
+    // the others only lose contact, for as long again as the first took and more
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        std::fs::read_to_string(shutdown_order(&rig))
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "{}",
+        logs()
+    );
+    for (m, p) in mons.iter().zip(&mut procs).skip(1) {
+        assert!(p.exited().is_none(), "{} exited: {}", m.role, logs());
+        assert!(notified(m, "SHUTDOWN").is_empty(), "{}", logs());
+        assert_eq!(notified(m, "COMMBAD").len(), 1, "{}", logs());
+    }
 }

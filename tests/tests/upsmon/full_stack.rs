@@ -50,7 +50,7 @@ fn power_failure_on_the_simulated_back_ups_shuts_everything_down_in_order() {
     );
 
     let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(30), logs);
-    let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let roles = shutdown_roles(&text);
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
     assert!(text.ends_with("primary root\n"), "{text}\n{}", logs());
     assert_eq!(

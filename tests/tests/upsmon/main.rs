@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod alarm;
+mod clearfsd;
 mod cli;
 mod full_stack;
 mod ntfy;

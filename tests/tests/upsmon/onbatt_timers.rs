@@ -201,11 +201,12 @@ fn primary_limit_sets_fsd_and_the_stock_secondary_leaves_first() {
     set_status(&rig, "OB DISCHRG");
     wait_fsd(&rig, "FSD", Duration::from_secs(6), logs);
     let order = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(15), logs);
-    let roles: Vec<&str> = order
-        .lines()
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
-    assert_eq!(roles, ["secondary", "primary"], "{}", logs());
+    assert_eq!(
+        shutdown_roles(&order),
+        ["secondary", "primary"],
+        "{}",
+        logs()
+    );
     assert_reason(
         &rig,
         &p,

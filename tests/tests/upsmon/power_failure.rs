@@ -43,7 +43,7 @@ fn power_failure(upsd: Impl, primary: Mon, secondary: Mon) {
 
     set_status(&rig, "OB LB");
     let text = wait_shutdowns(&rig, 2, "both SHUTDOWNCMDs", Duration::from_secs(25), logs);
-    let roles: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let roles = shutdown_roles(&text);
     assert_eq!(roles, ["secondary", "primary"], "{}", logs());
     assert_eq!(
         rig.client().request("GET VAR ups ups.status"),

@@ -31,21 +31,27 @@ fn send<'a>(
     }
     let link = ups.link.clone().ok_or(ErrCode::InstcmdFailed)?;
     let ups_name = ups.name.clone();
-    forward(ctx, &link, ErrCode::InstcmdFailed, |ctx, tracking| {
-        tracing::info!(
-            "Instant command: {}@{} did {cmd}{}{} on {ups_name} (tracking ID: {})",
-            ctx.session.username.as_deref().unwrap_or(""),
-            ctx.session.addr,
-            if param.is_some() { " with value " } else { "" },
-            param.as_deref().unwrap_or(""),
-            tracking.unwrap_or("disabled")
-        );
-        UpsdMsg::InstCmd {
-            cmd: cmd.to_string(),
-            param,
-            tracking: tracking.map(str::to_string),
-        }
-    })
+    forward(
+        ctx,
+        &ups_name,
+        &link,
+        ErrCode::InstcmdFailed,
+        |ctx, tracking| {
+            tracing::info!(
+                "Instant command: {}@{} did {cmd}{}{} on {ups_name} (tracking ID: {})",
+                ctx.session.username.as_deref().unwrap_or(""),
+                ctx.session.addr,
+                if param.is_some() { " with value " } else { "" },
+                param.as_deref().unwrap_or(""),
+                tracking.unwrap_or("disabled")
+            );
+            UpsdMsg::InstCmd {
+                cmd: cmd.to_string(),
+                param,
+                tracking: tracking.map(str::to_string),
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! VER, NETVER/PROTVER, HELP, STARTTLS and FSD.
+//! VER, NETVER/PROTVER, HELP and STARTTLS.
 
 use std::borrow::Cow;
 
@@ -38,25 +38,6 @@ pub(super) fn starttls<'a>(ctx: Ctx<'a, '_>) -> Reply<'a> {
     OkReply::StartTls.into()
 }
 
-pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
-    if ctx.server.ups(name).is_none() {
-        return ErrCode::UnknownUps.into();
-    }
-    if !ctx.check_action("FSD") {
-        return ErrCode::AccessDenied.into();
-    }
-    if let Some(ups) = ctx.server.ups_mut(name) {
-        ups.fsd = true;
-        tracing::warn!(
-            "Client {}@{} set FSD on UPS [{}]",
-            ctx.session.username.as_deref().unwrap_or(""),
-            ctx.session.addr,
-            ups.name
-        );
-    }
-    OkReply::FsdSet.into()
-}
-
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::Rig;
@@ -85,26 +66,5 @@ mod tests {
         rig.server.tls_ready = true;
         rig.session.tls = true;
         rig.talk(&[("STARTTLS", "ERR ALREADY-SSL-MODE")]);
-    }
-
-    #[test]
-    fn fsd_latch_shows_in_get_and_list_var_only() {
-        let mut rig = Rig::new();
-        rig.talk(&[
-            ("USERNAME primary", "OK"),
-            ("PASSWORD pw", "OK"),
-            ("FSD nope", "ERR UNKNOWN-UPS"),
-            ("FSD Ups", "OK FSD-SET"),
-            ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
-        ]);
-        let mut d = rig.client();
-        rig.talk_as(
-            &mut d,
-            &[
-                ("USERNAME secondary", "OK"),
-                ("PASSWORD pw", "OK"),
-                ("FSD ups", "ERR ACCESS-DENIED"),
-            ],
-        );
     }
 }

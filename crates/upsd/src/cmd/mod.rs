@@ -5,6 +5,7 @@
 //! request to its handler, which builds the typed reply. No I/O here.
 
 mod auth;
+mod fsd;
 mod get;
 mod instcmd;
 mod list;
@@ -95,6 +96,7 @@ pub(crate) fn dispatch<'a>(
         Ok(request) => request,
         Err(e) => return e.request_code().unwrap_or(ErrCode::InvalidArgument).into(),
     };
+    fsd::note_read(server, session, &request, now);
     let ctx = Ctx {
         server,
         session,
@@ -113,7 +115,8 @@ pub(crate) fn dispatch<'a>(
         Request::Logout => auth::logout(),
         Request::Primary(ups) => auth::primary(ctx, &ups, OkReply::PrimaryGranted),
         Request::Master(ups) => auth::primary(ctx, &ups, OkReply::MasterGranted),
-        Request::Fsd(ups) => misc::fsd(ctx, &ups),
+        Request::Fsd(ups) => fsd::fsd(ctx, &ups),
+        Request::ClearFsd(ups) => fsd::clear_fsd(ctx, &ups),
         Request::SetVar { ups, var, value } => set::set_var(ctx, &ups, &var, &value),
         Request::SetTracking(on) => set::set_tracking(ctx, on),
         Request::InstCmd { ups, cmd, param } => instcmd::instcmd(ctx, &ups, &cmd, param),
@@ -135,14 +138,17 @@ pub(crate) mod testutil {
     use super::*;
     use crate::state::{DriverLink, Ups};
     use nut_state::{DriverMsg, UpsdMsg};
-    use tokio::sync::mpsc::UnboundedReceiver;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
 
     /// The server, the driver's end of UPS `ups`'s link, and a first connection.
     pub(crate) struct Rig {
         pub(crate) server: Server,
         /// The first connection, which [`Rig::run`] uses.
         pub(crate) session: Session,
-        driver: UnboundedReceiver<UpsdMsg>,
+        driver: UnixStream,
+        /// Bytes from the driver's end after the last whole line.
+        unread: Vec<u8>,
     }
 
     impl Rig {
@@ -155,6 +161,7 @@ pub(crate) mod testutil {
                 server,
                 session: Session::default(),
                 driver,
+                unread: Vec::new(),
             };
             rig.session = rig.client();
             rig
@@ -165,6 +172,11 @@ pub(crate) mod testutil {
         #[track_caller]
         pub(crate) fn talk(&mut self, exchange: &[(&str, &str)]) {
             talk(&mut self.server, &mut self.session, exchange);
+        }
+
+        /// [`Rig::run`] on another connection.
+        pub(crate) fn run_as(&mut self, client: &mut Session, lines: &[&str]) -> String {
+            run(&mut self.server, client, lines)
         }
 
         /// [`Rig::talk`] on another connection.
@@ -190,15 +202,32 @@ pub(crate) mod testutil {
 
         /// What reached UPS `ups`'s driver since the last call.
         pub(crate) fn sent(&mut self) -> Vec<UpsdMsg> {
-            std::iter::from_fn(|| self.driver.try_recv().ok()).collect()
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = self.driver.read(&mut buf) {
+                self.unread.extend_from_slice(&buf[..n]);
+            }
+            let whole = self
+                .unread
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let lines: Vec<u8> = self.unread.drain(..whole).collect();
+            String::from_utf8_lossy(&lines)
+                .lines()
+                .filter_map(|l| UpsdMsg::parse(&nut_proto::split_line(l).unwrap_or_default()))
+                .collect()
         }
     }
 
-    fn server() -> (Server, UnboundedReceiver<UpsdMsg>) {
+    fn server() -> (Server, UnixStream) {
         let mut s = Server::new();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ours, driver) = UnixStream::pair().expect("socket pair");
+        for end in [&ours, &driver] {
+            end.set_nonblocking(true).expect("non-blocking");
+        }
+        let link = DriverLink::new(ours);
         let mut ups = Ups::new("ups", Some("Rack \"A\"".into()), "dummy-ups-ups".into());
-        ups.on_connect(DriverLink { tx }, 100);
+        ups.on_connect(link, 100);
         for line in [
             "SETINFO ups.status \"OL\"",
             "SETINFO battery.charge \"100\"",
@@ -232,7 +261,7 @@ pub(crate) mod testutil {
             std::path::Path::new("upsd.users"),
         )
         .unwrap_or_default();
-        (s, rx)
+        (s, driver)
     }
 
     #[track_caller]

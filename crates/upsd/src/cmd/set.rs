@@ -54,25 +54,34 @@ fn checked_set<'a>(
     }
     let link = ups.link.clone().ok_or(ErrCode::SetFailed)?;
     let ups_name = ups.name.clone();
-    forward(ctx, &link, ErrCode::SetFailed, |ctx, tracking| {
-        tracing::info!(
-            "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
-            ctx.session.username.as_deref().unwrap_or(""),
-            ctx.session.addr,
-            tracking.unwrap_or("disabled")
-        );
-        UpsdMsg::Set {
-            var: var.to_string(),
-            value: value.to_string(),
-            tracking: tracking.map(str::to_string),
-        }
-    })
+    forward(
+        ctx,
+        &ups_name,
+        &link,
+        ErrCode::SetFailed,
+        |ctx, tracking| {
+            tracing::info!(
+                "Set variable: {}@{} set {var} on {ups_name} to {value} (tracking ID: {})",
+                ctx.session.username.as_deref().unwrap_or(""),
+                ctx.session.addr,
+                tracking.unwrap_or("disabled")
+            );
+            UpsdMsg::Set {
+                var: var.to_string(),
+                value: value.to_string(),
+                tracking: tracking.map(str::to_string),
+            }
+        },
+    )
 }
 
 /// Send a SET or INSTCMD to the driver, with a tracking id when the session asked for
-/// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock.
+/// them. `OK` (or `OK TRACKING <id>`) only means "handed to the driver", as in stock; a
+/// driver that does not take it (its link's queue is full) gets `send_failed`, as stock's
+/// failed write does.
 pub(super) fn forward<'a>(
     ctx: &mut Ctx<'_, '_>,
+    ups: &str,
     link: &DriverLink,
     send_failed: ErrCode,
     make: impl FnOnce(&Ctx<'_, '_>, Option<&str>) -> UpsdMsg,
@@ -82,7 +91,9 @@ pub(super) fn forward<'a>(
         ctx.server.tracking.add(id, ctx.now);
     }
     let msg = make(ctx, tracking.as_deref());
-    link.tx.send(msg).map_err(|_| send_failed)?;
+    if !link.offer(ups, &msg) {
+        return Err(send_failed);
+    }
     Ok(match tracking {
         Some(id) => OkReply::Tracking(id),
         None => OkReply::Plain,
@@ -179,5 +190,40 @@ mod tests {
         rig.talk(&[(&format!("GET TRACKING {}", id.to_lowercase()), "PENDING")]);
         rig.server.tracking.set(&id, 0);
         rig.talk(&[(&format!("GET TRACKING {id}"), "SUCCESS")]);
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_does_not_read_gets_no_more_than_its_socket_and_queue_hold() {
+        let mut rig = Rig::new();
+        let link = rig.server.ups("ups").and_then(|u| u.link.clone()).unwrap();
+        rig.run(&["USERNAME admin", "PASSWORD pw"]);
+        let set = "SET VAR ups ups.delay.shutdown 30";
+        let mut ok = 0;
+        loop {
+            match rig.run(&[set]).as_str() {
+                "OK\n" => ok += 1,
+                other => {
+                    assert_eq!(other, "ERR SET-FAILED\n");
+                    break;
+                }
+            }
+            assert!(ok < 100_000, "the driver's socket took {ok} SETs");
+        }
+        assert!(ok > crate::link::LINK_QUEUE, "{ok}");
+        rig.talk(&[("INSTCMD ups load.off", "ERR INSTCMD-FAILED")]);
+        // The driver reads: the link's writer sends what waited, nothing lost, nothing more;
+        // then SET and INSTCMD go through again.
+        let writer = tokio::spawn(async move { link.drain().await });
+        let mut sent = 0;
+        for _ in 0..500 {
+            sent += rig.sent().len();
+            if sent >= ok {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(sent, ok);
+        rig.talk(&[(set, "OK"), ("INSTCMD ups load.off", "OK")]);
+        writer.abort();
     }
 }

@@ -57,9 +57,10 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             Action::SetPollInterval(every) => self.sessions.set_poll_interval(every),
             Action::Reconnect { ups } => self.reconnect(ups),
             Action::LogoutAfterShutdown { ups } => self.logout_after_shutdown = ups,
-            Action::SendFsd { .. } | Action::WaitForSecondaries { .. } | Action::Shutdown => {
-                return Some(action)
-            }
+            Action::SendFsd { .. }
+            | Action::WaitForSecondaries { .. }
+            | Action::ClearFsd { .. }
+            | Action::Shutdown => return Some(action),
         }
         None
     }
@@ -88,6 +89,10 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
     /// returned.
     async fn wait_for_secondaries(&mut self, ups: &[usize]) -> Vec<Action> {
         loop {
+            let called_off = self.watch_while_waiting().await;
+            if self.machine.phase() == Phase::Monitoring {
+                return called_off;
+            }
             let mut max = 0;
             for &u in ups {
                 let n = match self.slots.get(u) {
@@ -108,6 +113,38 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             }
             tokio::time::sleep(NUMLOGINS_INTERVAL).await;
         }
+    }
+
+    /// `CLEARFSD_ON_MAINS`: read every UPS's status and, once the machine asks, `CLEARFSD`.
+    /// What the machine says is delivered at once; when it calls the shutdown off, what
+    /// follows is returned (and polls begun before now are dropped as stale).
+    async fn watch_while_waiting(&mut self) -> Vec<Action> {
+        if !self.machine.polls_while_waiting() {
+            return Vec::new();
+        }
+        let mut asks = Vec::new();
+        for i in 0..self.slots.len() {
+            let session = self.slots[i].session;
+            if let Some(status) = self.sessions.status(session).await {
+                asks.extend(self.machine.status_while_waiting(i, &status, now()));
+            }
+        }
+        let mut later = Vec::new();
+        for ask in asks {
+            let Action::ClearFsd { ups } = ask else {
+                continue;
+            };
+            let Some(session) = self.slots.get(ups).map(|s| s.session) else {
+                continue;
+            };
+            let result = self.sessions.clear_fsd(session).await;
+            let next = self.machine.fsd_clear_result(ups, result, now());
+            if self.machine.phase() == Phase::Monitoring {
+                self.stale_before = Some(now());
+            }
+            later.extend(next.into_iter().filter_map(|a| self.at_once(a)));
+        }
+        later
     }
 
     /// A new session logs in with the new credentials or role; the old one ends.

@@ -75,6 +75,8 @@ pub(crate) struct Daemon<S, H> {
     host: H,
     /// `LOGOUT` on these `MONITOR` entries once SHUTDOWNCMD is handed over.
     logout_after_shutdown: Vec<usize>,
+    /// Polls begun before this (a withdrawn FSD) read a status that no longer holds.
+    stale_before: Option<Instant>,
 }
 
 /// The monotonic time: tokio's, which the tests pause.
@@ -95,6 +97,7 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
             sessions,
             host,
             logout_after_shutdown: Vec::new(),
+            stale_before: None,
         };
         daemon.sync_sessions();
         daemon
@@ -120,12 +123,16 @@ impl<S: Sessions, H: Host> Daemon<S, H> {
         self.execute(actions).await
     }
 
-    /// A poll result; `None` for a late one from a session a reload ended.
+    /// A poll result; `None` for a late one from a session a reload ended, or one begun
+    /// before an FSD was withdrawn.
     fn report(&mut self, report: Report, now: Instant) -> Option<Vec<Action>> {
         let ups = self
             .slots
             .iter()
             .position(|s| s.session == report.session)?;
+        if self.stale_before.is_some_and(|t| report.started < t) {
+            return None;
+        }
         self.slots[ups].polled = true;
         if let PollResult::Status { status, .. } = &report.result {
             self.slots[ups].status.clone_from(status);

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{Daemon, Input, Settings};
 use crate::host::Host;
-use crate::machine::{Action, LogLevel, PollResult};
+use crate::machine::{Action, ClearResult, LogLevel, PollResult};
 use crate::sessions::{Report, SessionId, Sessions};
 use crate::webhook::Notification;
 
@@ -36,6 +36,10 @@ struct FakeSessions {
     fsd_ok: bool,
     /// `NUMLOGINS` answers in turn; the last one repeats.
     numlogins: VecDeque<u32>,
+    /// `ups.status` answers during the HOSTSYNC wait, in turn; the last one repeats.
+    statuses: VecDeque<&'static str>,
+    /// upsd's answer to `CLEARFSD`.
+    clear_fsd: ClearResult,
 }
 
 impl Sessions for FakeSessions {
@@ -81,6 +85,23 @@ impl Sessions for FakeSessions {
     async fn logout(&mut self, id: SessionId) {
         let entry = format!("LOGOUT #{} at {}", id.0, since(self.start));
         self.journal.borrow_mut().push(entry);
+    }
+
+    async fn status(&mut self, id: SessionId) -> Option<String> {
+        let entry = format!("GET ups.status #{} at {}", id.0, since(self.start));
+        self.journal.borrow_mut().push(entry);
+        let s = match self.statuses.len() {
+            0 => return None,
+            1 => self.statuses[0],
+            _ => self.statuses.pop_front().unwrap_or("OB"),
+        };
+        Some(s.into())
+    }
+
+    async fn clear_fsd(&mut self, id: SessionId) -> ClearResult {
+        let entry = format!("CLEARFSD #{} at {}", id.0, since(self.start));
+        self.journal.borrow_mut().push(entry);
+        self.clear_fsd.clone()
     }
 }
 
@@ -194,6 +215,8 @@ impl Rig {
             next: 0,
             fsd_ok: true,
             numlogins: VecDeque::new(),
+            statuses: VecDeque::new(),
+            clear_fsd: ClearResult::Cleared,
         };
         let mut host = FakeHost {
             journal: journal.clone(),
@@ -241,6 +264,7 @@ impl Rig {
         let report = Report {
             session: SessionId(session),
             result,
+            started: Instant::now().into_std(),
         };
         self.daemon.handle(Input::Report(report)).await
     }
@@ -390,6 +414,98 @@ async fn hostsync_ends_the_wait_for_secondaries_that_stay() {
     assert_eq!(
         got.last().map(String::as_str),
         Some("SHUTDOWNCMD /sbin/poweroff at 6.25s")
+    );
+}
+
+/// OB+LB on the primary with `CLEARFSD_ON_MAINS`; `statuses` are what it reads during the
+/// wait, with one secondary still logged in.
+async fn clearfsd_rig(answer: ClearResult, statuses: &[&'static str]) -> (Rig, Vec<String>) {
+    let conf = format!("{PRIMARY}CLEARFSD_ON_MAINS 1\n");
+    let mut rig = Rig::with(&conf, |s, _| {
+        s.numlogins = [2].into();
+        s.statuses = statuses.iter().copied().collect();
+        s.clear_fsd = answer;
+    });
+    rig.status(0, "OB").await;
+    rig.take();
+    rig.status(0, "OB LB").await;
+    let got = rig.take();
+    (rig, got)
+}
+
+#[tokio::test(start_paused = true)]
+async fn mains_back_in_the_wait_withdraws_fsd_and_monitoring_goes_on() {
+    let (mut rig, got) = clearfsd_rig(ClearResult::Cleared, &["FSD OB LB", "FSD OL CHRG LB"]).await;
+    let from = got.iter().position(|l| l == "FSD #0").expect("FSD sent");
+    assert_eq!(
+        got[from..],
+        strings(&[
+            "FSD #0",
+            "Info: FSD set on UPS [ups@h]",
+            "Warning: UPS ups@h: forced shutdown in progress",
+            "wall: UPS ups@h: forced shutdown in progress",
+            "GET ups.status #0 at 0ns",
+            "NUMLOGINS #0 at 0ns",
+            "Warning: Shutdown initiated; primary system is waiting for secondaries to log out or time out",
+            "wall: Shutdown initiated; primary system is waiting for secondaries to log out or time out",
+            "GET ups.status #0 at 250ms",
+            "CLEARFSD #0 at 250ms",
+            "Notice: UPS [ups@h]: mains returned before any other host acted on the FSD: FSD withdrawn, shutdown called off",
+            "Warning: UPS ups@h on line power",
+            "wall: UPS ups@h on line power",
+            "Warning: UPS ups@h on line power again: forced shutdown withdrawn",
+            "wall: UPS ups@h on line power again: forced shutdown withdrawn",
+        ])
+    );
+    // a poll begun before the withdrawal read the old status: it is dropped
+    let before = Instant::now() - Duration::from_millis(100);
+    let old = Report {
+        session: SessionId(0),
+        result: PollResult::Status {
+            status: "FSD OB LB".into(),
+            alarm: None,
+            battery: Default::default(),
+        },
+        started: before.into_std(),
+    };
+    assert_eq!(rig.daemon.handle(Input::Report(old)).await, None);
+    rig.assert_quiet();
+    // monitoring goes on; the next low battery is a new shutdown
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(rig.status(0, "OL CHRG").await, None);
+    rig.assert_quiet();
+    rig.status(0, "OB").await;
+    rig.take();
+    rig.status(0, "OB LB").await;
+    assert!(rig.take().contains(&"FSD #0".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_clearfsd_leaves_the_shutdown_going() {
+    let (_, got) = clearfsd_rig(
+        ClearResult::Refused("server replied ERR FSD-SEEN".into()),
+        &["FSD OL"],
+    )
+    .await;
+    let clear = got
+        .iter()
+        .position(|l| l == "CLEARFSD #0 at 0ns")
+        .expect("asked");
+    assert_eq!(
+        got[clear + 1],
+        "Warning: UPS [ups@h]: FSD stays (server replied ERR FSD-SEEN), the shutdown goes on"
+    );
+    // asked once; no more status reads; HOSTSYNC (15 s) ends the wait
+    assert_eq!(got.iter().filter(|l| l.starts_with("CLEARFSD")).count(), 1);
+    assert_eq!(
+        got.iter()
+            .filter(|l| l.starts_with("GET ups.status"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("SHUTDOWNCMD /sbin/poweroff at 20.25s")
     );
 }
 

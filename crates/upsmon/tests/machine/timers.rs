@@ -7,76 +7,14 @@
 //!   from the first poll that saw `OB` (that poll comes at most one poll interval after the
 //!   mains went), and at the poll that reads a runtime or charge below its limit.
 
-use std::time::{Duration, Instant};
-
 use nut_conf::notify::NotifyEvent;
 use proptest::prelude::*;
-use upsmon::machine::{Action, Battery, Machine, Observation, PollResult};
+use upsmon::machine::{Action, Battery};
 
-use super::{conf, effects, starts_shutdown};
+use super::{effects, names, notify, reading, starts_shutdown, Clock};
 
 const SECONDARY: &str = "MONITOR ups@server 1 mon pass secondary\n";
 const PRIMARY: &str = "MONITOR ups@localhost 1 admin secret primary\n";
-
-/// One machine on a simulated clock (seconds since its start).
-struct Clock {
-    m: Machine,
-    t0: Instant,
-}
-
-impl Clock {
-    fn new(text: &str) -> Clock {
-        let t0 = Instant::now();
-        Clock {
-            m: Machine::new(&conf(text), t0),
-            t0,
-        }
-    }
-    fn at(&self, t: f64) -> Instant {
-        self.t0 + Duration::from_secs_f64(t)
-    }
-    /// A poll at `t` answering `status` (with these battery readings), then the tick.
-    fn poll(&mut self, t: f64, status: &str, battery: Battery) -> Vec<Action> {
-        let result = if status == "!lost" {
-            PollResult::CommLost
-        } else {
-            PollResult::Status {
-                status: status.into(),
-                alarm: None,
-                battery,
-            }
-        };
-        let now = self.at(t);
-        let mut a = self.m.observe(Observation { ups: 0, result }, now);
-        a.extend(self.m.tick(now));
-        a
-    }
-    fn status(&mut self, t: f64, status: &str) -> Vec<Action> {
-        self.poll(t, status, Battery::default())
-    }
-    fn tick(&mut self, t: f64) -> Vec<Action> {
-        let now = self.at(t);
-        self.m.tick(now)
-    }
-}
-
-fn reading(runtime: Option<u64>, charge: Option<u64>) -> Battery {
-    Battery { runtime, charge }
-}
-
-fn notify(m: &Machine, event: NotifyEvent, ups: Option<usize>, extra: Option<&str>) -> Action {
-    m.notification(event, ups, extra)
-}
-
-fn names(actions: &[Action]) -> Vec<&'static str> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Notify { event, .. } => Some(event.name()),
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn after_on_a_secondary_shuts_down_alone_at_the_deadline() {

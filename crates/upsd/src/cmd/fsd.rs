@@ -1,0 +1,247 @@
+//! FSD (stock) and CLEARFSD (nut-rs): the forced-shutdown latch, and its withdrawal by the
+//! connection that set it while no other host can have acted on it
+//! ([`FsdGuard`](crate::state::FsdGuard) keeps the rule; docs/upsmon.md, "Withdrawing FSD").
+
+use nut_proto::{ErrCode, Get, List, OkReply, Reply, Request};
+
+use super::{Ctx, Session};
+use crate::state::{Secs, Server};
+
+pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
+    if ctx.server.ups(name).is_none() {
+        return ErrCode::UnknownUps.into();
+    }
+    if !ctx.check_action("FSD") {
+        return ErrCode::AccessDenied.into();
+    }
+    if let Some(ups) = ctx.server.ups_mut(name) {
+        if !ups.fsd {
+            ups.fsd_guard.setter = Some(ctx.session.id);
+        }
+        ups.fsd = true;
+        tracing::warn!(
+            "Client {}@{} set FSD on UPS [{}]",
+            ctx.session.username.as_deref().unwrap_or(""),
+            ctx.session.addr,
+            ups.name
+        );
+    }
+    OkReply::FsdSet.into()
+}
+
+pub(super) fn clear_fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
+    if ctx.server.ups(name).is_none() {
+        return ErrCode::UnknownUps.into();
+    }
+    if !ctx.check_action("FSD") {
+        return ErrCode::AccessDenied.into();
+    }
+    let user = ctx.session.username.as_deref().unwrap_or("");
+    let Some(ups) = ctx.server.ups_mut(name) else {
+        return ErrCode::UnknownUps.into();
+    };
+    if !ups.fsd {
+        return ErrCode::FsdNotSet.into();
+    }
+    if ups.fsd_guard.setter != Some(ctx.session.id) {
+        return ErrCode::AccessDenied.into();
+    }
+    if let Some(witness) = &ups.fsd_guard.witness {
+        tracing::warn!(
+            "Client {user}@{} may not withdraw FSD on UPS [{}]: {witness}",
+            ctx.session.addr,
+            ups.name
+        );
+        return ErrCode::FsdSeen.into();
+    }
+    ups.fsd = false;
+    ups.fsd_guard.setter = None;
+    tracing::warn!(
+        "Client {user}@{} withdrew FSD on UPS [{}]",
+        ctx.session.addr,
+        ups.name
+    );
+    OkReply::FsdCleared.into()
+}
+
+/// Before `request` is answered: a status with FSD sent to another client that identified
+/// itself makes the latch final.
+pub(super) fn note_read(server: &mut Server, session: &Session, request: &Request, now: Secs) {
+    let ups = match request {
+        Request::Get(Get::Var { ups, var }) if var.eq_ignore_ascii_case("ups.status") => ups,
+        Request::List(List::Var { ups }) => ups,
+        _ => return,
+    };
+    if session.username.is_none() && session.login_ups.is_none() {
+        return;
+    }
+    let maxage = server.maxage;
+    let Some(u) = server.ups_mut(ups) else {
+        return;
+    };
+    if !u.fsd || u.fsd_guard.setter == Some(session.id) || u.available(now, maxage).is_err() {
+        return;
+    }
+    let who = match &session.username {
+        Some(user) => format!("{user}@{}", session.addr),
+        None => session.addr.clone(),
+    };
+    u.fsd_guard
+        .witnessed(|| format!("{who} read the FSD status"));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::testutil::Rig;
+    use nut_state::DriverMsg;
+
+    fn status(rig: &mut Rig, value: &str) {
+        let msg = DriverMsg::SetInfo {
+            var: "ups.status".into(),
+            value: value.into(),
+        };
+        rig.server.ups_mut("ups").unwrap().on_message(&msg, 100);
+    }
+
+    /// A second connection, logged in to `ups` as a secondary.
+    fn logged_in_secondary(rig: &mut Rig) -> crate::cmd::Session {
+        let mut sec = rig.client();
+        rig.run_as(
+            &mut sec,
+            &["USERNAME secondary", "PASSWORD pw", "LOGIN ups"],
+        );
+        sec
+    }
+
+    const PRIMARY: [(&str, &str); 3] = [
+        ("USERNAME primary", "OK"),
+        ("PASSWORD pw", "OK"),
+        ("LOGIN ups", "OK"),
+    ];
+
+    #[test]
+    fn fsd_latch_shows_in_get_and_list_var_only() {
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("USERNAME primary", "OK"),
+            ("PASSWORD pw", "OK"),
+            ("FSD nope", "ERR UNKNOWN-UPS"),
+            ("FSD Ups", "OK FSD-SET"),
+            ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
+        ]);
+        let mut d = rig.client();
+        rig.talk_as(
+            &mut d,
+            &[
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("FSD ups", "ERR ACCESS-DENIED"),
+                ("CLEARFSD ups", "ERR ACCESS-DENIED"),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_setter_withdraws_an_fsd_nobody_else_saw() {
+        let mut rig = Rig::new();
+        rig.talk(&PRIMARY);
+        status(&mut rig, "OB LB");
+        // a secondary logged in, but it has not polled since
+        let mut sec = rig.client();
+        rig.talk_as(
+            &mut sec,
+            &[
+                ("USERNAME secondary", "OK"),
+                ("PASSWORD pw", "OK"),
+                ("LOGIN ups", "OK"),
+            ],
+        );
+        rig.talk(&[
+            ("CLEARFSD ups", "ERR FSD-NOT-SET"),
+            ("FSD ups", "OK FSD-SET"),
+            ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OB LB\""),
+        ]);
+        // anonymous readers (upsc, exporters, dashboards) shut nothing down
+        let mut upsc = rig.client();
+        rig.talk_as(
+            &mut upsc,
+            &[("GET VAR ups ups.status", "VAR ups ups.status \"FSD OB LB\"")],
+        );
+        status(&mut rig, "OL CHRG");
+        rig.talk(&[
+            ("CLEARFSD ups", "OK FSD-CLEARED"),
+            ("GET VAR ups ups.status", "VAR ups ups.status \"OL CHRG\""),
+            ("CLEARFSD ups", "ERR FSD-NOT-SET"),
+        ]);
+        rig.talk_as(
+            &mut sec,
+            &[("GET VAR ups ups.status", "VAR ups ups.status \"OL CHRG\"")],
+        );
+    }
+
+    #[test]
+    fn an_fsd_another_host_read_stays() {
+        for read in ["GET VAR ups UPS.STATUS", "LIST VAR ups"] {
+            let mut rig = Rig::new();
+            rig.talk(&PRIMARY);
+            status(&mut rig, "OB LB");
+            rig.talk(&[("FSD ups", "OK FSD-SET")]);
+            let mut sec = rig.client();
+            rig.run_as(&mut sec, &["USERNAME secondary", "PASSWORD pw", read]);
+            status(&mut rig, "OL");
+            rig.talk(&[
+                ("CLEARFSD ups", "ERR FSD-SEEN"),
+                ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
+            ]);
+        }
+    }
+
+    #[test]
+    fn a_host_that_left_during_the_outage_keeps_the_fsd() {
+        // before FSD (a secondary on its own timer) and after it
+        for leave_before_fsd in [true, false] {
+            let mut rig = Rig::new();
+            rig.talk(&PRIMARY);
+            let sec = logged_in_secondary(&mut rig);
+            status(&mut rig, "OB DISCHRG");
+            if leave_before_fsd {
+                rig.server.remove_client(sec.id);
+            }
+            rig.talk(&[("FSD ups", "OK FSD-SET")]);
+            if !leave_before_fsd {
+                rig.server.remove_client(sec.id);
+            }
+            status(&mut rig, "OL");
+            rig.talk(&[("CLEARFSD ups", "ERR FSD-SEEN")]);
+        }
+    }
+
+    #[test]
+    fn a_clean_return_to_mains_forgets_earlier_departures() {
+        let mut rig = Rig::new();
+        rig.talk(&PRIMARY);
+        let sec = logged_in_secondary(&mut rig);
+        status(&mut rig, "OB DISCHRG");
+        rig.server.remove_client(sec.id);
+        status(&mut rig, "OL");
+        // a new outage
+        status(&mut rig, "OB DISCHRG");
+        rig.talk(&[("FSD ups", "OK FSD-SET")]);
+        status(&mut rig, "OL");
+        rig.talk(&[("CLEARFSD ups", "OK FSD-CLEARED")]);
+    }
+
+    #[test]
+    fn clearfsd_needs_the_fsd_right_and_a_known_ups() {
+        let mut rig = Rig::new();
+        rig.talk(&[
+            ("CLEARFSD ups", "ERR USERNAME-REQUIRED"),
+            ("USERNAME secondary", "OK"),
+            ("CLEARFSD ups", "ERR PASSWORD-REQUIRED"),
+            ("PASSWORD pw", "OK"),
+            ("CLEARFSD", "ERR INVALID-ARGUMENT"),
+            ("CLEARFSD nope", "ERR UNKNOWN-UPS"),
+            ("CLEARFSD ups", "ERR ACCESS-DENIED"),
+        ]);
+    }
+}
