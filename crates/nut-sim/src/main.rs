@@ -131,6 +131,7 @@ fn main() -> ExitCode {
     let hosts_down = AtomicU64::new(0);
     let events = AtomicU64::new(0);
     let broken = AtomicU64::new(0);
+    let crashed = AtomicU64::new(0);
     let out = Mutex::new(());
     let progress_every = (args.n / 100).max(10_000);
     std::thread::scope(|scope| {
@@ -152,6 +153,7 @@ fn main() -> ExitCode {
                     }
                 };
                 events.fetch_add(outcome.events, Ordering::Relaxed);
+                crashed.fetch_add(outcome.crashed as u64, Ordering::Relaxed);
                 if outcome.shutdowns > 0 {
                     with_shutdown.fetch_add(1, Ordering::Relaxed);
                     hosts_down.fetch_add(outcome.shutdowns as u64, Ordering::Relaxed);
@@ -225,12 +227,14 @@ fn main() -> ExitCode {
     });
     let v = violations.load(Ordering::Relaxed);
     println!(
-        "sim: {} scenarios in {:.1} s, {} events; {} reached a shutdown ({} hosts shut down)",
+        "sim: {} scenarios in {:.1} s, {} events; {} reached a shutdown ({} hosts shut down, \
+         {} still up when the battery ran out)",
         args.n,
         started.elapsed().as_secs_f64(),
         events.load(Ordering::Relaxed),
         with_shutdown.load(Ordering::Relaxed),
-        hosts_down.load(Ordering::Relaxed)
+        hosts_down.load(Ordering::Relaxed),
+        crashed.load(Ordering::Relaxed)
     );
     println!("sim: {} scenarios, {v} violations", args.n);
     if v > 0 || broken.load(Ordering::Relaxed) > 0 {

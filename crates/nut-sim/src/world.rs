@@ -121,6 +121,8 @@ pub struct Outcome {
     pub trace: Vec<String>,
     /// Hosts that ran SHUTDOWNCMD.
     pub shutdowns: usize,
+    /// Hosts still running (or with upsmon stopped) when the battery ran out.
+    pub crashed: usize,
     /// Events processed.
     pub events: u64,
 }
@@ -133,6 +135,7 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, Error> {
         violations: w.violations,
         trace: w.trace,
         shutdowns: w.hosts.iter().filter(|h| h.shutdowns > 0).count(),
+        crashed: w.hosts.iter().filter(|h| h.crashed).count(),
         events: w.events,
     })
 }
