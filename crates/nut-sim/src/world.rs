@@ -513,12 +513,9 @@ impl<'s> World<'s> {
             }
             Ev::Thaw => {
                 if self.frozen && self.now >= self.frozen_until {
+                    // what waits in the socket is read after the next poll (`driver_poll`)
                     self.frozen = false;
                     self.log(|| "driver thaws".into());
-                    let inbox = std::mem::take(&mut self.inbox);
-                    if !inbox.is_empty() {
-                        self.send_driver(inbox);
-                    }
                 }
             }
             Ev::DriverPoll(gen) => {
@@ -745,9 +742,11 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Bytes from upsd to the driver (kept in the socket while the driver hangs).
+    /// Bytes from upsd to the driver (kept in the socket while the driver hangs, and until
+    /// its first poll after: the driver's loop polls the device when a poll is due before it
+    /// reads its socket).
     fn send_driver(&mut self, bytes: Vec<u8>) {
-        if self.frozen {
+        if self.frozen || !self.inbox.is_empty() {
             self.inbox.extend_from_slice(&bytes);
             return;
         }
@@ -844,7 +843,12 @@ impl<'s> World<'s> {
             return;
         };
         if t < d.next_poll {
+            // no poll due: the loop reads its socket at once
             let next = d.next_poll;
+            let inbox = std::mem::take(&mut self.inbox);
+            if !inbox.is_empty() {
+                self.send_driver(inbox);
+            }
             self.at(next, Ev::DriverPoll(gen));
             return;
         }
@@ -896,6 +900,10 @@ impl<'s> World<'s> {
         }
         let next = d.next_poll;
         self.driver_flush();
+        let inbox = std::mem::take(&mut self.inbox);
+        if !inbox.is_empty() {
+            self.send_driver(inbox);
+        }
         self.at(next, Ev::DriverPoll(gen));
     }
 
