@@ -20,6 +20,7 @@ mod error;
 pub mod fuzz;
 mod link;
 mod server;
+pub mod sim;
 mod start;
 mod state;
 mod tls;

@@ -16,11 +16,11 @@ use crate::backend::{Backend, CmdResult};
 use crate::diff::diff;
 
 /// Identifies one socket connection.
-pub(crate) type ConnId = u64;
+pub type ConnId = u64;
 
 /// Something the I/O layer must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Output {
+pub enum Output {
     /// Queue these bytes (one or more complete lines) on a connection.
     Send(ConnId, Vec<u8>),
     /// Close the connection once what is queued has been written (after `LOGOUT`).
@@ -56,7 +56,7 @@ struct Conn {
 
 /// The state of a running driver.
 #[derive(Debug)]
-pub(crate) struct Core {
+pub struct Core {
     tree: Tree,
     stale: bool,
     conns: BTreeMap<ConnId, Conn>,
@@ -72,7 +72,7 @@ impl Core {
     /// for process `pid`, at debug level `debug`. It starts stale, as stock drivers do:
     /// call [`Core::set_stale`]`(false)` after the first good update. Publishes `driver.debug`
     /// (RW NUMBER) and the built-in commands.
-    pub(crate) fn new(mut tree: Tree, pid: u32, debug: i32) -> Core {
+    pub fn new(mut tree: Tree, pid: u32, debug: i32) -> Core {
         tree.set_info("driver.debug", &debug.to_string());
         tree.set_flags("driver.debug", &["RW", "NUMBER"]);
         for c in BUILTIN_CMDS {
@@ -103,7 +103,7 @@ impl Core {
     }
 
     /// Run `f` on the tree and broadcast what it changed.
-    pub(crate) fn with_tree<R>(&mut self, f: impl FnOnce(&mut Tree) -> R) -> R {
+    pub fn with_tree<R>(&mut self, f: impl FnOnce(&mut Tree) -> R) -> R {
         let mut t = self.tree.clone();
         let r = f(&mut t);
         let msgs = diff(&self.tree, &t);
@@ -113,7 +113,7 @@ impl Core {
     }
 
     /// Mark the data stale or fresh; a change is broadcast as `DATASTALE` / `DATAOK`.
-    pub(crate) fn set_stale(&mut self, stale: bool) {
+    pub fn set_stale(&mut self, stale: bool) {
         if stale != self.stale {
             self.stale = stale;
             let m = if stale {
@@ -126,7 +126,7 @@ impl Core {
     }
 
     /// A new connection.
-    pub(crate) fn open(&mut self, id: ConnId) {
+    pub fn open(&mut self, id: ConnId) {
         self.conns.insert(
             id,
             Conn {
@@ -138,7 +138,7 @@ impl Core {
     }
 
     /// A connection went away.
-    pub(crate) fn close(&mut self, id: ConnId) {
+    pub fn close(&mut self, id: ConnId) {
         self.conns.remove(&id);
     }
 
@@ -149,7 +149,7 @@ impl Core {
     }
 
     /// Bytes received on `id`: every complete line is handled as a request.
-    pub(crate) fn feed(&mut self, id: ConnId, bytes: &[u8], backend: &mut dyn Backend) {
+    pub fn feed(&mut self, id: ConnId, bytes: &[u8], backend: &mut dyn Backend) {
         for &b in bytes {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
@@ -167,7 +167,7 @@ impl Core {
     }
 
     /// Everything queued for the I/O layer since the last call.
-    pub(crate) fn take_output(&mut self) -> Vec<Output> {
+    pub fn take_output(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.out)
     }
 

@@ -34,6 +34,8 @@ use std::time::Duration;
 pub use backend::{Backend, BackendError, CmdResult};
 pub use cli::main;
 pub use config::{DriverConfig, DriverOption};
+/// The driver core without I/O, public for the whole-stack simulation (`crates/nut-sim`).
+pub use dstate::{ConnId, Core, Output};
 pub use startup::{copy_device_strings, init_tree, Started};
 
 /// Our release, published as `driver.version`.
