@@ -11,7 +11,7 @@ use nut_sim::shrink::shrink;
 use nut_sim::{run, Mutation, Options, Scenario};
 
 const USAGE: &str = "usage: nut-sim N [SEED] [--keep I,J,...] [--secondaries K] [--trace] \
-                     [--mutate skip-hostsync|shutdown-on-battery|ignore-lb|early-killpower|shutdown-on-mains] [--strict-hostsync] [--threads T] [--shrink-max M]";
+                     [--mutate skip-hostsync|shutdown-on-battery|ignore-lb|early-killpower|shutdown-on-mains] [--threads T] [--shrink-max M]";
 
 struct Args {
     n: u64,
@@ -22,7 +22,6 @@ struct Args {
     mutation: Option<Mutation>,
     threads: usize,
     shrink_max: u64,
-    strict: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,7 +34,6 @@ fn parse_args() -> Result<Args, String> {
         mutation: None,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         shrink_max: 3,
-        strict: false,
     };
     let mut positional = Vec::new();
     let mut it = std::env::args().skip(1);
@@ -59,7 +57,6 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = num(it.next(), "--threads")?.max(1) as usize,
             "--shrink-max" => a.shrink_max = num(it.next(), "--shrink-max")?,
             "--trace" => a.trace = true,
-            "--strict-hostsync" => a.strict = true,
             "--mutate" => {
                 a.mutation = Some(match it.next().as_deref() {
                     Some("skip-hostsync") => Mutation::SkipHostsync,
@@ -102,7 +99,6 @@ fn main() -> ExitCode {
     let opts = Options {
         mutation: args.mutation,
         trace: args.trace,
-        strict_hostsync: args.strict,
     };
     let mutate = match args.mutation {
         Some(Mutation::SkipHostsync) => " --mutate skip-hostsync",
@@ -112,12 +108,7 @@ fn main() -> ExitCode {
         Some(Mutation::ShutdownOnMains) => " --mutate shutdown-on-mains",
         None => "",
     }
-    .to_string()
-        + if args.strict {
-            " --strict-hostsync"
-        } else {
-            ""
-        };
+    .to_string();
     println!(
         "sim: seeds {base}..{} ({} threads)",
         base.wrapping_add(args.n.saturating_sub(1)),

@@ -107,9 +107,6 @@ pub struct Options {
     pub mutation: Option<Mutation>,
     /// Keep a timeline of what happened.
     pub trace: bool,
-    /// Count a primary's wait that a failed `GET NUMLOGINS` ended (the daemon counts a failed
-    /// request as 0 logins, as NUT's upsmon does) as a [`Property::Hostsync`] violation too.
-    pub strict_hostsync: bool,
 }
 
 /// What a run gave.
@@ -327,8 +324,6 @@ struct World<'s> {
     fsd_latched: Vec<(u64, u64)>,
     wait_since: Option<u64>,
     primary_shutdown: Option<u64>,
-    /// The primary's last NUMLOGINS request failed (counted as 0).
-    numlogins_failed: bool,
     violations: Vec<Violation>,
     trace: Vec<String>,
 }
@@ -402,7 +397,6 @@ impl<'s> World<'s> {
             fsd_latched: Vec::new(),
             wait_since: None,
             primary_shutdown: None,
-            numlogins_failed: false,
             violations: Vec::new(),
             trace: Vec::new(),
         };
@@ -1256,10 +1250,10 @@ impl<'s> World<'s> {
         }
     }
 
-    /// A NUMLOGINS round's answer; a failed request counts as 0, as in the daemon.
+    /// A NUMLOGINS round's answer; a failed request counts as a secondary still there (2),
+    /// as in the daemon (NUT counts it as 0 and goes at once).
     fn numlogins_answer(&mut self, h: usize, n: Option<u64>) {
-        self.numlogins_failed = n.is_none();
-        let n = n.unwrap_or(0);
+        let n = n.unwrap_or(2);
         let now = self.inst();
         let a = match self.hosts[h].machine.as_mut() {
             Some(m) => m.numlogins(n, now),
@@ -1501,7 +1495,7 @@ impl<'s> World<'s> {
         };
         let waited = self.now - since;
         let hostsync = self.hosts[0].conf.hostsync * 1000;
-        if waited > hostsync || (self.numlogins_failed && !self.opts.strict_hostsync) {
+        if waited > hostsync {
             return;
         }
         for s in 1..self.hosts.len() {

@@ -13,7 +13,6 @@ fn opts(mutation: Option<Mutation>) -> Options {
     Options {
         mutation,
         trace: true,
-        strict_hostsync: false,
     }
 }
 
@@ -113,29 +112,24 @@ fn every_property_can_fail() {
     }
 }
 
-/// A finding of the simulation (docs/simulation.md): the primary's wait for its secondaries
-/// ends at once when `GET NUMLOGINS` fails (here: the driver is not connected, so upsd answers
-/// `ERR DRIVER-NOT-CONNECTED`), because the daemon counts a failed request as 0 logins, as
-/// NUT's upsmon does. `--strict-hostsync` reports it.
+/// A finding of the simulation (docs/simulation.md), fixed: the primary's wait for its
+/// secondaries ended at once when `GET NUMLOGINS` failed (here: the driver is not connected,
+/// so upsd answers `ERR DRIVER-NOT-CONNECTED`), because the daemon counted a failed request as
+/// 0 logins, as NUT's upsmon does. It now counts as a secondary still there: the shrunk
+/// scenario that showed it keeps every property, and the primary keeps asking.
 #[test]
-fn a_failed_numlogins_ends_the_primarys_wait() {
-    let o = Options {
-        strict_hostsync: true,
-        ..opts(None)
-    };
+fn a_failed_numlogins_keeps_the_primary_waiting() {
     let s = Scenario::generate(6).restrict(Some(&[1, 5]), Some(1));
-    let out = run(&s, &o);
-    assert_eq!(out.violations.len(), 1, "{}", out.trace.join("\n"));
-    let v = &out.violations[0];
-    assert_eq!(v.property, Property::Hostsync);
-    assert_eq!(
-        v.detail,
-        "the primary shuts down after 0.004 s of HOSTSYNC 15 s while secondary 1 is still logged in"
-    );
+    let out = run(&s, &opts(None));
+    assert_eq!(out.violations, vec![], "{}", out.trace.join("\n"));
     assert!(out
         .trace
         .iter()
         .any(|l| l.ends_with("host 0 polls: DriverNotConnected")));
-    // without --strict-hostsync the wait ended by a failed request is the daemon's rule
-    assert_eq!(run(&s, &opts(None)).violations, vec![]);
+    let rounds = out
+        .trace
+        .iter()
+        .filter(|l| l.contains("host 0 NUMLOGINS"))
+        .count();
+    assert!(rounds > 4, "{rounds} rounds:\n{}", out.trace.join("\n"));
 }
