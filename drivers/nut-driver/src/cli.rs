@@ -38,6 +38,9 @@ struct Own {
     group: Option<String>,
     #[arg(short = 'i')]
     interval: Option<u64>,
+    /// nut-rs: only the privileged preparation ([`DriverInfo::prepare`]), then exit.
+    #[arg(long = "prepare")]
+    prepare: bool,
 }
 
 /// The whole driver program: the banner, the command line, then what it asks for. A driver's
@@ -95,7 +98,11 @@ fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<()
     let foreground = (flags.debug > 0 || flags.foreground > 0) && !flags.background;
     // Like stock: messages go to stderr while in the foreground (and for -k, -c, -d), to
     // syslog once in the background.
-    let to_syslog = !foreground && !own.killpower && flags.command.is_none() && own.dump.is_none();
+    let to_syslog = !foreground
+        && !own.killpower
+        && !own.prepare
+        && flags.command.is_none()
+        && own.dump.is_none();
     let level = nut_daemon::log_level(flags.debug, own.quiet);
     nut_daemon::init_logging(progname, None, level, to_syslog);
     if own.chroot.is_some() {
@@ -130,6 +137,11 @@ fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<()
     let debug = i32::from(flags.debug).max(cfg.debug_min.unwrap_or(0) as i32);
     if let Some(prepare) = driver.prepare {
         prepare(&cfg);
+    }
+    // (nut-rs) `--prepare`: what root must do for the device, for a service manager that
+    // runs the driver itself without root (`upsdrvctl prepare`)
+    if own.prepare {
+        return Ok(());
     }
     if own.killpower {
         return control::killpower(&sock, &cfg, driver);
@@ -199,6 +211,8 @@ fn usage(progname: &str, options: &[DriverOption]) {
   -u <user>      - switch to <user> (if started as root)
   -g <group>     - set socket access to <group> (if started as root)
   -x <var>=<val> - set driver variable <var> to <val>
+  --prepare      - (nut-rs) only do as root what the device needs before the driver
+                   starts (usbhid-ups: bind usbhid to a unit left without it), then exit
 
 Acceptable values for -x or ups.conf in this driver:
 "

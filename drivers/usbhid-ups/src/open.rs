@@ -192,7 +192,7 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
 /// anything else is said later, when the backend opens the unit.
 #[cfg(target_os = "linux")]
 pub(crate) fn prepare(cfg: &DriverConfig) {
-    use crate::transport::linux::{binder, Plug, Refusal, State};
+    use crate::transport::linux::{binder, Plug, Problem, Refusal, State};
     if cfg.get("recording").is_some() || cfg.get("backend").is_some() {
         return;
     }
@@ -211,9 +211,15 @@ pub(crate) fn prepare(cfg: &DriverConfig) {
     .into_iter()
     .next();
     let Some(unit) = first else { return };
-    // (a claim's holders are noted as root sees them, for the message after root is dropped)
-    if let Err(Refusal::Problem(p)) = plug.ready(unit) {
-        tracing::debug!("before dropping root: {p}");
+    match plug.ready(unit) {
+        // (a claim's holders are noted as root sees them, for the message after root is
+        // dropped)
+        Err(Refusal::Problem(p @ Problem::Claimed { .. })) => {
+            tracing::debug!("before dropping root: {p}");
+        }
+        // binding failed: why, as root sees it (the message without root follows)
+        Err(Refusal::Problem(p)) => tracing::warn!("as root: {p}"),
+        _ => {}
     }
     if let State::Claimed { .. } = unit.state() {
         // bound when the program holding it lets go, by a process that keeps root for it

@@ -114,6 +114,76 @@ fn upsdrvctl_foreground_with_several_drivers_waits_for_them() {
     assert!(st.success(), "{st}: {}", dir.log("driver.log"));
 }
 
+/// `upsdrvctl prepare` (nut-rs; the unit's root pre-start) runs each driver with `--prepare`
+/// and waits for it: the driver reads its section and exits without serving (no socket, no
+/// PID file). It exits 0 whatever it finds: a driver that cannot run, an unknown UPS.
+#[test]
+fn upsdrvctl_prepare_runs_each_drivers_root_step_and_never_fails() {
+    let dir = dir();
+    let conf = dir.conf().join("ups.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{text}[two]\n\tdriver = nope\n\tport = auto\n"),
+    )
+    .unwrap();
+    let upsdrvctl = our_bin("upsdrvctl");
+    let run = |args: &[&str]| dir.run(&upsdrvctl, args, Duration::from_secs(20));
+    let banner = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split(" 0.").next().unwrap_or(l).to_string())
+            .collect()
+    };
+
+    let (code, out, err) = run(&["-t", "prepare"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let drv = driverpath();
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "*** Testing mode: not calling exec/kill".to_string(),
+            format!("exec: {}/{DRIVER} -a ups --prepare", drv.display()),
+            format!("exec: {}/nope -a two --prepare", drv.display()),
+        ]
+    );
+
+    let (code, out, err) = run(&["prepare", "ups"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // upsdrvctl's banner, then the driver's: it ran, and said nothing else
+    assert_eq!(
+        banner(&out),
+        [
+            "Network UPS Tools - UPS driver controller",
+            "Network UPS Tools - Generic HID driver (nut-rs)"
+        ]
+    );
+    assert_eq!(err, "");
+    assert!(!sock(&dir).exists());
+    assert_eq!(std::fs::read_dir(dir.state()).unwrap().count(), 0);
+
+    let (code, out, err) = run(&["prepare", "two"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        err,
+        format!(
+            "Can't run {}/nope to prepare two: No such file or directory (os error 2)\n",
+            drv.display()
+        )
+    );
+    let (code, out, err) = run(&["prepare", "zz"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(0), "UPS zz not found in ups.conf\n"),
+        "{out}"
+    );
+    // the other commands still fail on it
+    let (code, _, err) = run(&["start", "zz"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(1), "UPS zz not found in ups.conf\n")
+    );
+}
+
 #[test]
 fn watchdog_pings_from_the_poll_loop() {
     let dir = dir();

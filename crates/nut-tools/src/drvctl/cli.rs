@@ -1,6 +1,7 @@
 //! upsdrvctl's command line: `upsdrvctl [-t] [-u user] [-r dir] [-D] [-d] [-F|-FF|-B]
 //! start|stop|shutdown [<ups>]` and `upsdrvctl [options] -c <command> [<ups>]` (NUT 2.8.1+),
-//! options bundled as NUT's getopt takes them (`-tD`, `-uroot`).
+//! options bundled as NUT's getopt takes them (`-tD`, `-uroot`); and nut-rs's
+//! `upsdrvctl [options] prepare [<ups>]` (a service's privileged pre-start).
 
 use std::process::ExitCode;
 
@@ -44,7 +45,8 @@ pub fn main(prog: &str, args: &[String]) -> ExitCode {
 pub(crate) fn usage(prog: &str) {
     println!("Starts and stops UPS drivers via ups.conf.\n");
     println!("usage: {prog} [OPTIONS] (start | stop | shutdown) [<ups>]");
-    println!("       {prog} [OPTIONS] -c <command> [<ups>]\n");
+    println!("       {prog} [OPTIONS] -c <command> [<ups>]");
+    println!("       {prog} [OPTIONS] prepare [<ups>]\n");
     println!("  -h\t\t\tdisplay this help");
     println!("  -r <path>\t\tdrivers will chroot to <path>");
     println!("  -t\t\t\ttesting mode - prints actions without doing them");
@@ -61,6 +63,9 @@ pub(crate) fn usage(prog: &str) {
     println!("  stop <ups>\t\tonly stop driver for UPS <ups>");
     println!("  shutdown\t\tshutdown all UPS drivers in ups.conf");
     println!("  shutdown <ups>\tonly shutdown UPS <ups>");
+    println!("  prepare [<ups>]\t(nut-rs) as root, what the device of each (or only <ups>)");
+    println!("                \tneeds before its driver starts without root (usbhid-ups:");
+    println!("                \tusbhid bound to a unit libusb left without it); exits 0");
 }
 
 /// The options; `None` after `-h` (the usage is printed).
@@ -140,6 +145,10 @@ mod tests {
         assert!(o.pass.background);
         assert_eq!(o.command.as_deref(), Some("reload-or-exit"));
         assert!(o.words.is_empty());
+        // nut-rs's prepare is a command word like start: -d passes the debug level on
+        let o = opts(&["-Dd", "prepare", "ups"]);
+        assert_eq!((o.debug, o.pass.debug), (1, 1));
+        assert_eq!(o.words, ["prepare", "ups"]);
         // Options after the command are words.
         assert_eq!(opts(&["stop", "-t"]).words, ["stop", "-t"]);
         let args = vec!["-u".to_string()];

@@ -23,6 +23,17 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         }
     };
     let ups = ups.map(String::as_str);
+    if o.test {
+        println!("*** Testing mode: not calling exec/kill");
+    }
+    if cmd == "prepare" {
+        // (nut-rs) a service's privileged pre-start: never a failure, whatever it finds (the
+        // driver started next says what is wrong)
+        if let Err(e) = prepare(o, ups) {
+            eprintln!("{e}");
+        }
+        return Ok(true);
+    }
     let conf = nut_conf::ups_conf::load(&nut_daemon::conf_file("ups.conf")?)?;
     let pidpath = nut_daemon::altpidpath();
     let g = Globals::from_conf(&conf, &default_driverpath(&conf));
@@ -32,9 +43,6 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         pass: &o.pass,
         pidpath: &pidpath,
     };
-    if o.test {
-        println!("*** Testing mode: not calling exec/kill");
-    }
     let mut ok = true;
     match cmd {
         "-c" => {
@@ -78,6 +86,35 @@ pub(crate) fn run(prog: &str, o: &Opts) -> Result<bool, Error> {
         }
     }
     Ok(ok)
+}
+
+/// `prepare [<ups>]` (a nut-rs addition): each selected driver runs `--prepare` (as root:
+/// what its device needs before the driver starts without root; usbhid-ups binds usbhid to a
+/// unit libusb left without it) and is waited for. A driver that fails is named.
+fn prepare(o: &Opts, ups: Option<&str>) -> Result<(), Error> {
+    let conf = nut_conf::ups_conf::load(&nut_daemon::conf_file("ups.conf")?)?;
+    let g = Globals::from_conf(&conf, &default_driverpath(&conf));
+    let plan = Planner {
+        conf: &conf,
+        globals: &g,
+        pass: &o.pass,
+        pidpath: &nut_daemon::altpidpath(),
+    };
+    for job in plan.prepare(ups)? {
+        if o.debug > 0 {
+            eprintln!("Preparing UPS: {}", job.ups);
+        }
+        if o.test {
+            println!("exec: {}", job.argv.join(" "));
+            continue;
+        }
+        match command(&job).status() {
+            Ok(st) if st.success() => {}
+            Ok(st) => eprintln!("Driver could not prepare {} ({st})", job.ups),
+            Err(e) => eprintln!("Can't run {} to prepare {}: {e}", job.argv[0], job.ups),
+        }
+    }
+    Ok(())
 }
 
 /// Without `driverpath`, drivers installed next to this program, if ups.conf names one of

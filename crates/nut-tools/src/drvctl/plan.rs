@@ -151,6 +151,28 @@ impl Planner<'_> {
             .collect()
     }
 
+    /// `prepare` (a nut-rs addition): `<driver> -a <ups> --prepare` for each selected
+    /// section, in file order; of the options for the drivers only `-d`'s `-D` (the driver
+    /// stays root and in the foreground, and exits once prepared).
+    pub fn prepare(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
+        let pass = PassOn {
+            debug: self.pass.debug,
+            ..PassOn::default()
+        };
+        select(self.conf, ups)?
+            .into_iter()
+            .map(|s| {
+                let mut job = Planner {
+                    pass: &pass,
+                    ..*self
+                }
+                .job(s, false)?;
+                job.argv.push("--prepare".to_string());
+                Ok(job)
+            })
+            .collect()
+    }
+
     /// `shutdown`: `<driver> -a <ups> -k` jobs by `sdorder` (0 first, then 1, ...; sections
     /// with a negative sdorder are skipped; a named UPS is always shut down).
     pub fn shutdown(&self, ups: Option<&str>) -> Result<Vec<Job>, Error> {
@@ -313,6 +335,36 @@ mod tests {
             plan.shutdown(Some("a")).unwrap()[0].argv,
             ["/opt/drv/usbhid-ups", "-a", "a", "-k", "-u", "nut"]
         );
+        // prepare: the debug level only, never the user, chroot or foreground flags
+        let debug = PassOn {
+            debug: 2,
+            ..pass.clone()
+        };
+        let prep: Vec<_> = Planner {
+            pass: &debug,
+            ..plan
+        }
+        .prepare(None)
+        .unwrap()
+        .into_iter()
+        .map(|j| j.argv.join(" "))
+        .collect();
+        assert_eq!(
+            prep,
+            [
+                "/opt/drv/usbhid-ups -D -D -a a --prepare",
+                "/opt/drv/dummy-ups -D -D -a b --prepare",
+                "/opt/drv/dummy-ups -D -D -a c --prepare"
+            ]
+        );
+        assert_eq!(
+            plan.prepare(Some("a")).unwrap()[0].argv,
+            ["/opt/drv/usbhid-ups", "-a", "a", "--prepare"]
+        );
+        assert!(matches!(
+            plan.prepare(Some("zz")),
+            Err(Error::NotFound(ups)) if ups == "zz"
+        ));
         let all: Vec<_> = plan
             .command(None, "reload")
             .unwrap()

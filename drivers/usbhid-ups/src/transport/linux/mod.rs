@@ -37,7 +37,7 @@ use nix::errno::Errno;
 use crate::device::{Device, DeviceError, Identity};
 pub(crate) use plug::{Plug, Refusal};
 pub(crate) use sysfs::HidrawInfo;
-pub(crate) use units::{State, UsbUnit};
+pub(crate) use units::{Problem, State, UsbUnit};
 
 /// Where sysfs and /dev normally are.
 pub(crate) const SYSFS: &str = "/sys";
