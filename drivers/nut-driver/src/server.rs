@@ -893,6 +893,25 @@ mod tests {
         )
     }
 
+    /// A client of the driver socket at `path` that has read the whole dump.
+    fn dumped_client(path: &Path) -> UnixStream {
+        let mut c = UnixStream::connect(path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"DUMPALL\n").unwrap();
+        read_until(&mut c, &mut String::new(), "DUMPDONE\n");
+        c
+    }
+
+    /// Read from `c` into `got` until it holds `want`.
+    fn read_until(c: &mut UnixStream, got: &mut String, want: &str) {
+        let mut buf = [0u8; 1024];
+        while !got.contains(want) {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed; got {got}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+
     #[test]
     fn device_events_reach_clients_between_polls() {
         let dir = std::env::temp_dir().join(format!("usbhid-ups-test-{}", std::process::id()));
@@ -913,26 +932,14 @@ mod tests {
             };
             run_polling_each_minute(&mut core, &mut b, listener)
         });
-        let mut c = UnixStream::connect(&path).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = String::new();
-        let mut read_until = |c: &mut UnixStream, want: &str| {
-            let mut buf = [0u8; 1024];
-            while !got.contains(want) {
-                let n = c.read(&mut buf).unwrap();
-                assert!(n > 0, "closed; got {got}");
-                got.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        };
-        c.write_all(b"DUMPALL\n").unwrap();
-        read_until(&mut c, "DUMPDONE\n");
+        let (mut c, mut got) = (dumped_client(&path), String::new());
         // the poll interval is a minute: only the event path can deliver this quickly
         let t0 = Instant::now();
         c.write_all(b"INSTCMD go.ob\n").unwrap();
-        read_until(&mut c, "SETINFO ups.status \"OB\"\n");
+        read_until(&mut c, &mut got, "SETINFO ups.status \"OB\"\n");
         assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
         c.write_all(b"INSTCMD driver.exit TRACKING bye\n").unwrap();
-        read_until(&mut c, "TRACKING bye 0\n");
+        read_until(&mut c, &mut got, "TRACKING bye 0\n");
         let stop = server.join().unwrap();
         assert!(matches!(stop, Stop::Requested), "{stop:?}");
         let _ = std::fs::remove_dir_all(&dir);
@@ -958,27 +965,15 @@ mod tests {
             let stop = run_polling_each_minute(&mut core, &mut b, listener);
             (stop, b.calls)
         });
-        let mut c = UnixStream::connect(&path).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = String::new();
-        let mut read_until = |c: &mut UnixStream, want: &str| {
-            let mut buf = [0u8; 1024];
-            while !got.contains(want) {
-                let n = c.read(&mut buf).unwrap();
-                assert!(n > 0, "closed; got {got}");
-                got.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        };
-        c.write_all(b"DUMPALL\n").unwrap();
-        read_until(&mut c, "DUMPDONE\n");
+        let (mut c, mut got) = (dumped_client(&path), String::new());
         // idle for half a second: sliced waits would have called wait_event about 5 times
         std::thread::sleep(Duration::from_millis(500));
         let t0 = Instant::now();
         nix::unistd::write(&tx, b"!").unwrap();
-        read_until(&mut c, "SETINFO ups.status \"OB\"\n");
+        read_until(&mut c, &mut got, "SETINFO ups.status \"OB\"\n");
         assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
         c.write_all(b"INSTCMD driver.exit TRACKING bye\n").unwrap();
-        read_until(&mut c, "TRACKING bye 0\n");
+        read_until(&mut c, &mut got, "TRACKING bye 0\n");
         let (stop, calls) = server.join().unwrap();
         assert!(matches!(stop, Stop::Requested), "{stop:?}");
         assert_eq!(
