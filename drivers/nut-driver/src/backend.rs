@@ -5,6 +5,7 @@
 //! tree may change it freely: the core compares the tree before and after the call and
 //! broadcasts the difference to the socket clients, so a backend never formats a protocol line.
 
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use nut_state::Tree;
@@ -85,6 +86,15 @@ pub trait Backend {
         false
     }
 
+    /// The file descriptor that becomes readable when a device event waits (for usbhid-ups the
+    /// hidraw node), if the backend has one. The core then polls it together with the socket
+    /// and calls [`Backend::wait_event`] with a zero timeout only when it is ready (or hung
+    /// up), so an idle driver sleeps until the next poll instead of waking every
+    /// [`EVENT_SLICE`]. `None` (the default) keeps the sliced waits.
+    fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
     /// Wait at most `timeout` for a device event (an interrupt report) and apply it to the tree.
     /// Returns whether something was received. The core calls this between polls with slices of
     /// at most [`EVENT_SLICE`], serving socket requests between calls, so a status change
@@ -108,5 +118,6 @@ pub trait Backend {
     fn shutdown(&mut self, tree: &mut Tree) -> Result<(), BackendError>;
 }
 
-/// The longest single [`Backend::wait_event`] call the core makes.
+/// The longest single [`Backend::wait_event`] call the core makes for a backend without
+/// [`Backend::event_fd`].
 pub const EVENT_SLICE: Duration = Duration::from_millis(100);

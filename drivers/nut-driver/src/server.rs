@@ -206,16 +206,28 @@ pub(crate) fn run(
             wait = wait.min(w / 2);
         }
         let events = backend.has_events() && !poll.disconnected;
-        let busy = match sock.turn(
+        // a device fd is polled with the sockets: no wake-up until something happens
+        let event_fd = events
+            .then(|| backend.event_fd().map(|f| f.as_raw_fd()))
+            .flatten();
+        let sliced = events && event_fd.is_none();
+        let (busy, device_ready) = match sock.turn(
             core,
             backend,
             wake,
-            if events { Duration::ZERO } else { wait },
+            event_fd,
+            if sliced { Duration::ZERO } else { wait },
         ) {
-            Ok(busy) => busy,
+            Ok(r) => r,
             Err(e) => return Stop::Fatal(e),
         };
-        if events {
+        if device_ready {
+            sock.deliver(core);
+            if let Err(e) = core.with_tree(|t| backend.wait_event(t, Duration::ZERO)) {
+                poll.failed(core, e, Instant::now());
+            }
+        }
+        if sliced {
             // the device's own wait: a short slice, or only a look when sockets are busy
             let slice = if busy {
                 Duration::ZERO
@@ -338,16 +350,18 @@ impl Sockets {
             .min()
     }
 
-    /// One wait of at most `timeout` on the listener, the connections and the wake-up pipe,
-    /// then what became ready: accept, read and handle requests, write. Returns whether any
-    /// socket was ready; `Err` when the listener is broken.
+    /// One wait of at most `timeout` on the listener, the connections, the wake-up pipe and
+    /// the device's `event_fd` ([`Backend::event_fd`]), then what became ready: accept, read
+    /// and handle requests, write. Returns whether any socket was ready and whether the device
+    /// fd was (readable or hung up); `Err` when the listener is broken.
     fn turn(
         &mut self,
         core: &mut Core,
         backend: &mut dyn Backend,
         wake: &OwnedFd,
+        event_fd: Option<std::os::fd::RawFd>,
         timeout: Duration,
-    ) -> std::io::Result<bool> {
+    ) -> std::io::Result<(bool, bool)> {
         let now = Instant::now();
         if self.accept_paused.is_some_and(|t| now >= t) {
             self.accept_paused = None;
@@ -372,17 +386,26 @@ impl Sockets {
                 }
                 fds.push(PollFd::new(c.stream.as_fd(), f));
             }
+            if let Some(fd) = event_fd {
+                // SAFETY: the backend owns this open fd and is not called between handing it
+                // out (`Backend::event_fd`) and the end of this poll, so it stays open for
+                // the borrow's whole life.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
             let ms = timeout.as_micros().div_ceil(1000).min(u128::from(u16::MAX));
             let ms = u16::try_from(ms).unwrap_or(u16::MAX);
             match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
                 Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => return Ok(false),
+                Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
                 Err(e) => return Err(e.into()),
             }
             fds.iter()
                 .map(|f| f.revents().unwrap_or(PollFlags::empty()))
                 .collect()
         };
+        let mut ready = ready;
+        let device_ready = event_fd.is_some() && ready.pop().is_some_and(|r| !r.is_empty());
         let mut busy = false;
         if !ready[0].is_empty() {
             let mut buf = [0u8; 64];
@@ -416,7 +439,7 @@ impl Sockets {
                 self.close(core, id, "hung up");
             }
         }
-        Ok(busy)
+        Ok((busy, device_ready))
     }
 
     /// Accept what waits (a batch at most).
@@ -718,6 +741,8 @@ mod tests {
         calls: Vec<String>,
         status: &'static str,
         events: bool,
+        /// The read end of a pipe standing for a device node: a byte in it is an event.
+        event_rx: Option<OwnedFd>,
     }
 
     impl Backend for Flaky {
@@ -744,7 +769,21 @@ mod tests {
         fn has_events(&self) -> bool {
             self.events
         }
+        fn event_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+            self.event_rx.as_ref().map(|f| f.as_fd())
+        }
         fn wait_event(&mut self, tree: &mut Tree, timeout: Duration) -> Result<bool, BackendError> {
+            self.calls.push("wait_event".into());
+            if let Some(rx) = &self.event_rx {
+                assert_eq!(timeout, Duration::ZERO, "only called when the fd is ready");
+                let mut b = [0u8; 1];
+                if nix::unistd::read(rx, &mut b) == Ok(1) {
+                    self.status = "OB";
+                    tree.set_info("ups.status", "OB");
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
             std::thread::sleep(timeout.min(Duration::from_millis(10)));
             if self.status == "OB" {
                 tree.set_info("ups.status", "OB");
@@ -854,6 +893,25 @@ mod tests {
         )
     }
 
+    /// A client of the driver socket at `path` that has read the whole dump.
+    fn dumped_client(path: &Path) -> UnixStream {
+        let mut c = UnixStream::connect(path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"DUMPALL\n").unwrap();
+        read_until(&mut c, &mut String::new(), "DUMPDONE\n");
+        c
+    }
+
+    /// Read from `c` into `got` until it holds `want`.
+    fn read_until(c: &mut UnixStream, got: &mut String, want: &str) {
+        let mut buf = [0u8; 1024];
+        while !got.contains(want) {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed; got {got}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+
     #[test]
     fn device_events_reach_clients_between_polls() {
         let dir = std::env::temp_dir().join(format!("usbhid-ups-test-{}", std::process::id()));
@@ -874,29 +932,55 @@ mod tests {
             };
             run_polling_each_minute(&mut core, &mut b, listener)
         });
-        let mut c = UnixStream::connect(&path).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = String::new();
-        let mut read_until = |c: &mut UnixStream, want: &str| {
-            let mut buf = [0u8; 1024];
-            while !got.contains(want) {
-                let n = c.read(&mut buf).unwrap();
-                assert!(n > 0, "closed; got {got}");
-                got.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        };
-        c.write_all(b"DUMPALL\n").unwrap();
-        read_until(&mut c, "DUMPDONE\n");
+        let (mut c, mut got) = (dumped_client(&path), String::new());
         // the poll interval is a minute: only the event path can deliver this quickly
         let t0 = Instant::now();
         c.write_all(b"INSTCMD go.ob\n").unwrap();
-        read_until(&mut c, "SETINFO ups.status \"OB\"\n");
+        read_until(&mut c, &mut got, "SETINFO ups.status \"OB\"\n");
         assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
         c.write_all(b"INSTCMD driver.exit TRACKING bye\n").unwrap();
-        read_until(&mut c, "TRACKING bye 0\n");
+        read_until(&mut c, &mut got, "TRACKING bye 0\n");
         let stop = server.join().unwrap();
         assert!(matches!(stop, Stop::Requested), "{stop:?}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_idle_loop_waits_on_the_device_fd_and_wakes_at_once_for_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usbhid-ups-fd");
+        let listener = bind(&path).unwrap();
+        let mut tree = Tree::new();
+        tree.set_info("ups.status", "OL");
+        let mut core = Core::new(tree, 1, 0);
+        core.set_stale(false);
+        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+        let server = std::thread::spawn(move || {
+            let mut b = Flaky {
+                status: "OL",
+                events: true,
+                event_rx: Some(rx),
+                ..Flaky::default()
+            };
+            let stop = run_polling_each_minute(&mut core, &mut b, listener);
+            (stop, b.calls)
+        });
+        let (mut c, mut got) = (dumped_client(&path), String::new());
+        // idle for half a second: sliced waits would have called wait_event about 5 times
+        std::thread::sleep(Duration::from_millis(500));
+        let t0 = Instant::now();
+        nix::unistd::write(&tx, b"!").unwrap();
+        read_until(&mut c, &mut got, "SETINFO ups.status \"OB\"\n");
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        c.write_all(b"INSTCMD driver.exit TRACKING bye\n").unwrap();
+        read_until(&mut c, &mut got, "TRACKING bye 0\n");
+        let (stop, calls) = server.join().unwrap();
+        assert!(matches!(stop, Stop::Requested), "{stop:?}");
+        assert_eq!(
+            calls,
+            ["wait_event"],
+            "the device is read once, for its one event"
+        );
     }
 
     #[test]

@@ -787,6 +787,13 @@ impl Backend for HidBackend {
         self.use_interrupt()
     }
 
+    fn event_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if !self.use_interrupt() {
+            return None;
+        }
+        self.att.as_ref()?.dev.event_fd()
+    }
+
     fn wait_event(&mut self, tree: &mut Tree, timeout: Duration) -> Result<bool, BackendError> {
         if !self.use_interrupt() {
             std::thread::sleep(timeout);

@@ -2,6 +2,7 @@
 //! a replayed `nut-hid-recording/1` file, or a simulated unit driven by a scenario. The HID
 //! backend only ever talks to this trait, so what it publishes cannot depend on the transport.
 
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 /// Who the device says it is (USB device descriptor and its strings).
@@ -92,6 +93,13 @@ pub trait Device {
 
     /// SET_REPORT(Feature) with the whole report (`report[0]` is the id).
     fn set_feature(&mut self, report: &[u8]) -> Result<(), DeviceError>;
+
+    /// The fd that is readable while an interrupt-IN report waits (a hidraw node), for the
+    /// driver's poll loop to wait on; `None` when there is none (the reports then come from
+    /// [`Device::read_interrupt`] with a timeout).
+    fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
 
     /// Wait at most `timeout` for an interrupt-IN report; `Ok(None)` when none came.
     fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError>;

@@ -125,6 +125,26 @@ impl Emulator {
             .collect()
     }
 
+    /// How many control requests and interrupt-IN transfers the unit has received so far
+    /// (its `--log`: one `#<seqnum> <request> ... -> <answer>` line per control request, one
+    /// `#<seqnum> INTERRUPT IN len <n> ...` line per interrupt transfer submitted).
+    pub(crate) fn requests(&self) -> (usize, usize) {
+        let log = std::fs::read_to_string(self.dir.join("emulator.log")).unwrap_or_default();
+        let (mut control, mut interrupt) = (0, 0);
+        for l in log.lines() {
+            let mut words = l.split_whitespace().skip(1);
+            if !words.next().is_some_and(|w| w.starts_with('#')) {
+                continue;
+            }
+            match (words.next(), words.next()) {
+                (Some("INTERRUPT"), Some("IN")) if l.contains(" IN len ") => interrupt += 1,
+                (Some("INTERRUPT" | "UNLINK"), _) | (None, _) => {}
+                _ => control += 1,
+            }
+        }
+        (control, interrupt)
+    }
+
     /// What the emulator printed, for failure messages.
     pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(self.dir.join("emulator.out")).unwrap_or_default()

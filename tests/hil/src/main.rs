@@ -7,7 +7,8 @@
 //! `hil-guest [--out DIR] [--plugin] RECORDING`: with `--out`, the upsc dumps of our driver and
 //! stock's go to `DIR/ours.txt` and `DIR/stock.txt`; with `--plugin`, the first plug-in and
 //! migration checks ([`plugin`]) run too (`scripts/hil` asks for them with its first
-//! recording).
+//! recording). `hil-guest --idle SECONDS RECORDING` measures instead what an idle driver
+//! costs, stock's and ours ([`idle`]).
 
 // A panic is how a check fails: each check runs under catch_unwind.
 #![allow(clippy::unwrap_used)]
@@ -15,6 +16,7 @@
 mod checks;
 mod emulator;
 mod guest;
+mod idle;
 mod plugin;
 
 use std::panic::AssertUnwindSafe;
@@ -72,15 +74,23 @@ fn main() -> ExitCode {
     let mut out: Option<PathBuf> = None;
     let mut recording: Option<PathBuf> = None;
     let mut plugin = false;
+    let mut idle: Option<u64> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--idle" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) => idle = Some(n),
+                None => {
+                    eprintln!("hil-guest: --idle takes a number of seconds");
+                    return ExitCode::FAILURE;
+                }
+            },
             "--out" => out = args.next().map(PathBuf::from),
             "--plugin" => plugin = true,
             _ => recording = Some(PathBuf::from(a)),
         }
     }
     let Some(recording) = recording else {
-        eprintln!("usage: hil-guest [--out DIR] [--plugin] RECORDING");
+        eprintln!("usage: hil-guest [--out DIR] [--plugin | --idle SECONDS] RECORDING");
         return ExitCode::FAILURE;
     };
     if let Err(e) = guest::prepare() {
@@ -92,7 +102,10 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut runner = Runner { name, failed: 0 };
-    checks::run(&mut runner, &recording, out.as_deref(), plugin);
+    match idle {
+        Some(seconds) => idle::run(&mut runner, &recording, seconds),
+        None => checks::run(&mut runner, &recording, out.as_deref(), plugin),
+    }
     eprintln!("hil-guest: {} failed", runner.failed);
     ExitCode::SUCCESS
 }

@@ -150,6 +150,10 @@ impl Device for RecordingDevice {
         self.inner.set_feature(report)
     }
 
+    fn event_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.inner.event_fd()
+    }
+
     fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
         let r = self.inner.read_interrupt(timeout)?;
         if let Some(report) = &r {

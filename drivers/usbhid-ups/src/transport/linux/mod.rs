@@ -27,7 +27,7 @@ mod usbfs;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -164,6 +164,10 @@ impl Device for HidrawDevice {
         };
         hidraw::set_feature(self.file.as_fd(), &mut report.to_vec())
             .map_err(|e| device_error(&format!("SET_REPORT 0x{id:02x}"), e))
+    }
+
+    fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.file.as_fd())
     }
 
     fn read_interrupt(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, DeviceError> {
