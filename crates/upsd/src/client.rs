@@ -195,7 +195,18 @@ struct Conn<'a> {
     close: bool,
 }
 
-impl Conn<'_> {
+impl<'a> Conn<'a> {
+    fn new(server: &'a Arc<Mutex<Server>>, session: &'a mut Session, peer: &'a Peer) -> Self {
+        Conn {
+            server,
+            session,
+            peer,
+            partial: None,
+            rest: Vec::new(),
+            close: false,
+        }
+    }
+
     /// Answer the complete lines of `bytes` into `out`, taking the server lock once.
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Fed {
         let mut tok = self.partial.take().map_or_else(Tokenizer::new, |t| *t);
@@ -259,14 +270,7 @@ async fn plain_loop(
     stream: &mut TcpStream,
     peer: &Peer,
 ) -> End {
-    let mut conn = Conn {
-        server,
-        session,
-        peer,
-        partial: None,
-        rest: Vec::new(),
-        close: false,
-    };
+    let mut conn = Conn::new(server, session, peer);
     loop {
         let fed = if conn.rest.is_empty() {
             // Read into the thread's buffer and answer within the same poll.
@@ -306,14 +310,7 @@ async fn tls_loop<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
     peer: &Peer,
 ) -> End {
-    let mut conn = Conn {
-        server,
-        session,
-        peer,
-        partial: None,
-        rest: Vec::new(),
-        close: false,
-    };
+    let mut conn = Conn::new(server, session, peer);
     let mut buf = [0u8; READ];
     let mut out = Vec::new();
     loop {
