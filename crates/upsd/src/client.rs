@@ -162,6 +162,11 @@ pub(crate) async fn sweep_idle(server: Arc<Mutex<Server>>) {
                     next = Some(next.map_or(due, |n| n.min(due)));
                 }
             }
+            // Clients kicked but not gone yet: look again shortly, for whoever comes next
+            // (the first-client wake-up only fires when the registry is empty).
+            if next.is_none() && !s.clients.is_empty() {
+                next = Some(now.saturating_add(1000));
+            }
             next
         };
         match next {
