@@ -94,12 +94,19 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
     let mut writer = tokio::spawn(async move { drain.drain().await });
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // The periodic pass runs when something can change (a PING falls due, the data turns
+    // stale) and after each read, not on a fixed tick: a quiet link wakes upsd only for its
+    // PINGs and their replies.
+    let wake = tokio::time::sleep_until(clock::at_secs(clock::now() + 1));
+    tokio::pin!(wake);
     let end = loop {
-        tokio::select! {
+        let checked = tokio::select! {
             read = reader.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break End::Gone,
-                Ok(n) => handle_bytes(server, name, generation, &mut tok, &buf[..n]),
+                Ok(n) => {
+                    handle_bytes(server, name, generation, &mut tok, &buf[..n]);
+                    check(server, name, generation)
+                }
             },
             written = &mut writer => {
                 if let Ok(Err(e)) = written {
@@ -107,12 +114,16 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
                 }
                 break End::Gone;
             }
-            _ = tick.tick() => match check(server, name, generation) {
-                Check::Ok => {}
-                // With the queue full the driver has a message to read already.
-                Check::Ping => _ = link.offer(name, &UpsdMsg::Ping),
-                Check::Superseded => break End::Superseded,
-            },
+            _ = &mut wake => check(server, name, generation),
+        };
+        match checked {
+            Check::Ok(next) => wake.as_mut().reset(clock::at_secs(next)),
+            // With the queue full the driver has a message to read already.
+            Check::Ping(next) => {
+                _ = link.offer(name, &UpsdMsg::Ping);
+                wake.as_mut().reset(clock::at_secs(next));
+            }
+            Check::Superseded => break End::Superseded,
         }
     };
     writer.abort();
@@ -169,13 +180,18 @@ fn handle_bytes(
     }
 }
 
+/// What the periodic pass decided, and the second ([`clock::now`]) of the next pass.
 enum Check {
-    Ok,
-    Ping,
+    Ok(Secs),
+    Ping(Secs),
     Superseded,
 }
 
-/// The periodic pass: log staleness transitions, decide whether to PING.
+/// The longest a link goes without a periodic pass (a reload may change MAXAGE).
+const MAX_PASS_GAP: Secs = 60;
+
+/// The periodic pass: log staleness transitions, decide whether to PING, and when the next
+/// pass is due (the first second at which either can change without a message).
 fn check(server: &Arc<Mutex<Server>>, name: &str, generation: u64) -> Check {
     let now = clock::now();
     let mut s = lock(server);
@@ -195,14 +211,31 @@ fn check(server: &Arc<Mutex<Server>>, name: &str, generation: u64) -> Check {
         tracing::info!("UPS [{name}] data is no longer stale");
     }
     ups.stale_reported = stale;
+    let mut next = now + MAX_PASS_GAP;
+    // Stale by age once more than MAXAGE seconds passed since the driver was last heard.
+    let stale_at = ups.last_heard.saturating_add(maxage).saturating_add(1);
+    if stale_at > now {
+        next = next.min(stale_at);
+    }
     // 2.8.0: no PING while the driver itself reports stale data.
     if ups.dumpdone && !ups.data_ok {
-        return Check::Ok;
+        return Check::Ok(next);
     }
     let third = maxage / 3;
-    if now.saturating_sub(ups.last_heard) > third && now.saturating_sub(ups.last_ping) > third {
+    let ping =
+        now.saturating_sub(ups.last_heard) > third && now.saturating_sub(ups.last_ping) > third;
+    if ping {
         ups.last_ping = now;
-        return Check::Ping;
     }
-    Check::Ok
+    let ping_at = ups
+        .last_heard
+        .max(ups.last_ping)
+        .saturating_add(third)
+        .saturating_add(1);
+    next = next.min(ping_at.max(now + 1));
+    if ping {
+        Check::Ping(next)
+    } else {
+        Check::Ok(next)
+    }
 }

@@ -96,7 +96,7 @@ impl Harness {
 
     /// A new connection from 127.0.0.1; its number.
     pub fn connect(&mut self) -> usize {
-        let entry = self.server.add_client("127.0.0.1".into());
+        let entry = self.server.add_client("127.0.0.1".into(), -1);
         let session = Session {
             id: entry.id,
             addr: entry.addr,

@@ -47,6 +47,7 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     for def in &p.upses {
         add_ups(&server, &statepath, def, false);
     }
+    tokio::spawn(crate::client::sweep_idle(server.clone()));
     let permits = Arc::new(Semaphore::new(p.maxconn.clamp(1, Semaphore::MAX_PERMITS)));
     let addrs: Vec<String> = p
         .listeners
@@ -157,12 +158,13 @@ async fn accept_loop(
                     }
                     Verdict::Refuse => continue,
                 }
-                let server = server.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    crate::client::serve(server, stream, peer, tls).await;
-                    drop(permit);
-                });
+                tokio::spawn(crate::client::serve(
+                    server.clone(),
+                    stream,
+                    peer,
+                    tls.clone(),
+                    permit,
+                ));
             }
             Err(e) => {
                 // The connection stays in the listen queue (EMFILE and the like): wait,
@@ -232,7 +234,7 @@ pub(crate) fn reload(server: &Arc<Mutex<Server>>, confpath: &Path, statepath: &P
                     .is_some_and(|l| l.eq_ignore_ascii_case(name))
                 {
                     tracing::info!("Kicking client {} (was on UPS [{name}])", c.addr);
-                    c.kick.notify_one();
+                    c.peer.kick();
                 }
             }
             s.upses.retain(|u| !u.name.eq_ignore_ascii_case(name));

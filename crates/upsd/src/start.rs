@@ -99,8 +99,9 @@ pub fn run(options: &Options) -> Result<(), Error> {
         listeners,
         maxconn,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, as stock upsd: every request takes the one server lock anyway, and a
+    // second worker only adds wake-ups, handoffs between threads and a malloc arena.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;

@@ -3,7 +3,9 @@
 //! command handlers and the driver links while they hold the server lock.
 
 use std::collections::HashMap;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
@@ -173,14 +175,56 @@ impl FsdGuard {
     }
 }
 
-/// A connected client as other clients see it (LIST CLIENT) and as reload reaches it (kick).
+/// A connected client as other clients see it (LIST CLIENT) and as reload and the idle sweep
+/// reach it ([`Peer`]).
 #[derive(Debug, Clone)]
 pub(crate) struct ClientEntry {
     pub(crate) id: u64,
     pub(crate) addr: String,
     /// Canonical name of the UPS this client did LOGIN to.
     pub(crate) login_ups: Option<String>,
-    pub(crate) kick: Arc<Notify>,
+    pub(crate) peer: Arc<Peer>,
+}
+
+/// What a connection shares with the server: the way to drop it, and when it last sent a
+/// complete line (for the idle sweep, which replaces a timer per connection).
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// The connection's socket. It stays open while the client is registered (the
+    /// connection closes it only after [`Server::remove_client`]), so [`Peer::kick`] never
+    /// reaches another socket.
+    fd: RawFd,
+    /// [`crate::clock::millis`] at the last complete line (or the connect).
+    active: AtomicU64,
+}
+
+impl Peer {
+    /// The peer of a connection on socket `fd`, active now.
+    pub(crate) fn new(fd: RawFd) -> Peer {
+        Peer {
+            fd,
+            active: AtomicU64::new(crate::clock::millis()),
+        }
+    }
+
+    /// A complete line arrived now.
+    pub(crate) fn touch(&self) {
+        self.active.store(crate::clock::millis(), Ordering::Relaxed);
+    }
+
+    /// When the last complete line arrived ([`crate::clock::millis`]).
+    pub(crate) fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Drop the connection: shut its socket down both ways, so its next (or pending) read
+    /// sees the end and the connection closes as if the client had left. No waker, no
+    /// notification and no select per connection: a socket shut down is its own signal.
+    pub(crate) fn kick(&self) {
+        // SAFETY: shutdown(2) takes a descriptor and flags and touches no memory of ours;
+        // `fd` is the registered connection's open socket (see the field).
+        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+    }
 }
 
 /// Tracking results of SET/INSTCMD, by upper-case id.
@@ -278,6 +322,8 @@ pub(crate) struct Server {
     pub(crate) tracking_delay: Secs,
     /// Whether STARTTLS can be offered (a certificate is loaded).
     pub(crate) tls_ready: bool,
+    /// Wakes the idle sweep when the first client connects.
+    pub(crate) first_client: Arc<Notify>,
     /// `ALLOW_FROM`: who may connect.
     pub(crate) allow: crate::allow::Allowlist,
     next_client_id: u64,
@@ -306,15 +352,18 @@ impl Server {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
-    /// Register a new connection; it is listed first.
-    pub(crate) fn add_client(&mut self, addr: String) -> ClientEntry {
+    /// Register a new connection on socket `fd`; it is listed first.
+    pub(crate) fn add_client(&mut self, addr: String, fd: RawFd) -> ClientEntry {
         self.next_client_id += 1;
         let entry = ClientEntry {
             id: self.next_client_id,
             addr,
             login_ups: None,
-            kick: Arc::new(Notify::new()),
+            peer: Arc::new(Peer::new(fd)),
         };
+        if self.clients.is_empty() {
+            self.first_client.notify_one();
+        }
         self.clients.insert(0, entry.clone());
         entry
     }

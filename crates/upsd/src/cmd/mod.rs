@@ -191,7 +191,7 @@ pub(crate) mod testutil {
 
         /// Another connection.
         pub(crate) fn client(&mut self) -> Session {
-            let entry = self.server.add_client("127.0.0.1".into());
+            let entry = self.server.add_client("127.0.0.1".into(), -1);
             Session {
                 id: entry.id,
                 addr: entry.addr,
