@@ -44,7 +44,7 @@ impl SimServer {
 
     /// A new client connection from `addr`.
     pub fn connect(&mut self, addr: &str) -> SimClient {
-        let entry = self.server.add_client(addr.to_string());
+        let entry = self.server.add_client(addr.to_string(), -1);
         SimClient {
             session: Session {
                 id: entry.id,
