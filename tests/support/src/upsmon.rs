@@ -71,6 +71,21 @@ pub fn upsmon_conf(rig: &Rig, mon: Mon, role: &str, user: &str, pw: &str, extra:
     upsmon_conf_named(rig, mon, role, role, user, pw, extra)
 }
 
+/// The rig's upsd.users login of a role: `upsmon`/`pw` (upsmon primary) for `primary`,
+/// `monuser`/`secret` (upsmon secondary, as a Synology NAS has it) otherwise.
+pub fn login_of(role: &str) -> (&'static str, &'static str) {
+    match role {
+        "primary" => ("upsmon", "pw"),
+        _ => ("monuser", "secret"),
+    }
+}
+
+/// [`upsmon_conf`] with the rig's login for `role` ([`login_of`]).
+pub fn role_conf(rig: &Rig, mon: Mon, role: &str, extra: &str) -> MonDir {
+    let (user, pw) = login_of(role);
+    upsmon_conf(rig, mon, role, user, pw, extra)
+}
+
 /// [`upsmon_conf`] for one of several hosts of the same role: `name` (instead of the role)
 /// names its directory `upsmon-<name>` and is what its SHUTDOWNCMD writes to `shutdown.order`.
 pub fn upsmon_conf_named(

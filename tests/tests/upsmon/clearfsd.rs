@@ -15,12 +15,10 @@ use std::time::Duration;
 
 /// Our primary: FSD 2 s into an outage, HOSTSYNC 6, withdrawal on, FSD_CLEARED to NOTIFYCMD.
 fn primary(rig: &Rig) -> (MonDir, nut_test_support::Proc) {
-    let p = upsmon_conf(
+    let p = role_conf(
         rig,
         Mon::Ours,
         "primary",
-        "upsmon",
-        "pw",
         "FINALDELAY 0\nHOSTSYNC 6\nONBATT_SHUTDOWN_AFTER 2\nCLEARFSD_ON_MAINS 1\n\
          NOTIFYFLAG FSD_CLEARED SYSLOG+EXEC\n",
     );
@@ -31,7 +29,7 @@ fn primary(rig: &Rig) -> (MonDir, nut_test_support::Proc) {
 /// A stock secondary polling every `poll` seconds, with FINALDELAY `finaldelay`, started.
 fn stock_secondary(rig: &Rig, poll: u32, finaldelay: u32) -> (MonDir, nut_test_support::Proc) {
     let extra = format!("POLLFREQ {poll}\nPOLLFREQALERT {poll}\nFINALDELAY {finaldelay}\n");
-    let s = upsmon_conf(rig, Mon::Stock, "secondary", "monuser", "secret", &extra);
+    let s = role_conf(rig, Mon::Stock, "secondary", &extra);
     let sp = start_upsmon(rig, &s);
     (s, sp)
 }

@@ -16,17 +16,13 @@ use std::time::{Duration, Instant};
 /// Our upsmon in `role` with these extra lines (FINALDELAY 0, the limit notifications to
 /// NOTIFYCMD), started (the caller waits for its login: the primary's test waits for two).
 fn ours(rig: &Rig, role: &str, extra: &str) -> (MonDir, nut_test_support::Proc) {
-    let (user, pw) = match role {
-        "primary" => ("upsmon", "pw"),
-        _ => ("monuser", "secret"),
-    };
     let extra = format!(
         "FINALDELAY 0\n\
          NOTIFYFLAG ONBATT_SHUTDOWN SYSLOG+EXEC\n\
          NOTIFYFLAG ONBATT_SHUTDOWN_CANCELLED SYSLOG+EXEC\n\
          {extra}"
     );
-    let s = upsmon_conf(rig, Mon::Ours, role, user, pw, &extra);
+    let s = role_conf(rig, Mon::Ours, role, &extra);
     let sp = start_upsmon(rig, &s);
     (s, sp)
 }
@@ -191,7 +187,7 @@ fn charge_below_the_limit_shuts_down() {
 fn primary_limit_sets_fsd_and_the_stock_secondary_leaves_first() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
-    let sec = upsmon_conf(&rig, Mon::Stock, "secondary", "monuser", "secret", "");
+    let sec = role_conf(&rig, Mon::Stock, "secondary", "");
     let _sec = start_upsmon(&rig, &sec);
     let (p, _pp) = ours(&rig, "primary", "ONBATT_SHUTDOWN_AFTER 2\n");
     let logs = || format!("{}{}{}", p.logs(), sec.logs(), rig.dir.logs());
@@ -227,12 +223,10 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
     let Some(stock) = stock_nut() else { return };
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let (port, lines) = crate::wire::proxy(rig.port());
-    let s = upsmon_conf(
+    let s = role_conf(
         &rig,
         Mon::Ours,
         "secondary",
-        "monuser",
-        "secret",
         "FINALDELAY 0\nONBATT_SHUTDOWN_RUNTIME 60\nONBATT_SHUTDOWN_CHARGE 50\n",
     );
     crate::wire::monitor_through(&rig, &s, port);

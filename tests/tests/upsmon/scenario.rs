@@ -57,14 +57,7 @@ fn mains_lost_to_load_restored_with_three_hosts_and_a_webhook() {
     let simlog = simlog(&rig.dir);
     let (port, posts, arrivals) = http_server_timed("{\"errcode\":0,\"errmsg\":\"ok\"}");
 
-    let p = upsmon_conf(
-        &rig,
-        Mon::Ours,
-        "primary",
-        "upsmon",
-        "pw",
-        &robot(port, "PRIMARY"),
-    );
+    let p = role_conf(&rig, Mon::Ours, "primary", &robot(port, "PRIMARY"));
     let s = upsmon_conf_named(
         &rig,
         Mon::Stock,

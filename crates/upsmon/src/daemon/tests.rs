@@ -395,19 +395,31 @@ async fn the_wait_for_secondaries_polls_numlogins_every_250_ms_until_they_are_go
     assert_eq!(rig.take(), want);
 }
 
-#[tokio::test(start_paused = true)]
-async fn hostsync_ends_the_wait_for_secondaries_that_stay() {
+/// `upsmon -c fsd` on PRIMARY with HOSTSYNC 1 and the sessions set up by `setup`; what
+/// happened.
+async fn forced_with_hostsync_1(setup: impl FnOnce(&mut FakeSessions)) -> Vec<String> {
     let conf = format!("{PRIMARY}HOSTSYNC 1\n");
-    let mut rig = Rig::with(&conf, |s, _| s.numlogins = [2].into());
+    let mut rig = Rig::with(&conf, |s, _| setup(s));
     rig.take();
     rig.daemon.handle(Input::ForcedShutdown).await;
-    let got = rig.take();
-    let rounds: Vec<&str> = got
-        .iter()
+    rig.take()
+}
+
+/// The times of the primary's NUMLOGINS rounds.
+fn numlogins_rounds(got: &[String]) -> Vec<&str> {
+    got.iter()
         .filter_map(|l| l.strip_prefix("NUMLOGINS #0 at "))
-        .collect();
+        .collect()
+}
+
+/// The rounds of a wait that HOSTSYNC 1 ends: the first past one second.
+const HOSTSYNC_1_ROUNDS: [&str; 6] = ["0ns", "250ms", "500ms", "750ms", "1s", "1.25s"];
+
+#[tokio::test(start_paused = true)]
+async fn hostsync_ends_the_wait_for_secondaries_that_stay() {
+    let got = forced_with_hostsync_1(|s| s.numlogins = [2].into()).await;
     // the wait began at 0: the first round past one second ends it
-    assert_eq!(rounds, ["0ns", "250ms", "500ms", "750ms", "1s", "1.25s"]);
+    assert_eq!(numlogins_rounds(&got), HOSTSYNC_1_ROUNDS);
     let expired = got
         .iter()
         .position(|l| l == "Info: Host sync timer expired, forcing shutdown");
@@ -518,16 +530,8 @@ async fn a_refused_clearfsd_leaves_the_shutdown_going() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_numlogins_waits_out_hostsync() {
     // NUT counts it as no login left and shuts down at once; a secondary may still be up
-    let conf = format!("{PRIMARY}HOSTSYNC 1\n");
-    let mut rig = Rig::with(&conf, |s, _| s.numlogins_fail = true);
-    rig.take();
-    rig.daemon.handle(Input::ForcedShutdown).await;
-    let got = rig.take();
-    let rounds: Vec<&str> = got
-        .iter()
-        .filter_map(|l| l.strip_prefix("NUMLOGINS #0 at "))
-        .collect();
-    assert_eq!(rounds, ["0ns", "250ms", "500ms", "750ms", "1s", "1.25s"]);
+    let got = forced_with_hostsync_1(|s| s.numlogins_fail = true).await;
+    assert_eq!(numlogins_rounds(&got), HOSTSYNC_1_ROUNDS);
     assert!(got.contains(&"Info: Host sync timer expired, forcing shutdown".to_string()));
     assert_eq!(
         got.last().map(String::as_str),
