@@ -153,7 +153,7 @@ impl SimServer {
 
     /// The FSD latch of UPS `ups`.
     pub fn fsd(&self, ups: usize) -> bool {
-        self.server.upses.get(ups).is_some_and(|u| u.fsd)
+        self.server.upses.get(ups).is_some_and(|u| u.fsd.is_set())
     }
 
     /// Logins counted on UPS `ups`.

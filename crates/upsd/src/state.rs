@@ -57,10 +57,8 @@ pub(crate) struct Ups {
     /// Whether the last periodic check found the data stale (for log transitions).
     pub(crate) stale_reported: bool,
     /// The FSD latch: once set by `FSD <ups>` it stays until upsd restarts, unless its setter
-    /// withdraws it in time (`CLEARFSD`, see [`FsdGuard`]).
-    pub(crate) fsd: bool,
-    /// Whether the FSD latch may still be withdrawn.
-    pub(crate) fsd_guard: FsdGuard,
+    /// withdraws it in time (`CLEARFSD`, see [`Fsd`]).
+    pub(crate) fsd: Fsd,
     pub(crate) numlogins: u32,
     /// Bumped when the section is redefined or removed, so an old driver link stops.
     pub(crate) generation: u64,
@@ -88,7 +86,7 @@ impl Ups {
                 self.tree.apply(m);
                 if let DriverMsg::SetInfo { var, value } = m {
                     if var.eq_ignore_ascii_case("ups.status") {
-                        self.fsd_guard.on_status(value, self.fsd);
+                        self.fsd.on_status(value);
                     }
                 }
             }
@@ -132,15 +130,15 @@ impl Ups {
     }
 }
 
-/// What decides whether an FSD may still be withdrawn (nut-rs's `CLEARFSD`). A host that may
-/// have acted on the FSD, or on the outage it belongs to, cannot be called back, so the latch
+/// The FSD latch, and what decides whether it may still be withdrawn (nut-rs's `CLEARFSD`).
+/// A host that may have acted on the FSD, or on the outage it belongs to, cannot be called back, so the latch
 /// becomes final at the first of: another client that identified itself (USERNAME or LOGIN,
 /// as every upsmon does) was sent a status with FSD; a client logged in to the UPS left
 /// (LOGOUT or lost connection) during the outage. The outage starts with a status that says
 /// `OB` and ends at a status without `OB` while FSD is not set.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct FsdGuard {
-    /// The connection that set FSD.
+pub(crate) struct Fsd {
+    /// The connection that set FSD; `None` while FSD is not set.
     pub(crate) setter: Option<u64>,
     /// The UPS has been on battery since it was last on line with FSD not set.
     outage: bool,
@@ -148,12 +146,17 @@ pub(crate) struct FsdGuard {
     pub(crate) witness: Option<String>,
 }
 
-impl FsdGuard {
-    /// A new `ups.status` from the driver; `fsd` is the latch.
-    pub(crate) fn on_status(&mut self, status: &str, fsd: bool) {
+impl Fsd {
+    /// Whether FSD is set.
+    pub(crate) fn is_set(&self) -> bool {
+        self.setter.is_some()
+    }
+
+    /// A new `ups.status` from the driver.
+    pub(crate) fn on_status(&mut self, status: &str) {
         if status.split_ascii_whitespace().any(|w| w == "OB") {
             self.outage = true;
-        } else if !fsd {
+        } else if !self.is_set() {
             self.outage = false;
             self.witness = None;
         }
@@ -168,8 +171,8 @@ impl FsdGuard {
 
     /// A client logged in to the UPS (`who`, not the setter) left: final if during the
     /// outage or while FSD is set.
-    pub(crate) fn on_departure(&mut self, id: u64, who: &str, fsd: bool) {
-        if (self.outage || fsd) && self.setter != Some(id) {
+    pub(crate) fn on_departure(&mut self, id: u64, who: &str) {
+        if (self.outage || self.is_set()) && self.setter != Some(id) {
             self.witnessed(|| format!("{who} logged out"));
         }
     }
@@ -377,7 +380,7 @@ impl Server {
         if let Some(name) = entry.login_ups {
             if let Some(ups) = self.ups_mut(&name) {
                 ups.numlogins = ups.numlogins.saturating_sub(1);
-                ups.fsd_guard.on_departure(id, &entry.addr, ups.fsd);
+                ups.fsd.on_departure(id, &entry.addr);
             }
         }
     }

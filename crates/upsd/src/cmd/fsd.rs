@@ -1,24 +1,30 @@
 //! FSD (stock) and CLEARFSD (nut-rs): the forced-shutdown latch, and its withdrawal by the
 //! connection that set it while no other host can have acted on it
-//! ([`FsdGuard`](crate::state::FsdGuard) keeps the rule; docs/upsmon.md, "Withdrawing FSD").
+//! ([`Fsd`](crate::state::Fsd) keeps the latch and the rule; docs/upsmon.md, "Withdrawing
+//! FSD").
 
 use nut_proto::{ErrCode, Get, List, OkReply, Reply, Request};
 
 use super::{Ctx, Session};
 use crate::state::{Secs, Server};
 
-pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
+/// Stock's checks of FSD, in its order: the UPS, then the FSD right.
+fn check(ctx: &Ctx<'_, '_>, name: &str) -> Result<(), ErrCode> {
     if ctx.server.ups(name).is_none() {
-        return ErrCode::UnknownUps.into();
+        return Err(ErrCode::UnknownUps);
     }
     if !ctx.check_action("FSD") {
-        return ErrCode::AccessDenied.into();
+        return Err(ErrCode::AccessDenied);
+    }
+    Ok(())
+}
+
+pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
+    if let Err(e) = check(&ctx, name) {
+        return e.into();
     }
     if let Some(ups) = ctx.server.ups_mut(name) {
-        if !ups.fsd {
-            ups.fsd_guard.setter = Some(ctx.session.id);
-        }
-        ups.fsd = true;
+        ups.fsd.setter.get_or_insert(ctx.session.id);
         tracing::warn!(
             "Client {}@{} set FSD on UPS [{}]",
             ctx.session.username.as_deref().unwrap_or(""),
@@ -30,23 +36,19 @@ pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
 }
 
 pub(super) fn clear_fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
-    if ctx.server.ups(name).is_none() {
-        return ErrCode::UnknownUps.into();
-    }
-    if !ctx.check_action("FSD") {
-        return ErrCode::AccessDenied.into();
+    if let Err(e) = check(&ctx, name) {
+        return e.into();
     }
     let user = ctx.session.username.as_deref().unwrap_or("");
     let Some(ups) = ctx.server.ups_mut(name) else {
         return ErrCode::UnknownUps.into();
     };
-    if !ups.fsd {
-        return ErrCode::FsdNotSet.into();
+    match ups.fsd.setter {
+        None => return ErrCode::FsdNotSet.into(),
+        Some(setter) if setter != ctx.session.id => return ErrCode::AccessDenied.into(),
+        Some(_) => {}
     }
-    if ups.fsd_guard.setter != Some(ctx.session.id) {
-        return ErrCode::AccessDenied.into();
-    }
-    if let Some(witness) = &ups.fsd_guard.witness {
+    if let Some(witness) = &ups.fsd.witness {
         tracing::warn!(
             "Client {user}@{} may not withdraw FSD on UPS [{}]: {witness}",
             ctx.session.addr,
@@ -54,8 +56,7 @@ pub(super) fn clear_fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
         );
         return ErrCode::FsdSeen.into();
     }
-    ups.fsd = false;
-    ups.fsd_guard.setter = None;
+    ups.fsd.setter = None;
     tracing::warn!(
         "Client {user}@{} withdrew FSD on UPS [{}]",
         ctx.session.addr,
@@ -79,15 +80,14 @@ pub(super) fn note_read(server: &mut Server, session: &Session, request: &Reques
     let Some(u) = server.ups_mut(ups) else {
         return;
     };
-    if !u.fsd || u.fsd_guard.setter == Some(session.id) || u.available(now, maxage).is_err() {
+    if u.fsd.setter.is_none_or(|s| s == session.id) || u.available(now, maxage).is_err() {
         return;
     }
     let who = match &session.username {
         Some(user) => format!("{user}@{}", session.addr),
         None => session.addr.clone(),
     };
-    u.fsd_guard
-        .witnessed(|| format!("{who} read the FSD status"));
+    u.fsd.witnessed(|| format!("{who} read the FSD status"));
 }
 
 #[cfg(test)]

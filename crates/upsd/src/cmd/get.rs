@@ -103,7 +103,7 @@ fn var_value(
     }
     let u = server.available_ups(&ups, now)?;
     let v = u.var(&var)?;
-    let fsd = u.fsd && var.eq_ignore_ascii_case("ups.status");
+    let fsd = u.fsd.is_set() && var.eq_ignore_ascii_case("ups.status");
     Ok(GetReply::Var {
         ups: ups.into(),
         var: var.into(),

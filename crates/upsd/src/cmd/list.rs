@@ -34,7 +34,9 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                 .map(|v| ListItem::Var {
                     var: v.name().into(),
                     value: Text::Wire(v.escaped()),
-                    fsd: !rw_only && ups.fsd && v.name().eq_ignore_ascii_case("ups.status"),
+                    fsd: !rw_only
+                        && ups.fsd.is_set()
+                        && v.name().eq_ignore_ascii_case("ups.status"),
                 })
                 .collect()
         }
