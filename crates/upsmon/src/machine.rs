@@ -1165,14 +1165,13 @@ impl Machine {
             .filter(|&i| self.ups[i].primary)
             .collect();
         let foreign_fsd = self.ups.iter().any(|u| u.flags.fsd);
+        // (one primary: forceshutdown has just started the wait for the secondaries)
         if let (&[ups], true, false) = (primaries.as_slice(), self.params.clearfsd, foreign_fsd) {
-            if matches!(self.phase, Phase::WaitingForSecondaries { .. }) {
-                self.withdrawal = Some(Withdrawal {
-                    ups,
-                    statuses: vec![None; self.ups.len()],
-                    asked: false,
-                });
-            }
+            self.withdrawal = Some(Withdrawal {
+                ups,
+                statuses: vec![None; self.ups.len()],
+                asked: false,
+            });
         }
     }
 
@@ -1212,11 +1211,9 @@ impl Machine {
         result: ClearResult,
         now: Instant,
     ) -> Vec<Action> {
+        // (a withdrawal exists only while the wait lasts: doshutdown drops it)
         let mut out = Vec::new();
-        let Some(w) = self.withdrawal.as_ref() else {
-            return out;
-        };
-        if w.ups != ups || !matches!(self.phase, Phase::WaitingForSecondaries { .. }) {
+        if self.withdrawal.as_ref().is_none_or(|w| w.ups != ups) {
             return out;
         }
         let sys = self.ups[ups].system.clone();
@@ -1249,8 +1246,7 @@ impl Machine {
         u.fsd_notified = false;
         for (i, status) in w.statuses.into_iter().enumerate() {
             if let Some(status) = status {
-                let status: Vec<&str> = tokens_without_fsd(&status);
-                self.parse_status(i, &status.join(" "), None, now, &mut out);
+                self.parse_status(i, &without_fsd(&status), None, now, &mut out);
             }
         }
         self.notify(&mut out, NotifyEvent::FsdCleared, ups, None);
@@ -1390,12 +1386,13 @@ impl Machine {
     }
 }
 
-/// The words of a status read during the wait, without the `FSD` upsd has just withdrawn.
-fn tokens_without_fsd(status: &str) -> Vec<&str> {
-    status
+/// A status read during the wait, without the `FSD` upsd has just withdrawn.
+fn without_fsd(status: &str) -> String {
+    let words: Vec<&str> = status
         .split_ascii_whitespace()
         .filter(|w| *w != "FSD")
-        .collect()
+        .collect();
+    words.join(" ")
 }
 
 fn log(level: LogLevel, message: String) -> Action {
