@@ -260,12 +260,12 @@ pub(crate) async fn drive(
         }));
     }
     let mut conns = Vec::with_capacity(tasks.len());
-    let mut tallies = Vec::with_capacity(tasks.len());
+    let mut all = Tally::new();
     for t in tasks {
         if let Ok((c, tally)) = t.await {
             conns.push(c);
-            tallies.push(tally);
+            all.add(&tally);
         }
     }
-    (conns, crate::merge(tallies))
+    (conns, all)
 }

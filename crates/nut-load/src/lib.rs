@@ -32,8 +32,6 @@ use std::time::{Duration, Instant};
 pub use args::{Args, Mix, MAX_CONNECTIONS, MAX_SECONDS};
 pub use report::Report;
 
-use conn::Tally;
-
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -112,13 +110,4 @@ fn raise_fd_limit(connections: usize) {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
-}
-
-/// What the connections measured, merged.
-pub(crate) fn merge(tallies: Vec<Tally>) -> Tally {
-    let mut all = Tally::new();
-    for t in tallies {
-        all.add(&t);
-    }
-    all
 }
