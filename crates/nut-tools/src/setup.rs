@@ -65,7 +65,7 @@ MODE=netserver, and the local upsmon as primary with SHUTDOWNCMD \"/sbin/shutdow
 
   --confdir DIR  write here (default: $NUT_CONFPATH, else /etc/nut, else /etc/ups)
   --force        replace files that already configure something
-  --no-detect    do not scan USB; the driver takes the first supported unit
+  --no-detect    do not scan USB; the driver takes the one supported unit
   -h, --help     this text
 
 Files are mode 0640, and root:nut when run as root.
@@ -311,7 +311,7 @@ fn run(args: &[String], sysfs: &Path) -> Result<(), Error> {
     };
     match found.as_slice() {
         [] if !opts.no_detect => {
-            println!("no APC unit found on USB: ups.conf takes the first unit the driver supports")
+            println!("no APC unit found on USB: ups.conf takes the one unit the driver supports")
         }
         [] => {}
         [one] => println!(

@@ -136,7 +136,12 @@ fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<()
     }
     let debug = i32::from(flags.debug).max(cfg.debug_min.unwrap_or(0) as i32);
     if let Some(prepare) = driver.prepare {
-        prepare(&cfg);
+        let then = if own.prepare {
+            crate::Prepare::Alone
+        } else {
+            crate::Prepare::Driver
+        };
+        prepare(&cfg, then);
     }
     // (nut-rs) `--prepare`: what root must do for the device, for a service manager that
     // runs the driver itself without root (`upsdrvctl prepare`)

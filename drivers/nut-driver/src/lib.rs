@@ -59,7 +59,18 @@ pub struct DriverInfo {
     /// Runs before the driver drops root (and before `-k`), with the configuration: what only
     /// root may do for the device (usbhid-ups binds usbhid again to a unit libusb left
     /// without a driver). It reports what it does itself.
-    pub prepare: Option<fn(&DriverConfig)>,
+    pub prepare: Option<fn(&DriverConfig, Prepare)>,
+}
+
+/// What follows [`DriverInfo::prepare`] in the same process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Prepare {
+    /// The driver itself (or `-k`), once root is dropped.
+    Driver,
+    /// Nothing: `--prepare` (`upsdrvctl prepare`, a service manager's privileged pre-start);
+    /// the driver runs later as another process, without root.
+    Alone,
 }
 
 /// How a driver opens its device backend ([`DriverInfo::open`]).

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nut_driver::{Backend, DriverConfig, OpenError, OpenFor};
+use nut_driver::{Backend, DriverConfig, OpenError, OpenFor, Prepare};
 use nut_hid_recording::Recording;
 
 use crate::backend::HidBackend;
@@ -74,19 +74,18 @@ fn served(id: &crate::device::Identity, productid_given: bool) -> bool {
         .any(|s| (s.claim)(id, productid_given).claimed)
 }
 
-/// The unit the ups.conf section takes among `units`: the first match in (bus, device) order,
-/// as stock usbhid-ups 2.8.0 takes the first libusb lists; and what to log about the choice
-/// (several matches, each listed; none, with what was seen), under a key so that it is said
-/// once.
+/// The unit the ups.conf section takes among `units`: the one that matches and that a
+/// subdriver serves. None when no unit matches (with what was seen), and none when several
+/// do (each listed): which UPS a host's shutdown follows is not left to bus order. Stock
+/// usbhid-ups 2.8.0 takes the first libusb lists; a section that names one unit (`serial`,
+/// `busport`) behaves the same in both. The lines to log come under a key so that they are
+/// said once.
 #[cfg(target_os = "linux")]
 fn choose<'a>(
     units: &'a [crate::transport::linux::UsbUnit],
     matcher: &Matcher,
     productid_given: bool,
-) -> (
-    Option<&'a crate::transport::linux::UsbUnit>,
-    Option<(&'static str, Vec<String>)>,
-) {
+) -> Result<&'a crate::transport::linux::UsbUnit, (&'static str, Vec<String>)> {
     use crate::transport::linux::Plug;
     let served = |id: &crate::device::Identity| served(id, productid_given);
     let found = Plug::candidates(units, |id| matcher.matches(id) && served(id));
@@ -97,21 +96,29 @@ fn choose<'a>(
                 units.len()
             )];
             lines.extend(Plug::listing(units, matcher, served));
-            (None, Some(("no match", lines)))
+            Err((NO_MATCH, lines))
         }
-        [one] => (Some(*one), None),
-        [first, ..] => {
-            let all: Vec<String> = found.iter().map(|u| u.label()).collect();
-            let line = format!(
-                "ups.conf matches {} units: {}; taking the first, as stock usbhid-ups does \
-                 (set serial or busport to choose)",
-                found.len(),
-                all.join("; "),
-            );
-            (Some(*first), Some(("several", vec![line])))
+        [one] => Ok(one),
+        several => {
+            let all: Vec<String> = several.iter().map(|u| u.label()).collect();
+            Err((
+                SEVERAL,
+                vec![format!(
+                    "ups.conf matches {} units, taking none: {} (set serial or busport to \
+                     choose one)",
+                    several.len(),
+                    all.join("; "),
+                )],
+            ))
         }
     }
 }
+
+/// [`choose`]'s keys.
+#[cfg(target_os = "linux")]
+const NO_MATCH: &str = "No matching HID UPS found";
+#[cfg(target_os = "linux")]
+const SEVERAL: &str = "ups.conf matches several units";
 
 /// The unit that matches the ups.conf options and that a subdriver serves, on its hidraw
 /// node (usbhid bound again first when its interface has none and this process may);
@@ -121,7 +128,7 @@ fn choose<'a>(
 fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBackend, Error> {
     use crate::device::{DeviceError, Identity};
     use crate::matcher::same_unit;
-    use crate::transport::linux::{Plug, Refusal};
+    use crate::transport::linux::{Plug, Problem, Refusal};
     let matcher = Matcher::new(|k| cfg.get(k))?;
     let productid_given = cfg.get("productid").is_some();
     let plug = Plug::system();
@@ -133,34 +140,47 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
     }
     let mut seen: Option<Identity> = None;
     let mut said: Option<String> = None;
+    let mut was_claimed = false;
     Ok(HidBackend::new(Box::new(move || {
         let units = plug.units();
         let unit = match &seen {
             Some(before) => units.iter().find(|u| same_unit(before, &u.identity)),
-            None => {
-                let (unit, say) = choose(&units, &matcher, productid_given);
-                if let Some((key, lines)) = say {
+            None => match choose(&units, &matcher, productid_given) {
+                Ok(unit) => Some(unit),
+                Err((key, lines)) => {
                     if said.as_deref() != Some(key) {
                         for l in lines {
                             tracing::warn!("{l}");
                         }
                         said = Some(key.to_string());
                     }
+                    return Err(DeviceError::Disconnected(key.into()));
                 }
-                unit
-            }
+            },
         };
-        let unit =
-            unit.ok_or_else(|| DeviceError::Disconnected("No matching HID UPS found".into()))?;
+        let unit = unit.ok_or_else(|| DeviceError::Disconnected(NO_MATCH.into()))?;
         match plug.open(unit) {
             Ok(dev) => {
-                if said.take().is_some_and(|s| s != "several") {
+                if said.take().is_some() {
                     tracing::warn!("{}: free now, reading it", unit.label());
                 }
                 seen = Some(dev.identity().clone());
                 Ok(recorded(&mut record, Box::new(dev)))
             }
             Err(refusal) => {
+                let refusal = match refusal {
+                    // A claim just went: the binder that `upsdrvctl prepare` left with root
+                    // binds usbhid within moments; one retry's grace before saying that
+                    // binding needs root.
+                    Refusal::Problem(Problem::Unbound {
+                        unit, interface, ..
+                    }) if was_claimed && !plug.may_bind => Refusal::Settling(format!(
+                        "{unit}: interface {interface} was let go: waiting for usbhid to be \
+                         bound to it"
+                    )),
+                    r => r,
+                };
+                was_claimed = matches!(refusal, Refusal::Problem(Problem::Claimed { .. }));
                 // each new reason once (the core retries quietly); a moment's wait, never
                 let level = match &refusal {
                     Refusal::Problem(_) => Some(tracing::Level::ERROR),
@@ -188,10 +208,11 @@ fn hardware(cfg: &DriverConfig, mut record: Option<RecordMode>) -> Result<HidBac
 /// the interface of the unit the ups.conf section takes when a libusb program (stock
 /// usbhid-ups) left it without a driver, and its hidraw node waited for; when a program still
 /// holds it, a process that keeps root to bind it once that program lets go
-/// ([`binder`](crate::transport::linux::binder)). Only when running as root and on hardware;
-/// anything else is said later, when the backend opens the unit.
+/// ([`binder`](crate::transport::linux::binder)), which outlives this process when no driver
+/// follows in it ([`Prepare::Alone`]). Only when running as root and on hardware; anything
+/// else is said later, when the backend opens the unit.
 #[cfg(target_os = "linux")]
-pub(crate) fn prepare(cfg: &DriverConfig) {
+pub(crate) fn prepare(cfg: &DriverConfig, then: Prepare) {
     use crate::transport::linux::{binder, Plug, Problem, Refusal, State};
     if cfg.get("recording").is_some() || cfg.get("backend").is_some() {
         return;
@@ -205,25 +226,25 @@ pub(crate) fn prepare(cfg: &DriverConfig) {
     };
     let productid_given = cfg.get("productid").is_some();
     let units = plug.units();
-    let first = Plug::candidates(&units, |id| {
-        matcher.matches(id) && served(id, productid_given)
-    })
-    .into_iter()
-    .next();
-    let Some(unit) = first else { return };
+    // (only a unit the section takes: one match)
+    let Ok(unit) = choose(&units, &matcher, productid_given) else {
+        return;
+    };
     match plug.ready(unit) {
-        // (a claim's holders are noted as root sees them, for the message after root is
-        // dropped)
-        Err(Refusal::Problem(p @ Problem::Claimed { .. })) => {
-            tracing::debug!("before dropping root: {p}");
-        }
+        // A claim's holders are noted as root sees them, for the driver's message once root
+        // is dropped; a driver that runs without root from the start (`--prepare` before it)
+        // may not see them, so this process names them.
+        Err(Refusal::Problem(p @ Problem::Claimed { .. })) => match then {
+            Prepare::Alone => tracing::error!("{p}"),
+            _ => tracing::debug!("before dropping root: {p}"),
+        },
         // binding failed: why, as root sees it (the message without root follows)
         Err(Refusal::Problem(p)) => tracing::warn!("as root: {p}"),
         _ => {}
     }
     if let State::Claimed { .. } = unit.state() {
         // bound when the program holding it lets go, by a process that keeps root for it
-        if let Err(e) = binder::spawn(&plug, unit) {
+        if let Err(e) = binder::spawn(&plug, unit, then == Prepare::Driver) {
             tracing::warn!(
                 "{}: cannot leave a process to bind usbhid later: {e}",
                 unit.label()
@@ -234,7 +255,7 @@ pub(crate) fn prepare(cfg: &DriverConfig) {
 
 /// No USB transport to prepare outside Linux.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn prepare(_cfg: &DriverConfig) {}
+pub(crate) fn prepare(_cfg: &DriverConfig, _then: Prepare) {}
 
 #[cfg(not(target_os = "linux"))]
 fn hardware(_cfg: &DriverConfig, _record: Option<RecordMode>) -> Result<HidBackend, Error> {
@@ -248,7 +269,7 @@ mod tests {
     use crate::fixtures::{sysfs, BK650M2_ON_1_4, BK650M2_ON_1_5, MOUSE_ON_1_6};
     use crate::transport::linux::Plug;
 
-    fn pick(opts: &[(&str, &str)]) -> (Option<String>, Option<(&'static str, Vec<String>)>) {
+    fn pick(opts: &[(&str, &str)]) -> Result<String, (&'static str, Vec<String>)> {
         let t = sysfs(&[
             ("hidraw0", MOUSE_ON_1_6),
             ("hidraw1", BK650M2_ON_1_5),
@@ -256,42 +277,36 @@ mod tests {
         ]);
         let units = Plug::units_under(&t.path().join("sys"));
         let m = Matcher::new(|k| opts.iter().find(|(o, _)| *o == k).map(|(_, v)| *v)).unwrap();
-        let (unit, say) = choose(&units, &m, false);
-        (unit.and_then(|u| u.identity.port.clone()), say)
+        choose(&units, &m, false).map(|u| u.identity.port.clone().unwrap())
     }
 
     #[test]
-    fn several_matches_take_the_first_and_say_so() {
-        let (unit, say) = pick(&[("vendorid", "051d")]);
-        assert_eq!(unit.as_deref(), Some("1-4"));
-        assert_eq!(
-            say,
-            Some((
-                "several",
-                vec![
-                    "ups.conf matches 2 units: USB device 051d:0002 serial \"9B2019A14274\" on \
-                      bus 001 port 1-4 (device 004); USB device 051d:0002 serial \
-                      \"3B1234X56789\" on bus 001 port 1-5 (device 005); taking the first, as \
-                      stock usbhid-ups does (set serial or busport to choose)"
-                        .to_string()
-                ]
-            ))
-        );
+    fn a_section_matching_several_units_takes_none_and_lists_them() {
+        let several = Err((
+            SEVERAL,
+            vec![
+                "ups.conf matches 2 units, taking none: USB device 051d:0002 serial \
+                 \"9B2019A14274\" on bus 001 port 1-4 (device 004); USB device 051d:0002 serial \
+                 \"3B1234X56789\" on bus 001 port 1-5 (device 005) (set serial or busport to \
+                 choose one)"
+                    .to_string(),
+            ],
+        ));
+        assert_eq!(pick(&[("vendorid", "051d")]), several);
+        assert_eq!(pick(&[("product", "Back-UPS.*"), ("bus", "001")]), several);
         // serial, busport, device choose one; the mouse is never taken.
         for opts in [
             [("serial", "3B1234X56789")],
             [("busport", "1-5")],
             [("device", "005")],
         ] {
-            assert_eq!(pick(&opts), (Some("1-5".into()), None), "{opts:?}");
+            assert_eq!(pick(&opts), Ok("1-5".into()), "{opts:?}");
         }
-        let (unit, say) = pick(&[("product", "Back-UPS.*"), ("bus", "001")]);
-        assert_eq!(unit.as_deref(), Some("1-4"));
-        assert_eq!(say.map(|s| s.0), Some("several"));
-        let (unit, say) = pick(&[("serial", "NOPE")]);
-        assert_eq!(unit, None);
-        let (key, lines) = say.unwrap();
-        assert_eq!(key, "no match");
+        assert_eq!(pick(&[("serial", "9b2019.*")]), Ok("1-4".into()));
+        let Err((key, lines)) = pick(&[("serial", "NOPE")]) else {
+            panic!("a unit taken")
+        };
+        assert_eq!(key, NO_MATCH);
         assert_eq!(
             lines[0],
             "No matching HID UPS found among 3 USB HID device(s)"

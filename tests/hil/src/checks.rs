@@ -81,14 +81,19 @@ impl Setup {
 
     /// Start a driver in the foreground (`-a ups -F`, then `args`), without waiting.
     pub(crate) fn spawn(&mut self, program: &Path, args: &[&str]) {
+        self.spawn_as(program, args, None);
+    }
+
+    /// [`Setup::spawn`], as the user and group `ids` from the start when given (as a service
+    /// manager runs it), not as root.
+    pub(crate) fn spawn_as(&mut self, program: &Path, args: &[&str], ids: Option<(u32, u32)>) {
+        use std::os::unix::process::CommandExt;
         let _ = std::fs::remove_file(sock(&self.dir));
-        let child = self
-            .dir
-            .command(program, "driver.log")
-            .args(["-a", "ups", "-F"])
-            .args(args)
-            .spawn()
-            .unwrap();
+        let mut c = self.dir.command(program, "driver.log");
+        if let Some((uid, gid)) = ids {
+            c.uid(uid).gid(gid);
+        }
+        let child = c.args(["-a", "ups", "-F"]).args(args).spawn().unwrap();
         self.driver = Some(Proc {
             child,
             name: program.display().to_string(),

@@ -2,9 +2,10 @@
 //! exact line our driver logs: after stock usbhid-ups ran and exited (libusb left the unit's
 //! interface without a driver), ours binds usbhid again before it drops root and takes the
 //! unit at start-up; with stock still running, ours names it and its PID, and takes the unit
-//! once stock stops (its binder, left with root, binds usbhid), with no restart; a hidraw node it may not open is named with its owner, mode, our user and the
-//! udev rule; two units with different serials: the ups.conf that matches both is logged
-//! with both and the first is taken (as stock does), `serial =` chooses the other.
+//! once stock stops (its binder, left with root, binds usbhid), with no restart; a hidraw
+//! node it may not open is named with its owner, mode, our user and the udev rule; two units
+//! with different serials: the ups.conf that matches both is refused with both listed (stock
+//! would take the first), `serial =` chooses either.
 //!
 //! Run for the first recording only (`hil-guest --plugin`): they are about the kernel and the
 //! migration, not the unit.
@@ -186,6 +187,56 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
         },
     );
     r.check(
+        "as under systemd: `--prepare` as root while stock runs leaves the binder; ours, run as nut, takes the unit once stock stops, with no restart",
+        || {
+            let (emu, usb, mut st) = stock_holding(stock, recording, &work.join("stock-prepare"));
+            let pid = st.driver.as_ref().unwrap().pid();
+            let mut s = Setup::new(vendor, "");
+            as_nut(&s);
+            // the unit's privileged pre-start (`upsdrvctl prepare`): done at once
+            let prepare = s
+                .dir
+                .command(&our_bin(DRIVER), "prepare.log")
+                .args(["-a", "ups", "--prepare"])
+                .status()
+                .unwrap();
+            let claimed = format!(
+                "{}: interface {} is claimed by another program (driver usbfs): {} is open in \
+                 usbhid-ups (PID {pid}); stop stock NUT's driver (upsdrvctl stop, or systemctl \
+                 stop nut-driver.target); retrying until it is released",
+                label(&usb),
+                interface(&usb),
+                usbfs_node(&usb).display()
+            );
+            let log = s.dir.log("prepare.log");
+            assert!(prepare.success(), "{prepare}\n{log}");
+            assert!(logged(&log, "ERROR", &claimed), "no line: {claimed}\n{log}");
+            s.spawn_as(&our_bin(DRIVER), &[], Some((nut_uid(), nut_gid())));
+            // as nut, /proc does not show root's programs' open files
+            let unseen = format!(
+                "{}: interface {} is claimed by another program (driver usbfs): no process \
+                 this driver may see has {node} open (as root: fuser -v {node}); stop that \
+                 program; retrying until it is released",
+                label(&usb),
+                interface(&usb),
+                node = usbfs_node(&usb).display()
+            );
+            wait_logged(&s, "ERROR", &unseen, Duration::from_secs(30));
+            st.stop();
+            s.wait_fresh(Duration::from_secs(60));
+            let (node, _) = emu.hidraw().unwrap();
+            // the binder's line goes where the pre-start's output went
+            let bound = bound_line(&usb, &node);
+            wait_for("the binder's line", Duration::from_secs(10), |_| {
+                logged(&s.dir.log("prepare.log"), "WARN", &bound).then_some(())
+            });
+            let log = s.dir.log("driver.log");
+            let free = format!("{}: free now, reading it", label(&usb));
+            assert!(logged(&log, "WARN", &free), "no line: {free}\n{log}");
+            assert!(!log.contains("needs root"), "{log}");
+        },
+    );
+    r.check(
         "a hidraw node the nut user may not open: named with owner, mode, user and the udev rule; taken once the rule applies",
         || {
             let emu = Emulator::attach(recording, &work.join("perm-unit"));
@@ -231,7 +282,7 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
         },
     );
     r.check(
-        "two units, different serials: a section matching both is logged with both and takes the first, as stock; serial = takes the other",
+        "two units, different serials: a section matching both is refused with both listed; serial = takes either",
         || {
             let a = Emulator::attach(recording, &work.join("two-a"));
             let b = Emulator::attach(recording, &work.join("two-b"));
@@ -254,15 +305,27 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             let serials: Vec<&str> = units.iter().map(|(_, s, _)| s.as_str()).collect();
             assert!(serials.contains(&other), "{serials:?}");
             let mut s = Setup::new(vendor, "");
-            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            s.spawn(&our_bin(DRIVER), &["-u", "root"]);
+            let driver = s.driver.as_mut().unwrap();
+            let status = wait_for("the driver to stop", Duration::from_secs(30), |_| {
+                driver.exited()
+            });
+            assert!(!status.success(), "{status}");
             let several = format!(
-                "ups.conf matches 2 units: {}; {}; taking the first, as stock usbhid-ups does \
-                 (set serial or busport to choose)",
+                "ups.conf matches 2 units, taking none: {}; {} (set serial or busport to \
+                 choose one)",
                 label(&units[0].0),
                 label(&units[1].0)
             );
             let log = s.dir.log("driver.log");
             assert!(logged(&log, "WARN", &several), "no line: {several}\n{log}");
+            assert_eq!(
+                get(s.dir.port, "GET VAR ups ups.status"),
+                "ERR DRIVER-NOT-CONNECTED\n"
+            );
+            s.stop();
+            let mut s = Setup::new(vendor, &format!("\tserial = {}\n", units[0].1));
+            s.start(&our_bin(DRIVER), &["-u", "root"]);
             assert_eq!(
                 get(s.dir.port, "GET VAR ups ups.serial"),
                 format!("VAR ups ups.serial \"{}\"\n", units[0].1)

@@ -7,6 +7,11 @@
 //! the unit leaves the bus, when usbhid is bound by other means, or when the driver is gone
 //! (the pipe whose other end the driver holds closes).
 //!
+//! `upsdrvctl prepare` (the driver's `--prepare`, a service manager's privileged pre-start)
+//! leaves one too, with no driver to follow: that one lives until the claim goes or the unit
+//! leaves; under systemd it is in the driver's service and stops with it. The driver, which
+//! runs without root there, waits one retry for it before it says that binding needs root.
+//!
 //! Double fork: the binder is nobody's child to reap, whatever the driver does meanwhile
 //! (going to the background included).
 
@@ -33,12 +38,18 @@ pub(crate) fn running() -> bool {
     BINDER.get().is_some()
 }
 
-/// Leaves the binder behind for `unit` (claimed now); `plug` must be allowed to bind.
-pub(crate) fn spawn(plug: &Plug, unit: &UsbUnit) -> nix::Result<()> {
+/// Leaves the binder behind for `unit` (claimed now); `plug` must be allowed to bind. With
+/// `follow`, it ends with this process (the driver, which goes on); without, it outlives it.
+pub(crate) fn spawn(plug: &Plug, unit: &UsbUnit, follow: bool) -> nix::Result<()> {
     if running() {
         return Ok(());
     }
     let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+    // (not following: the binder holds both ends, so the pipe never closes)
+    let keep = (!follow)
+        .then(|| write.try_clone())
+        .transpose()
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
     // SAFETY: called before the driver starts any thread (it has none before serving); the
     // children only run this crate's code and leave with _exit.
     match unsafe { fork() }? {
@@ -53,6 +64,7 @@ pub(crate) fn spawn(plug: &Plug, unit: &UsbUnit) -> nix::Result<()> {
             // SAFETY: as above.
             if let Ok(ForkResult::Child) = unsafe { fork() } {
                 watch(plug, unit.usb_dir.clone(), &read);
+                drop(keep);
             }
             // SAFETY: _exit ends the process without running anything of the parent's.
             unsafe { libc::_exit(0) }
