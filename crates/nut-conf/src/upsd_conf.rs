@@ -7,6 +7,10 @@
 //! `ALLOW_FROM <address or network>...` is nut-rs's own (the "permitted devices" list of NAS
 //! UPS servers): when given, upsd closes connections from any other peer before reading a
 //! byte.
+//!
+//! `LISTEN_HTTP <address> [<port>]` is nut-rs's own too: upsd's read-only HTTP listener
+//! (`/metrics`, `/v1/ups`), off unless given; the port defaults to [`DEFAULT_HTTP_PORT`].
+//! Stock upsd 2.8.0 logs such a line as an unknown directive and carries on.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -28,6 +32,10 @@ pub struct Listen {
     /// TCP port, [`DEFAULT_PORT`] if omitted.
     pub port: u16,
 }
+
+/// `LISTEN_HTTP`'s port when none is given: nut_exporter's (Prometheus' port allocation list),
+/// so a scrape job that pointed at nut_exporter on this host needs only a new path.
+pub const DEFAULT_HTTP_PORT: u16 = 9199;
 
 /// One `ALLOW_FROM` entry: an address (`192.0.2.7`, a /32 or /128) or a network in CIDR
 /// notation (`192.0.2.0/24`, `2001:db8::/32`). IPv4-mapped IPv6 entries and peers
@@ -129,6 +137,9 @@ pub enum CertRequest {
 pub struct UpsdConf {
     /// `LISTEN` lines in file order; empty means upsd's default (`127.0.0.1` and `::1`).
     pub listen: Vec<Listen>,
+    /// `LISTEN_HTTP` lines in file order (port [`DEFAULT_HTTP_PORT`] if omitted); empty: no
+    /// HTTP listener.
+    pub listen_http: Vec<Listen>,
     /// `MAXAGE`: seconds of driver silence before data is stale (default 15).
     pub maxage: u64,
     /// `TRACKINGDELAY`: seconds a tracking result is kept (default 3600).
@@ -166,6 +177,7 @@ impl Default for UpsdConf {
     fn default() -> Self {
         UpsdConf {
             listen: Vec::new(),
+            listen_http: Vec::new(),
             maxage: 15,
             trackingdelay: 3600,
             maxconn: None,
@@ -192,8 +204,9 @@ impl UpsdConf {
     }
 }
 
-const KEYWORDS: [&str; 18] = [
+const KEYWORDS: [&str; 19] = [
     "LISTEN",
+    "LISTEN_HTTP",
     "MAXAGE",
     "TRACKINGDELAY",
     "MAXCONN",
@@ -223,11 +236,27 @@ fn flag_or_number(key: &str, v: &str) -> Result<bool, String> {
     })
 }
 
-fn port(v: &str) -> Result<u16, String> {
+fn port(key: &str, v: &str) -> Result<u16, String> {
     parse_unsigned(v)
         .and_then(|n| u16::try_from(n).ok())
         .filter(|&p| p != 0)
-        .ok_or_else(|| format!("LISTEN port must be a number from 1 to 65535, got {v:?}"))
+        .ok_or_else(|| format!("{key} port must be a number from 1 to 65535, got {v:?}"))
+}
+
+/// `LISTEN` / `LISTEN_HTTP`: an address and an optional port (`default` if omitted).
+fn listen(key: &str, words: &[String], default: u16) -> Result<Listen, String> {
+    arity(words, 1, 2, "an address and an optional port")?;
+    if words[1].is_empty() {
+        return Err(format!("{key} expects an address, got an empty value"));
+    }
+    let port = match words.get(2) {
+        Some(p) => port(key, p)?,
+        None => default,
+    };
+    Ok(Listen {
+        addr: words[1].clone(),
+        port,
+    })
 }
 
 fn cert_request(v: &str) -> Result<CertRequest, String> {
@@ -249,20 +278,10 @@ fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Resu
         return Ok(());
     }
     match key {
-        "LISTEN" => {
-            arity(words, 1, 2, "an address and an optional port")?;
-            if words[1].is_empty() {
-                return Err("LISTEN expects an address, got an empty value".into());
-            }
-            let port = match words.get(2) {
-                Some(p) => port(p)?,
-                None => DEFAULT_PORT,
-            };
-            conf.listen.push(Listen {
-                addr: words[1].clone(),
-                port,
-            });
-        }
+        "LISTEN" => conf.listen.push(listen(key, words, DEFAULT_PORT)?),
+        "LISTEN_HTTP" => conf
+            .listen_http
+            .push(listen(key, words, DEFAULT_HTTP_PORT)?),
         "MAXAGE" => conf.maxage = seconds(key, &one(words)?)?,
         "TRACKINGDELAY" => conf.trackingdelay = seconds(key, &one(words)?)?,
         "MAXCONN" => {
@@ -328,6 +347,37 @@ mod tests {
         assert_eq!(conf.maxconn, None);
         assert_eq!(conf.certrequest, CertRequest::No);
         assert!(conf.listen.is_empty());
+    }
+
+    #[test]
+    fn listen_http_is_repeatable_with_its_own_default_port() {
+        let conf = ok("LISTEN_HTTP 127.0.0.1\nLISTEN_HTTP ::1 8080\nLISTEN 127.0.0.1\n");
+        assert_eq!(
+            conf.listen_http,
+            [
+                Listen {
+                    addr: "127.0.0.1".into(),
+                    port: 9199
+                },
+                Listen {
+                    addr: "::1".into(),
+                    port: 8080
+                }
+            ]
+        );
+        assert_eq!(conf.listen[0].port, 3493);
+        assert_eq!(
+            fail("MAXAGE 5\nLISTEN_HTTP 127.0.0.1 0"),
+            "upsd.conf:2: LISTEN_HTTP port must be a number from 1 to 65535, got \"0\""
+        );
+        assert_eq!(
+            fail("LISTEN_HTTP"),
+            "upsd.conf:1: LISTEN_HTTP takes an address and an optional port, got 0 words"
+        );
+        assert_eq!(
+            fail("LISTEN_HTTP \"\" 80"),
+            "upsd.conf:1: LISTEN_HTTP expects an address, got an empty value"
+        );
     }
 
     #[test]
@@ -487,7 +537,7 @@ debug_min 3
         );
         assert_eq!(
             fail("LISTNE 1.2.3.4"),
-            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
+            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, LISTEN_HTTP, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
         );
     }
 
