@@ -42,9 +42,11 @@ pub enum Error {
     /// The chroot worked but `/` in it could not be made the working directory.
     #[error("chdir / in the chroot")]
     ChrootDir(#[source] std::io::Error),
-    /// A `LISTEN` address does not resolve.
-    #[error("resolving LISTEN {addr} {port}")]
+    /// A `LISTEN` (or `LISTEN_HTTP`) address does not resolve.
+    #[error("resolving {what}{addr} {port}")]
     Resolve {
+        /// The directive and a space.
+        what: &'static str,
         /// The address as written.
         addr: String,
         /// The port.
@@ -52,9 +54,11 @@ pub enum Error {
         /// What the resolver said.
         source: std::io::Error,
     },
-    /// A `LISTEN` address resolves but cannot be bound.
-    #[error("binding {addr} port {port}")]
+    /// A `LISTEN` (or `LISTEN_HTTP`) address resolves but cannot be bound.
+    #[error("binding {what}{addr} port {port}")]
     Bind {
+        /// Empty for LISTEN, else the directive and a space.
+        what: &'static str,
         /// The address as written.
         addr: String,
         /// The port.
@@ -63,8 +67,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A `LISTEN` address resolves only to addresses of the family `-4` or `-6` excludes.
-    #[error("no usable address for {addr}")]
+    #[error("no usable address for {what}{addr}")]
     NoAddress {
+        /// Empty for LISTEN, else the directive and a space.
+        what: &'static str,
         /// The address as written.
         addr: String,
     },

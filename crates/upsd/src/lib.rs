@@ -7,7 +7,8 @@
 //! `state::Server` with no I/O; `client` and `driver` move bytes between sockets and that
 //! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half); `server` wires links, listeners
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
-//! failed.
+//! failed. `http` is the optional read-only HTTP listener (`LISTEN_HTTP`): `view` renders
+//! `/metrics` and `/v1/ups` from a snapshot of the state, with no I/O.
 
 mod allow;
 mod client;
@@ -18,12 +19,14 @@ mod driver;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod http;
 mod link;
 mod server;
 pub mod sim;
 mod start;
 mod state;
 mod tls;
+mod view;
 
 pub use error::Error;
 pub use start::{run, Options};

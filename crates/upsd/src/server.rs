@@ -30,6 +30,8 @@ pub(crate) struct Prepared {
     pub(crate) descriptions: Descriptions,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) listeners: Vec<StdListener>,
+    /// `LISTEN_HTTP`'s (none unless configured).
+    pub(crate) http_listeners: Vec<StdListener>,
     pub(crate) maxconn: usize,
 }
 
@@ -67,6 +69,16 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
             listener,
             p.tls.clone(),
             permits.clone(),
+        ));
+    }
+    let http_permits = Arc::new(Semaphore::new(crate::http::MAX_CONNS));
+    for std_listener in p.http_listeners {
+        std_listener.set_nonblocking(true).map_err(Error::Serve)?;
+        let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
+        tokio::spawn(crate::http::accept_loop(
+            server.clone(),
+            listener,
+            http_permits.clone(),
         ));
     }
     let handler = |kind| signal::unix::signal(kind).map_err(Error::Serve);

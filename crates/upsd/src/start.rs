@@ -59,6 +59,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         std::env::set_current_dir("/").map_err(Error::ChrootDir)?;
     }
     let listeners = bind(&conf, options.ipv4, options.ipv6)?;
+    let http_listeners = bind_http(&conf, options.ipv4, options.ipv6)?;
     if let Some(user) = &user {
         nut_daemon::become_user(user, None)?;
     }
@@ -97,6 +98,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         descriptions,
         tls,
         listeners,
+        http_listeners,
         maxconn,
     };
     // One thread, as stock upsd: every request takes the one server lock anyway, and a
@@ -130,11 +132,6 @@ fn send_command(command: &str, pid: Option<i32>, confpath: &Path) -> Result<(), 
 /// port also has an IPv4 listener is IPv6-only, so `LISTEN ::` and `LISTEN 0.0.0.0` on one
 /// port both bind (stock's `::` takes IPv4 too on Linux, and the second bind fails).
 fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, Error> {
-    let family_ok = |a: &SocketAddr| match (ipv4, ipv6) {
-        (true, false) => a.is_ipv4(),
-        (false, true) => a.is_ipv6(),
-        _ => true,
-    };
     let mut wanted: Vec<(String, u16)> = conf
         .upsd
         .listen
@@ -150,6 +147,34 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
             wanted.push(("127.0.0.1".into(), port));
         }
     }
+    bind_all(&wanted, ipv4, ipv6, "")
+}
+
+/// Bind the `LISTEN_HTTP` listeners (none unless configured). Each one is needed: a failure
+/// is fatal, named with the directive.
+fn bind_http(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, Error> {
+    let wanted: Vec<(String, u16)> = conf
+        .upsd
+        .listen_http
+        .iter()
+        .map(|l| (l.addr.clone(), l.port))
+        .collect();
+    bind_all(&wanted, ipv4, ipv6, "LISTEN_HTTP ")
+}
+
+/// Bind `wanted` last first. `what` is empty for LISTEN (only the first bound is needed) and
+/// names the directive otherwise (every one is needed).
+fn bind_all(
+    wanted: &[(String, u16)],
+    ipv4: bool,
+    ipv6: bool,
+    what: &'static str,
+) -> Result<Vec<TcpListener>, Error> {
+    let family_ok = |a: &SocketAddr| match (ipv4, ipv6) {
+        (true, false) => a.is_ipv4(),
+        (false, true) => a.is_ipv6(),
+        _ => true,
+    };
     let v4_ports: Vec<u16> = wanted
         .iter()
         .filter_map(|(addr, port)| (addr.as_str(), *port).to_socket_addrs().ok())
@@ -162,6 +187,7 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
         let bound = (addr.as_str(), *port)
             .to_socket_addrs()
             .map_err(|source| Error::Resolve {
+                what: if what.is_empty() { "LISTEN " } else { what },
                 addr: addr.clone(),
                 port: *port,
                 source,
@@ -181,19 +207,23 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
                 }
                 Err(match last {
                     Some(source) => Error::Bind {
+                        what,
                         addr: addr.clone(),
                         port: *port,
                         source,
                     },
-                    None => Error::NoAddress { addr: addr.clone() },
+                    None => Error::NoAddress {
+                        what,
+                        addr: addr.clone(),
+                    },
                 })
             });
         match bound {
             Ok(l) => {
-                tracing::info!("listening on {addr} port {port}");
+                tracing::info!("listening on {what}{addr} port {port}");
                 listeners.push(l);
             }
-            Err(e) if i == 0 => return Err(e),
+            Err(e) if i == 0 || !what.is_empty() => return Err(e),
             Err(e) => tracing::warn!("not listening on {addr} port {port}: {}", Chain(&e)),
         }
     }
@@ -296,6 +326,27 @@ mod tests {
         assert_eq!(addrs, [format!("0.0.0.0:{port}"), format!("[::]:{port}")]);
         std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         std::net::TcpStream::connect(("::1", port)).unwrap();
+    }
+
+    #[test]
+    fn every_listen_http_must_bind_and_is_named() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let e = bind_http(
+            &conf(&format!("LISTEN_HTTP 127.0.0.1 {port}\n")),
+            false,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            Chain(&e).to_string(),
+            format!(
+                "binding LISTEN_HTTP 127.0.0.1 port {port}: Address already in use (os error 98)"
+            )
+        );
+        assert!(bind_http(&conf("LISTEN 127.0.0.1 1\n"), false, false)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use nut_conf::upsd_users::{User, Users};
-use nut_proto::{ErrCode, TrackingStatus};
+use nut_proto::{Command, ErrCode, TrackingStatus};
 use nut_state::{DriverMsg, Tree, Var};
 use tokio::sync::Notify;
 
@@ -329,6 +329,8 @@ pub(crate) struct Server {
     pub(crate) first_client: Arc<Notify>,
     /// `ALLOW_FROM`: who may connect.
     pub(crate) allow: crate::allow::Allowlist,
+    /// Requests answered since start, by command in [`Command::ALL`]'s order (`/metrics`).
+    requests: [u64; Command::ALL.len()],
     next_client_id: u64,
     next_generation: u64,
 }
@@ -383,6 +385,22 @@ impl Server {
                 ups.fsd.on_departure(id, &entry.addr);
             }
         }
+    }
+
+    /// A request for `command` is being answered.
+    pub(crate) fn count_request(&mut self, command: Command) {
+        if let Some(i) = Command::ALL.iter().position(|&c| c == command) {
+            self.requests[i] = self.requests[i].saturating_add(1);
+        }
+    }
+
+    /// Requests answered since start, by command word.
+    pub(crate) fn requests(&self) -> Vec<(&'static str, u64)> {
+        Command::ALL
+            .iter()
+            .zip(self.requests)
+            .map(|(c, n)| (c.as_str(), n))
+            .collect()
     }
 
     /// A fresh generation number for a UPS link.

@@ -10,6 +10,7 @@ mod allow_from;
 mod bounded;
 mod cli;
 mod differential;
+mod http;
 mod lifecycle;
 mod logout;
 mod robustness;

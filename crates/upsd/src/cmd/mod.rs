@@ -84,6 +84,7 @@ pub(crate) fn dispatch<'a>(
         Err(ParseError::InvalidArgument(command)) => *command,
         Err(_) => return ErrCode::UnknownCommand.into(),
     };
+    server.count_request(command);
     if command.needs_user() {
         if session.username.is_none() {
             return ErrCode::UsernameRequired.into();

@@ -1,0 +1,353 @@
+//! upsd.conf's `LISTEN_HTTP` (nut-rs's own), on OUR upsd fed by stock dummy-ups: `/metrics`
+//! passes Prometheus' own `promtool check metrics` and carries what stock upsc shows under
+//! nut_exporter's names; `/v1/ups` shows the variables exactly as upsc prints them; bad
+//! requests get 404/405/413/431, a slow client is cut, and a flood of HTTP clients does not
+//! delay a NUT reply.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nut_test_support::{free_port, stock_nut, Impl, NutDirOptions, Rig, UPS, UPS2};
+
+/// Our upsd with the default two UPSes and an HTTP listener on a free port.
+fn rig() -> Option<(Rig, u16)> {
+    let stock = stock_nut()?;
+    let http = free_port();
+    let opts = NutDirOptions {
+        upsd_conf_extra: vec![format!("LISTEN_HTTP 127.0.0.1 {http}")],
+        ..NutDirOptions::default()
+    };
+    Some((Rig::start(&stock, Impl::Ours, opts), http))
+}
+
+/// A response: status code, head (status line and headers), body.
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// Send `request` as is and read until the server closes.
+fn raw(port: u16, request: &[u8]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(request).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let text = String::from_utf8(got).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+fn get(port: u16, path: &str) -> Response {
+    raw(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+    )
+}
+
+/// `upsc <ups>` (stock) as name -> value.
+fn upsc(rig: &Rig, ups: &str) -> BTreeMap<String, String> {
+    let out = Command::new(&rig.stock.upsc)
+        .arg(rig.target(ups))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "upsc: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").unwrap_or((l.trim_end_matches(':'), ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// The samples of a Prometheus text body: `name{labels}` -> value.
+fn samples(body: &str) -> BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            (series.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// `promtool check metrics` on `body`: its exit code and what it printed.
+fn promtool(body: &str) -> (Option<i32>, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool: {e} (Debian's prometheus package has it; scripts/test installs it)")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn metrics_pass_promtool_and_carry_what_upsc_shows() {
+    let Some((rig, http)) = rig() else { return };
+    let _nut_client = rig.client();
+    let r = get(http, "/metrics");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        r.head
+            .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{}",
+        r.head
+    );
+    assert_eq!(promtool(&r.body), (Some(0), String::new()), "{}", r.body);
+
+    let m = samples(&r.body);
+    for ups in [UPS, UPS2] {
+        let vars = upsc(&rig, ups);
+        let mut numeric = 0;
+        for (name, value) in &vars {
+            let series = format!(
+                "network_ups_tools_{}{{ups=\"{ups}\"}}",
+                name.replace(['.', '-'], "_")
+            );
+            let plain = !value.is_empty()
+                && value.trim_start_matches('-').split('.').count() <= 2
+                && value
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.')
+                && !value.ends_with('.')
+                && !value.trim_start_matches('-').starts_with('.');
+            if name == "ups.status" || !plain {
+                assert_eq!(m.get(&series), None, "{name}: {value:?}");
+                continue;
+            }
+            numeric += 1;
+            assert_eq!(m.get(&series), Some(&value.parse().unwrap()), "{name}");
+        }
+        assert!(numeric >= 3, "{ups}: only {numeric} numeric variables");
+        let flags: Vec<&str> = vars["ups.status"].split(' ').collect();
+        for flag in ["OL", "OB", "LB", "CHRG", "DISCHRG", "FSD"] {
+            let series = format!("network_ups_tools_ups_status{{ups=\"{ups}\",flag=\"{flag}\"}}");
+            let want = if flags.contains(&flag) { 1.0 } else { 0.0 };
+            assert_eq!(m.get(&series), Some(&want), "{series} ({flags:?})");
+        }
+        for flag in &flags {
+            let series = format!("network_ups_tools_ups_status{{ups=\"{ups}\",flag=\"{flag}\"}}");
+            assert_eq!(m.get(&series), Some(&1.0), "{series}");
+        }
+        let info = r
+            .body
+            .lines()
+            .find(|l| l.starts_with(&format!("network_ups_tools_device_info{{ups=\"{ups}\",")))
+            .unwrap_or_else(|| panic!("no device_info for {ups}:\n{}", r.body));
+        // label values escape backslash and double quote
+        let mfr = vars["device.mfr"]
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        assert!(info.contains(&format!(",mfr=\"{mfr}\",")), "{info}");
+        assert!(info.ends_with("} 1"), "{info}");
+        assert_eq!(
+            m.get(&format!("nut_upsd_driver_stale{{ups=\"{ups}\"}}")),
+            Some(&0.0)
+        );
+        assert_eq!(
+            m.get(&format!("nut_upsd_driver_connected{{ups=\"{ups}\"}}")),
+            Some(&1.0)
+        );
+        let age = m[&format!("nut_upsd_last_update_age_seconds{{ups=\"{ups}\"}}")];
+        assert!((0.0..=15.0).contains(&age), "{ups}: age {age}");
+    }
+    assert_eq!(m.get("nut_upsd_clients_connected"), Some(&1.0));
+
+    // Each upsc run is one LIST request (LIST VAR), counted.
+    let list = |m: &BTreeMap<String, f64>| m["nut_upsd_requests_total{command=\"LIST\"}"];
+    let before = list(&samples(&get(http, "/metrics").body));
+    upsc(&rig, UPS);
+    upsc(&rig, UPS2);
+    assert_eq!(list(&samples(&get(http, "/metrics").body)), before + 2.0);
+}
+
+#[test]
+fn v1_ups_shows_variables_exactly_as_upsc() {
+    let Some((rig, http)) = rig() else { return };
+    let r = get(http, "/v1/ups");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        r.head.contains("content-type: application/json"),
+        "{}",
+        r.head
+    );
+    let list: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [UPS, UPS2]);
+    let mut client = rig.client();
+    client.auth("upsmon", "pw");
+    assert_eq!(client.request(&format!("LOGIN {UPS}")), "OK\n");
+    for ups in [UPS, UPS2] {
+        let r = get(http, &format!("/v1/ups/{ups}"));
+        assert_eq!(r.status, 200);
+        let u: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        let vars = upsc(&rig, ups);
+        let shown: BTreeMap<String, String> =
+            serde_json::from_value(u["variables"].clone()).unwrap();
+        assert_eq!(shown, vars, "{ups}");
+        let flags: Vec<&str> = vars["ups.status"].split(' ').collect();
+        assert_eq!(u["status"], serde_json::json!(flags));
+        assert_eq!(u["name"], ups);
+        assert_eq!(u["stale"], false);
+        assert_eq!(u["driver_connected"], true);
+        let clients = if ups == UPS {
+            serde_json::json!(["127.0.0.1"])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(u["clients"], clients, "{ups}");
+        // the same object as in the list
+        assert!(list.as_array().unwrap().iter().any(|l| l["name"] == ups));
+    }
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get(http, &format!("/v1/ups/{UPS}")).body)
+            .unwrap()["description"],
+        nut_test_support::UPS_DESC
+    );
+    let r = get(http, "/v1/ups/nope");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "{\n  \"error\": \"unknown UPS \\\"nope\\\"\"\n}\n")
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_and_slow_clients_cut() {
+    let Some((rig, http)) = rig() else { return };
+    let r = get(http, "/nope");
+    assert_eq!(r.status, 404);
+    let r = raw(
+        http,
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab",
+    );
+    assert_eq!(r.status, 405);
+    assert!(r.head.contains("\r\nallow: GET, HEAD"), "{}", r.head);
+    let r = raw(
+        http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!(r.status, 413);
+    let big = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(16 * 1024)
+    );
+    assert_eq!(raw(http, big.as_bytes()).status, 431);
+    // HEAD: the headers of GET, no body.
+    let r = raw(http, b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+
+    // A client that never finishes its request head is dropped after 5 s.
+    let mut slow = TcpStream::connect(("127.0.0.1", http)).unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let t0 = Instant::now();
+    let mut got = Vec::new();
+    let _ = slow.read_to_end(&mut got);
+    let took = t0.elapsed();
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(8)).contains(&took),
+        "cut after {took:?}"
+    );
+    // hyper answers 408 before closing
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    drop(rig);
+}
+
+#[test]
+fn an_http_flood_does_not_delay_nut_replies() {
+    let Some((rig, http)) = rig() else { return };
+    // Idle HTTP connections, each stalled mid-head (fewer than are served at once, so the
+    // fast clients below are served too).
+    let stalled: Vec<TcpStream> = (0..24)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", http)).unwrap();
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n");
+            s
+        })
+        .collect();
+    // And clients hammering /metrics and /v1/ups as fast as they are answered.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Collected: the threads must run while the NUT requests are timed.
+    #[allow(clippy::needless_collect)]
+    let hammers: Vec<_> = (0..4)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = if i % 2 == 0 { "/metrics" } else { "/v1/ups" };
+                    if let Ok(mut s) = TcpStream::connect(("127.0.0.1", http)) {
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
+                        let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                        let mut b = Vec::new();
+                        let _ = s.read_to_end(&mut b);
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut nut = rig.client();
+    let mut worst = Duration::ZERO;
+    for _ in 0..50 {
+        let t0 = Instant::now();
+        let reply = nut.request(&format!("GET VAR {UPS} ups.status"));
+        worst = worst.max(t0.elapsed());
+        assert!(
+            reply.starts_with(&format!("VAR {UPS} ups.status ")),
+            "{reply}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: u32 = hammers.into_iter().map(|h| h.join().unwrap()).sum();
+    drop(stalled);
+    assert!(
+        worst < Duration::from_millis(250),
+        "a NUT GET took {worst:?} during the HTTP flood"
+    );
+    assert!(served > 0, "the HTTP flood was never served");
+}
