@@ -2,7 +2,8 @@
 //! passes Prometheus' own `promtool check metrics` and carries what stock upsc shows under
 //! nut_exporter's names; `/v1/ups` shows the variables exactly as upsc prints them; bad
 //! requests get 404/405/413/431, a slow client is cut, and a flood of HTTP clients does not
-//! delay a NUT reply.
+//! delay a NUT reply. A real Prometheus (Debian's package) scrapes it, and stock upsd logs the
+//! directive as invalid and carries on.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -54,7 +55,7 @@ fn raw(port: u16, request: &[u8]) -> Response {
 fn get(port: u16, path: &str) -> Response {
     raw(
         port,
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
@@ -350,4 +351,97 @@ fn an_http_flood_does_not_delay_nut_replies() {
         "a NUT GET took {worst:?} during the HTTP flood"
     );
     assert!(served > 0, "the HTTP flood was never served");
+}
+
+/// Poll `check` every 200 ms for up to `secs` seconds.
+fn within<T>(secs: u64, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let t0 = Instant::now();
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(e) if t0.elapsed() > Duration::from_secs(secs) => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_metrics() {
+    let Some((rig, http)) = rig() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let web = free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: nut\n    static_configs:\n      - targets: ['127.0.0.1:{http}']\n"
+        ),
+    )
+    .unwrap();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("prometheus: {e} (Debian's prometheus package)"));
+    let query = |q: &str| -> Result<Vec<serde_json::Value>, String> {
+        let r = std::panic::catch_unwind(|| get(web, &format!("/api/v1/query?query={q}")))
+            .map_err(|_| "no answer".to_string())?;
+        let v: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| e.to_string())?;
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        if result.is_empty() {
+            return Err(format!("{q}: {}", r.body));
+        }
+        Ok(result)
+    };
+    let up = within(60, "the scrape", || query("up"));
+    let charge = within(10, "battery.charge", || {
+        query("network_ups_tools_battery_charge")
+    });
+    let ol = within(10, "OL", || {
+        query("network_ups_tools_ups_status%7Bflag%3D%22OL%22%7D")
+    });
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+    assert_eq!(up.len(), 1, "{up:?}\n{log}");
+    assert_eq!(up[0]["value"][1], "1", "scrape failed: {up:?}\n{log}");
+    let vars = upsc(&rig, UPS);
+    let of = |result: &[serde_json::Value], ups: &str| -> Option<String> {
+        result
+            .iter()
+            .find(|s| s["metric"]["ups"] == ups)
+            .map(|s| s["value"][1].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(of(&charge, UPS), Some(vars["battery.charge"].clone()));
+    let online = vars["ups.status"].split(' ').any(|f| f == "OL");
+    assert_eq!(
+        of(&ol, UPS).as_deref(),
+        Some(if online { "1" } else { "0" })
+    );
+}
+
+#[test]
+fn stock_upsd_logs_listen_http_as_invalid_and_serves_nut() {
+    let Some(stock) = stock_nut() else { return };
+    let http = free_port();
+    let opts = NutDirOptions {
+        upsd_conf_extra: vec![format!("LISTEN_HTTP 127.0.0.1 {http}")],
+        ..NutDirOptions::default()
+    };
+    let rig = Rig::start(&stock, Impl::Stock, opts);
+    let log = rig.upsd.log(&rig.dir);
+    assert!(
+        log.contains(&format!(
+            "upsd.conf: invalid directive LISTEN_HTTP 127.0.0.1 {http}"
+        )),
+        "{log}"
+    );
+    assert!(TcpStream::connect(("127.0.0.1", http)).is_err());
+    assert!(upsc(&rig, UPS).contains_key("ups.status"));
 }
