@@ -10,7 +10,9 @@
 //!
 //! `LISTEN_HTTP <address> [<port>]` is nut-rs's own too: upsd's read-only HTTP listener
 //! (`/metrics`, `/v1/ups`), off unless given; the port defaults to [`DEFAULT_HTTP_PORT`].
-//! Stock upsd 2.8.0 logs such a line as an unknown directive and carries on.
+//! `LISTEN_HTTPS` is the same over TLS with `CERTFILE`'s certificate (and `CERTREQUEST`'s
+//! client checks), and needs `CERTFILE`. Stock upsd 2.8.0 logs either line as an invalid
+//! directive and carries on.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -140,6 +142,8 @@ pub struct UpsdConf {
     /// `LISTEN_HTTP` lines in file order (port [`DEFAULT_HTTP_PORT`] if omitted); empty: no
     /// HTTP listener.
     pub listen_http: Vec<Listen>,
+    /// `LISTEN_HTTPS` lines in file order: as `listen_http`, over TLS with `CERTFILE`.
+    pub listen_https: Vec<Listen>,
     /// `MAXAGE`: seconds of driver silence before data is stale (default 15).
     pub maxage: u64,
     /// `TRACKINGDELAY`: seconds a tracking result is kept (default 3600).
@@ -178,6 +182,7 @@ impl Default for UpsdConf {
         UpsdConf {
             listen: Vec::new(),
             listen_http: Vec::new(),
+            listen_https: Vec::new(),
             maxage: 15,
             trackingdelay: 3600,
             maxconn: None,
@@ -204,9 +209,10 @@ impl UpsdConf {
     }
 }
 
-const KEYWORDS: [&str; 19] = [
+const KEYWORDS: [&str; 20] = [
     "LISTEN",
     "LISTEN_HTTP",
+    "LISTEN_HTTPS",
     "MAXAGE",
     "TRACKINGDELAY",
     "MAXCONN",
@@ -282,6 +288,9 @@ fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Resu
         "LISTEN_HTTP" => conf
             .listen_http
             .push(listen(key, words, DEFAULT_HTTP_PORT)?),
+        "LISTEN_HTTPS" => conf
+            .listen_https
+            .push(listen(key, words, DEFAULT_HTTP_PORT)?),
         "MAXAGE" => conf.maxage = seconds(key, &one(words)?)?,
         "TRACKINGDELAY" => conf.trackingdelay = seconds(key, &one(words)?)?,
         "MAXCONN" => {
@@ -322,8 +331,20 @@ fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Resu
 /// Parse the bytes of an `upsd.conf`; `file` is only used in messages.
 pub fn parse(text: &[u8], file: &Path) -> Result<UpsdConf, ConfError> {
     let mut conf = UpsdConf::default();
-    conf.warnings =
-        each_parseconf_line(text, file, |words, _, warn| apply(&mut conf, &words, warn))?;
+    let mut first_https = None;
+    conf.warnings = each_parseconf_line(text, file, |words, line, warn| {
+        if words[0] == "LISTEN_HTTPS" {
+            first_https.get_or_insert(line);
+        }
+        apply(&mut conf, &words, warn)
+    })?;
+    if let (Some(line), None) = (first_https, &conf.certfile) {
+        return Err(ConfError::new(
+            file,
+            line,
+            "LISTEN_HTTPS needs CERTFILE (a PEM with the certificate chain and key); use LISTEN_HTTP for plain HTTP",
+        ));
+    }
     Ok(conf)
 }
 
@@ -377,6 +398,18 @@ mod tests {
         assert_eq!(
             fail("LISTEN_HTTP \"\" 80"),
             "upsd.conf:1: LISTEN_HTTP expects an address, got an empty value"
+        );
+        let conf = ok("LISTEN_HTTPS 0.0.0.0\nCERTFILE /etc/nut/upsd.pem\n");
+        assert_eq!(
+            conf.listen_https,
+            [Listen {
+                addr: "0.0.0.0".into(),
+                port: 9199
+            }]
+        );
+        assert_eq!(
+            fail("MAXAGE 5\nLISTEN_HTTPS ::1 9443\nLISTEN_HTTPS ::1 9444\n"),
+            "upsd.conf:2: LISTEN_HTTPS needs CERTFILE (a PEM with the certificate chain and key); use LISTEN_HTTP for plain HTTP"
         );
     }
 
@@ -537,7 +570,7 @@ debug_min 3
         );
         assert_eq!(
             fail("LISTNE 1.2.3.4"),
-            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, LISTEN_HTTP, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
+            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, LISTEN_HTTP, LISTEN_HTTPS, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
         );
     }
 

@@ -1,5 +1,6 @@
-//! The read-only HTTP listener (`LISTEN_HTTP`): hyper's HTTP/1 server on each bound socket,
-//! answering from a snapshot of the state that [`view`] renders outside the lock.
+//! The read-only HTTP listener (`LISTEN_HTTP`, and `LISTEN_HTTPS` over TLS with CERTFILE's
+//! acceptor): hyper's HTTP/1 server on each bound socket, answering from a snapshot of the
+//! state that [`view`] renders outside the lock.
 //!
 //! It shares the NUT listener's thread, so it is kept small: at most [`MAX_CONNS`]
 //! connections at once (more wait in the listen queue), one request per connection, a
@@ -9,7 +10,6 @@
 //! port: other peers are closed before a byte is read.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,8 +19,10 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use nut_daemon::ratelimit::RateLimit;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::allow::Verdict;
 use crate::driver::lock;
@@ -39,11 +41,12 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Accept HTTP connections on `listener` until upsd stops; `permits` is shared by all the
-/// HTTP listeners.
+/// Accept HTTP connections on `listener` until upsd stops, over TLS with `tls` when given;
+/// `permits` is shared by all the HTTP listeners.
 pub(crate) async fn accept_loop(
     server: Arc<Mutex<Server>>,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     permits: Arc<Semaphore>,
 ) {
     let mut accept_log = RateLimit::new(ACCEPT_LOG_EVERY);
@@ -63,8 +66,18 @@ pub(crate) async fn accept_loop(
                     Verdict::Refuse => continue,
                 }
                 let server = server.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    serve(server, stream, peer).await;
+                    let who = crate::client::peer_text(&peer);
+                    let _ = stream.set_nodelay(true);
+                    let served = tokio::time::timeout(DEADLINE, serve(server, stream, tls)).await;
+                    match served {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::debug!("HTTP {who}: {e}"),
+                        Err(_) => {
+                            tracing::debug!("HTTP {who}: dropped after {} s", DEADLINE.as_secs())
+                        }
+                    }
                     drop(permit);
                 });
             }
@@ -78,9 +91,27 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// One connection: one request, then close; cut at [`DEADLINE`].
-async fn serve(server: Arc<Mutex<Server>>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+/// One connection: the TLS handshake if any, one request, then close.
+async fn serve(
+    server: Arc<Mutex<Server>>,
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+) -> Result<(), String> {
+    match tls {
+        None => serve_io(server, stream).await,
+        Some(acceptor) => match tokio::time::timeout(HEAD_READ, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => serve_io(server, stream).await,
+            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            Err(_) => Err("TLS handshake timed out".into()),
+        },
+    }
+}
+
+/// Serve one request on `io` (plain or TLS) with hyper.
+async fn serve_io<I>(server: Arc<Mutex<Server>>, io: I) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |req| {
         let server = server.clone();
         async move { Ok::<_, Infallible>(answer(&server, &req)) }
@@ -90,16 +121,8 @@ async fn serve(server: Arc<Mutex<Server>>, stream: TcpStream, peer: SocketAddr) 
         .header_read_timeout(HEAD_READ)
         .keep_alive(false)
         .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(stream), service);
-    match tokio::time::timeout(DEADLINE, conn).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!("HTTP {}: {e}", crate::client::peer_text(&peer)),
-        Err(_) => tracing::debug!(
-            "HTTP {}: dropped after {} s",
-            crate::client::peer_text(&peer),
-            DEADLINE.as_secs()
-        ),
-    }
+        .serve_connection(TokioIo::new(io), service);
+    conn.await.map_err(|e| e.to_string())
 }
 
 /// The response to one request.

@@ -32,6 +32,8 @@ pub(crate) struct Prepared {
     pub(crate) listeners: Vec<StdListener>,
     /// `LISTEN_HTTP`'s (none unless configured).
     pub(crate) http_listeners: Vec<StdListener>,
+    /// `LISTEN_HTTPS`'s (served with `tls`, which upsd.conf's check makes present).
+    pub(crate) https_listeners: Vec<StdListener>,
     pub(crate) maxconn: usize,
 }
 
@@ -72,12 +74,15 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
         ));
     }
     let http_permits = Arc::new(Semaphore::new(crate::http::MAX_CONNS));
-    for std_listener in p.http_listeners {
+    let plain = p.http_listeners.into_iter().map(|l| (l, None));
+    let tls = p.https_listeners.into_iter().map(|l| (l, p.tls.clone()));
+    for (std_listener, tls) in plain.chain(tls) {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
         let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
         tokio::spawn(crate::http::accept_loop(
             server.clone(),
             listener,
+            tls,
             http_permits.clone(),
         ));
     }

@@ -59,7 +59,18 @@ pub fn run(options: &Options) -> Result<(), Error> {
         std::env::set_current_dir("/").map_err(Error::ChrootDir)?;
     }
     let listeners = bind(&conf, options.ipv4, options.ipv6)?;
-    let http_listeners = bind_http(&conf, options.ipv4, options.ipv6)?;
+    let http_listeners = bind_http(
+        &conf.upsd.listen_http,
+        options.ipv4,
+        options.ipv6,
+        "LISTEN_HTTP ",
+    )?;
+    let https_listeners = bind_http(
+        &conf.upsd.listen_https,
+        options.ipv4,
+        options.ipv6,
+        "LISTEN_HTTPS ",
+    )?;
     if let Some(user) = &user {
         nut_daemon::become_user(user, None)?;
     }
@@ -99,6 +110,7 @@ pub fn run(options: &Options) -> Result<(), Error> {
         tls,
         listeners,
         http_listeners,
+        https_listeners,
         maxconn,
     };
     // One thread, as stock upsd: every request takes the one server lock anyway, and a
@@ -150,16 +162,16 @@ fn bind(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, E
     bind_all(&wanted, ipv4, ipv6, "")
 }
 
-/// Bind the `LISTEN_HTTP` listeners (none unless configured). Each one is needed: a failure
-/// is fatal, named with the directive.
-fn bind_http(conf: &ServerConf, ipv4: bool, ipv6: bool) -> Result<Vec<TcpListener>, Error> {
-    let wanted: Vec<(String, u16)> = conf
-        .upsd
-        .listen_http
-        .iter()
-        .map(|l| (l.addr.clone(), l.port))
-        .collect();
-    bind_all(&wanted, ipv4, ipv6, "LISTEN_HTTP ")
+/// Bind the `LISTEN_HTTP` (or `LISTEN_HTTPS`, as `what` says) listeners: none unless
+/// configured. Each one is needed: a failure is fatal, named with the directive.
+fn bind_http(
+    listen: &[nut_conf::upsd_conf::Listen],
+    ipv4: bool,
+    ipv6: bool,
+    what: &'static str,
+) -> Result<Vec<TcpListener>, Error> {
+    let wanted: Vec<(String, u16)> = listen.iter().map(|l| (l.addr.clone(), l.port)).collect();
+    bind_all(&wanted, ipv4, ipv6, what)
 }
 
 /// Bind `wanted` last first. `what` is empty for LISTEN (only the first bound is needed) and
@@ -332,19 +344,16 @@ mod tests {
     fn every_listen_http_must_bind_and_is_named() {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        let e = bind_http(
-            &conf(&format!("LISTEN_HTTP 127.0.0.1 {port}\n")),
-            false,
-            false,
-        )
-        .unwrap_err();
+        let c = conf(&format!("LISTEN_HTTP 127.0.0.1 {port}\n"));
+        let e = bind_http(&c.upsd.listen_http, false, false, "LISTEN_HTTP ").unwrap_err();
         assert_eq!(
             Chain(&e).to_string(),
             format!(
                 "binding LISTEN_HTTP 127.0.0.1 port {port}: Address already in use (os error 98)"
             )
         );
-        assert!(bind_http(&conf("LISTEN 127.0.0.1 1\n"), false, false)
+        let c = conf("LISTEN 127.0.0.1 1\n");
+        assert!(bind_http(&c.upsd.listen_http, false, false, "LISTEN_HTTP ")
             .unwrap()
             .is_empty());
     }

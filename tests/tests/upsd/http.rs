@@ -38,6 +38,37 @@ fn raw(port: u16, request: &[u8]) -> Response {
     s.write_all(request).unwrap();
     let mut got = Vec::new();
     let _ = s.read_to_end(&mut got);
+    parse(got)
+}
+
+/// GET `path` over TLS, checking the server's certificate against `ca_pem`.
+fn https_get(port: u16, ca_pem: &str, path: &str) -> Response {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = tls.read_to_end(&mut got);
+    parse(got)
+}
+
+fn parse(got: Vec<u8>) -> Response {
     let text = String::from_utf8(got).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -444,4 +475,93 @@ fn stock_upsd_logs_listen_http_as_invalid_and_serves_nut() {
     );
     assert!(TcpStream::connect(("127.0.0.1", http)).is_err());
     assert!(upsc(&rig, UPS).contains_key("ups.status"));
+}
+
+#[test]
+fn listen_https_serves_the_same_over_tls_with_certfile() {
+    let Some(stock) = stock_nut() else { return };
+    let pki = nut_test_support::daemon::TestPki::new("nut-rs http test CA");
+    let keep = tempfile::tempdir().unwrap();
+    let (_, certfile) = pki.write(keep.path());
+    let https = free_port();
+    let opts = NutDirOptions {
+        upsd_conf_extra: vec![
+            format!("CERTFILE {}", certfile.display()),
+            format!("LISTEN_HTTPS 127.0.0.1 {https}"),
+        ],
+        ..NutDirOptions::default()
+    };
+    let rig = Rig::start(&stock, Impl::Ours, opts);
+    let r = https_get(https, &pki.ca_pem, "/metrics");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(promtool(&r.body), (Some(0), String::new()), "{}", r.body);
+    let ups = upsc(&rig, UPS);
+    let series = format!("network_ups_tools_battery_charge{{ups=\"{UPS}\"}}");
+    assert_eq!(
+        samples(&r.body).get(&series),
+        Some(&ups["battery.charge"].parse().unwrap())
+    );
+    let r = https_get(https, &pki.ca_pem, &format!("/v1/ups/{UPS}"));
+    let u: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let shown: BTreeMap<String, String> = serde_json::from_value(u["variables"].clone()).unwrap();
+    assert_eq!(shown, ups);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut s = TcpStream::connect(("127.0.0.1", https)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+/// A connection from `from` to `port`: what it got until the server closed (`None`: still
+/// open after 3 s).
+fn http_from(from: &str, port: u16) -> Option<Vec<u8>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut s = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let to = format!("127.0.0.1:{port}").parse().unwrap();
+        socket.connect(to).await.unwrap().into_std().unwrap()
+    });
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut got = Vec::new();
+    match s.read_to_end(&mut got) {
+        Ok(_) => Some(got),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Some(got),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn allow_from_applies_to_http_clients() {
+    let Some((rig, http)) = rig() else { return };
+    let port = rig.port();
+    rig.dir.write_conf(
+        "upsd.conf",
+        &format!("LISTEN 127.0.0.1 {port}\nLISTEN_HTTP 127.0.0.1 {http}\nALLOW_FROM 127.0.0.2\n"),
+    );
+    nut_test_support::daemon::signal(rig.upsd.proc_.pid(), "HUP");
+    nut_test_support::daemon::wait_for("the new list", Duration::from_secs(5), |last| {
+        let got = http_from("127.0.0.1", http);
+        *last = format!("{got:?}");
+        (got == Some(Vec::new())).then_some(())
+    });
+    let served = http_from("127.0.0.2", http).unwrap();
+    assert!(served.starts_with(b"HTTP/1.1 200 OK\r\n"), "{served:?}");
+    let log = rig.upsd.log(&rig.dir);
+    assert!(
+        log.contains("HTTP: Refused connection from 127.0.0.1: not in upsd.conf's ALLOW_FROM"),
+        "{log}"
+    );
 }
