@@ -6,10 +6,11 @@
 //! connections at once (more wait in the listen queue), one request per connection, a
 //! request head of at most [`MAX_HEAD`] bytes (hyper answers 431 past it), [`HEAD_READ`] to
 //! send that head and [`DEADLINE`] for the whole exchange; a client that is slower is
-//! dropped. The lock is held only to copy the snapshot. `ALLOW_FROM` applies as on the NUT
-//! port: other peers are closed before a byte is read.
+//! dropped. The lock is held only to copy the snapshot. The accept loop is the NUT port's
+//! (`server::accept_loop`), so `ALLOW_FROM` applies here too.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,13 +19,11 @@ use hyper::body::{Body, Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use nut_daemon::ratelimit::RateLimit;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 
-use crate::allow::Verdict;
 use crate::driver::lock;
 use crate::state::Server;
 use crate::view::{self, Snapshot};
@@ -37,58 +36,26 @@ pub(crate) const MAX_HEAD: usize = 8192;
 pub(crate) const HEAD_READ: Duration = Duration::from_secs(5);
 /// How long a whole connection may last, reply included.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
-/// Pause after a failed accept (out of descriptors), and between its log lines.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
-const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
-
-/// Accept HTTP connections on `listener` until upsd stops, over TLS with `tls` when given;
-/// `permits` is shared by all the HTTP listeners.
-pub(crate) async fn accept_loop(
-    server: Arc<Mutex<Server>>,
-    listener: TcpListener,
+/// Serve one accepted connection in its own task, over TLS with `tls` when given; `permit`
+/// (one of [`MAX_CONNS`]) is held until it ends.
+pub(crate) fn spawn(
+    server: &Arc<Mutex<Server>>,
+    stream: TcpStream,
+    peer: SocketAddr,
     tls: Option<TlsAcceptor>,
-    permits: Arc<Semaphore>,
+    permit: OwnedSemaphorePermit,
 ) {
-    let mut accept_log = RateLimit::new(ACCEPT_LOG_EVERY);
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let verdict = lock(&server).allow.check(peer.ip(), crate::clock::now());
-                match verdict {
-                    Verdict::Admit => {}
-                    Verdict::RefuseAndLog => {
-                        tracing::warn!("HTTP: {}", crate::allow::refusal(peer.ip()));
-                        continue;
-                    }
-                    Verdict::Refuse => continue,
-                }
-                let server = server.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let who = crate::client::peer_text(&peer);
-                    let _ = stream.set_nodelay(true);
-                    let served = tokio::time::timeout(DEADLINE, serve(server, stream, tls)).await;
-                    match served {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => tracing::debug!("HTTP {who}: {e}"),
-                        Err(_) => {
-                            tracing::debug!("HTTP {who}: dropped after {} s", DEADLINE.as_secs())
-                        }
-                    }
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                if let Some(held) = accept_log.check(std::time::Instant::now()) {
-                    tracing::warn!("HTTP accept failed: {e}{held}");
-                }
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
+    let server = server.clone();
+    tokio::spawn(async move {
+        let who = crate::client::peer_text(&peer);
+        let _ = stream.set_nodelay(true);
+        match tokio::time::timeout(DEADLINE, serve(server, stream, tls)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("HTTP {who}: {e}"),
+            Err(_) => tracing::debug!("HTTP {who}: dropped after {} s", DEADLINE.as_secs()),
         }
-    }
+        drop(permit);
+    });
 }
 
 /// One connection: the TLS handshake if any, one request, then close.

@@ -10,9 +10,11 @@ use nut_conf::upsd_users::Users;
 use nut_daemon::cli::Chain;
 use nut_daemon::ratelimit::RateLimit;
 use nut_daemon::Notifier;
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::{self, unix::SignalKind};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::allow::Verdict;
@@ -66,11 +68,17 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     for std_listener in p.listeners {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
         let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
+        let (tls, for_client) = (p.tls.clone(), server.clone());
         tokio::spawn(accept_loop(
             server.clone(),
             listener,
-            p.tls.clone(),
             permits.clone(),
+            "",
+            move |stream, peer, permit| {
+                let serve =
+                    crate::client::serve(for_client.clone(), stream, peer, tls.clone(), permit);
+                tokio::spawn(serve);
+            },
         ));
     }
     let http_permits = Arc::new(Semaphore::new(crate::http::MAX_CONNS));
@@ -79,11 +87,15 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     for (std_listener, tls) in plain.chain(tls) {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
         let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
-        tokio::spawn(crate::http::accept_loop(
+        let for_client = server.clone();
+        tokio::spawn(accept_loop(
             server.clone(),
             listener,
-            tls,
             http_permits.clone(),
+            "HTTP: ",
+            move |stream, peer, permit| {
+                crate::http::spawn(&for_client, stream, peer, tls.clone(), permit);
+            },
         ));
     }
     let handler = |kind| signal::unix::signal(kind).map_err(Error::Serve);
@@ -149,16 +161,20 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// At most one "accept failed" line per this interval.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-async fn accept_loop(
+/// Accept connections on `listener` until upsd stops, each handed to `serve` with a permit
+/// of `permits`; peers outside `ALLOW_FROM` are closed before a byte is read or written.
+/// `what` starts the log lines (`""` for NUT, `"HTTP: "`).
+pub(crate) async fn accept_loop(
     server: Arc<Mutex<Server>>,
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
     permits: Arc<Semaphore>,
+    what: &'static str,
+    mut serve: impl FnMut(TcpStream, SocketAddr, OwnedSemaphorePermit),
 ) {
     let mut backoff = ACCEPT_BACKOFF;
     let mut accept_log = RateLimit::new(ACCEPT_LOG_EVERY);
     loop {
-        // With MAXCONN clients connected, new ones wait in the listen backlog.
+        // With every permit taken, new clients wait in the listen backlog.
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
@@ -170,25 +186,19 @@ async fn accept_loop(
                 match verdict {
                     Verdict::Admit => {}
                     Verdict::RefuseAndLog => {
-                        tracing::warn!("{}", crate::allow::refusal(peer.ip()));
+                        tracing::warn!("{what}{}", crate::allow::refusal(peer.ip()));
                         continue;
                     }
                     Verdict::Refuse => continue,
                 }
-                tokio::spawn(crate::client::serve(
-                    server.clone(),
-                    stream,
-                    peer,
-                    tls.clone(),
-                    permit,
-                ));
+                serve(stream, peer, permit);
             }
             Err(e) => {
                 // The connection stays in the listen queue (EMFILE and the like): wait,
                 // longer each time, rather than spin on it.
                 if let Some(held) = accept_log.check(std::time::Instant::now()) {
                     tracing::warn!(
-                        "accept failed: {e}; retrying in {} ms{held}",
+                        "{what}accept failed: {e}; retrying in {} ms{held}",
                         backoff.as_millis()
                     );
                 }
