@@ -2,7 +2,7 @@
 //! passes Prometheus' own `promtool check metrics` and carries what stock upsc shows under
 //! nut_exporter's names; `/v1/ups` shows the variables exactly as upsc prints them; bad
 //! requests get 404/405/413/431, a slow client is cut, and a flood of HTTP clients does not
-//! delay a NUT reply. A real Prometheus (Debian's package) scrapes it, and stock upsd logs the
+//! delay a NUT reply (nor a NUT flood an HTTP reply). A real Prometheus (Debian's package) scrapes it, and stock upsd logs the
 //! directive as invalid and carries on.
 
 use std::collections::BTreeMap;
@@ -327,7 +327,7 @@ fn bad_requests_are_refused_and_slow_clients_cut() {
 }
 
 #[test]
-fn an_http_flood_does_not_delay_nut_replies() {
+fn an_http_flood_does_not_delay_nut_replies_nor_the_other_way_round() {
     let Some((rig, http)) = rig() else { return };
     // Idle HTTP connections, each stalled mid-head (fewer than are served at once, so the
     // fast clients below are served too).
@@ -377,11 +377,52 @@ fn an_http_flood_does_not_delay_nut_replies() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served: u32 = hammers.into_iter().map(|h| h.join().unwrap()).sum();
     drop(stalled);
+    eprintln!("NUT GET worst {worst:?} under an HTTP flood ({served} HTTP replies)");
     assert!(
-        worst < Duration::from_millis(250),
+        worst < Duration::from_millis(500),
         "a NUT GET took {worst:?} during the HTTP flood"
     );
     assert!(served > 0, "the HTTP flood was never served");
+
+    // The other way round: NUT clients hammering GET VAR and LIST VAR do not delay HTTP.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    #[allow(clippy::needless_collect)]
+    let hammers: Vec<_> = (0..4)
+        .map(|i| {
+            let stop = stop.clone();
+            let mut c = rig.client();
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let line = if i % 2 == 0 {
+                        format!("GET VAR {UPS} ups.status")
+                    } else {
+                        format!("LIST VAR {UPS}")
+                    };
+                    c.request(&line);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut worst = Duration::ZERO;
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let r = get(http, &format!("/v1/ups/{UPS}"));
+        worst = worst.max(t0.elapsed());
+        assert_eq!(r.status, 200);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: u32 = hammers.into_iter().map(|h| h.join().unwrap()).sum();
+    eprintln!("HTTP GET worst {worst:?} under a NUT flood ({answered} NUT replies)");
+    assert!(
+        worst < Duration::from_millis(500),
+        "an HTTP GET took {worst:?} during the NUT flood"
+    );
+    assert!(answered > 100, "the NUT flood got {answered} answers");
 }
 
 /// Poll `check` every 200 ms for up to `secs` seconds.
