@@ -25,6 +25,7 @@ pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
     }
     if let Some(ups) = ctx.server.ups_mut(name) {
         ups.fsd.setter.get_or_insert(ctx.session.id);
+        ups.publish_status();
         tracing::warn!(
             "Client {}@{} set FSD on UPS [{}]",
             ctx.session.username.as_deref().unwrap_or(""),
@@ -57,6 +58,7 @@ pub(super) fn clear_fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
         return ErrCode::FsdSeen.into();
     }
     ups.fsd.setter = None;
+    ups.publish_status();
     tracing::warn!(
         "Client {user}@{} withdrew FSD on UPS [{}]",
         ctx.session.addr,
