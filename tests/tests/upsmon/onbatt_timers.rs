@@ -231,7 +231,7 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
     );
     crate::wire::monitor_through(&rig, &s, port);
     let mut sp = start_upsmon(&rig, &s);
-    let logs = || format!("{}\n{:?}", s.logs(), lines.lock().unwrap());
+    let logs = || format!("{}\n{:?}", s.logs(), lines.lines());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(2500));
     set_status(&rig, "OB DISCHRG");
@@ -239,7 +239,7 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
     set_var(&rig, "ups", "battery.charge", "45");
     wait_until("exit", Duration::from_secs(10), || sp.exited(), logs);
     std::thread::sleep(Duration::from_millis(300));
-    let all = lines.lock().unwrap().clone();
+    let all = lines.lines();
     let status = "GET VAR ups ups.status";
     let (runtime, charge) = ("GET VAR ups battery.runtime", "GET VAR ups battery.charge");
     assert_eq!(
