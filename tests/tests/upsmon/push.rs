@@ -23,14 +23,7 @@ fn our_upsd_pushes_onbatt_and_lb_to_our_upsmon_at_once() {
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     // the watch connection is made after the first poll
     std::thread::sleep(Duration::from_millis(1500));
-    let t_ob = now();
-    set_status(&rig, "OB");
-    let onbatt = wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || notified_at(&p, "ONBATT").first().copied(),
-        logs,
-    ) - t_ob;
+    let onbatt = seconds_to_notified(&rig, "OB", &p, "ONBATT", Duration::from_secs(5), logs);
     let t_lb = now();
     set_status(&rig, "OB LB");
     wait_fsd(&rig, "FSD on upsd", Duration::from_secs(5), logs);

@@ -95,15 +95,6 @@ pub(super) fn note_read(server: &mut Server, session: &Session, request: &Reques
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::Rig;
-    use nut_state::DriverMsg;
-
-    fn status(rig: &mut Rig, value: &str) {
-        let msg = DriverMsg::SetInfo {
-            var: "ups.status".into(),
-            value: value.into(),
-        };
-        rig.server.ups_mut("ups").unwrap().on_message(&msg, 100);
-    }
 
     /// A second connection, logged in to `ups` as a secondary.
     fn logged_in_secondary(rig: &mut Rig) -> crate::cmd::Session {
@@ -147,7 +138,7 @@ mod tests {
     fn the_setter_withdraws_an_fsd_nobody_else_saw() {
         let mut rig = Rig::new();
         rig.talk(&PRIMARY);
-        status(&mut rig, "OB LB");
+        rig.status("OB LB");
         // a secondary logged in, but it has not polled since
         let mut sec = rig.client();
         rig.talk_as(
@@ -169,7 +160,7 @@ mod tests {
             &mut upsc,
             &[("GET VAR ups ups.status", "VAR ups ups.status \"FSD OB LB\"")],
         );
-        status(&mut rig, "OL CHRG");
+        rig.status("OL CHRG");
         rig.talk(&[
             ("CLEARFSD ups", "OK FSD-CLEARED"),
             ("GET VAR ups ups.status", "VAR ups ups.status \"OL CHRG\""),
@@ -186,11 +177,11 @@ mod tests {
         for read in ["GET VAR ups UPS.STATUS", "LIST VAR ups"] {
             let mut rig = Rig::new();
             rig.talk(&PRIMARY);
-            status(&mut rig, "OB LB");
+            rig.status("OB LB");
             rig.talk(&[("FSD ups", "OK FSD-SET")]);
             let mut sec = rig.client();
             rig.run_as(&mut sec, &["USERNAME secondary", "PASSWORD pw", read]);
-            status(&mut rig, "OL");
+            rig.status("OL");
             rig.talk(&[
                 ("CLEARFSD ups", "ERR FSD-SEEN"),
                 ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
@@ -205,7 +196,7 @@ mod tests {
             let mut rig = Rig::new();
             rig.talk(&PRIMARY);
             let sec = logged_in_secondary(&mut rig);
-            status(&mut rig, "OB DISCHRG");
+            rig.status("OB DISCHRG");
             if leave_before_fsd {
                 rig.server.remove_client(sec.id);
             }
@@ -213,7 +204,7 @@ mod tests {
             if !leave_before_fsd {
                 rig.server.remove_client(sec.id);
             }
-            status(&mut rig, "OL");
+            rig.status("OL");
             rig.talk(&[("CLEARFSD ups", "ERR FSD-SEEN")]);
         }
     }
@@ -223,13 +214,13 @@ mod tests {
         let mut rig = Rig::new();
         rig.talk(&PRIMARY);
         let sec = logged_in_secondary(&mut rig);
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         rig.server.remove_client(sec.id);
-        status(&mut rig, "OL");
+        rig.status("OL");
         // a new outage
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         rig.talk(&[("FSD ups", "OK FSD-SET")]);
-        status(&mut rig, "OL");
+        rig.status("OL");
         rig.talk(&[("CLEARFSD ups", "OK FSD-CLEARED")]);
     }
 

@@ -211,6 +211,17 @@ pub(crate) mod testutil {
             }
         }
 
+        /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
+        pub(crate) fn status(&mut self, value: &str) {
+            let msg = nut_state::DriverMsg::SetInfo {
+                var: "ups.status".into(),
+                value: value.into(),
+            };
+            if let Some(ups) = self.server.ups_mut("ups") {
+                ups.on_message(&msg, 100);
+            }
+        }
+
         /// What reached UPS `ups`'s driver since the last call.
         pub(crate) fn sent(&mut self) -> Vec<UpsdMsg> {
             let mut buf = [0u8; 4096];

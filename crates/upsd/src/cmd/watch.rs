@@ -44,15 +44,6 @@ mod tests {
 
     use super::next_push;
     use crate::cmd::testutil::Rig;
-    use nut_state::DriverMsg;
-
-    fn status(rig: &mut Rig, value: &str) {
-        let msg = DriverMsg::SetInfo {
-            var: "ups.status".into(),
-            value: value.into(),
-        };
-        rig.server.ups_mut("ups").unwrap().on_message(&msg, 100);
-    }
 
     /// The next pushed line, or "" when none comes within 50 ms.
     async fn pushed(rig: &mut Rig) -> String {
@@ -85,17 +76,17 @@ mod tests {
         let mut rig = Rig::new();
         rig.talk(&[("WATCH ups", "OK WATCHING")]);
         assert_eq!(pushed(&mut rig).await, "", "nothing before a change");
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         assert_eq!(pushed(&mut rig).await, "STATUS ups \"OB DISCHRG\"\n");
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         assert_eq!(
             pushed(&mut rig).await,
             "",
             "the same status again is no change"
         );
         // changes not yet sent are replaced by the newest
-        status(&mut rig, "OB LB");
-        status(&mut rig, "OB DISCHRG LB");
+        rig.status("OB LB");
+        rig.status("OB DISCHRG LB");
         assert_eq!(pushed(&mut rig).await, "STATUS ups \"OB DISCHRG LB\"\n");
         assert_eq!(pushed(&mut rig).await, "");
         let mut primary = rig.client();
@@ -108,7 +99,7 @@ mod tests {
             ],
         );
         assert_eq!(pushed(&mut rig).await, "STATUS ups \"FSD OB DISCHRG LB\"\n");
-        status(&mut rig, "OL \"x\"");
+        rig.status("OL \"x\"");
         assert_eq!(pushed(&mut rig).await, "STATUS ups \"FSD OL \\\"x\\\"\"\n");
         // the driver going away pushes nothing; its return (WAIT, then the dump) does
         rig.server.ups_mut("ups").unwrap().on_disconnect();
