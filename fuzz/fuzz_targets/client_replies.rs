@@ -2,9 +2,10 @@
 //!
 //! A client on an in-memory stream whose server side holds the input, then end of stream,
 //! makes every request the library has (GET, LIST of each kind, the login sequence, SET,
-//! INSTCMD, FSD, tracking, LOGOUT), each in turn, whatever the one before gave. No panic and
-//! no hang (each answer is read from what the input holds). What comes back is bounded by the
-//! input: a list has no more items than the input has lines, and no value holds a line feed.
+//! INSTCMD, FSD, tracking, LOGOUT, then WATCH and its pushed lines), each in turn, whatever
+//! the one before gave. No panic and no hang (each answer is read from what the input holds).
+//! What comes back is bounded by the input: a list has no more items than the input has
+//! lines, and no value holds a line feed.
 #![no_main]
 
 use std::cell::RefCell;
@@ -84,6 +85,16 @@ async fn session(data: &[u8]) {
     let _ = c.ver().await;
     let _ = c.netver().await;
     let _ = c.logout().await;
+    // the connection turned into a status watch (our upsd's WATCH): pushed lines
+    if let Ok(mut w) = c.watch("ups").await {
+        for _ in 0..lines {
+            let Ok((ups, status)) = w.next().await else {
+                break;
+            };
+            check_text(&ups);
+            check_text(&status);
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Whole upsd sessions: several connections, each a sequence of requests built from the
 //! protocol's words (logins with right and wrong passwords, GET and LIST of every kind, SET,
-//! INSTCMD, FSD, CLEARFSD, PRIMARY, LOGOUT, STARTTLS) mixed with raw bytes, while the driver
-//! changes the status and connections come and go (upsd's `fuzz::Harness`: the real
+//! INSTCMD, FSD, CLEARFSD, WATCH, PRIMARY, LOGOUT, STARTTLS) mixed with raw bytes, while the
+//! driver changes the status and connections come and go (upsd's `fuzz::Harness`: the real
 //! `dispatch` and server state, no sockets to clients).
 //!
 //! No panic, and what a client would see holds:
@@ -74,6 +74,7 @@ enum Req {
     Instcmd(Name, bool, Option<String>),
     Fsd(Name),
     ClearFsd(Name),
+    Watch(Name),
     Ver,
     Help,
     StartTls,
@@ -127,6 +128,7 @@ impl Req {
             }
             Req::Fsd(u) => format!("FSD {}", u.s()),
             Req::ClearFsd(u) => format!("CLEARFSD {}", u.s()),
+            Req::Watch(u) => format!("WATCH {}", u.s()),
             Req::Ver => "VER".into(),
             Req::Help => "HELP".into(),
             Req::StartTls => "STARTTLS".into(),

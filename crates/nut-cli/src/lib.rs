@@ -8,12 +8,11 @@
 //! through [`nut_client::Client`] (requests rendered by nut-proto, replies read through its
 //! checks) inside a single-threaded tokio runtime; what libupsclient adds on top (the
 //! `ups@host:port` syntax, trying `STARTTLS`, its error texts) is in `conn`. Options are read
-//! with glibc's `getopt` rules (`getopt`), prompts for a missing user name or password
+//! with glibc's `getopt` rules (`nut_daemon::getopt`), prompts for a missing user name or password
 //! behave like stock's (`prompt`). `docs/cli.md` lists the deliberate differences.
 
 mod conn;
 mod error;
-mod getopt;
 mod prompt;
 pub mod upsc;
 pub mod upscmd;

@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::conn::{split_addr, split_name, Conn, Tls};
-use crate::getopt::{Getopt, Opt};
 use crate::{prog_name, run_tool, Error, Result, VERSION};
+use nut_daemon::getopt::{Getopt, Opt};
 
 fn usage(prog: &str) {
     print!(

@@ -6,11 +6,11 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::conn::{parse_timeout, split_name, Conn, Tls};
-use crate::getopt::{Getopt, Opt};
 use crate::prompt::{ask_username, chop, getpass};
 use crate::upsc::too_old;
 use crate::upsrw::TRACKING_TIMEOUT;
 use crate::{prog_name, run_tool, Error, Result, VERSION};
+use nut_daemon::getopt::{Getopt, Opt};
 
 fn usage(prog: &str) {
     print!(

@@ -17,8 +17,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
 use crate::conn::{atoi, now_secs, os_text, split_name, Conn, Tls};
-use crate::getopt::{Getopt, Opt};
 use crate::{c_like_signals, flush_stdout, prog_name, Error, Result, VERSION};
+use nut_daemon::getopt::{Getopt, Opt};
 
 /// stock's default `-f`.
 pub const DEFAULT_FORMAT: &str = "%TIME @Y@m@d @H@M@S% %VAR battery.charge% \

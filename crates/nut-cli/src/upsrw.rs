@@ -6,10 +6,10 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::conn::{atoi, parse_timeout, split_name, strtol, Conn, Tls};
-use crate::getopt::{Getopt, Opt};
 use crate::prompt::{ask_line, ask_username, chop, getpass};
 use crate::upsc::too_old;
 use crate::{prog_name, run_tool, Error, Result, VERSION};
+use nut_daemon::getopt::{Getopt, Opt};
 
 /// `DEFAULT_TRACKING_TIMEOUT` of NUT 2.8.0, in seconds.
 pub(crate) const TRACKING_TIMEOUT: u32 = 10;

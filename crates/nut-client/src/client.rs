@@ -24,10 +24,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_LINE: usize = 4096;
 
 /// Any byte stream the client can run over (TCP, TLS over TCP, or a test pipe).
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-type Io = BufReader<Box<dyn Stream>>;
+pub(crate) type Io = BufReader<Box<dyn Stream>>;
 
 /// One connection to a NUT server (upsd).
 ///
@@ -128,6 +128,11 @@ impl Client {
         self.tls
     }
 
+    /// The connection, handed to a [`crate::Watcher`].
+    pub(crate) fn take_io(&mut self) -> Option<Io> {
+        self.io.take()
+    }
+
     /// False once the connection was closed by an error or [`Client::logout`].
     pub fn is_open(&self) -> bool {
         self.io.is_some()
@@ -185,7 +190,7 @@ impl Client {
     }
 
     /// Send a request answered with `OK ...`; returns which `OK`.
-    async fn ask_ok(&mut self, request: Request) -> Result<OkReply> {
+    pub(crate) async fn ask_ok(&mut self, request: Request) -> Result<OkReply> {
         match self.ask(&request).await? {
             Reply::Ok(ok) => Ok(ok),
             other => Err(mismatch(other)),

@@ -29,9 +29,11 @@
 mod client;
 mod error;
 mod tls;
+mod watch;
 
 pub use client::{Client, DEFAULT_TIMEOUT, MAX_LINE};
 pub use error::{Error, Result};
 pub use nut_proto::ErrCode;
 pub use nut_proto::{TrackingStatus, TRACKING_ID_LEN};
 pub use tls::TlsConfig;
+pub use watch::Watcher;

@@ -1,5 +1,6 @@
 //! What every nut-rs daemon (upsd, the drivers, upsmon) shares with NUT's daemons: the flags
-//! of the command line and the answer to `-h`, `-V` and a bad flag ([`cli`]), where the
+//! of the command line and the answer to `-h`, `-V` and a bad flag ([`cli`]), glibc's
+//! `getopt` for the programs that read their flags as stock's do ([`getopt`]), where the
 //! files are ([`confpath`], [`statepath`], [`altpidpath`]), logging to stderr in the
 //! foreground and to syslog once in the background ([`init_logging`], [`log_level`]), PID
 //! files and the signals `-c <command>` sends ([`PidFile`], [`signal_command`]), running as
@@ -8,6 +9,7 @@
 //! read ([`perms`]), rate-limited repeated log lines ([`ratelimit`]), and telling systemd how the daemon is doing ([`notify`]).
 
 pub mod cli;
+pub mod getopt;
 mod logging;
 pub mod notify;
 pub mod paths;
@@ -18,7 +20,7 @@ mod privs;
 pub mod ratelimit;
 mod syslog;
 
-pub use logging::{init_logging, log_level};
+pub use logging::{init_level_logging, init_logging, log_level};
 pub use notify::Notifier;
 pub use paths::{
     altpidpath, altpidpath_for, conf_dir, conf_file, confpath, pidfile, statepath, ConfPathError,

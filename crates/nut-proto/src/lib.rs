@@ -7,6 +7,7 @@
 //! * [`Reply`] (with [`OkReply`], [`GetReply`], [`ListReply`]): rendered to the bytes stock
 //!   upsd sends, read back by a client with upsclient's checks
 //!   ([`Request::parse_reply`], [`List::parse_item`]);
+//! * [`Pushed`]: the lines upsd writes unasked after nut-rs's `WATCH`;
 //! * [`ParseError`]: what a line can be instead.
 //!
 //! Everything here works on bytes and strings so it can be unit-tested and fuzzed without
@@ -17,6 +18,7 @@ mod error;
 mod escape;
 mod get;
 mod list;
+mod push;
 mod reply;
 mod request;
 mod tokenizer;
@@ -26,6 +28,7 @@ pub use error::ParseError;
 pub use escape::{escape, escape_capped, quote, unescape, word, ESCAPED_VALUE_MAX};
 pub use get::{Get, GetReply, TrackingStatus, VarType, DESC_MAX};
 pub use list::{List, ListItem, ListReply};
+pub use push::Pushed;
 pub use reply::{check_err, OkReply, Reply, Text, HELP_TEXT, TRACKING_ID_LEN};
 pub use request::{Command, Request};
 pub use tokenizer::{split_line, Tokenizer, MAX_WORDS, MAX_WORD_LEN};

@@ -88,6 +88,8 @@ pub enum OkReply {
     FsdSet,
     /// `OK FSD-CLEARED` (nut-rs: the answer to `CLEARFSD`).
     FsdCleared,
+    /// `OK WATCHING` (nut-rs: the answer to `WATCH`; status lines follow as they change).
+    Watching,
     /// `OK STARTTLS`: the TLS handshake starts right after this line.
     StartTls,
     /// `OK TRACKING <id>`: SET or INSTCMD handed to the driver; GET TRACKING `<id>` asks how
@@ -104,6 +106,7 @@ impl OkReply {
             OkReply::MasterGranted => "OK MASTER-GRANTED",
             OkReply::FsdSet => "OK FSD-SET",
             OkReply::FsdCleared => "OK FSD-CLEARED",
+            OkReply::Watching => "OK WATCHING",
             OkReply::StartTls => "OK STARTTLS",
             OkReply::Tracking(id) => {
                 out.extend_from_slice(b"OK TRACKING ");
@@ -136,6 +139,7 @@ impl OkReply {
             "OK MASTER-GRANTED" => OkReply::MasterGranted,
             "OK FSD-SET" => OkReply::FsdSet,
             "OK FSD-CLEARED" => OkReply::FsdCleared,
+            "OK WATCHING" => OkReply::Watching,
             _ => OkReply::Plain,
         })
     }
@@ -282,6 +286,7 @@ mod tests {
             (OkReply::MasterGranted, "OK MASTER-GRANTED".into()),
             (OkReply::FsdSet, "OK FSD-SET".into()),
             (OkReply::FsdCleared, "OK FSD-CLEARED".into()),
+            (OkReply::Watching, "OK WATCHING".into()),
             (OkReply::StartTls, "OK STARTTLS".into()),
             (OkReply::Tracking(id.into()), format!("OK TRACKING {id}")),
         ] {

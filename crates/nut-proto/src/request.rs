@@ -48,11 +48,13 @@ pub enum Command {
     InstCmd,
     /// `CLEARFSD`: nut-rs only (stock 2.8.0 answers `ERR UNKNOWN-COMMAND`).
     ClearFsd,
+    /// `WATCH`: nut-rs only (stock 2.8.0 answers `ERR UNKNOWN-COMMAND`).
+    Watch,
 }
 
 impl Command {
     /// Every command, in stock's table order, then ours.
-    pub const ALL: [Command; 17] = [
+    pub const ALL: [Command; 18] = [
         Command::Ver,
         Command::NetVer,
         Command::ProtVer,
@@ -70,6 +72,7 @@ impl Command {
         Command::Set,
         Command::InstCmd,
         Command::ClearFsd,
+        Command::Watch,
     ];
 
     /// The command word, upper case.
@@ -92,6 +95,7 @@ impl Command {
             Command::Set => "SET",
             Command::InstCmd => "INSTCMD",
             Command::ClearFsd => "CLEARFSD",
+            Command::Watch => "WATCH",
         }
     }
 
@@ -158,6 +162,10 @@ pub enum Request {
     /// `CLEARFSD <ups>` (nut-rs): withdraw the FSD this connection set, if no other host can
     /// have acted on it (docs/upsmon.md, "Withdrawing FSD").
     ClearFsd(String),
+    /// `WATCH <ups>` (nut-rs): from the `OK WATCHING` reply on, upsd writes a
+    /// [`Pushed::Status`](crate::Pushed) line on this connection whenever the UPS's
+    /// `ups.status` changes (docs/protocol-extensions.md).
+    Watch(String),
     /// `SET VAR <ups> <var> <value>` (upsd ignores words after the value).
     SetVar {
         /// The UPS.
@@ -249,6 +257,7 @@ impl Request {
             Command::Master => Request::Master(only(args).ok_or(invalid)?),
             Command::Fsd => Request::Fsd(only(args).ok_or(invalid)?),
             Command::ClearFsd => Request::ClearFsd(only(args).ok_or(invalid)?),
+            Command::Watch => Request::Watch(only(args).ok_or(invalid)?),
             Command::Set => parse_set(args).ok_or(invalid)?,
             Command::InstCmd => {
                 let mut args = args;
@@ -278,6 +287,7 @@ impl Request {
             Request::Master(_) => Command::Master,
             Request::Fsd(_) => Command::Fsd,
             Request::ClearFsd(_) => Command::ClearFsd,
+            Request::Watch(_) => Command::Watch,
             Request::SetVar { .. } | Request::SetTracking(_) => Command::Set,
             Request::InstCmd { .. } => Command::InstCmd,
         }
@@ -306,7 +316,8 @@ impl Request {
             | Request::Primary(w)
             | Request::Master(w)
             | Request::Fsd(w)
-            | Request::ClearFsd(w) => word(w),
+            | Request::ClearFsd(w)
+            | Request::Watch(w) => word(w),
             Request::SetVar { ups, var, value } => {
                 ["VAR", ups, var].into_iter().for_each(word);
                 line.push(' ');
@@ -352,6 +363,7 @@ impl Request {
             | Request::Master(_)
             | Request::Fsd(_)
             | Request::ClearFsd(_)
+            | Request::Watch(_)
             | Request::SetVar { .. }
             | Request::SetTracking(_)
             | Request::InstCmd { .. } => OkReply::parse(line).map(Reply::Ok),
@@ -569,6 +581,7 @@ mod tests {
                 word().prop_map(Request::Master),
                 word().prop_map(Request::Fsd),
                 word().prop_map(Request::ClearFsd),
+                word().prop_map(Request::Watch),
                 (word(), word(), word()).prop_map(|(ups, var, value)| Request::SetVar {
                     ups,
                     var,

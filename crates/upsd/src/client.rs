@@ -79,6 +79,16 @@ pub(crate) fn peer_text(addr: &SocketAddr) -> String {
 enum End {
     Closed,
     StartTls,
+    /// `OK WATCHING` was sent: the connection goes on in [`owned_loop`], which also pushes.
+    Watch(Leftover),
+}
+
+/// What a pass over bytes read left for the next loop to answer.
+#[derive(Default)]
+struct Leftover {
+    partial: Option<Box<Tokenizer>>,
+    rest: Vec<u8>,
+    close: bool,
 }
 
 /// Serve one connection to the end; `permit` (a MAXCONN slot) is given back after. The
@@ -104,7 +114,12 @@ pub(crate) fn serve<P: Send + 'static>(
     let peer = entry.peer;
     async move {
         let (mut stream, mut session) = (stream, session);
-        let end = plain_loop(&server, &mut session, &mut stream, &peer).await;
+        let mut end = plain_loop(&server, &mut session, &mut stream, &peer).await;
+        if let End::Watch(left) = end {
+            // Boxed: watching connections are few, and inline their loop would enlarge
+            // every connection's future.
+            end = Box::pin(owned_loop(&server, &mut session, &mut stream, &peer, left)).await;
+        }
         if let (End::StartTls, Some(acceptor)) = (end, tls) {
             Box::pin(serve_tls(
                 &server,
@@ -134,7 +149,7 @@ async fn serve_tls(
         Ok(Ok(mut tls_stream)) => {
             session.tls = true;
             tracing::debug!("TLS handshake done with {}", session.addr);
-            tls_loop(server, session, &mut tls_stream, peer).await;
+            owned_loop(server, session, &mut tls_stream, peer, Leftover::default()).await;
             let _ = tokio::time::timeout(TLS_CLOSE, tls_stream.shutdown()).await;
         }
         Ok(Err(e)) => tracing::info!("TLS handshake with {} failed: {e}", session.addr),
@@ -201,14 +216,28 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(server: &'a Arc<Mutex<Server>>, session: &'a mut Session, peer: &'a Peer) -> Self {
+    fn new(
+        server: &'a Arc<Mutex<Server>>,
+        session: &'a mut Session,
+        peer: &'a Peer,
+        left: Leftover,
+    ) -> Self {
         Conn {
             server,
             session,
             peer,
-            partial: None,
-            rest: Vec::new(),
-            close: false,
+            partial: left.partial,
+            rest: left.rest,
+            close: left.close,
+        }
+    }
+
+    /// What the next loop must still answer.
+    fn leftover(&mut self) -> Leftover {
+        Leftover {
+            partial: self.partial.take(),
+            rest: std::mem::take(&mut self.rest),
+            close: self.close,
         }
     }
 
@@ -275,7 +304,7 @@ async fn plain_loop(
     stream: &mut TcpStream,
     peer: &Peer,
 ) -> End {
-    let mut conn = Conn::new(server, session, peer);
+    let mut conn = Conn::new(server, session, peer, Leftover::default());
     loop {
         let fed = if conn.rest.is_empty() {
             // Read into the thread's buffer and answer within the same poll.
@@ -306,21 +335,39 @@ async fn plain_loop(
         if let Some(end) = conn.next(&fed) {
             return end;
         }
+        if conn.session.watch.is_some() {
+            return End::Watch(conn.leftover());
+        }
     }
 }
 
-async fn tls_loop<S: AsyncRead + AsyncWrite + Unpin>(
+/// A connection with buffers of its own: over TLS, or one that watches a UPS (`WATCH`).
+/// Between replies it pushes the watched UPS's status changes, one line each; while a push
+/// waits for a slow reader, later changes replace it (the newest is sent) and nothing more
+/// is read, and a reader that takes nothing for [`WRITE_STALL`] is dropped as any other.
+async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
     server: &Arc<Mutex<Server>>,
     session: &mut Session,
     io: &mut S,
     peer: &Peer,
+    left: Leftover,
 ) -> End {
-    let mut conn = Conn::new(server, session, peer);
+    let mut conn = Conn::new(server, session, peer, left);
     let mut buf = [0u8; READ];
     let mut out = Vec::new();
     loop {
         let fed = if conn.rest.is_empty() {
-            match io.read(&mut buf).await {
+            let read = tokio::select! {
+                read = io.read(&mut buf) => read,
+                line = crate::cmd::next_push(&mut conn.session.watch) => {
+                    out = line;
+                    if send(io, &mut out, &conn.session.addr).await.is_err() {
+                        return End::Closed;
+                    }
+                    continue;
+                }
+            };
+            match read {
                 Ok(0) | Err(_) => return End::Closed,
                 Ok(n) => conn.feed(&buf[..n], &mut out),
             }
@@ -456,5 +503,95 @@ mod tests {
         let size = size_of_val(&fut);
         eprintln!("serve future: {size} bytes");
         assert!(size <= 1024, "serve future: {size} bytes");
+    }
+
+    fn set_status(server: &Arc<Mutex<Server>>, value: &str) {
+        let msg = nut_state::DriverMsg::SetInfo {
+            var: "ups.status".into(),
+            value: value.into(),
+        };
+        lock(server).ups_mut("ups").unwrap().on_message(&msg, 100);
+    }
+
+    /// A server with UPS `ups`, one connection served with socket buffers of `buf` bytes
+    /// both ways (0: the system's), and the client's end of it.
+    async fn one_connection(buf: u32) -> (Arc<Mutex<Server>>, TcpStream) {
+        let (server, driver) = crate::fuzz::sample_server();
+        std::mem::forget(driver);
+        let server = Arc::new(Mutex::new(server));
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        let client = tokio::net::TcpSocket::new_v4().unwrap();
+        if buf > 0 {
+            socket.set_send_buffer_size(buf).unwrap();
+            client.set_recv_buffer_size(buf).unwrap();
+        }
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(8).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = client.connect(addr).await.unwrap();
+        let (accepted, peer) = listener.accept().await.unwrap();
+        tokio::spawn(serve(server.clone(), accepted, peer, None, ()));
+        (server, stream)
+    }
+
+    async fn read_some(stream: &mut TcpStream) -> String {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// A watching connection gets its status lines between the replies to what it sends.
+    #[tokio::test]
+    async fn a_watcher_is_pushed_status_changes_and_still_answered() {
+        let (server, mut stream) = one_connection(0).await;
+        stream
+            .write_all(b"WATCH ups\nGET VAR ups ups.status\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            read_some(&mut stream).await,
+            "OK WATCHING\nVAR ups ups.status \"OL\"\n"
+        );
+        set_status(&server, "OB DISCHRG");
+        assert_eq!(read_some(&mut stream).await, "STATUS ups \"OB DISCHRG\"\n");
+        stream.write_all(b"VER\n").await.unwrap();
+        let ver = read_some(&mut stream).await;
+        assert!(ver.starts_with("Network UPS Tools upsd "), "{ver}");
+        set_status(&server, "OB DISCHRG LB");
+        assert_eq!(
+            read_some(&mut stream).await,
+            "STATUS ups \"OB DISCHRG LB\"\n"
+        );
+        stream.write_all(b"LOGOUT\n").await.unwrap();
+        assert_eq!(read_some(&mut stream).await, "OK Goodbye\n");
+        assert_eq!(read_some(&mut stream).await, "", "closed after LOGOUT");
+    }
+
+    /// A watcher that reads nothing holds at most the socket buffers and one line: changes
+    /// it was not sent are replaced by the newest, and it is dropped after WRITE_STALL.
+    #[tokio::test(start_paused = true)]
+    async fn a_watcher_that_does_not_read_is_bounded_then_dropped() {
+        let (server, mut stream) = one_connection(4096).await;
+        stream.write_all(b"WATCH ups\n").await.unwrap();
+        const CHANGES: usize = 20_000;
+        for i in 0..CHANGES {
+            set_status(&server, if i % 2 == 0 { "OB" } else { "OL" });
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(WRITE_STALL + Duration::from_secs(2)).await;
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut got))
+            .await
+            .expect("the connection is closed")
+            .ok();
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("OK WATCHING\nSTATUS ups \""), "{text:.60}");
+        let lines = text.lines().count();
+        // each queued change would be one line; what the buffers held is far less
+        assert!(lines < CHANGES / 10, "{lines} lines for {CHANGES} changes");
+        assert!(lock(&server).clients.is_empty(), "the watcher was dropped");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{Command, ErrCode, TrackingStatus};
 use nut_state::{DriverMsg, Tree, Var};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::cmd::Session;
 pub(crate) use crate::link::DriverLink;
@@ -62,6 +62,10 @@ pub(crate) struct Ups {
     pub(crate) numlogins: u32,
     /// Bumped when the section is redefined or removed, so an old driver link stops.
     pub(crate) generation: u64,
+    /// What `GET VAR <ups> ups.status` would answer (escaped, `FSD` prefix included) while
+    /// the driver is connected and has published one; the `WATCH` connections hold its
+    /// receivers (latest value wins: a slow watcher is sent the newest, never a backlog).
+    pub(crate) status_push: watch::Sender<Option<String>>,
 }
 
 impl Ups {
@@ -84,13 +88,34 @@ impl Ups {
             DriverMsg::DataStale => self.data_ok = false,
             m => {
                 self.tree.apply(m);
-                if let DriverMsg::SetInfo { var, value } = m {
-                    if var.eq_ignore_ascii_case("ups.status") {
+                match m {
+                    DriverMsg::SetInfo { var, value } if var.eq_ignore_ascii_case("ups.status") => {
                         self.fsd.on_status(value);
+                        self.publish_status();
                     }
+                    DriverMsg::DelInfo { var } if var.eq_ignore_ascii_case("ups.status") => {
+                        self.publish_status();
+                    }
+                    _ => {}
                 }
             }
         }
+    }
+
+    /// Tell the `WATCH` connections the status `GET VAR` now answers, if it changed.
+    pub(crate) fn publish_status(&self) {
+        let now = match (&self.link, self.tree.get("ups.status")) {
+            (Some(_), Some(v)) if self.fsd.is_set() => Some(format!("FSD {}", v.escaped())),
+            (Some(_), Some(v)) => Some(v.escaped().to_owned()),
+            _ => None,
+        };
+        self.status_push.send_if_modified(|cur| {
+            let changed = *cur != now;
+            if changed {
+                *cur = now;
+            }
+            changed
+        });
     }
 
     /// Stock's staleness rule (2.8.0): the driver said DATASTALE after its dump, or nothing
@@ -121,12 +146,14 @@ impl Ups {
         self.dumpdone = false;
         self.last_heard = now;
         self.tree.set_info("ups.status", "WAIT");
+        self.publish_status();
     }
 
     /// Called when the socket goes away: everything the driver published is forgotten.
     pub(crate) fn on_disconnect(&mut self) {
         self.link = None;
         self.tree.clear();
+        self.publish_status();
     }
 }
 

@@ -129,7 +129,15 @@ pub(crate) struct Session {
     pub(crate) reads: watch::Receiver<BatteryReads>,
 }
 
-impl Session {
+/// How to reach the session's upsd: what its poll connection and its watch connection share.
+#[derive(Clone)]
+struct Dial {
+    monitor: Monitor,
+    tls: TlsPolicy,
+    connect_timeout: Duration,
+}
+
+impl Dial {
     fn addr(&self) -> String {
         let h = &self.monitor.host;
         if h.contains(':') && !h.starts_with('[') {
@@ -139,8 +147,8 @@ impl Session {
         }
     }
 
-    /// Connect and log in. Login problems are only logged, as upsmon does.
-    async fn open(&self) -> Result<Client, String> {
+    /// Connect, with TLS as the policy says.
+    async fn connect(&self) -> Result<Client, String> {
         let sys = &self.monitor.system;
         let mut c = Client::connect_timeout(self.addr(), Some(self.connect_timeout))
             .await
@@ -166,6 +174,84 @@ impl Session {
                 tracing::warn!("{sys}: TLS set-up failed ({e}), going on in clear text");
             }
         }
+        Ok(c)
+    }
+
+    /// The watch connection (nut-rs's upsd): `WATCH <ups>`, then every status pushed goes to
+    /// the poll loop, and `None` (unknown: poll) once at the start, so that a change just
+    /// before the watch began is not missed. A lost connection is made again after a pause
+    /// that doubles up to [`WATCH_RETRY_MAX`]; a upsd without `WATCH` (stock) ends it,
+    /// logged once.
+    async fn watch(self, pushed: watch::Sender<Option<String>>) {
+        let sys = &self.monitor.system;
+        let mut pause = WATCH_RETRY;
+        loop {
+            let watcher = match self.connect().await {
+                Ok(c) => c.watch(&self.monitor.ups).await.map_err(|e| {
+                    if e.code() == Some(ErrCode::UnknownCommand) {
+                        None
+                    } else {
+                        Some(format!("WATCH failed: {e}"))
+                    }
+                }),
+                Err(e) => Err(Some(e)),
+            };
+            match watcher {
+                Ok(mut w) => {
+                    tracing::debug!("UPS [{sys}]: watching its status (pushed by upsd)");
+                    pause = WATCH_RETRY;
+                    pushed.send_modify(|p| *p = None);
+                    let e = loop {
+                        match w.next().await {
+                            Ok((_, status)) => pushed.send_modify(|p| *p = Some(status)),
+                            Err(e) => break e,
+                        }
+                    };
+                    tracing::info!("UPS [{sys}]: status watch lost ({e}); polling meanwhile");
+                }
+                Err(None) => {
+                    tracing::info!(
+                        "UPS [{sys}]: upsd has no status push (WATCH), polling every POLLFREQ"
+                    );
+                    return;
+                }
+                Err(Some(e)) => tracing::debug!("UPS [{sys}]: status watch: {e}"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(WATCH_RETRY_MAX);
+        }
+    }
+}
+
+/// The first pause before a lost watch connection is made again.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+/// The longest pause between attempts to make the watch connection again.
+const WATCH_RETRY_MAX: Duration = Duration::from_secs(60);
+/// The least time between the starts of two polls when pushes come faster.
+const PUSH_GAP: Duration = Duration::from_millis(10);
+
+/// A task ended when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Session {
+    fn dial(&self) -> Dial {
+        Dial {
+            monitor: self.monitor.clone(),
+            tls: self.tls.clone(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    /// Connect and log in. Login problems are only logged, as upsmon does.
+    async fn open(&self) -> Result<Client, String> {
+        let sys = &self.monitor.system;
+        let mut c = self.dial().connect().await?;
         c.username(&self.monitor.user)
             .await
             .map_err(|e| format!("USERNAME failed: {e}"))?;
@@ -263,7 +349,8 @@ impl Session {
         battery
     }
 
-    async fn command(&self, conn: &mut Option<Client>, cmd: Command) {
+    /// Carry out a command; true when it was an `FSD` upsd accepted.
+    async fn command(&self, conn: &mut Option<Client>, cmd: Command) -> bool {
         let ups = &self.monitor.ups;
         match cmd {
             Command::Fsd(reply) => {
@@ -278,6 +365,7 @@ impl Session {
                     None => false,
                 };
                 let _ = reply.send(ok);
+                return ok;
             }
             Command::NumLogins(reply) => {
                 let n = match conn.as_mut() {
@@ -315,11 +403,18 @@ impl Session {
                 let _ = reply.send(());
             }
         }
+        false
     }
 
     /// Poll until the daemon ends the session.
     pub(crate) async fn run(mut self) {
         let mut conn: Option<Client> = None;
+        // The status watch (nut-rs's upsd): started with each new poll connection unless
+        // one runs, so a upsd that gained WATCH since is watched after a reconnect.
+        // A pushed status wakes a poll only when it is news: not the status last polled, nor
+        // that status with the FSD this session has just set.
+        let (push_tx, mut pushed) = watch::channel::<Option<String>>(None);
+        let mut watching: Option<AbortOnDrop> = None;
         loop {
             if *self.poll_interval.borrow() == STOP_POLLING {
                 // shutting down: keep the session open, answer commands, poll no more
@@ -328,8 +423,18 @@ impl Session {
                 }
                 return;
             }
-            let started = tokio::time::Instant::now().into_std();
+            let start = tokio::time::Instant::now();
+            let started = start.into_std();
+            let was_open = conn.is_some();
             let result = self.poll(&mut conn).await;
+            let mut known = match &result {
+                PollResult::Status { status, .. } => Some(status.clone()),
+                _ => None,
+            };
+            if !was_open && conn.is_some() && watching.as_ref().is_none_or(|w| w.0.is_finished()) {
+                let task = self.dial().watch(push_tx.clone());
+                watching = Some(AbortOnDrop(tokio::spawn(task)));
+            }
             let report = Report {
                 session: self.id,
                 result,
@@ -344,8 +449,22 @@ impl Session {
             loop {
                 tokio::select! {
                     _ = &mut sleep => break,
+                    Ok(()) = pushed.changed() => {
+                        let news = pushed.borrow_and_update().clone();
+                        if news.is_none() || news != known {
+                            tracing::debug!("UPS [{}]: status pushed: {news:?}", self.monitor.system);
+                            tokio::time::sleep_until(start + PUSH_GAP).await;
+                            break;
+                        }
+                    }
                     cmd = self.commands.recv() => match cmd {
-                        Some(cmd) => self.command(&mut conn, cmd).await,
+                        Some(cmd) => {
+                            if self.command(&mut conn, cmd).await {
+                                known = known.map(|k| {
+                                    if k.starts_with("FSD") { k } else { format!("FSD {k}") }
+                                });
+                            }
+                        }
                         None => return,
                     },
                     changed = self.poll_interval.changed() => {

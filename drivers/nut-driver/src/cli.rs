@@ -3,53 +3,124 @@
 //! select: read the configuration, drop root, open the device, publish, serve; or `-k`, `-c`,
 //! `-d`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser};
-use nut_daemon::cli::CommandLine;
+use nut_daemon::cli::DaemonFlags;
+use nut_daemon::getopt::{Getopt, Opt};
 
 use crate::config::{split_xarg, DriverOption, OptionKind, Setting, FRAMEWORK_OPTIONS};
 use crate::startup::{self, Serving};
 use crate::{control, init_tree, DriverInfo, Error, OpenFor, VERSION};
 
-/// A driver's own flags, beside the ones every daemon takes. Help comes from [`usage`], not
-/// from clap.
-#[derive(Args, Debug)]
+/// Stock 2.8.0's option string (`+a:s:kFBDd:hx:Lqr:u:g:Vi:`), with `-c` and `-P`, which every
+/// nut-rs daemon takes. Read with glibc's `getopt` rules, as stock does: a generic parser
+/// (clap) was most of the driver's start-up code, and all of it stayed resident (issue 16).
+const SPEC: &str = "a:s:kFBDd:hx:Lqr:u:g:Vi:c:P:";
+
+/// The long options: nut-rs's `--prepare` only.
+const LONG: &[&str] = &["--prepare"];
+
+/// The whole command line: the flags every daemon takes and the driver's own.
+#[derive(Debug, Default)]
+struct Line {
+    daemon: DaemonFlags,
+    own: Own,
+}
+
+/// A driver's own flags, beside the ones every daemon takes.
+#[derive(Debug, Default)]
 struct Own {
-    #[arg(short = 'a')]
     ups: Option<String>,
-    #[arg(short = 's')]
     standalone: Option<String>,
-    #[arg(short = 'k')]
     killpower: bool,
-    #[arg(short = 'd')]
     dump: Option<u32>,
-    #[arg(short = 'x', action = ArgAction::Append)]
     xargs: Vec<String>,
-    #[arg(short = 'L')]
     list: bool,
-    #[arg(short = 'q', action = ArgAction::Count)]
     quiet: u8,
-    #[arg(short = 'r')]
     chroot: Option<PathBuf>,
-    #[arg(short = 'g')]
     group: Option<String>,
-    #[arg(short = 'i')]
     interval: Option<u64>,
     /// nut-rs: only the privileged preparation ([`DriverInfo::prepare`]), then exit.
-    #[arg(long = "prepare")]
     prepare: bool,
+}
+
+/// Read `argv` (with `argv[0]`). A bad option (getopt has said which on stderr), an argument
+/// that is not text or not a number where one is needed, or a word after the options is the
+/// error's text.
+fn parse_line(argv: &[OsString]) -> Result<Line, String> {
+    let mut line = Line::default();
+    let mut opts = Getopt::with_long(argv, SPEC, LONG);
+    for opt in opts.by_ref() {
+        let (c, arg) = match opt {
+            Opt::Flag(c, arg) => (c, arg),
+            Opt::Long(_) => {
+                line.own.prepare = true;
+                continue;
+            }
+            Opt::Bad => return Err("Error: unknown option -?. Try -h for help.".into()),
+        };
+        let arg_text = || text(c, arg.clone());
+        let (d, o) = (&mut line.daemon, &mut line.own);
+        match c {
+            b'a' => o.ups = Some(arg_text()?),
+            b's' => o.standalone = Some(arg_text()?),
+            b'k' => o.killpower = true,
+            b'd' => o.dump = Some(number(c, &arg_text()?)?),
+            b'x' => o.xargs.push(arg_text()?),
+            b'L' => o.list = true,
+            b'q' => o.quiet = o.quiet.saturating_add(1),
+            b'r' => o.chroot = arg.map(PathBuf::from),
+            b'g' => o.group = Some(arg_text()?),
+            b'i' => o.interval = Some(number(c, &arg_text()?)?),
+            b'c' => d.command = Some(arg_text()?),
+            b'P' => d.pid = Some(number(c, &arg_text()?)?),
+            b'D' => d.debug = d.debug.saturating_add(1),
+            b'F' => d.foreground = d.foreground.saturating_add(1),
+            b'B' => d.background = true,
+            b'h' => d.help = true,
+            b'u' => d.user = Some(arg_text()?),
+            // (only 'V' is left in SPEC)
+            _ => d.version = true,
+        }
+    }
+    match opts.operands().first() {
+        Some(word) => Err(format!(
+            "Error: unexpected argument '{}'. Try -h for help.",
+            word.to_string_lossy()
+        )),
+        None => Ok(line),
+    }
+}
+
+/// The argument of `-c` as text.
+fn text(c: u8, arg: Option<OsString>) -> Result<String, String> {
+    arg.unwrap_or_default().into_string().map_err(|a| {
+        format!(
+            "Error: -{} {}: not valid UTF-8",
+            char::from(c),
+            a.to_string_lossy()
+        )
+    })
+}
+
+/// The argument of `-c` as a number.
+fn number<T: FromStr>(c: u8, arg: &str) -> Result<T, String> {
+    arg.parse()
+        .map_err(|_| format!("Error: -{} needs a number, not '{arg}'", char::from(c)))
 }
 
 /// The whole driver program: the banner, the command line, then what it asks for. A driver's
 /// `main` is `nut_driver::main(&DRIVER)`.
 pub fn main(driver: &DriverInfo) -> ExitCode {
-    let progname = std::env::args()
-        .next()
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let progname = argv
+        .first()
         .and_then(|a| {
-            Path::new(&a)
+            Path::new(a)
                 .file_name()
                 .map(|s| s.to_string_lossy().trim_end_matches(".exe").to_string())
         })
@@ -58,11 +129,10 @@ pub fn main(driver: &DriverInfo) -> ExitCode {
         "Network UPS Tools - {} {} ({VERSION})",
         driver.description, driver.version
     );
-    let line = match CommandLine::<Own>::try_parse() {
+    let line = match parse_line(&argv) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
-            usage(&progname, driver.options);
             return ExitCode::FAILURE;
         }
     };
@@ -75,7 +145,7 @@ pub fn main(driver: &DriverInfo) -> ExitCode {
     }
 }
 
-fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<(), Error> {
+fn run(progname: &str, line: Line, driver: &DriverInfo) -> Result<(), Error> {
     let (flags, own) = (line.daemon, line.own);
     if flags.version {
         return Ok(());
@@ -104,7 +174,7 @@ fn run(progname: &str, line: CommandLine<Own>, driver: &DriverInfo) -> Result<()
         && flags.command.is_none()
         && own.dump.is_none();
     let level = nut_daemon::log_level(flags.debug, own.quiet);
-    nut_daemon::init_logging(progname, None, level, to_syslog);
+    nut_daemon::init_level_logging(progname, level, to_syslog);
     if own.chroot.is_some() {
         return Err(Error::Usage(
             "-r (chroot) is not supported by this driver".into(),
@@ -227,5 +297,99 @@ Acceptable values for -x or ups.conf in this driver:
             OptionKind::Flag => println!("{:>60} : -x {}", o.help, o.key),
             OptionKind::Value => println!("{:>60} : -x {}=<value>", o.help, o.key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStringExt;
+
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Line, String> {
+        let argv: Vec<OsString> = std::iter::once("usbhid-ups")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect();
+        parse_line(&argv)
+    }
+
+    #[test]
+    fn every_flag_lands_in_its_field() {
+        let l = parse(&[
+            "-a",
+            "ups",
+            "-DD",
+            "-FF",
+            "-B",
+            "-q",
+            "-k",
+            "-L",
+            "-h",
+            "-V",
+            "-d3",
+            "-x",
+            "vendorid=051d",
+            "-xpollonly",
+            "-r",
+            "/r",
+            "-g",
+            "nut",
+            "-u",
+            "nobody",
+            "-i",
+            "5",
+            "-c",
+            "reload",
+            "-P",
+            "42",
+            "--prepare",
+            "-s",
+            "alone",
+        ])
+        .unwrap();
+        let (d, o) = (&l.daemon, &l.own);
+        assert_eq!(
+            *d,
+            DaemonFlags {
+                command: Some("reload".into()),
+                pid: Some(42),
+                debug: 2,
+                foreground: 2,
+                background: true,
+                help: true,
+                user: Some("nobody".into()),
+                version: true,
+            }
+        );
+        assert_eq!(o.ups.as_deref(), Some("ups"));
+        assert_eq!(o.standalone.as_deref(), Some("alone"));
+        assert!(o.killpower && o.list && o.prepare);
+        assert_eq!((o.quiet, o.dump, o.interval), (1, Some(3), Some(5)));
+        assert_eq!(o.xargs, ["vendorid=051d", "pollonly"]);
+        assert_eq!(o.chroot.as_deref(), Some(Path::new("/r")));
+        assert_eq!(o.group.as_deref(), Some("nut"));
+    }
+
+    #[test]
+    fn bad_options_numbers_and_stray_words_are_refused() {
+        let err = |words: &[&str]| parse(words).unwrap_err();
+        let unknown = "Error: unknown option -?. Try -h for help.";
+        assert_eq!(err(&["-Z"]), unknown);
+        assert_eq!(err(&["-a"]), unknown);
+        assert_eq!(err(&["--prepared"]), unknown);
+        assert_eq!(err(&["-i", "two"]), "Error: -i needs a number, not 'two'");
+        assert_eq!(err(&["-d", "-1"]), "Error: -d needs a number, not '-1'");
+        assert_eq!(err(&["-P", "x"]), "Error: -P needs a number, not 'x'");
+        assert_eq!(
+            err(&["-a", "ups", "extra", "-k"]),
+            "Error: unexpected argument 'extra'. Try -h for help."
+        );
+        let not_utf8 = OsString::from_vec(vec![b'u', 0xff]);
+        let argv = [OsString::from("usbhid-ups"), "-a".into(), not_utf8];
+        assert_eq!(
+            parse_line(&argv).unwrap_err(),
+            "Error: -a u\u{fffd}: not valid UTF-8"
+        );
     }
 }

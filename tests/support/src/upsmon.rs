@@ -263,6 +263,27 @@ pub fn set_status(rig: &Rig, status: &str) {
     set_var(rig, "ups", "ups.status", status);
 }
 
+/// Set `ups.status` (as [`set_status`]) and wait (within `timeout`) for NOTIFYCMD of `md` to
+/// run for `event`; the seconds from just before the set to the time NOTIFYCMD recorded.
+pub fn seconds_to_notified(
+    rig: &Rig,
+    status: &str,
+    md: &MonDir,
+    event: &str,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) -> f64 {
+    let t0 = crate::usbhid::epoch_now();
+    set_status(rig, status);
+    let at = wait_until(
+        event,
+        timeout,
+        || notified_at(md, event).first().copied(),
+        context,
+    );
+    at - t0
+}
+
 /// upsd's reply to `GET NUMLOGINS ups`.
 pub fn numlogins(rig: &Rig) -> String {
     rig.client().request("GET NUMLOGINS ups")

@@ -16,6 +16,7 @@ mod ntfy;
 mod onbatt_timers;
 mod power_failure;
 mod privsep;
+mod push;
 mod reload;
 mod scenario;
 mod secondary;

@@ -10,6 +10,7 @@
 //!   after `ups.status` only while the UPS is on battery, and `LOGOUT` ends the session.
 
 use nut_test_support::upsmon::*;
+use nut_test_support::usbhid::epoch_now;
 use nut_test_support::{stock_nut, Impl, NutDirOptions, Rig};
 use std::time::{Duration, Instant};
 
@@ -45,14 +46,6 @@ fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines
 }
 
-/// Seconds since the epoch, as NOTIFYCMD and SHUTDOWNCMD record them.
-fn epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// The time on the first line of `shutdown.order` (`<role> <time>`).
 fn shutdown_time(order: &str) -> f64 {
     let line = order.lines().next().unwrap();
@@ -68,7 +61,7 @@ fn secondary_shuts_down_alone_after_3_s_on_battery() {
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(1500));
 
-    let lost = epoch();
+    let lost = epoch_now();
     set_status(&rig, "OB DISCHRG");
     let order = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(10), logs);
     let sys = rig.target("ups");
@@ -85,19 +78,22 @@ fn secondary_shuts_down_alone_after_3_s_on_battery() {
         "{}",
         logs()
     );
-    // 3 s from the poll that saw OB, which came within a poll (1 s) of the change
+    // 3 s from the poll that saw OB, which came within a poll (1 s) of the change: never
+    // before 3 s after the mains went. The upper bound leaves 1.5 s for process start-up
+    // on a loaded machine (the exact timing is the machine tests', on a simulated clock);
+    // the ONBATT notification's own process may start late, so it only bounds loosely.
     let seen = notified_at(&s, "ONBATT")[0];
     let ran = shutdown_time(&order);
     assert!(
-        (3.0..3.6).contains(&(ran - seen)),
-        "SHUTDOWNCMD {:.3} s after ONBATT:\n{}",
-        ran - seen,
+        (3.0..3.0 + 1.0 + 1.5).contains(&(ran - lost)),
+        "SHUTDOWNCMD {:.3} s after the mains went:\n{}",
+        ran - lost,
         logs()
     );
     assert!(
-        ran - lost < 3.0 + 1.0 + 0.6,
-        "SHUTDOWNCMD {:.3} s after the mains went:\n{}",
-        ran - lost,
+        (2.5..4.5).contains(&(ran - seen)),
+        "SHUTDOWNCMD {:.3} s after ONBATT:\n{}",
+        ran - seen,
         logs()
     );
     assert_eq!(order.lines().count(), 1, "{}", logs());
@@ -231,7 +227,7 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
     );
     crate::wire::monitor_through(&rig, &s, port);
     let mut sp = start_upsmon(&rig, &s);
-    let logs = || format!("{}\n{:?}", s.logs(), lines.lock().unwrap());
+    let logs = || format!("{}\n{:?}", s.logs(), lines.lines());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(2500));
     set_status(&rig, "OB DISCHRG");
@@ -239,7 +235,7 @@ fn battery_values_are_read_only_on_battery_and_logout_ends_the_session() {
     set_var(&rig, "ups", "battery.charge", "45");
     wait_until("exit", Duration::from_secs(10), || sp.exited(), logs);
     std::thread::sleep(Duration::from_millis(300));
-    let all = lines.lock().unwrap().clone();
+    let all = lines.lines();
     let status = "GET VAR ups ups.status";
     let (runtime, charge) = ("GET VAR ups battery.runtime", "GET VAR ups battery.charge");
     assert_eq!(

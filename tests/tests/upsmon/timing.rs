@@ -25,14 +25,7 @@ fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
     let logs = || p.logs();
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     std::thread::sleep(Duration::from_millis(1500));
-    let t_ob = now();
-    set_status(&rig, "OB");
-    let onbatt = wait_until(
-        "ONBATT",
-        Duration::from_secs(5),
-        || notified_at(&p, "ONBATT").first().copied(),
-        logs,
-    );
+    let onbatt = seconds_to_notified(&rig, "OB", &p, "ONBATT", Duration::from_secs(5), logs);
     std::thread::sleep(Duration::from_millis(1500));
     let t_lb = now();
     set_status(&rig, "OB LB");
@@ -40,7 +33,7 @@ fn scenario(mon: Mon) -> Option<(f64, f64, f64)> {
     let fsd = now();
     let order = wait_shutdowns(&rig, 1, "SHUTDOWNCMD", Duration::from_secs(10), logs);
     let shutdown = stamp(order.lines().next().unwrap());
-    let r = (onbatt - t_ob, fsd - t_lb, shutdown - t_lb);
+    let r = (onbatt, fsd - t_lb, shutdown - t_lb);
     eprintln!(
         "{mon:?} primary: mains lost -> ONBATT {:.3} s, LB -> FSD {:.3} s, LB -> SHUTDOWNCMD {:.3} s",
         r.0, r.1, r.2

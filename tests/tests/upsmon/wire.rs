@@ -10,15 +10,44 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What [`proxy`] recorded: every line clients sent, and `<EOF>` when a client closed, with
+/// the connection it came on.
+#[derive(Clone, Default)]
+pub(crate) struct Recorded(Arc<Mutex<Vec<(usize, String)>>>);
+
+impl Recorded {
+    /// The connections that sent `WATCH` (our upsmon's status push, docs/upsmon.md).
+    fn watching(all: &[(usize, String)]) -> Vec<usize> {
+        let watch = all.iter().filter(|(_, l)| l.starts_with("WATCH "));
+        watch.map(|(c, _)| *c).collect()
+    }
+
+    /// The lines of the other connections (those a stock upsmon makes too), in order.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let all = self.0.lock().unwrap();
+        let watching = Self::watching(&all);
+        let other = all.iter().filter(|(c, _)| !watching.contains(c));
+        other.map(|(_, l)| l.clone()).collect()
+    }
+
+    /// The lines of the watch connections, in order.
+    pub(crate) fn watch_lines(&self) -> Vec<String> {
+        let all = self.0.lock().unwrap();
+        let watching = Self::watching(&all);
+        let watch = all.iter().filter(|(c, _)| watching.contains(c));
+        watch.map(|(_, l)| l.clone()).collect()
+    }
+}
+
 /// A proxy on 127.0.0.1 to `upstream`; records every line clients send, and `<EOF>` when a
 /// client closes.
-pub(crate) fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn proxy(upstream: u16) -> (u16, Recorded) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let lines = Arc::new(Mutex::new(Vec::new()));
+    let lines = Recorded::default();
     let rec = lines.clone();
     std::thread::spawn(move || {
-        for c in l.incoming() {
+        for (conn, c) in l.incoming().enumerate() {
             let Ok(c) = c else { continue };
             let Ok(s) = TcpStream::connect(("127.0.0.1", upstream)) else {
                 continue;
@@ -32,16 +61,17 @@ pub(crate) fn proxy(upstream: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
             std::thread::spawn(move || {
                 let mut r = BufReader::new(c);
                 let mut s = s;
+                let record = |line: String| rec.0.lock().unwrap().push((conn, line));
                 loop {
                     let mut line = String::new();
                     match r.read_line(&mut line) {
                         Ok(0) | Err(_) => {
-                            rec.lock().unwrap().push("<EOF>".into());
+                            record("<EOF>".into());
                             let _ = s.shutdown(std::net::Shutdown::Both);
                             return;
                         }
                         Ok(_) => {
-                            rec.lock().unwrap().push(line.trim_end().to_string());
+                            record(line.trim_end().to_string());
                             if s.write_all(line.as_bytes()).is_err() {
                                 return;
                             }
@@ -63,20 +93,21 @@ pub(crate) fn monitor_through(rig: &Rig, md: &MonDir, port: u16) {
     std::fs::write(&conf, text).unwrap();
 }
 
-/// The requests of one primary through a power failure, consecutive repeats collapsed.
-fn requests(mon: Mon) -> Option<Vec<String>> {
+/// The requests of one primary through a power failure, consecutive repeats collapsed, and
+/// those of its watch connection.
+fn requests(mon: Mon) -> Option<(Vec<String>, Vec<String>)> {
     let stock = stock_nut()?;
     let rig = Rig::start(&stock, Impl::Ours, NutDirOptions::default());
     let (port, lines) = proxy(rig.port());
     let p = upsmon_conf(&rig, mon, "primary", "upsmon", "pw", "FINALDELAY 2\n");
     monitor_through(&rig, &p, port);
     let mut pp = start_upsmon(&rig, &p);
-    let logs = || format!("{}\n{:?}", p.log(), lines.lock().unwrap());
+    let logs = || format!("{}\n{:?}", p.log(), lines.lines());
     wait_logins(&rig, 1, "login", Duration::from_secs(10), logs);
     set_status(&rig, "OB LB");
     wait_until("exit", Duration::from_secs(15), || pp.exited(), logs);
     std::thread::sleep(Duration::from_millis(300));
-    let all = lines.lock().unwrap().clone();
+    let all = lines.lines();
     // nothing but NUMLOGINS after the FSD (no polls in FINALDELAY)
     let fsd = all.iter().position(|l| l == "FSD ups").expect("FSD sent");
     assert!(
@@ -91,7 +122,7 @@ fn requests(mon: Mon) -> Option<Vec<String>> {
             out.push(l);
         }
     }
-    Some(out)
+    Some((out, lines.watch_lines()))
 }
 
 #[test]
@@ -111,6 +142,9 @@ fn primary_requests_match_stock() {
         "GET NUMLOGINS ups",
         "<EOF>",
     ];
-    assert_eq!(stock, expected, "stock upsmon");
-    assert_eq!(ours, expected, "our upsmon");
+    assert_eq!(stock.0, expected, "stock upsmon");
+    assert_eq!(ours.0, expected, "our upsmon");
+    // our upsmon's status push, on a connection of its own: no login (NUMLOGINS is stock's)
+    assert_eq!(stock.1, Vec::<String>::new(), "stock upsmon");
+    assert_eq!(ours.1, ["STARTTLS", "WATCH ups", "<EOF>"], "our upsmon");
 }

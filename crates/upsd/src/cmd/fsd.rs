@@ -25,6 +25,7 @@ pub(super) fn fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
     }
     if let Some(ups) = ctx.server.ups_mut(name) {
         ups.fsd.setter.get_or_insert(ctx.session.id);
+        ups.publish_status();
         tracing::warn!(
             "Client {}@{} set FSD on UPS [{}]",
             ctx.session.username.as_deref().unwrap_or(""),
@@ -57,6 +58,7 @@ pub(super) fn clear_fsd<'a>(ctx: Ctx<'a, '_>, name: &str) -> Reply<'a> {
         return ErrCode::FsdSeen.into();
     }
     ups.fsd.setter = None;
+    ups.publish_status();
     tracing::warn!(
         "Client {user}@{} withdrew FSD on UPS [{}]",
         ctx.session.addr,
@@ -93,15 +95,6 @@ pub(super) fn note_read(server: &mut Server, session: &Session, request: &Reques
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::Rig;
-    use nut_state::DriverMsg;
-
-    fn status(rig: &mut Rig, value: &str) {
-        let msg = DriverMsg::SetInfo {
-            var: "ups.status".into(),
-            value: value.into(),
-        };
-        rig.server.ups_mut("ups").unwrap().on_message(&msg, 100);
-    }
 
     /// A second connection, logged in to `ups` as a secondary.
     fn logged_in_secondary(rig: &mut Rig) -> crate::cmd::Session {
@@ -145,7 +138,7 @@ mod tests {
     fn the_setter_withdraws_an_fsd_nobody_else_saw() {
         let mut rig = Rig::new();
         rig.talk(&PRIMARY);
-        status(&mut rig, "OB LB");
+        rig.status("OB LB");
         // a secondary logged in, but it has not polled since
         let mut sec = rig.client();
         rig.talk_as(
@@ -167,7 +160,7 @@ mod tests {
             &mut upsc,
             &[("GET VAR ups ups.status", "VAR ups ups.status \"FSD OB LB\"")],
         );
-        status(&mut rig, "OL CHRG");
+        rig.status("OL CHRG");
         rig.talk(&[
             ("CLEARFSD ups", "OK FSD-CLEARED"),
             ("GET VAR ups ups.status", "VAR ups ups.status \"OL CHRG\""),
@@ -184,11 +177,11 @@ mod tests {
         for read in ["GET VAR ups UPS.STATUS", "LIST VAR ups"] {
             let mut rig = Rig::new();
             rig.talk(&PRIMARY);
-            status(&mut rig, "OB LB");
+            rig.status("OB LB");
             rig.talk(&[("FSD ups", "OK FSD-SET")]);
             let mut sec = rig.client();
             rig.run_as(&mut sec, &["USERNAME secondary", "PASSWORD pw", read]);
-            status(&mut rig, "OL");
+            rig.status("OL");
             rig.talk(&[
                 ("CLEARFSD ups", "ERR FSD-SEEN"),
                 ("GET VAR ups ups.status", "VAR ups ups.status \"FSD OL\""),
@@ -203,7 +196,7 @@ mod tests {
             let mut rig = Rig::new();
             rig.talk(&PRIMARY);
             let sec = logged_in_secondary(&mut rig);
-            status(&mut rig, "OB DISCHRG");
+            rig.status("OB DISCHRG");
             if leave_before_fsd {
                 rig.server.remove_client(sec.id);
             }
@@ -211,7 +204,7 @@ mod tests {
             if !leave_before_fsd {
                 rig.server.remove_client(sec.id);
             }
-            status(&mut rig, "OL");
+            rig.status("OL");
             rig.talk(&[("CLEARFSD ups", "ERR FSD-SEEN")]);
         }
     }
@@ -221,13 +214,13 @@ mod tests {
         let mut rig = Rig::new();
         rig.talk(&PRIMARY);
         let sec = logged_in_secondary(&mut rig);
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         rig.server.remove_client(sec.id);
-        status(&mut rig, "OL");
+        rig.status("OL");
         // a new outage
-        status(&mut rig, "OB DISCHRG");
+        rig.status("OB DISCHRG");
         rig.talk(&[("FSD ups", "OK FSD-SET")]);
-        status(&mut rig, "OL");
+        rig.status("OL");
         rig.talk(&[("CLEARFSD ups", "OK FSD-CLEARED")]);
     }
 

@@ -11,8 +11,10 @@ mod instcmd;
 mod list;
 mod misc;
 mod set;
+mod watch;
 
 pub(crate) use misc::SERVER_VERSION;
+pub(crate) use watch::next_push;
 
 use nut_proto::{ErrCode, OkReply, ParseError, Reply, Request};
 
@@ -33,6 +35,15 @@ pub(crate) struct Session {
     pub(crate) tracking: bool,
     /// The connection runs over TLS.
     pub(crate) tls: bool,
+    /// `WATCH <ups>` was answered `OK WATCHING`: the status changes to push.
+    pub(crate) watch: Option<Watching>,
+}
+
+/// A connection's `WATCH`: the UPS (as ups.conf spells it) and its status changes.
+#[derive(Debug, Clone)]
+pub(crate) struct Watching {
+    pub(crate) ups: String,
+    pub(crate) changes: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// What the connection must do after sending a reply.
@@ -118,6 +129,7 @@ pub(crate) fn dispatch<'a>(
         Request::Master(ups) => auth::primary(ctx, &ups, OkReply::MasterGranted),
         Request::Fsd(ups) => fsd::fsd(ctx, &ups),
         Request::ClearFsd(ups) => fsd::clear_fsd(ctx, &ups),
+        Request::Watch(ups) => watch::watch(ctx, &ups),
         Request::SetVar { ups, var, value } => set::set_var(ctx, &ups, &var, &value),
         Request::SetTracking(on) => set::set_tracking(ctx, on),
         Request::InstCmd { ups, cmd, param } => instcmd::instcmd(ctx, &ups, &cmd, param),
@@ -197,6 +209,17 @@ pub(crate) mod testutil {
                 id: entry.id,
                 addr: entry.addr,
                 ..Session::default()
+            }
+        }
+
+        /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
+        pub(crate) fn status(&mut self, value: &str) {
+            let msg = nut_state::DriverMsg::SetInfo {
+                var: "ups.status".into(),
+                value: value.into(),
+            };
+            if let Some(ups) = self.server.ups_mut("ups") {
+                ups.on_message(&msg, 100);
             }
         }
 

@@ -1,24 +1,30 @@
-//! POSIX `getopt` as glibc runs it with a leading `+` in the option string (stock's clients
-//! all use one): options stop at the first operand or after `--`, short options may be
+//! POSIX `getopt` as glibc runs it with a leading `+` in the option string (stock's clients and
+//! drivers all use one): options stop at the first operand or after `--`, short options may be
 //! clustered (`-lL`), an argument may be attached (`-uadmin`) or the next word, and a bad
-//! option is reported on stderr with `argv[0]` as given, at the moment it is met.
+//! option is reported on stderr with `argv[0]` as given, at the moment it is met. Besides,
+//! a program may name whole words it also takes (nut-rs's own `--prepare` for drivers); any
+//! other `--word` is read as glibc does without long options, a cluster starting with `-`.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// One result of [`Getopt::next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Opt {
+pub enum Opt {
     /// A known option and its argument (for options that take one).
     Flag(u8, Option<OsString>),
     /// An unknown option or a missing argument: getopt's `?` (the message is already out).
     Bad,
+    /// One of the words given to [`Getopt::with_long`], by its index there.
+    Long(usize),
 }
 
 /// The scanner over `argv` (with `argv[0]`).
-pub(crate) struct Getopt<'a> {
+pub struct Getopt<'a> {
     argv: &'a [OsString],
     spec: &'a [u8],
+    /// Whole words taken as options (`--prepare`).
+    long: &'a [&'a str],
     /// Index of the word being scanned.
     ind: usize,
     /// Position inside a cluster (0: not inside one).
@@ -28,22 +34,32 @@ pub(crate) struct Getopt<'a> {
 impl<'a> Getopt<'a> {
     /// `spec` is the option string without its leading `+`: letters, `:` after those that
     /// take an argument.
-    pub(crate) fn new(argv: &'a [OsString], spec: &'a str) -> Getopt<'a> {
+    pub fn new(argv: &'a [OsString], spec: &'a str) -> Getopt<'a> {
         Getopt {
             argv,
             spec: spec.as_bytes(),
+            long: &[],
             ind: 1,
             pos: 0,
         }
     }
 
+    /// [`Getopt::new`], and the whole words `long` (each with its dashes) are options too,
+    /// returned as [`Opt::Long`] with their index in `long`.
+    pub fn with_long(argv: &'a [OsString], spec: &'a str, long: &'a [&'a str]) -> Getopt<'a> {
+        Getopt {
+            long,
+            ..Getopt::new(argv, spec)
+        }
+    }
+
     /// The operands: the words after the options (optind onwards).
-    pub(crate) fn operands(&self) -> &'a [OsString] {
+    pub fn operands(&self) -> &'a [OsString] {
         &self.argv[self.ind.min(self.argv.len())..]
     }
 
     /// The operands as text (not UTF-8 bytes replaced).
-    pub(crate) fn operand_strings(&self) -> Vec<String> {
+    pub fn operand_strings(&self) -> Vec<String> {
         self.operands()
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -79,6 +95,10 @@ impl Iterator for Getopt<'_> {
             }
             if word.len() < 2 || word[0] != b'-' {
                 return None;
+            }
+            if let Some(i) = self.long.iter().position(|l| l.as_bytes() == word) {
+                self.ind += 1;
+                return Some(Opt::Long(i));
             }
             self.pos = 1;
         }
@@ -169,6 +189,22 @@ mod tests {
         let mut g = Getopt::new(&a, "s:");
         assert_eq!(g.next(), None);
         assert_eq!(g.operands(), &argv(&["-"])[..]);
+    }
+
+    #[test]
+    fn named_words_are_options_and_other_double_dash_words_are_clusters() {
+        let a = argv(&["usbhid-ups", "-a", "ups", "--prepare", "--pr", "-k"]);
+        let mut g = Getopt::with_long(&a, "a:k", &["--prepare"]);
+        assert_eq!(g.next(), Some(flag(b'a', Some("ups"))));
+        assert_eq!(g.next(), Some(Opt::Long(0)));
+        assert_eq!(g.next(), Some(Opt::Bad)); // '-'
+        assert_eq!(g.next(), Some(Opt::Bad)); // 'p'
+        assert_eq!(g.next(), Some(Opt::Bad)); // 'r'
+        assert_eq!(g.next(), Some(flag(b'k', None)));
+        assert_eq!(g.next(), None);
+        let a = argv(&["upsc", "--prepare"]);
+        let mut g = Getopt::new(&a, "p");
+        assert_eq!(g.next(), Some(Opt::Bad)); // '-': no word is named here
     }
 
     #[test]
