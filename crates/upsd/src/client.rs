@@ -326,6 +326,10 @@ async fn plain_loop(
                 None => return End::Closed,
             }
         } else {
+            // More requests of one read wait: let every other connection have its turn
+            // first, so a client that pipelines many big replies (and a socket that takes
+            // them all) delays the others by one pass, not by all of its replies.
+            tokio::task::yield_now().await;
             let bytes = std::mem::take(&mut conn.rest);
             SCRATCH.with_borrow_mut(|scratch| conn.feed(&bytes, &mut scratch.out))
         };
@@ -372,6 +376,8 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(n) => conn.feed(&buf[..n], &mut out),
             }
         } else {
+            // Others first (see plain_loop).
+            tokio::task::yield_now().await;
             let bytes = std::mem::take(&mut conn.rest);
             conn.feed(&bytes, &mut out)
         };
