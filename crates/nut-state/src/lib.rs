@@ -10,4 +10,4 @@ mod tree;
 
 pub use msg::{DriverMsg, DriverReply, UpsdMsg};
 pub use num::{atoi, strtol};
-pub use tree::{Flags, Tree, Var};
+pub use tree::{Flags, Journal, Tree, Var};

@@ -3,6 +3,7 @@
 //! enums in insertion order, ranges with NUT's "min or max equal" duplicate rule, commands
 //! sorted and de-duplicated case-insensitively.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use nut_proto::{escape_capped, ESCAPED_VALUE_MAX};
@@ -97,15 +98,72 @@ impl Var {
     }
 }
 
-fn key(name: &str) -> String {
-    name.to_ascii_lowercase()
+/// The map key of a name: lower case. NUT's names nearly always are, so a lookup borrows the
+/// name and allocates nothing.
+fn key(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// The tree of one UPS: variables and instant commands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Tree {
     vars: BTreeMap<String, Var>,
     cmds: BTreeMap<String, String>,
+    /// While recording ([`Tree::record`]): what each changed entry was before its first change.
+    journal: Option<Box<Journal>>,
+}
+
+/// Two trees are equal when their variables and commands are (a recording is not content).
+impl PartialEq for Tree {
+    fn eq(&self, other: &Tree) -> bool {
+        self.vars == other.vars && self.cmds == other.cmds
+    }
+}
+
+impl Eq for Tree {}
+
+/// The entries a tree changed while it recorded, each with what it was before (by key, in
+/// listing order): enough to tell what changed without a copy of the whole tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Journal {
+    vars: BTreeMap<String, Option<Var>>,
+    cmds: BTreeMap<String, Option<String>>,
+}
+
+impl Journal {
+    /// Variables that may have changed, each with its state before (`None`: it did not
+    /// exist), in listing order. The key is the name in lower case.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, Option<&Var>)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_ref()))
+    }
+
+    /// Commands that may have been added or removed, each with its spelling before (`None`:
+    /// it did not exist), in listing order. The key is the name in lower case.
+    pub fn cmds(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.cmds.iter().map(|(k, c)| (k.as_str(), c.as_deref()))
+    }
+}
+
+/// Note `old` as the state of variable `k` before its first change while recording.
+fn touch_var(journal: &mut Option<Box<Journal>>, k: &str, old: Option<&Var>) {
+    if let Some(j) = journal {
+        if !j.vars.contains_key(k) {
+            j.vars.insert(k.to_string(), old.cloned());
+        }
+    }
+}
+
+/// Note `old` as the spelling of command `k` before its first change while recording.
+fn touch_cmd(journal: &mut Option<Box<Journal>>, k: &str, old: Option<&String>) {
+    if let Some(j) = journal {
+        if !j.cmds.contains_key(k) {
+            j.cmds.insert(k.to_string(), old.cloned());
+        }
+    }
 }
 
 impl Tree {
@@ -116,7 +174,23 @@ impl Tree {
 
     /// Look a variable up, ignoring case.
     pub fn get(&self, name: &str) -> Option<&Var> {
-        self.vars.get(&key(name))
+        self.vars.get(key(name).as_ref())
+    }
+
+    /// An instant command's spelling, looked up ignoring case.
+    pub fn cmd(&self, name: &str) -> Option<&str> {
+        self.cmds.get(key(name).as_ref()).map(String::as_str)
+    }
+
+    /// Start recording changes (dropping any earlier recording).
+    pub fn record(&mut self) {
+        self.journal = Some(Box::default());
+    }
+
+    /// Stop recording and return what changed since [`Tree::record`] (empty if it was not
+    /// called).
+    pub fn recorded(&mut self) -> Journal {
+        self.journal.take().map(|j| *j).unwrap_or_default()
     }
 
     /// Variables in NUT's listing order (case-insensitive alphabetical).
@@ -131,7 +205,7 @@ impl Tree {
 
     /// Whether the UPS has this instant command, ignoring case.
     pub fn has_cmd(&self, name: &str) -> bool {
-        self.cmds.contains_key(&key(name))
+        self.cmds.contains_key(key(name).as_ref())
     }
 
     /// Whether there is no variable and no command.
@@ -141,6 +215,12 @@ impl Tree {
 
     /// Remove every variable and command.
     pub fn clear(&mut self) {
+        for (k, v) in &self.vars {
+            touch_var(&mut self.journal, k, Some(v));
+        }
+        for (k, c) in &self.cmds {
+            touch_cmd(&mut self.journal, k, Some(c));
+        }
         self.vars.clear();
         self.cmds.clear();
     }
@@ -148,17 +228,21 @@ impl Tree {
     /// Create or update a variable. Returns whether anything changed: a value that differs
     /// only in letter case is no change, and an immutable variable never changes.
     pub fn set_info(&mut self, name: &str, value: &str) -> bool {
-        match self.vars.get_mut(&key(name)) {
+        let k = key(name);
+        match self.vars.get_mut(k.as_ref()) {
             Some(var) => {
                 if var.raw.eq_ignore_ascii_case(value) || var.flags.immutable {
                     return false;
                 }
-                var.raw = value.to_string();
+                touch_var(&mut self.journal, &k, Some(var));
+                var.raw.clear();
+                var.raw.push_str(value);
                 var.escaped = escape_capped(value, ESCAPED_VALUE_MAX);
                 true
             }
             None => {
-                self.vars.insert(key(name), Var::new(name, value));
+                touch_var(&mut self.journal, &k, None);
+                self.vars.insert(k.into_owned(), Var::new(name, value));
                 true
             }
         }
@@ -167,32 +251,39 @@ impl Tree {
     /// Delete a variable with everything attached to it; immutable ones stay.
     pub fn del_info(&mut self, name: &str) -> bool {
         let k = key(name);
-        match self.vars.get(&k) {
-            Some(var) if !var.flags.immutable => self.vars.remove(&k).is_some(),
+        match self.vars.get(k.as_ref()) {
+            Some(var) if !var.flags.immutable => {
+                touch_var(&mut self.journal, &k, Some(var));
+                self.vars.remove(k.as_ref()).is_some()
+            }
             _ => false,
         }
     }
 
     /// Append an allowed value unless the same (escaped) value is already there.
     pub fn add_enum(&mut self, name: &str, value: &str) -> bool {
-        let Some(var) = self.vars.get_mut(&key(name)) else {
+        let k = key(name);
+        let Some(var) = self.vars.get_mut(k.as_ref()) else {
             return false;
         };
         let enc = escape_capped(value, ESCAPED_VALUE_MAX);
         if var.enums.contains(&enc) {
             return false;
         }
+        touch_var(&mut self.journal, &k, Some(var));
         var.enums.push(enc);
         true
     }
 
     /// Remove the first enum entry equal to `value`, ignoring case (as NUT compares it).
     pub fn del_enum(&mut self, name: &str, value: &str) -> bool {
-        let Some(var) = self.vars.get_mut(&key(name)) else {
+        let k = key(name);
+        let Some(var) = self.vars.get_mut(k.as_ref()) else {
             return false;
         };
         match var.enums.iter().position(|e| e.eq_ignore_ascii_case(value)) {
             Some(i) => {
+                touch_var(&mut self.journal, &k, Some(var));
                 var.enums.remove(i);
                 true
             }
@@ -205,23 +296,27 @@ impl Tree {
         if min > max {
             return false;
         }
-        let Some(var) = self.vars.get_mut(&key(name)) else {
+        let k = key(name);
+        let Some(var) = self.vars.get_mut(k.as_ref()) else {
             return false;
         };
         if var.ranges.iter().any(|&(a, b)| a == min || b == max) {
             return false;
         }
+        touch_var(&mut self.journal, &k, Some(var));
         var.ranges.push((min, max));
         true
     }
 
     /// Remove the first range whose min or max matches.
     pub fn del_range(&mut self, name: &str, min: i32, max: i32) -> bool {
-        let Some(var) = self.vars.get_mut(&key(name)) else {
+        let k = key(name);
+        let Some(var) = self.vars.get_mut(k.as_ref()) else {
             return false;
         };
         match var.ranges.iter().position(|&(a, b)| a == min || b == max) {
             Some(i) => {
+                touch_var(&mut self.journal, &k, Some(var));
                 var.ranges.remove(i);
                 true
             }
@@ -231,8 +326,10 @@ impl Tree {
 
     /// Set the aux value of an existing variable. Returns whether it changed.
     pub fn set_aux(&mut self, name: &str, aux: i64) -> bool {
-        match self.vars.get_mut(&key(name)) {
+        let k = key(name);
+        match self.vars.get_mut(k.as_ref()) {
             Some(var) if var.aux != aux => {
+                touch_var(&mut self.journal, &k, Some(var));
                 var.aux = aux;
                 true
             }
@@ -243,7 +340,8 @@ impl Tree {
     /// Replace the RW/STRING/NUMBER flags (unknown words are ignored). The driver-side
     /// immutable mark is kept.
     pub fn set_flags<S: AsRef<str>>(&mut self, name: &str, words: &[S]) -> bool {
-        let Some(var) = self.vars.get_mut(&key(name)) else {
+        let k = key(name);
+        let Some(var) = self.vars.get_mut(k.as_ref()) else {
             return false;
         };
         let mut flags = Flags {
@@ -260,31 +358,46 @@ impl Tree {
                 flags.number = true;
             }
         }
-        let changed = flags != var.flags;
+        if flags == var.flags {
+            return false;
+        }
+        touch_var(&mut self.journal, &k, Some(var));
         var.flags = flags;
-        changed
+        true
     }
 
     /// Mark a variable immutable (driver side, `override.*`).
     pub fn set_immutable(&mut self, name: &str) {
-        if let Some(var) = self.vars.get_mut(&key(name)) {
-            var.flags.immutable = true;
+        let k = key(name);
+        if let Some(var) = self.vars.get_mut(k.as_ref()) {
+            if !var.flags.immutable {
+                touch_var(&mut self.journal, &k, Some(var));
+                var.flags.immutable = true;
+            }
         }
     }
 
     /// Add an instant command (listed with its first spelling). Returns whether it is new.
     pub fn add_cmd(&mut self, name: &str) -> bool {
         let k = key(name);
-        if self.cmds.contains_key(&k) {
+        if self.cmds.contains_key(k.as_ref()) {
             return false;
         }
-        self.cmds.insert(k, name.to_string());
+        touch_cmd(&mut self.journal, &k, None);
+        self.cmds.insert(k.into_owned(), name.to_string());
         true
     }
 
     /// Remove an instant command, ignoring case. Returns whether it was there.
     pub fn del_cmd(&mut self, name: &str) -> bool {
-        self.cmds.remove(&key(name)).is_some()
+        let k = key(name);
+        match self.cmds.remove(k.as_ref()) {
+            Some(old) => {
+                touch_cmd(&mut self.journal, &k, Some(&old));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Apply one tree-changing message from a driver. Returns whether the tree changed.

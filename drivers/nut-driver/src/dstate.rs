@@ -13,7 +13,7 @@ use nut_proto::Tokenizer;
 use nut_state::{DriverMsg, DriverReply, Tree, UpsdMsg};
 
 use crate::backend::{Backend, CmdResult};
-use crate::diff::diff;
+use crate::diff::changes;
 
 /// Identifies one socket connection.
 pub type ConnId = u64;
@@ -104,10 +104,10 @@ impl Core {
 
     /// Run `f` on the tree and broadcast what it changed.
     pub fn with_tree<R>(&mut self, f: impl FnOnce(&mut Tree) -> R) -> R {
-        let mut t = self.tree.clone();
-        let r = f(&mut t);
-        let msgs = diff(&self.tree, &t);
-        self.tree = t;
+        self.tree.record();
+        let r = f(&mut self.tree);
+        let journal = self.tree.recorded();
+        let msgs = changes(&journal, &self.tree);
         self.broadcast(&msgs);
         r
     }
