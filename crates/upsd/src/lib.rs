@@ -8,7 +8,8 @@
 //! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half); `server` wires links, listeners
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed. `http` is the optional read-only HTTP listener (`LISTEN_HTTP`): `view` renders
-//! `/metrics` and `/v1/ups` from a snapshot of the state, with no I/O.
+//! `/metrics`, `/v1/ups` and serves the status page from a snapshot of the state, with no
+//! I/O; `history` keeps the last hour the page's chart draws.
 
 mod allow;
 mod client;
@@ -19,6 +20,7 @@ mod driver;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod history;
 mod http;
 mod link;
 mod server;

@@ -81,6 +81,10 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
             },
         ));
     }
+    // The status page's chart: sampled only when something can show it.
+    if !p.http_listeners.is_empty() || !p.https_listeners.is_empty() {
+        tokio::spawn(crate::history::run(server.clone()));
+    }
     let http_permits = Arc::new(Semaphore::new(crate::http::MAX_CONNS));
     let plain = p.http_listeners.into_iter().map(|l| (l, None));
     let tls = p.https_listeners.into_iter().map(|l| (l, p.tls.clone()));
