@@ -612,7 +612,7 @@ fn allow_from_applies_to_http_clients() {
 /// giving the page `budget_ms` of virtual time to fetch and draw: what it printed.
 fn chromium(url: &str, args: &[&str], budget_ms: u32) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new("chromium")
+    let child = Command::new("chromium")
         .args([
             "--headless",
             "--no-sandbox",
@@ -630,15 +630,11 @@ fn chromium(url: &str, args: &[&str], budget_ms: u32) -> String {
         .unwrap_or_else(|e| {
             panic!("chromium: {e} (Debian's chromium package; scripts/test installs it)")
         });
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("chromium {url} {args:?} still running after 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = nut_test_support::daemon::output_within(
+        child,
+        Duration::from_secs(90),
+        &format!("chromium {url} {args:?}"),
+    );
     assert!(
         out.status.success(),
         "chromium {url}: {:?}\n{}",
