@@ -9,7 +9,8 @@
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed. `http` is the optional read-only HTTP listener (`LISTEN_HTTP`): `view` renders
 //! `/metrics`, `/v1/ups` and serves the status page from a snapshot of the state, with no
-//! I/O; `history` keeps the last hour the page's chart draws.
+//! I/O; `history` keeps the last hour the page's chart draws. `mdns` advertises the
+//! listeners over multicast DNS (`MDNS on`).
 
 mod allow;
 mod client;
@@ -23,6 +24,7 @@ pub mod fuzz;
 mod history;
 mod http;
 mod link;
+mod mdns;
 mod server;
 pub mod sim;
 mod start;
