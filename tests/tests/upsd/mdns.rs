@@ -56,9 +56,11 @@ zc.close()
 
 /// Run the browser in `ns` for `types`, `seconds` at most.
 fn browse(ns: &netns::NetNs, seconds: u32, types: &[&str]) -> Vec<serde_json::Value> {
-    let out = browser(ns, seconds, false, types)
-        .wait_with_output()
-        .unwrap();
+    let out = daemon::output_within(
+        browser(ns, seconds, false, types),
+        Duration::from_secs(u64::from(seconds) + 30),
+        "the zeroconf browser",
+    );
     lines(&out)
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
