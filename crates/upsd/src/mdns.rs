@@ -112,8 +112,9 @@ pub(crate) struct Advertiser {
     instance: String,
     host: String,
     listeners: Listeners,
-    /// What is registered now, to re-announce only on a change.
-    services: Vec<Service>,
+    /// The UPS names last announced (`None` before the first time), to re-announce only on
+    /// a change.
+    upses: Option<Vec<String>>,
 }
 
 impl Advertiser {
@@ -142,18 +143,18 @@ impl Advertiser {
             host: format!("{instance}.local."),
             instance,
             listeners,
-            services: Vec::new(),
+            upses: None,
         };
         me.update(upses);
         Some(me)
     }
 
-    /// Announce the services for `upses` (after a reload), if they changed.
+    /// Announce the services for `upses` (at start, and after a reload if they changed).
     pub(crate) fn update(&mut self, upses: &[String]) {
-        let (services, warnings) = plan(&self.listeners, upses);
-        if services == self.services {
+        if self.upses.as_deref() == Some(upses) {
             return;
         }
+        let (services, warnings) = plan(&self.listeners, upses);
         for w in warnings {
             tracing::warn!("{w}");
         }
@@ -169,7 +170,7 @@ impl Advertiser {
                 Err(e) => tracing::error!("MDNS: cannot advertise {}: {e}", s.kind),
             }
         }
-        self.services = services;
+        self.upses = Some(upses.to_vec());
     }
 
     fn info(&self, s: &Service) -> Result<ServiceInfo, mdns_sd::Error> {
@@ -193,8 +194,9 @@ impl Advertiser {
 
     /// Withdraw the services (goodbye packets, so browsers drop them now) and stop.
     pub(crate) fn stop(self) {
-        let goodbyes: Vec<_> = self
-            .services
+        let names = self.upses.as_deref().unwrap_or_default();
+        let goodbyes: Vec<_> = plan(&self.listeners, names)
+            .0
             .iter()
             .filter_map(|s| {
                 let fullname = format!("{}.{}.local.", self.instance, s.kind);

@@ -216,19 +216,35 @@ fn mdns_on_is_found_by_python_zeroconf_in_another_namespace() {
 }
 
 #[test]
-fn nothing_is_advertised_without_mdns_on() {
-    if stock_nut().is_none() || !netns::available() {
+fn nothing_is_advertised_without_mdns_on_nor_for_loopback_listeners() {
+    let Some(stock) = stock_nut() else { return };
+    if !netns::available() {
         return;
     }
     let star = Star::new(1);
+    let types = ["_nut._tcp.local.", "_http._tcp.local."];
     netns::run_in(&star.server, || {
         let Some(rig) = rig(&[]) else { return };
-        let found = browse(
-            star.client(1),
-            4,
-            &["_nut._tcp.local.", "_http._tcp.local."],
+        assert_eq!(
+            browse(star.client(1), 4, &types),
+            Vec::<serde_json::Value>::new()
         );
-        assert_eq!(found, Vec::<serde_json::Value>::new());
         assert!(!rig.upsd.log(&rig.dir).contains("MDNS"));
+        drop(rig);
+        // MDNS on, but the rig's only LISTEN is 127.0.0.1: said at start, nothing announced.
+        let opts = NutDirOptions {
+            upsd_conf_extra: vec!["MDNS on".into()],
+            ..NutDirOptions::default()
+        };
+        let rig = Rig::start(&stock, Impl::Ours, opts);
+        assert_eq!(
+            browse(star.client(1), 4, &types),
+            Vec::<serde_json::Value>::new()
+        );
+        let log = rig.upsd.log(&rig.dir);
+        assert!(
+            log.contains("MDNS: _nut._tcp not advertised: every LISTEN address is a loopback one"),
+            "{log}"
+        );
     });
 }
