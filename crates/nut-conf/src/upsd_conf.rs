@@ -13,6 +13,9 @@
 //! `LISTEN_HTTPS` is the same over TLS with `CERTFILE`'s certificate (and `CERTREQUEST`'s
 //! client checks), and needs `CERTFILE`. Stock upsd 2.8.0 logs either line as an invalid
 //! directive and carries on.
+//!
+//! `MDNS <boolean>` is nut-rs's own as well: advertise the NUT and HTTP listeners over
+//! multicast DNS (DNS-SD), off by default.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -173,6 +176,9 @@ pub struct UpsdConf {
     /// `ALLOW_FROM` entries of every line, in file order; empty: every peer may connect
     /// (stock behaviour).
     pub allow_from: Vec<AllowNet>,
+    /// `MDNS`: advertise `_nut._tcp` and the HTTP listener over multicast DNS (default
+    /// false).
+    pub mdns: bool,
     /// Accepted lines that have no effect (`file:line: ...`).
     pub warnings: Vec<String>,
 }
@@ -197,6 +203,7 @@ impl Default for UpsdConf {
             allow_not_all_listeners: false,
             debug_min: None,
             allow_from: Vec::new(),
+            mdns: false,
             warnings: Vec::new(),
         }
     }
@@ -209,7 +216,7 @@ impl UpsdConf {
     }
 }
 
-const KEYWORDS: [&str; 20] = [
+const KEYWORDS: [&str; 21] = [
     "LISTEN",
     "LISTEN_HTTP",
     "LISTEN_HTTPS",
@@ -227,6 +234,7 @@ const KEYWORDS: [&str; 20] = [
     "ALLOW_NOT_ALL_LISTENERS",
     "DEBUG_MIN",
     "ALLOW_FROM",
+    "MDNS",
     "ACCEPT",
     "REJECT",
     "ACL",
@@ -320,6 +328,7 @@ fn apply(conf: &mut UpsdConf, words: &[String], warn: &mut Warnings<'_>) -> Resu
                 conf.allow_from.push(AllowNet::parse(w)?);
             }
         }
+        "MDNS" => conf.mdns = boolean(key, &one(words)?)?,
         "ACCEPT" | "REJECT" | "ACL" => {
             warn.push(format!("{key} is obsolete and ignored; use LISTEN"));
         }
@@ -487,6 +496,17 @@ debug_min 3
         }
         assert!(!ok("ALLOW_NO_DEVICE 0").allow_no_device);
         assert!(ok("ALLOW_NO_DEVICE true").allow_no_device);
+        assert!(!ok("").mdns);
+        assert!(ok("MDNS on").mdns);
+        assert!(!ok("MDNS off").mdns);
+        assert_eq!(
+            fail("LISTEN 127.0.0.1\nMDNS please"),
+            "upsd.conf:2: MDNS expects a boolean (true, on, yes, 1 or false, off, no, 0), got \"please\""
+        );
+        assert_eq!(
+            fail("MDNS"),
+            "upsd.conf:1: MDNS takes exactly one value, got 0 words"
+        );
     }
 
     #[test]
@@ -570,7 +590,7 @@ debug_min 3
         );
         assert_eq!(
             fail("LISTNE 1.2.3.4"),
-            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, LISTEN_HTTP, LISTEN_HTTPS, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, ACCEPT, REJECT, ACL"
+            "upsd.conf:1: unknown directive \"LISTNE\"; expected one of LISTEN, LISTEN_HTTP, LISTEN_HTTPS, MAXAGE, TRACKINGDELAY, MAXCONN, STATEPATH, DATAPATH, CERTFILE, CERTPATH, CERTIDENT, CERTREQUEST, DISABLE_WEAK_SSL, ALLOW_NO_DEVICE, ALLOW_NOT_ALL_LISTENERS, DEBUG_MIN, ALLOW_FROM, MDNS, ACCEPT, REJECT, ACL"
         );
     }
 

@@ -95,9 +95,12 @@ where
 /// The response to one request.
 fn answer(server: &Arc<Mutex<Server>>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let has_body = !req.body().is_end_stream();
-    let reply = view::route(req.method().as_str(), req.uri().path(), has_body, || {
-        Snapshot::take(&lock(server), crate::clock::now())
-    });
+    let reply = view::route(
+        req.method().as_str(),
+        req.uri().path(),
+        has_body,
+        |history| Snapshot::take(&lock(server), crate::clock::now(), history),
+    );
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

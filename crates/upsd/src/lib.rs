@@ -8,7 +8,9 @@
 //! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half); `server` wires links, listeners
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed. `http` is the optional read-only HTTP listener (`LISTEN_HTTP`): `view` renders
-//! `/metrics` and `/v1/ups` from a snapshot of the state, with no I/O.
+//! `/metrics`, `/v1/ups` and serves the status page from a snapshot of the state, with no
+//! I/O; `history` keeps the last hour the page's chart draws. `mdns` advertises the
+//! listeners over multicast DNS (`MDNS on`).
 
 mod allow;
 mod client;
@@ -19,8 +21,10 @@ mod driver;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod history;
 mod http;
 mod link;
+mod mdns;
 mod server;
 pub mod sim;
 mod start;

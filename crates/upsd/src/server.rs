@@ -55,15 +55,26 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     }
     tokio::spawn(crate::client::sweep_idle(server.clone()));
     let permits = Arc::new(Semaphore::new(p.maxconn.clamp(1, Semaphore::MAX_PERMITS)));
-    let addrs: Vec<String> = p
-        .listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .map(|a| a.to_string())
-        .collect();
+    let bound = |ls: &[StdListener]| -> Vec<SocketAddr> {
+        ls.iter().filter_map(|l| l.local_addr().ok()).collect()
+    };
+    let listeners = crate::mdns::Listeners {
+        nut: bound(&p.listeners),
+        http: bound(&p.http_listeners),
+        https: bound(&p.https_listeners),
+    };
+    let names = |server: &Arc<Mutex<Server>>| -> Vec<String> {
+        lock(server).upses.iter().map(|u| u.name.clone()).collect()
+    };
+    let addrs: Vec<String> = listeners.nut.iter().map(|a| a.to_string()).collect();
     let status = |server: &Arc<Mutex<Server>>| {
         let n = lock(server).upses.len();
         format!("Serving {n} UPS on {}", addrs.join(" "))
+    };
+    let mut advertiser = if p.conf.upsd.mdns {
+        crate::mdns::Advertiser::start(listeners, &names(&server))
+    } else {
+        None
     };
     for std_listener in p.listeners {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
@@ -80,6 +91,10 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
                 tokio::spawn(serve);
             },
         ));
+    }
+    // The status page's chart: sampled only when something can show it.
+    if !p.http_listeners.is_empty() || !p.https_listeners.is_empty() {
+        tokio::spawn(crate::history::run(server.clone()));
     }
     let http_permits = Arc::new(Semaphore::new(crate::http::MAX_CONNS));
     let plain = p.http_listeners.into_iter().map(|l| (l, None));
@@ -118,6 +133,9 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
             _ = hup.recv() => {
                 notifier.reloading();
                 reload(&server, &p.confpath, &statepath);
+                if let Some(a) = advertiser.as_mut() {
+                    a.update(&names(&server));
+                }
                 notifier.ready(&status(&server));
             }
             _ = watchdog.tick() => {
@@ -131,6 +149,9 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     }
     notifier.stopping();
     tracing::info!("Signal received: shutting down");
+    if let Some(a) = advertiser {
+        a.stop();
+    }
     Ok(())
 }
 

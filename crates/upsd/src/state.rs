@@ -66,6 +66,8 @@ pub(crate) struct Ups {
     /// the driver is connected and has published one; the `WATCH` connections hold its
     /// receivers (latest value wins: a slow watcher is sent the newest, never a backlog).
     pub(crate) status_push: watch::Sender<Option<String>>,
+    /// The last hour of the status page's variables (sampled only with an HTTP listener).
+    pub(crate) history: crate::history::History,
 }
 
 impl Ups {

@@ -1,6 +1,7 @@
 //! What the HTTP listener shows, decided with no I/O: a [`Snapshot`] copied out of the
 //! server state under its lock, then rendered outside it as Prometheus text (`/metrics`) or
-//! JSON (`/v1/ups`), and the routing of a request to one of them ([`route`]).
+//! JSON (`/v1/ups`, and a UPS's history for the chart), and the routing of a request to one
+//! of them or to the status page (`/`, `status.html`, served as is) ([`route`]).
 //!
 //! The metric names follow DRuggeri's nut_exporter (namespace `network_ups_tools`), so its
 //! Grafana dashboard works unchanged; upsd's own metrics are under `nut_upsd_`.
@@ -11,7 +12,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use serde_json::{json, Map, Value};
 
+use crate::history::Sample;
 use crate::state::{Secs, Server};
+
+/// The status page: one file, its style and script inline, nothing fetched from elsewhere.
+const PAGE: &str = include_str!("status.html");
 
 /// nut_exporter's namespace (its `--metrics.namespace` default).
 const NAMESPACE: &str = "network_ups_tools";
@@ -60,6 +65,8 @@ pub(crate) struct UpsView {
     pub(crate) age: Option<Secs>,
     /// Addresses of the clients logged in to this UPS, as LIST CLIENT shows them.
     pub(crate) clients: Vec<String>,
+    /// Its samples, oldest first: copied only for the UPS whose history was asked for.
+    pub(crate) history: Vec<Sample>,
 }
 
 impl UpsView {
@@ -87,11 +94,14 @@ pub(crate) struct Snapshot {
     pub(crate) clients: usize,
     /// Requests answered since start, by command word (every command, 0 included).
     pub(crate) requests: Vec<(&'static str, u64)>,
+    /// When it was taken ([`crate::clock::now`]).
+    pub(crate) now: Secs,
 }
 
 impl Snapshot {
-    /// Copy what the listener shows out of `server` at `now` (the caller holds the lock).
-    pub(crate) fn take(server: &Server, now: Secs) -> Snapshot {
+    /// Copy what the listener shows out of `server` at `now` (the caller holds the lock),
+    /// with the history of the UPS named `history_of` (ignoring case).
+    pub(crate) fn take(server: &Server, now: Secs, history_of: Option<&str>) -> Snapshot {
         let upses = server
             .upses
             .iter()
@@ -128,6 +138,11 @@ impl Snapshot {
                         })
                         .map(|c| c.addr.clone())
                         .collect(),
+                    history: if history_of.is_some_and(|h| h.eq_ignore_ascii_case(&u.name)) {
+                        u.history.samples()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();
@@ -135,13 +150,14 @@ impl Snapshot {
             upses,
             clients: server.clients.len(),
             requests: server.requests(),
+            now,
         }
     }
 }
 
 /// A value Prometheus can take: a plain decimal number (`230`, `-5`, `13.60`). Words,
 /// hexadecimal, `inf`/`nan` and exponents are left out, as text.
-fn numeric(value: &str) -> Option<f64> {
+pub(crate) fn numeric(value: &str) -> Option<f64> {
     let digits = value.strip_prefix('-').unwrap_or(value);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -363,6 +379,7 @@ pub(crate) struct Reply {
 /// The content type of `/metrics`.
 pub(crate) const METRICS_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 const JSON_TYPE: &str = "application/json";
+const HTML_TYPE: &str = "text/html; charset=utf-8";
 const TEXT_TYPE: &str = "text/plain; charset=utf-8";
 
 fn plain(status: u16, body: &str) -> Reply {
@@ -382,13 +399,14 @@ fn json_reply(status: u16, value: &Value) -> Reply {
 }
 
 /// Answer a request: `method` and `path` as received, `has_body` whether it carries a body;
-/// `snapshot` is taken only for a path that shows data. Only GET and HEAD are served
-/// (405 otherwise), no request may have a body (413), unknown paths are 404.
+/// `snapshot` is taken only for a path that shows data, with the history of the UPS it names
+/// for `/v1/ups/<name>/history`. Only GET and HEAD are served (405 otherwise), no request may
+/// have a body (413), unknown paths are 404.
 pub(crate) fn route(
     method: &str,
     path: &str,
     has_body: bool,
-    snapshot: impl FnOnce() -> Snapshot,
+    snapshot: impl FnOnce(Option<&str>) -> Snapshot,
 ) -> Reply {
     if method != "GET" && method != "HEAD" {
         return plain(405, "405 Method Not Allowed: only GET and HEAD are served");
@@ -398,28 +416,43 @@ pub(crate) fn route(
     }
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     match path {
+        "/" => Reply {
+            status: 200,
+            content_type: HTML_TYPE,
+            body: PAGE.to_string(),
+        },
         "/metrics" => Reply {
             status: 200,
             content_type: METRICS_TYPE,
-            body: metrics(&snapshot()),
+            body: metrics(&snapshot(None)),
         },
         "/v1/ups" | "/v1/ups/" => {
-            let s = snapshot();
+            let s = snapshot(None);
             json_reply(200, &Value::Array(s.upses.iter().map(ups_json).collect()))
         }
-        _ => match path.strip_prefix("/v1/ups/") {
-            Some(name) if !name.contains('/') => {
-                let s = snapshot();
-                match s.upses.iter().find(|u| u.name.eq_ignore_ascii_case(name)) {
-                    Some(u) => json_reply(200, &ups_json(u)),
-                    None => json_reply(404, &json!({ "error": format!("unknown UPS {name:?}") })),
+        _ => {
+            let one = path
+                .strip_prefix("/v1/ups/")
+                .and_then(|rest| match rest.split_once('/') {
+                    None => Some((rest, false)),
+                    Some((name, "history")) => Some((name, true)),
+                    Some(_) => None,
+                });
+            let Some((name, history)) = one.filter(|(name, _)| !name.is_empty()) else {
+                return plain(
+                    404,
+                    "404 Not Found: try /, /metrics, /v1/ups, /v1/ups/<name> or /v1/ups/<name>/history",
+                );
+            };
+            let s = snapshot(history.then_some(name));
+            match s.upses.iter().find(|u| u.name.eq_ignore_ascii_case(name)) {
+                Some(u) if history => {
+                    json_reply(200, &crate::history::json(&u.name, &u.history, s.now))
                 }
+                Some(u) => json_reply(200, &ups_json(u)),
+                None => json_reply(404, &json!({ "error": format!("unknown UPS {name:?}") })),
             }
-            _ => plain(
-                404,
-                "404 Not Found: try /metrics, /v1/ups or /v1/ups/<name>",
-            ),
-        },
+        }
     }
 }
 
@@ -454,6 +487,7 @@ mod tests {
                     stale: false,
                     age: Some(2),
                     clients: vec!["127.0.0.1".into()],
+                    history: Vec::new(),
                 },
                 UpsView {
                     name: "gone".into(),
@@ -463,10 +497,12 @@ mod tests {
                     stale: true,
                     age: None,
                     clients: Vec::new(),
+                    history: Vec::new(),
                 },
             ],
             clients: 3,
             requests: vec![("GET", 7), ("LIST", 1)],
+            now: 100,
         }
     }
 
@@ -546,7 +582,7 @@ nut_upsd_ups_clients{{ups=\"gone\"}} 0\n"
     #[test]
     fn json_shows_variables_as_upsc_and_parsed_flags() {
         let s = snapshot();
-        let r = route("GET", "/v1/ups/UPS1", false, || s.clone());
+        let r = route("GET", "/v1/ups/UPS1", false, |_| s.clone());
         assert_eq!((r.status, r.content_type), (200, "application/json"));
         assert_eq!(
             r.body,
@@ -576,7 +612,7 @@ nut_upsd_ups_clients{{ups=\"gone\"}} 0\n"
 }
 "#
         );
-        let list = route("GET", "/v1/ups", false, || s.clone());
+        let list = route("GET", "/v1/ups", false, |_| s.clone());
         let value: Value = serde_json::from_str(&list.body).unwrap_or_default();
         assert_eq!(
             value,
@@ -589,14 +625,51 @@ nut_upsd_ups_clients{{ups=\"gone\"}} 0\n"
     }
 
     #[test]
+    fn the_page_is_served_as_is_and_the_history_of_the_ups_named() {
+        let r = route("GET", "/", false, |_| panic!("the page needs no snapshot"));
+        assert_eq!(
+            (r.status, r.content_type),
+            (200, "text/html; charset=utf-8")
+        );
+        assert_eq!(r.body, PAGE);
+        let r = route("GET", "/v1/ups/UPS1/history?x", false, |named| {
+            assert_eq!(named, Some("UPS1"));
+            let mut s = snapshot();
+            s.upses[0].history = snapshot_history();
+            s
+        });
+        assert_eq!((r.status, r.content_type), (200, "application/json"));
+        let value: Value = serde_json::from_str(&r.body).unwrap_or_default();
+        assert_eq!(
+            value,
+            crate::history::json("ups1", &snapshot_history(), 100),
+            "{}",
+            r.body
+        );
+        assert_eq!(value["samples"][0]["age_seconds"], 10);
+        let r = route("GET", "/v1/ups/nope/history", false, |_| snapshot());
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (404, "{\n  \"error\": \"unknown UPS \\\"nope\\\"\"\n}\n")
+        );
+    }
+
+    /// One sample, 10 s before [`snapshot`]'s `now`.
+    fn snapshot_history() -> Vec<Sample> {
+        vec![crate::history::sample(|_| Some("5"), true, 90, 1_000)]
+    }
+
+    #[test]
     fn bad_requests_get_their_status_without_a_snapshot() {
-        let never = || -> Snapshot { panic!("no snapshot for a refused request") };
+        let never = |_: Option<&str>| -> Snapshot { panic!("no snapshot for a refused request") };
         let cases = [
             ("POST", "/metrics", false, 405),
             ("DELETE", "/v1/ups", false, 405),
             ("GET", "/metrics", true, 413),
-            ("GET", "/", false, 404),
+            ("GET", "/index.html", false, 404),
             ("GET", "/v1/ups/a/b", false, 404),
+            ("GET", "/v1/ups/a/history/x", false, 404),
+            ("GET", "/v1/ups//history", false, 404),
             ("GET", "/metricsx", false, 404),
         ];
         for (method, path, body, status) in cases {
@@ -606,12 +679,12 @@ nut_upsd_ups_clients{{ups=\"gone\"}} 0\n"
                 "{method} {path}"
             );
         }
-        let r = route("GET", "/v1/ups/nope", false, Snapshot::default);
+        let r = route("GET", "/v1/ups/nope", false, |_| Snapshot::default());
         assert_eq!(
             (r.status, r.body.as_str()),
             (404, "{\n  \"error\": \"unknown UPS \\\"nope\\\"\"\n}\n")
         );
-        let r = route("HEAD", "/metrics?x=1", false, Snapshot::default);
+        let r = route("HEAD", "/metrics?x=1", false, |_| Snapshot::default());
         assert_eq!((r.status, r.content_type), (200, METRICS_TYPE));
     }
 }

@@ -3,7 +3,7 @@
 //! STARTTLS (a CA and a server certificate for `127.0.0.1` and `localhost`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nut_proto::{Get, GetReply, List, Request};
@@ -46,6 +46,24 @@ pub fn wait_for<T>(
         || f(&mut last.borrow_mut()),
         || format!("last: {}", last.borrow()),
     )
+}
+
+/// The output of `child` (its stdout and stderr piped), read while it runs so a full pipe
+/// cannot stall it; if it has not ended after `limit`, it is killed and the test fails
+/// naming `what`.
+pub fn output_within(child: std::process::Child, limit: Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for the child"),
+        Err(_) => {
+            signal(pid, "KILL");
+            panic!("{what} did not finish in {limit:?}");
+        }
+    }
 }
 
 /// Send a signal (`HUP`, `STOP`, `CONT`, `TERM`...) to a process with kill(1).

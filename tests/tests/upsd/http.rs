@@ -3,7 +3,8 @@
 //! nut_exporter's names; `/v1/ups` shows the variables exactly as upsc prints them; bad
 //! requests get 404/405/413/431, a slow client is cut, and a flood of HTTP clients does not
 //! delay a NUT reply (nor a NUT flood an HTTP reply). A real Prometheus (Debian's package) scrapes it, and stock upsd logs the
-//! directive as invalid and carries on.
+//! directive as invalid and carries on. Debian's headless Chromium loads the status page at
+//! `/` over HTTP and HTTPS: what its DOM shows is what upsc prints.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -604,5 +605,271 @@ fn allow_from_applies_to_http_clients() {
     assert!(
         log.contains("HTTP: Refused connection from 127.0.0.1: not in upsd.conf's ALLOW_FROM"),
         "{log}"
+    );
+}
+
+/// Run Debian's headless Chromium on `url` with `args` (`--dump-dom` or `--screenshot=…`),
+/// giving the page `budget_ms` of virtual time to fetch and draw: what it printed.
+fn chromium(url: &str, args: &[&str], budget_ms: u32) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg("--ignore-certificate-errors")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
+        .args(args)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("chromium: {e} (Debian's chromium package; scripts/test installs it)")
+        });
+    let out = nut_test_support::daemon::output_within(
+        child,
+        Duration::from_secs(90),
+        &format!("chromium {url} {args:?}"),
+    );
+    assert!(
+        out.status.success(),
+        "chromium {url}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The element of `dom` (as Chromium serialises it) with `id`: its attributes and its
+/// content, entities decoded.
+fn element<'a>(dom: &'a str, id: &str) -> (&'a str, String) {
+    let at = dom
+        .find(&format!(" id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element with id {id:?} in\n{dom}"));
+    let open = dom[..at].rfind('<').unwrap();
+    let tag = dom[open + 1..].split([' ', '>']).next().unwrap();
+    let end = open + dom[open..].find('>').unwrap();
+    let close = end + dom[end..].find(&format!("</{tag}>")).unwrap();
+    (&dom[open..end], unescape(&dom[end + 1..close]))
+}
+
+fn unescape(html: &str) -> String {
+    html.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in an element's `attrs`.
+fn attr(attrs: &str, name: &str) -> Option<String> {
+    let start = attrs.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = attrs[start..].find('"')?;
+    Some(unescape(&attrs[start..start + len]))
+}
+
+/// The status page's words for a flag of `ups.status`.
+fn flag_words(flag: &str) -> &str {
+    match flag {
+        "OL" => "On line",
+        "OB" => "On battery",
+        "LB" => "Low battery",
+        "DISCHRG" => "Discharging",
+        "CHRG" => "Charging",
+        other => panic!("no words expected for {other}"),
+    }
+}
+
+/// A runtime as the status page shows it.
+fn runtime_words(seconds: &str) -> String {
+    let s: u64 = seconds.parse().unwrap();
+    let m = s / 60;
+    match (s, m) {
+        (0..=59, _) => format!("{s} s"),
+        (_, 0..=59) => format!("{m} min"),
+        _ => format!("{} h {} min", m / 60, m % 60),
+    }
+}
+
+/// How many samples of each variable `/v1/ups/<ups>/history` has with a value.
+fn history_counts(http: u16, ups: &str) -> BTreeMap<String, usize> {
+    let r = get(http, &format!("/v1/ups/{ups}/history"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(h["interval_seconds"], 10);
+    let names: Vec<String> = serde_json::from_value(h["variables"].clone()).unwrap();
+    let samples = h["samples"].as_array().unwrap();
+    names
+        .into_iter()
+        .map(|n| {
+            let count = samples.iter().filter(|s| !s[&n].is_null()).count();
+            (n, count)
+        })
+        .collect()
+}
+
+/// Check the status page's DOM against stock upsc: the status flags in words, the four
+/// values exactly as upsc prints them (and with their unit), and a chart line per variable
+/// with as many points as the history had values (`before` or `after` the page loaded, as a
+/// sample may have been taken meanwhile).
+fn check_page(
+    dom: &str,
+    rig: &Rig,
+    before: &BTreeMap<&str, BTreeMap<String, usize>>,
+    after: &BTreeMap<&str, BTreeMap<String, usize>>,
+) {
+    assert_eq!(
+        attr(element(dom, "updated").0, "data-ups").as_deref(),
+        Some("2")
+    );
+    let (_, error) = element(dom, "error");
+    assert_eq!(error, "", "the page says: {error}");
+    for ups in [UPS, UPS2] {
+        let vars = upsc(rig, ups);
+        let (attrs, status) = element(dom, &format!("ups-{ups}-status"));
+        assert_eq!(attr(attrs, "data-flags"), Some(vars["ups.status"].clone()));
+        let words: Vec<String> = vars["ups.status"]
+            .split(' ')
+            .map(|f| {
+                format!(
+                    "<span class=\"flag {}\" data-flag=\"{f}\">{}</span>",
+                    kind(f),
+                    flag_words(f)
+                )
+            })
+            .collect();
+        assert_eq!(status, words.concat(), "{ups}");
+        for (name, shown) in [
+            (
+                "battery.charge",
+                vars.get("battery.charge").map(|v| format!("{v} %")),
+            ),
+            (
+                "battery.runtime",
+                vars.get("battery.runtime").map(|v| runtime_words(v)),
+            ),
+            ("ups.load", vars.get("ups.load").map(|v| format!("{v} %"))),
+            (
+                "input.voltage",
+                vars.get("input.voltage").map(|v| format!("{v} V")),
+            ),
+        ] {
+            let (attrs, text) = element(dom, &format!("ups-{ups}-{name}"));
+            assert_eq!(
+                attr(attrs, "data-value"),
+                vars.get(name).cloned(),
+                "{ups} {name}"
+            );
+            assert_eq!(text, shown.unwrap_or("–".into()), "{ups} {name}");
+            let path = dom[dom.find(&format!(" id=\"ups-{ups}-chart\"")).unwrap()..]
+                .split("</svg>")
+                .next()
+                .unwrap();
+            let line = path
+                .split("<path ")
+                .find(|p| p.contains(&format!(" data-var=\"{name}\"")))
+                .unwrap_or_else(|| panic!("{ups}: no chart line for {name}"));
+            let points: usize = attr(&format!(" {line}"), "data-points")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let counts = [before[ups][name], after[ups][name]];
+            assert!(
+                counts.contains(&points),
+                "{ups} {name}: {points} points, history {counts:?}"
+            );
+            assert_eq!(points > 0, vars.contains_key(name), "{ups} {name}");
+        }
+    }
+    let (_, title) = element(dom, &format!("ups-{UPS}"));
+    assert!(
+        title.starts_with(&format!(
+            "<h2>{UPS}<small>{}</small></h2>",
+            nut_test_support::UPS_DESC
+        )),
+        "{title}"
+    );
+}
+
+/// The colour class of a flag on the status page.
+fn kind(flag: &str) -> &str {
+    match flag {
+        "OL" => "ok",
+        "OB" | "LB" => "alarm",
+        _ => "",
+    }
+}
+
+#[test]
+fn the_status_page_in_chromium_shows_what_upsc_shows() {
+    let Some(stock) = stock_nut() else { return };
+    let pki = nut_test_support::daemon::TestPki::new("nut-rs status page test CA");
+    let keep = tempfile::tempdir().unwrap();
+    let (_, certfile) = pki.write(keep.path());
+    let (http, https) = (free_port(), free_port());
+    let opts = NutDirOptions {
+        upsd_conf_extra: vec![
+            format!("LISTEN_HTTP 127.0.0.1 {http}"),
+            format!("CERTFILE {}", certfile.display()),
+            format!("LISTEN_HTTPS 127.0.0.1 {https}"),
+        ],
+        ..NutDirOptions::default()
+    };
+    let rig = Rig::start(&stock, Impl::Ours, opts);
+    // The page and its history, as served.
+    let r = get(http, "/");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.head.contains("content-type: text/html; charset=utf-8"),
+        "{}",
+        r.head
+    );
+    // Relative URLs only (so it works over HTTPS and under a proxy's sub-path): the one
+    // absolute URL is SVG's namespace, a name that is never fetched.
+    let absolute = r.body.replace("http://www.w3.org/2000/svg", "");
+    assert!(!absolute.contains("://"), "an absolute URL in the page");
+    // upsd samples every 10 s: wait for two samples of each UPS's charge.
+    let counts = || -> BTreeMap<&str, BTreeMap<String, usize>> {
+        [UPS, UPS2]
+            .into_iter()
+            .map(|u| (u, history_counts(http, u)))
+            .collect()
+    };
+    within(35, "two samples", || {
+        let c = counts();
+        (c[UPS]["battery.charge"] >= 2 && c[UPS2]["battery.charge"] >= 2)
+            .then_some(())
+            .ok_or(format!("{c:?}"))
+    });
+    for url in [
+        format!("http://127.0.0.1:{http}/"),
+        format!("https://127.0.0.1:{https}/"),
+    ] {
+        let before = counts();
+        let dom = chromium(&url, &["--dump-dom"], 3000);
+        let after = counts();
+        check_page(&dom, &rig, &before, &after);
+    }
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &format!("http://127.0.0.1:{http}/"),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1000,470",
+            "--hide-scrollbars",
+        ],
+        3000,
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
+    eprintln!(
+        "status page screenshot: {} ({} bytes)",
+        shot.display(),
+        png.len()
     );
 }

@@ -13,6 +13,7 @@ mod differential;
 mod http;
 mod lifecycle;
 mod logout;
+mod mdns;
 mod robustness;
 mod stock_clients;
 mod systemd;

@@ -22,7 +22,7 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nut_test_support::{free_port, our_bin, stock_nut, Impl, NutDirOptions, Rig, UpsSpec};
 
@@ -129,15 +129,11 @@ impl Cli {
             // The tool may exit before reading it all.
             let _ = pipe.write_all(text.as_bytes());
         }
-        let t0 = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if t0.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                panic!("{tool} {args:?} did not finish in 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = nut_test_support::daemon::output_within(
+            child,
+            Duration::from_secs(30),
+            &format!("{tool} {args:?}"),
+        );
         Outcome {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
