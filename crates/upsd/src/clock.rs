@@ -28,6 +28,6 @@ pub(crate) fn at_millis(ms: u64) -> tokio::time::Instant {
 }
 
 /// The instant at which [`now`] turns `secs`.
-pub(crate) fn at_secs(secs: Secs) -> tokio::time::Instant {
-    tokio::time::Instant::from_std(start() + Duration::from_secs(secs))
+pub(crate) fn at_secs(secs: Secs) -> Instant {
+    start() + Duration::from_secs(secs)
 }

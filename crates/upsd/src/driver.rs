@@ -11,6 +11,7 @@ use nut_state::{DriverMsg, UpsdMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+use crate::alarm::Alarm;
 use crate::clock;
 use crate::state::{DriverLink, Secs, Server};
 
@@ -90,15 +91,21 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
         let Some(ups) = s.ups_mut(name) else { return };
         ups.on_connect(link.clone(), clock::now());
     }
+    // The periodic pass runs when something can change (a PING falls due, the data turns
+    // stale) and after each read, not on a fixed tick: a quiet link wakes upsd only for its
+    // PINGs and their replies.
+    let wake = match Alarm::new().and_then(|a| a.set(clock::at_secs(clock::now() + 1)).map(|()| a))
+    {
+        Ok(alarm) => alarm,
+        Err(e) => {
+            tracing::error!("Timer for UPS [{name}]: {e}");
+            return;
+        }
+    };
     let drain = link.clone();
     let mut writer = tokio::spawn(async move { drain.drain().await });
     let mut tok = Tokenizer::new();
     let mut buf = [0u8; 512];
-    // The periodic pass runs when something can change (a PING falls due, the data turns
-    // stale) and after each read, not on a fixed tick: a quiet link wakes upsd only for its
-    // PINGs and their replies.
-    let wake = tokio::time::sleep_until(clock::at_secs(clock::now() + 1));
-    tokio::pin!(wake);
     let end = loop {
         let checked = tokio::select! {
             read = reader.read(&mut buf) => match read {
@@ -114,16 +121,20 @@ async fn serve(server: &Arc<Mutex<Server>>, name: &str, generation: u64, mut str
                 }
                 break End::Gone;
             }
-            _ = &mut wake => check(server, name, generation),
+            _ = wake.wait() => check(server, name, generation),
         };
-        match checked {
-            Check::Ok(next) => wake.as_mut().reset(clock::at_secs(next)),
+        let next = match checked {
+            Check::Ok(next) => next,
             // With the queue full the driver has a message to read already.
             Check::Ping(next) => {
                 _ = link.offer(name, &UpsdMsg::Ping);
-                wake.as_mut().reset(clock::at_secs(next));
+                next
             }
             Check::Superseded => break End::Superseded,
+        };
+        if let Err(e) = wake.set(clock::at_secs(next)) {
+            tracing::error!("Timer for UPS [{name}]: {e}");
+            break End::Gone;
         }
     };
     writer.abort();

@@ -12,6 +12,7 @@
 //! I/O; `history` keeps the last hour the page's chart draws. `mdns` advertises the
 //! listeners over multicast DNS (`MDNS on`).
 
+mod alarm;
 mod allow;
 mod client;
 mod clock;
