@@ -5,7 +5,8 @@
 //! The binary parses NUT's command line into [`Options`] and calls [`run`]. Inside: `start`
 //! is the start-up sequence; `cmd` answers one request (typed by `nut_proto`) against
 //! `state::Server` with no I/O; `client` and `driver` move bytes between sockets and that
-//! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half); `server` wires links, listeners
+//! state (the driver link speaks `nut_state`'s messages; `link` is its bounded writing half,
+//! `alarm` its timer); `server` wires links, listeners
 //! and reloads; `config` and `tls` load NUT's files; [`Error`] says why start-up (or a reload)
 //! failed. `http` is the optional read-only HTTP listener (`LISTEN_HTTP`): `view` renders
 //! `/metrics`, `/v1/ups` and serves the status page from a snapshot of the state, with no
