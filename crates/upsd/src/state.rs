@@ -13,7 +13,7 @@ use nut_proto::{Command, ErrCode, TrackingStatus};
 use nut_state::{DriverMsg, Tree, Var};
 use tokio::sync::{watch, Notify};
 
-use crate::cmd::Session;
+use crate::cmd::{Rendered, Session};
 pub(crate) use crate::link::DriverLink;
 
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
@@ -48,7 +48,9 @@ pub(crate) struct Ups {
     pub(crate) desc: Option<String>,
     /// `<STATEPATH>/<driver>-<name>`.
     pub(crate) socket: PathBuf,
-    pub(crate) tree: Tree,
+    pub(crate) tree: Replica,
+    /// LIST VAR, RW and CMD as last rendered (see [`crate::cmd::Rendered`]).
+    pub(crate) rendered: Rendered,
     pub(crate) link: Option<DriverLink>,
     pub(crate) dumpdone: bool,
     pub(crate) data_ok: bool,
@@ -87,7 +89,7 @@ impl Ups {
             DriverMsg::DataOk => self.data_ok = true,
             DriverMsg::DataStale => self.data_ok = false,
             m => {
-                self.tree.apply(m);
+                self.tree.change().apply(m);
                 match m {
                     DriverMsg::SetInfo { var, value } if var.eq_ignore_ascii_case("ups.status") => {
                         self.fsd.on_status(value);
@@ -145,15 +147,46 @@ impl Ups {
         self.link = Some(link);
         self.dumpdone = false;
         self.last_heard = now;
-        self.tree.set_info("ups.status", "WAIT");
+        self.tree.change().set_info("ups.status", "WAIT");
         self.publish_status();
     }
 
     /// Called when the socket goes away: everything the driver published is forgotten.
     pub(crate) fn on_disconnect(&mut self) {
         self.link = None;
-        self.tree.clear();
+        self.tree.change().clear();
         self.publish_status();
+    }
+}
+
+/// A UPS's tree as upsd replicates it from the driver, and a version that every change
+/// bumps, so a reply rendered from the tree stays valid while the version is the same. It
+/// reads as the [`Tree`]; it changes only through [`Replica::change`] (no `DerefMut`), so no
+/// change can leave the version behind.
+#[derive(Debug, Default)]
+pub(crate) struct Replica {
+    tree: Tree,
+    version: u64,
+}
+
+impl Replica {
+    /// The tree, to change: the version is bumped first.
+    pub(crate) fn change(&mut self) -> &mut Tree {
+        self.version += 1;
+        &mut self.tree
+    }
+
+    /// Bumped by every [`Replica::change`].
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Tree;
+
+    fn deref(&self) -> &Tree {
+        &self.tree
     }
 }
 

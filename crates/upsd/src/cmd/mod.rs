@@ -13,6 +13,7 @@ mod misc;
 mod set;
 mod watch;
 
+pub(crate) use list::Rendered;
 pub(crate) use misc::SERVER_VERSION;
 pub(crate) use watch::next_push;
 
@@ -214,12 +215,22 @@ pub(crate) mod testutil {
 
         /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
         pub(crate) fn status(&mut self, value: &str) {
-            let msg = nut_state::DriverMsg::SetInfo {
+            self.apply(&nut_state::DriverMsg::SetInfo {
                 var: "ups.status".into(),
                 value: value.into(),
-            };
+            });
+        }
+
+        /// The driver of UPS `ups` sends `line` (at time 100).
+        #[track_caller]
+        pub(crate) fn driver(&mut self, line: &str) {
+            let words = nut_proto::split_line(line).unwrap_or_default();
+            self.apply(&nut_state::DriverMsg::parse(&words).expect("a driver message"));
+        }
+
+        fn apply(&mut self, msg: &nut_state::DriverMsg) {
             if let Some(ups) = self.server.ups_mut("ups") {
-                ups.on_message(&msg, 100);
+                ups.on_message(msg, 100);
             }
         }
 
