@@ -44,13 +44,9 @@ impl SimServer {
 
     /// A new client connection from `addr`.
     pub fn connect(&mut self, addr: &str) -> SimClient {
-        let entry = self.server.add_client(addr.to_string(), -1);
+        let entry = self.server.add_client(addr.into(), -1, None);
         SimClient {
-            session: Session {
-                id: entry.id,
-                addr: entry.addr,
-                ..Session::default()
-            },
+            session: Session::of(&entry),
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{Command, ErrCode, TrackingStatus};
 use nut_state::{DriverMsg, Tree, Var};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
 use crate::cmd::{Rendered, Session};
 pub(crate) use crate::link::DriverLink;
@@ -243,7 +243,8 @@ impl Fsd {
 #[derive(Debug, Clone)]
 pub(crate) struct ClientEntry {
     pub(crate) id: u64,
-    pub(crate) addr: String,
+    /// The peer's address as NUT shows it (shared with the connection's session).
+    pub(crate) addr: Arc<str>,
     /// Canonical name of the UPS this client did LOGIN to.
     pub(crate) login_ups: Option<String>,
     pub(crate) peer: Arc<Peer>,
@@ -259,14 +260,18 @@ pub(crate) struct Peer {
     fd: RawFd,
     /// [`crate::clock::millis`] at the last complete line (or the connect).
     active: AtomicU64,
+    /// The connection's MAXCONN slot, given back when the connection's task and the
+    /// registry both let go of the peer (here rather than in every connection's future).
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Peer {
-    /// The peer of a connection on socket `fd`, active now.
-    pub(crate) fn new(fd: RawFd) -> Peer {
+    /// The peer of a connection on socket `fd` holding `permit`, active now.
+    pub(crate) fn new(fd: RawFd, permit: Option<OwnedSemaphorePermit>) -> Peer {
         Peer {
             fd,
             active: AtomicU64::new(crate::clock::millis()),
+            _permit: permit,
         }
     }
 
@@ -385,6 +390,8 @@ pub(crate) struct Server {
     pub(crate) tracking_delay: Secs,
     /// Whether STARTTLS can be offered (a certificate is loaded).
     pub(crate) tls_ready: bool,
+    /// What STARTTLS hands the connection to (here rather than in every connection).
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Wakes the idle sweep when the first client connects.
     pub(crate) first_client: Arc<Notify>,
     /// `ALLOW_FROM`: who may connect.
@@ -417,14 +424,20 @@ impl Server {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
-    /// Register a new connection on socket `fd`; it is listed first.
-    pub(crate) fn add_client(&mut self, addr: String, fd: RawFd) -> ClientEntry {
+    /// Register a new connection on socket `fd`, holding its MAXCONN slot `permit`; it is
+    /// listed first.
+    pub(crate) fn add_client(
+        &mut self,
+        addr: Arc<str>,
+        fd: RawFd,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> ClientEntry {
         self.next_client_id += 1;
         let entry = ClientEntry {
             id: self.next_client_id,
             addr,
             login_ups: None,
-            peer: Arc::new(Peer::new(fd)),
+            peer: Arc::new(Peer::new(fd, permit)),
         };
         if self.clients.is_empty() {
             self.first_client.notify_one();

@@ -130,7 +130,7 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                         .eq_ignore_ascii_case(&ups.name)
                         .then(|| ListItem::Client {
                             ups: login.into(),
-                            addr: c.addr.as_str().into(),
+                            addr: (*c.addr).into(),
                         })
                 })
                 .collect()

@@ -17,27 +17,74 @@ pub(crate) use list::Rendered;
 pub(crate) use misc::SERVER_VERSION;
 pub(crate) use watch::next_push;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use nut_proto::{ErrCode, OkReply, ParseError, Reply, Request};
 
-use crate::state::{Secs, Server};
+use crate::state::{ClientEntry, Secs, Server};
 
-/// Per-connection state.
+/// Per-connection state. What a client declares (USERNAME, PASSWORD, LOGIN, SET TRACKING,
+/// WATCH) is boxed, created by the first of them: most connections (upsc, exporters,
+/// dashboards) declare nothing, and every connection's task holds its session for its whole
+/// life. The declared fields read through the session as if they were its own ([`Deref`]);
+/// a write to one boxes them ([`DerefMut`]).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Session {
     /// Registry id (see `Server::clients`).
     pub(crate) id: u64,
-    /// The peer's address as NUT shows it.
-    pub(crate) addr: String,
+    /// The peer's address as NUT shows it (shared with the registry entry).
+    pub(crate) addr: Arc<str>,
+    /// The connection runs over TLS.
+    pub(crate) tls: bool,
+    declared: Option<Box<Declared>>,
+}
+
+/// What a client declared on its connection (see [`Session`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Declared {
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
     /// Canonical name of the UPS this session did LOGIN to.
     pub(crate) login_ups: Option<String>,
     /// SET TRACKING ON on this connection.
     pub(crate) tracking: bool,
-    /// The connection runs over TLS.
-    pub(crate) tls: bool,
     /// `WATCH <ups>` was answered `OK WATCHING`: the status changes to push.
     pub(crate) watch: Option<Watching>,
+}
+
+/// What a session that declared nothing reads.
+static NOTHING_DECLARED: Declared = Declared {
+    username: None,
+    password: None,
+    login_ups: None,
+    tracking: false,
+    watch: None,
+};
+
+impl Session {
+    /// The session of a newly registered connection: nothing declared yet.
+    pub(crate) fn of(entry: &ClientEntry) -> Session {
+        Session {
+            id: entry.id,
+            addr: entry.addr.clone(),
+            ..Session::default()
+        }
+    }
+}
+
+impl Deref for Session {
+    type Target = Declared;
+
+    fn deref(&self) -> &Declared {
+        self.declared.as_deref().unwrap_or(&NOTHING_DECLARED)
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Declared {
+        self.declared.get_or_insert_with(Box::default)
+    }
 }
 
 /// A connection's `WATCH`: the UPS (as ups.conf spells it) and its status changes.
@@ -205,12 +252,8 @@ pub(crate) mod testutil {
 
         /// Another connection.
         pub(crate) fn client(&mut self) -> Session {
-            let entry = self.server.add_client("127.0.0.1".into(), -1);
-            Session {
-                id: entry.id,
-                addr: entry.addr,
-                ..Session::default()
-            }
+            let entry = self.server.add_client("127.0.0.1".into(), -1, None);
+            Session::of(&entry)
         }
 
         /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
