@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::future::poll_fn;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -66,15 +66,21 @@ thread_local! {
     };
 }
 
-/// The text NUT shows for a peer: the bare address (IPv4-mapped IPv6 shown as IPv4).
-pub(crate) fn peer_text(addr: &SocketAddr) -> String {
+/// The address NUT shows for a peer: the bare address, IPv4-mapped IPv6 as IPv4 (its
+/// `Display` is NUT's text).
+pub(crate) fn peer_ip(addr: &SocketAddr) -> IpAddr {
     match addr {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.ip().to_string(),
+            Some(v4) => v4.into(),
+            None => (*v6.ip()).into(),
         },
-        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V4(v4) => (*v4.ip()).into(),
     }
+}
+
+/// The text NUT shows for a peer (see [`peer_ip`]).
+pub(crate) fn peer_text(addr: &SocketAddr) -> String {
+    peer_ip(addr).to_string()
 }
 
 enum End {
@@ -104,7 +110,7 @@ pub(crate) fn serve(
     permit: Option<OwnedSemaphorePermit>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let entry = lock(&server).add_client(peer_text(&peer).into(), stream.as_raw_fd(), permit);
+    let entry = lock(&server).add_client(peer_ip(&peer), stream.as_raw_fd(), permit);
     tracing::debug!("Connect from {}", entry.addr);
     // Declared `mut` here and used in place: moved into locals inside the block, they
     // would be held twice (as captured and as locals) by the future.
@@ -334,7 +340,7 @@ async fn plain_loop(mut conn: Conn<'_>, stream: &mut TcpStream) -> End {
             let bytes = std::mem::take(&mut conn.rest);
             SCRATCH.with_borrow_mut(|scratch| conn.feed(&bytes, &mut scratch.out))
         };
-        match send_plain(stream, &conn.session.addr) {
+        match send_plain(stream, conn.session.addr) {
             Ok(None) => {}
             Ok(Some(wait)) => {
                 if wait.await.is_err() {
@@ -372,7 +378,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 read = io.read(&mut buf) => read,
                 line = crate::cmd::next_push(&mut conn.session.watch) => {
                     out = line;
-                    if send(io, &mut out, &conn.session.addr).await.is_err() {
+                    if send(io, &mut out, conn.session.addr).await.is_err() {
                         return End::Closed;
                     }
                     continue;
@@ -388,7 +394,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
             let bytes = std::mem::take(&mut conn.rest);
             conn.feed(&bytes, &mut out)
         };
-        if send(io, &mut out, &conn.session.addr).await.is_err() {
+        if send(io, &mut out, conn.session.addr).await.is_err() {
             return End::Closed;
         }
         if let Some(end) = conn.next(&fed) {
@@ -400,7 +406,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
 /// The client is gone or was dropped (logged).
 struct Dropped;
 
-fn stalled(addr: &str) -> Dropped {
+fn stalled(addr: IpAddr) -> Dropped {
     tracing::warn!(
         "Dropping client {addr}: it read none of its replies for {} s",
         WRITE_STALL.as_secs()
@@ -408,7 +414,7 @@ fn stalled(addr: &str) -> Dropped {
     Dropped
 }
 
-fn failed(addr: &str, e: std::io::Error) -> Dropped {
+fn failed(addr: IpAddr, e: std::io::Error) -> Dropped {
     tracing::info!("Dropping client {addr}: write failed: {e}");
     Dropped
 }
@@ -422,7 +428,7 @@ fn failed(addr: &str, e: std::io::Error) -> Dropped {
 #[allow(clippy::type_complexity)]
 fn send_plain<'a>(
     stream: &'a TcpStream,
-    addr: &'a str,
+    addr: IpAddr,
 ) -> Result<Option<Pin<Box<impl std::future::Future<Output = Result<(), Dropped>> + 'a>>>, Dropped>
 {
     let left = SCRATCH.with_borrow_mut(|scratch| {
@@ -453,7 +459,7 @@ fn send_plain<'a>(
 }
 
 /// Write what the socket did not take at once, as it takes it (see [`send_plain`]).
-async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: &str) -> Result<(), Dropped> {
+async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: IpAddr) -> Result<(), Dropped> {
     let mut rest = &left[..];
     while !rest.is_empty() {
         match tokio::time::timeout(WRITE_STALL, stream.writable()).await {
@@ -480,7 +486,7 @@ async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: &str) -> Result<(),
 async fn send<S: AsyncWrite + Unpin>(
     io: &mut S,
     out: &mut Vec<u8>,
-    addr: &str,
+    addr: IpAddr,
 ) -> Result<(), Dropped> {
     if out.is_empty() {
         return Ok(());

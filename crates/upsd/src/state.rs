@@ -3,6 +3,7 @@
 //! command handlers and the driver links while they hold the server lock.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -243,8 +244,8 @@ impl Fsd {
 #[derive(Debug, Clone)]
 pub(crate) struct ClientEntry {
     pub(crate) id: u64,
-    /// The peer's address as NUT shows it (shared with the connection's session).
-    pub(crate) addr: Arc<str>,
+    /// The peer's address (shown as NUT shows it by its `Display`).
+    pub(crate) addr: IpAddr,
     /// Canonical name of the UPS this client did LOGIN to.
     pub(crate) login_ups: Option<String>,
     pub(crate) peer: Arc<Peer>,
@@ -428,7 +429,7 @@ impl Server {
     /// listed first.
     pub(crate) fn add_client(
         &mut self,
-        addr: Arc<str>,
+        addr: IpAddr,
         fd: RawFd,
         permit: Option<OwnedSemaphorePermit>,
     ) -> ClientEntry {
@@ -455,7 +456,7 @@ impl Server {
         if let Some(name) = entry.login_ups {
             if let Some(ups) = self.ups_mut(&name) {
                 ups.numlogins = ups.numlogins.saturating_sub(1);
-                ups.fsd.on_departure(id, &entry.addr);
+                ups.fsd.on_departure(id, &entry.addr.to_string());
             }
         }
     }

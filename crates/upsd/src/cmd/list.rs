@@ -130,7 +130,7 @@ fn items<'a>(server: &'a Server, now: Secs, query: &List) -> Result<Vec<ListItem
                         .eq_ignore_ascii_case(&ups.name)
                         .then(|| ListItem::Client {
                             ups: login.into(),
-                            addr: (*c.addr).into(),
+                            addr: c.addr.to_string().into(),
                         })
                 })
                 .collect()

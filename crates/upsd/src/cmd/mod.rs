@@ -17,8 +17,8 @@ pub(crate) use list::Rendered;
 pub(crate) use misc::SERVER_VERSION;
 pub(crate) use watch::next_push;
 
+use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 
 use nut_proto::{ErrCode, OkReply, ParseError, Reply, Request};
 
@@ -29,12 +29,12 @@ use crate::state::{ClientEntry, Secs, Server};
 /// dashboards) declare nothing, and every connection's task holds its session for its whole
 /// life. The declared fields read through the session as if they were its own ([`Deref`]);
 /// a write to one boxes them ([`DerefMut`]).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Session {
     /// Registry id (see `Server::clients`).
     pub(crate) id: u64,
-    /// The peer's address as NUT shows it (shared with the registry entry).
-    pub(crate) addr: Arc<str>,
+    /// The peer's address (shown as NUT shows it by its `Display`).
+    pub(crate) addr: IpAddr,
     /// The connection runs over TLS.
     pub(crate) tls: bool,
     declared: Option<Box<Declared>>,
@@ -67,8 +67,9 @@ impl Session {
     pub(crate) fn of(entry: &ClientEntry) -> Session {
         Session {
             id: entry.id,
-            addr: entry.addr.clone(),
-            ..Session::default()
+            addr: entry.addr,
+            tls: false,
+            declared: None,
         }
     }
 }
@@ -216,15 +217,13 @@ pub(crate) mod testutil {
         /// `other` (no driver), and the users `admin`, `primary` and `secondary` (password
         /// `pw`).
         pub(crate) fn new() -> Rig {
-            let (server, driver) = server();
-            let mut rig = Rig {
+            let (mut server, driver) = server();
+            Rig {
+                session: local_client(&mut server),
                 server,
-                session: Session::default(),
                 driver,
                 unread: Vec::new(),
-            };
-            rig.session = rig.client();
-            rig
+            }
         }
 
         /// Send each request on the first connection and check its reply (written without
@@ -252,8 +251,7 @@ pub(crate) mod testutil {
 
         /// Another connection.
         pub(crate) fn client(&mut self) -> Session {
-            let entry = self.server.add_client("127.0.0.1".into(), -1, None);
-            Session::of(&entry)
+            local_client(&mut self.server)
         }
 
         /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
@@ -294,6 +292,12 @@ pub(crate) mod testutil {
                 .filter_map(|l| UpsdMsg::parse(&nut_proto::split_line(l).unwrap_or_default()))
                 .collect()
         }
+    }
+
+    /// A connection from 127.0.0.1.
+    fn local_client(server: &mut Server) -> Session {
+        let entry = server.add_client(std::net::Ipv4Addr::LOCALHOST.into(), -1, None);
+        Session::of(&entry)
     }
 
     fn server() -> (Server, UnixStream) {
