@@ -16,6 +16,10 @@ use crate::{Args, Error, Mix};
 /// A request without an answer after this long counts as failed (and its connection is
 /// dropped).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connect may take while setting up (not measured): a server slow to accept
+/// (stock upsd with thousands of connections on a loaded machine) overflows its listen
+/// backlog, and the kernel retries a dropped SYN after 1, 3, 7 and 15 s.
+const SETUP_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections opened at once while setting up.
 const CONNECTS_AT_ONCE: usize = 256;
 
@@ -80,7 +84,7 @@ pub(crate) async fn open_all(addr: SocketAddr, args: &Args) -> Result<Vec<Conn>,
         let login = (args.mix == Mix::LoginGet).then(|| login_lines(args));
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
-            open(addr, login.as_deref()).await
+            open(addr, login.as_deref(), SETUP_CONNECT_TIMEOUT).await
         }));
     }
     let mut conns = Vec::with_capacity(tasks.len());
@@ -109,8 +113,9 @@ fn login_lines(args: &Args) -> Vec<String> {
 async fn open(
     addr: SocketAddr,
     login: Option<&[String]>,
+    connect_timeout: Duration,
 ) -> std::io::Result<(Lines, OwnedWriteHalf)> {
-    let stream = tokio::time::timeout(REPLY_TIMEOUT, TcpStream::connect(addr))
+    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
@@ -139,16 +144,27 @@ async fn exchange(
     let mut first = String::new();
     read_line(r, &mut first).await?;
     if list && first.starts_with("BEGIN LIST") {
-        let mut more = String::new();
-        loop {
-            more.clear();
-            read_line(r, &mut more).await?;
-            if more.starts_with("END LIST") {
-                break;
-            }
-        }
+        tokio::time::timeout(REPLY_TIMEOUT, skip_list(r))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply"))??;
     }
     Ok(first)
+}
+
+/// Read the lines of a list after its BEGIN line, up to and with its END line. Bytes, and
+/// one deadline for the whole list: a clock read and a UTF-8 check per line made the
+/// generator, not the server, the bound of a LIST VAR run.
+async fn skip_list(r: &mut Lines) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line.starts_with(b"END LIST") {
+            return Ok(());
+        }
+    }
 }
 
 async fn read_line(r: &mut Lines, buf: &mut String) -> std::io::Result<()> {
@@ -175,14 +191,14 @@ impl Plan {
     async fn request(&self, conn: &mut Conn) -> std::io::Result<bool> {
         let reply = match self.mix {
             Mix::Upsc => {
-                let mut io = open(self.addr, None).await?;
+                let mut io = open(self.addr, None, REPLY_TIMEOUT).await?;
                 let reply = exchange(&mut io, &self.get, false).await?;
                 exchange(&mut io, "LOGOUT", false).await?;
                 reply
             }
             _ => {
                 if conn.io.is_none() {
-                    conn.io = Some(open(self.addr, self.login.as_deref()).await?);
+                    conn.io = Some(open(self.addr, self.login.as_deref(), REPLY_TIMEOUT).await?);
                 }
                 let Some(io) = conn.io.as_mut() else {
                     return Err(std::io::ErrorKind::NotConnected.into());

@@ -38,6 +38,9 @@ pub enum Reply<'a> {
     Get(GetReply<'a>),
     /// `BEGIN LIST ...`, the items, `END LIST ...`.
     List(ListReply<'a>),
+    /// Lines a [`Reply`] rendered earlier, sent as they are: upsd keeps a long LIST reply
+    /// rendered while what it shows does not change.
+    Rendered(&'a [u8]),
 }
 
 impl From<ErrCode> for Reply<'_> {
@@ -61,6 +64,7 @@ impl Reply<'_> {
             Reply::Text(text) => line(out, |o| o.extend_from_slice(text.as_bytes())),
             Reply::Get(get) => get.render_into(out),
             Reply::List(list) => list.render_into(out),
+            Reply::Rendered(bytes) => out.extend_from_slice(bytes),
         }
     }
 

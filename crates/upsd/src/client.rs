@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::future::poll_fn;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -27,6 +27,7 @@ use nut_daemon::ratelimit::RateLimit;
 use nut_proto::Tokenizer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 
 use crate::clock;
@@ -65,29 +66,35 @@ thread_local! {
     };
 }
 
-/// The text NUT shows for a peer: the bare address (IPv4-mapped IPv6 shown as IPv4).
-pub(crate) fn peer_text(addr: &SocketAddr) -> String {
+/// The address NUT shows for a peer: the bare address, IPv4-mapped IPv6 as IPv4 (its
+/// `Display` is NUT's text).
+pub(crate) fn peer_ip(addr: &SocketAddr) -> IpAddr {
     match addr {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.ip().to_string(),
+            Some(v4) => v4.into(),
+            None => (*v6.ip()).into(),
         },
-        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V4(v4) => (*v4.ip()).into(),
     }
+}
+
+/// The text NUT shows for a peer (see [`peer_ip`]).
+pub(crate) fn peer_text(addr: &SocketAddr) -> String {
+    peer_ip(addr).to_string()
 }
 
 enum End {
     Closed,
     StartTls,
     /// `OK WATCHING` was sent: the connection goes on in [`owned_loop`], which also pushes.
-    Watch(Leftover),
+    Watch(Box<Leftover>),
 }
 
 /// What a pass over bytes read left for the next loop to answer.
 #[derive(Default)]
 struct Leftover {
     partial: Option<Box<Tokenizer>>,
-    rest: Vec<u8>,
+    rest: Box<[u8]>,
     close: bool,
 }
 
@@ -96,44 +103,47 @@ struct Leftover {
 ///
 /// The registration is done before the returned future exists, so the future (which every
 /// connection's task holds inline for its whole life) keeps only what the session needs.
-pub(crate) fn serve<P: Send + 'static>(
+pub(crate) fn serve(
     server: Arc<Mutex<Server>>,
     stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    permit: P,
+    permit: Option<OwnedSemaphorePermit>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let entry = lock(&server).add_client(peer_text(&peer), stream.as_raw_fd());
+    let entry = lock(&server).add_client(peer_ip(&peer), stream.as_raw_fd(), permit);
     tracing::debug!("Connect from {}", entry.addr);
-    let session = Session {
-        id: entry.id,
-        addr: entry.addr,
-        ..Session::default()
-    };
+    // Declared `mut` here and used in place: moved into locals inside the block, they
+    // would be held twice (as captured and as locals) by the future.
+    let mut session = Session::of(&entry);
+    let mut stream = stream;
     let peer = entry.peer;
     async move {
-        let (mut stream, mut session) = (stream, session);
-        let mut end = plain_loop(&server, &mut session, &mut stream, &peer).await;
+        let conn = Conn::new(&server, &mut session, &peer, Leftover::default());
+        let mut end = plain_loop(conn, &mut stream).await;
         if let End::Watch(left) = end {
             // Boxed: watching connections are few, and inline their loop would enlarge
             // every connection's future.
-            end = Box::pin(owned_loop(&server, &mut session, &mut stream, &peer, left)).await;
+            end = Box::pin(owned_loop(&server, &mut session, &mut stream, &peer, *left)).await;
         }
-        if let (End::StartTls, Some(acceptor)) = (end, tls) {
-            Box::pin(serve_tls(
-                &server,
-                &mut session,
-                &mut stream,
-                acceptor,
-                &peer,
-            ))
-            .await;
+        if let End::StartTls = end {
+            let config = lock(&server).tls.clone();
+            if let Some(config) = config {
+                let acceptor = TlsAcceptor::from(config);
+                Box::pin(serve_tls(
+                    &server,
+                    &mut session,
+                    &mut stream,
+                    acceptor,
+                    &peer,
+                ))
+                .await;
+            }
         }
         lock(&server).remove_client(session.id);
         tracing::debug!("Disconnect {}", session.addr);
+        // The socket first, then the MAXCONN slot (held by the peer, dropped last).
         drop(stream);
-        drop(permit);
+        drop(peer);
     }
 }
 
@@ -210,7 +220,7 @@ struct Conn<'a> {
     /// tokenizer holds nothing, so each pass starts one unless a line is pending).
     partial: Option<Box<Tokenizer>>,
     /// Bytes read but not looked at yet (only after the replies filled up mid-read).
-    rest: Vec<u8>,
+    rest: Box<[u8]>,
     /// LOGOUT was answered: close once the bytes already read are answered.
     close: bool,
 }
@@ -279,7 +289,8 @@ impl<'a> Conn<'a> {
                         After::StartTls => return Fed::StartTls,
                     }
                     if out.len() >= OUT_HIGH {
-                        self.rest.extend_from_slice(&bytes[i + 1..]);
+                        // empty here: the caller took what an earlier pass left
+                        self.rest = bytes[i + 1..].into();
                         return Fed::Full;
                     }
                 }
@@ -298,13 +309,9 @@ impl<'a> Conn<'a> {
     }
 }
 
-async fn plain_loop(
-    server: &Arc<Mutex<Server>>,
-    session: &mut Session,
-    stream: &mut TcpStream,
-    peer: &Peer,
-) -> End {
-    let mut conn = Conn::new(server, session, peer, Leftover::default());
+/// The connection's state comes made (its parts as arguments would be held twice, as the
+/// arguments and in `conn`, by every connection's future).
+async fn plain_loop(mut conn: Conn<'_>, stream: &mut TcpStream) -> End {
     loop {
         let fed = if conn.rest.is_empty() {
             // Read into the thread's buffer and answer within the same poll.
@@ -333,14 +340,20 @@ async fn plain_loop(
             let bytes = std::mem::take(&mut conn.rest);
             SCRATCH.with_borrow_mut(|scratch| conn.feed(&bytes, &mut scratch.out))
         };
-        if send_plain(stream, &conn.session.addr).await.is_err() {
-            return End::Closed;
+        match send_plain(stream, conn.session.addr) {
+            Ok(None) => {}
+            Ok(Some(wait)) => {
+                if wait.await.is_err() {
+                    return End::Closed;
+                }
+            }
+            Err(Dropped) => return End::Closed,
         }
         if let Some(end) = conn.next(&fed) {
             return end;
         }
         if conn.session.watch.is_some() {
-            return End::Watch(conn.leftover());
+            return End::Watch(Box::new(conn.leftover()));
         }
     }
 }
@@ -365,7 +378,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 read = io.read(&mut buf) => read,
                 line = crate::cmd::next_push(&mut conn.session.watch) => {
                     out = line;
-                    if send(io, &mut out, &conn.session.addr).await.is_err() {
+                    if send(io, &mut out, conn.session.addr).await.is_err() {
                         return End::Closed;
                     }
                     continue;
@@ -381,7 +394,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
             let bytes = std::mem::take(&mut conn.rest);
             conn.feed(&bytes, &mut out)
         };
-        if send(io, &mut out, &conn.session.addr).await.is_err() {
+        if send(io, &mut out, conn.session.addr).await.is_err() {
             return End::Closed;
         }
         if let Some(end) = conn.next(&fed) {
@@ -393,7 +406,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
 /// The client is gone or was dropped (logged).
 struct Dropped;
 
-fn stalled(addr: &str) -> Dropped {
+fn stalled(addr: IpAddr) -> Dropped {
     tracing::warn!(
         "Dropping client {addr}: it read none of its replies for {} s",
         WRITE_STALL.as_secs()
@@ -401,7 +414,7 @@ fn stalled(addr: &str) -> Dropped {
     Dropped
 }
 
-fn failed(addr: &str, e: std::io::Error) -> Dropped {
+fn failed(addr: IpAddr, e: std::io::Error) -> Dropped {
     tracing::info!("Dropping client {addr}: write failed: {e}");
     Dropped
 }
@@ -409,8 +422,15 @@ fn failed(addr: &str, e: std::io::Error) -> Dropped {
 /// Write the thread's pending replies to a plain socket: one write, which takes them all
 /// unless the client is behind; what it leaves is copied out and written as the socket takes
 /// it. A client that takes none of it for [`WRITE_STALL`] is dropped, and so is one whose
-/// socket fails; both are logged.
-async fn send_plain(stream: &TcpStream, addr: &str) -> Result<(), Dropped> {
+/// socket fails; both are logged. Returns the wait for what the socket did not take at once,
+/// if any: boxed, as it is rare and inline it would enlarge every connection's future by a
+/// timer.
+#[allow(clippy::type_complexity)]
+fn send_plain<'a>(
+    stream: &'a TcpStream,
+    addr: IpAddr,
+) -> Result<Option<Pin<Box<impl std::future::Future<Output = Result<(), Dropped>> + 'a>>>, Dropped>
+{
     let left = SCRATCH.with_borrow_mut(|scratch| {
         let out = &mut scratch.out;
         let mut done = 0;
@@ -435,16 +455,11 @@ async fn send_plain(stream: &TcpStream, addr: &str) -> Result<(), Dropped> {
         result
     });
     let left = left.map_err(|e| failed(addr, e))?;
-    if left.is_empty() {
-        return Ok(());
-    }
-    // Boxed: the wait for a slow reader is rare, and inline it would enlarge every
-    // connection's future by a timer.
-    Box::pin(write_rest(stream, left, addr)).await
+    Ok((!left.is_empty()).then(|| Box::pin(write_rest(stream, left, addr))))
 }
 
 /// Write what the socket did not take at once, as it takes it (see [`send_plain`]).
-async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: &str) -> Result<(), Dropped> {
+async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: IpAddr) -> Result<(), Dropped> {
     let mut rest = &left[..];
     while !rest.is_empty() {
         match tokio::time::timeout(WRITE_STALL, stream.writable()).await {
@@ -471,7 +486,7 @@ async fn write_rest(stream: &TcpStream, left: Vec<u8>, addr: &str) -> Result<(),
 async fn send<S: AsyncWrite + Unpin>(
     io: &mut S,
     out: &mut Vec<u8>,
-    addr: &str,
+    addr: IpAddr,
 ) -> Result<(), Dropped> {
     if out.is_empty() {
         return Ok(());
@@ -505,10 +520,12 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stream = TcpStream::connect(addr).await.unwrap();
         let server = Arc::new(Mutex::new(Server::new()));
-        let fut = serve(server, stream, addr, None, ());
+        let fut = serve(server, stream, addr, None);
         let size = size_of_val(&fut);
         eprintln!("serve future: {size} bytes");
-        assert!(size <= 1024, "serve future: {size} bytes");
+        // tokio's task cell is 128-byte aligned and adds about 100 bytes: a future of at
+        // most 280 bytes (release; 288 here) makes a 384-byte cell, 8 bytes more a 512-byte one
+        assert!(size <= 288, "serve future: {size} bytes");
     }
 
     fn set_status(server: &Arc<Mutex<Server>>, value: &str) {
@@ -536,7 +553,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stream = client.connect(addr).await.unwrap();
         let (accepted, peer) = listener.accept().await.unwrap();
-        tokio::spawn(serve(server.clone(), accepted, peer, None, ()));
+        tokio::spawn(serve(server.clone(), accepted, peer, None));
         (server, stream)
     }
 

@@ -96,12 +96,10 @@ impl Harness {
 
     /// A new connection from 127.0.0.1; its number.
     pub fn connect(&mut self) -> usize {
-        let entry = self.server.add_client("127.0.0.1".into(), -1);
-        let session = Session {
-            id: entry.id,
-            addr: entry.addr,
-            ..Session::default()
-        };
+        let entry = self
+            .server
+            .add_client(std::net::Ipv4Addr::LOCALHOST.into(), -1, None);
+        let session = Session::of(&entry);
         self.conns.push(Some(Conn {
             session,
             tok: Tokenizer::new(),

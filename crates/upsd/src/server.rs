@@ -48,6 +48,7 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     server.users = p.users;
     server.descriptions = p.descriptions;
     server.tls_ready = p.tls.is_some();
+    server.tls = p.tls.as_ref().map(|t| t.config().clone());
     server.allow.set(p.conf.upsd.allow_from.clone());
     let server = Arc::new(Mutex::new(server));
     for def in &p.upses {
@@ -79,15 +80,14 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     for std_listener in p.listeners {
         std_listener.set_nonblocking(true).map_err(Error::Serve)?;
         let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
-        let (tls, for_client) = (p.tls.clone(), server.clone());
+        let for_client = server.clone();
         tokio::spawn(accept_loop(
             server.clone(),
             listener,
             permits.clone(),
             "",
             move |stream, peer, permit| {
-                let serve =
-                    crate::client::serve(for_client.clone(), stream, peer, tls.clone(), permit);
+                let serve = crate::client::serve(for_client.clone(), stream, peer, Some(permit));
                 tokio::spawn(serve);
             },
         ));

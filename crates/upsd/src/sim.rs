@@ -42,15 +42,14 @@ impl SimServer {
         SimServer { server, links }
     }
 
-    /// A new client connection from `addr`.
+    /// A new client connection from `addr`, an IP address (panics on anything else).
     pub fn connect(&mut self, addr: &str) -> SimClient {
-        let entry = self.server.add_client(addr.to_string(), -1);
+        let ip = addr
+            .parse()
+            .unwrap_or_else(|_| panic!("SimServer::connect: {addr:?} is not an IP address"));
+        let entry = self.server.add_client(ip, -1, None);
         SimClient {
-            session: Session {
-                id: entry.id,
-                addr: entry.addr,
-                ..Session::default()
-            },
+            session: Session::of(&entry),
         }
     }
 

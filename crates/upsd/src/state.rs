@@ -3,6 +3,7 @@
 //! command handlers and the driver links while they hold the server lock.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,9 +12,9 @@ use std::sync::Arc;
 use nut_conf::upsd_users::{User, Users};
 use nut_proto::{Command, ErrCode, TrackingStatus};
 use nut_state::{DriverMsg, Tree, Var};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
-use crate::cmd::Session;
+use crate::cmd::{Rendered, Session};
 pub(crate) use crate::link::DriverLink;
 
 /// Seconds on a monotonic clock, whole like stock upsd's `time()` arithmetic.
@@ -48,7 +49,9 @@ pub(crate) struct Ups {
     pub(crate) desc: Option<String>,
     /// `<STATEPATH>/<driver>-<name>`.
     pub(crate) socket: PathBuf,
-    pub(crate) tree: Tree,
+    pub(crate) tree: Replica,
+    /// LIST VAR, RW and CMD as last rendered (see [`crate::cmd::Rendered`]).
+    pub(crate) rendered: Rendered,
     pub(crate) link: Option<DriverLink>,
     pub(crate) dumpdone: bool,
     pub(crate) data_ok: bool,
@@ -89,7 +92,7 @@ impl Ups {
             DriverMsg::DataOk => self.data_ok = true,
             DriverMsg::DataStale => self.data_ok = false,
             m => {
-                self.tree.apply(m);
+                self.tree.change().apply(m);
                 match m {
                     DriverMsg::SetInfo { var, value } if var.eq_ignore_ascii_case("ups.status") => {
                         self.fsd.on_status(value);
@@ -147,15 +150,46 @@ impl Ups {
         self.link = Some(link);
         self.dumpdone = false;
         self.last_heard = now;
-        self.tree.set_info("ups.status", "WAIT");
+        self.tree.change().set_info("ups.status", "WAIT");
         self.publish_status();
     }
 
     /// Called when the socket goes away: everything the driver published is forgotten.
     pub(crate) fn on_disconnect(&mut self) {
         self.link = None;
-        self.tree.clear();
+        self.tree.change().clear();
         self.publish_status();
+    }
+}
+
+/// A UPS's tree as upsd replicates it from the driver, and a version that every change
+/// bumps, so a reply rendered from the tree stays valid while the version is the same. It
+/// reads as the [`Tree`]; it changes only through [`Replica::change`] (no `DerefMut`), so no
+/// change can leave the version behind.
+#[derive(Debug, Default)]
+pub(crate) struct Replica {
+    tree: Tree,
+    version: u64,
+}
+
+impl Replica {
+    /// The tree, to change: the version is bumped first.
+    pub(crate) fn change(&mut self) -> &mut Tree {
+        self.version += 1;
+        &mut self.tree
+    }
+
+    /// Bumped by every [`Replica::change`].
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Tree;
+
+    fn deref(&self) -> &Tree {
+        &self.tree
     }
 }
 
@@ -212,7 +246,8 @@ impl Fsd {
 #[derive(Debug, Clone)]
 pub(crate) struct ClientEntry {
     pub(crate) id: u64,
-    pub(crate) addr: String,
+    /// The peer's address (shown as NUT shows it by its `Display`).
+    pub(crate) addr: IpAddr,
     /// Canonical name of the UPS this client did LOGIN to.
     pub(crate) login_ups: Option<String>,
     pub(crate) peer: Arc<Peer>,
@@ -228,14 +263,18 @@ pub(crate) struct Peer {
     fd: RawFd,
     /// [`crate::clock::millis`] at the last complete line (or the connect).
     active: AtomicU64,
+    /// The connection's MAXCONN slot, given back when the connection's task and the
+    /// registry both let go of the peer (here rather than in every connection's future).
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Peer {
-    /// The peer of a connection on socket `fd`, active now.
-    pub(crate) fn new(fd: RawFd) -> Peer {
+    /// The peer of a connection on socket `fd` holding `permit`, active now.
+    pub(crate) fn new(fd: RawFd, permit: Option<OwnedSemaphorePermit>) -> Peer {
         Peer {
             fd,
             active: AtomicU64::new(crate::clock::millis()),
+            _permit: permit,
         }
     }
 
@@ -354,6 +393,8 @@ pub(crate) struct Server {
     pub(crate) tracking_delay: Secs,
     /// Whether STARTTLS can be offered (a certificate is loaded).
     pub(crate) tls_ready: bool,
+    /// What STARTTLS hands the connection to (here rather than in every connection).
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Wakes the idle sweep when the first client connects.
     pub(crate) first_client: Arc<Notify>,
     /// `ALLOW_FROM`: who may connect.
@@ -386,14 +427,20 @@ impl Server {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
-    /// Register a new connection on socket `fd`; it is listed first.
-    pub(crate) fn add_client(&mut self, addr: String, fd: RawFd) -> ClientEntry {
+    /// Register a new connection on socket `fd`, holding its MAXCONN slot `permit`; it is
+    /// listed first.
+    pub(crate) fn add_client(
+        &mut self,
+        addr: IpAddr,
+        fd: RawFd,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> ClientEntry {
         self.next_client_id += 1;
         let entry = ClientEntry {
             id: self.next_client_id,
             addr,
             login_ups: None,
-            peer: Arc::new(Peer::new(fd)),
+            peer: Arc::new(Peer::new(fd, permit)),
         };
         if self.clients.is_empty() {
             self.first_client.notify_one();
@@ -411,7 +458,7 @@ impl Server {
         if let Some(name) = entry.login_ups {
             if let Some(ups) = self.ups_mut(&name) {
                 ups.numlogins = ups.numlogins.saturating_sub(1);
-                ups.fsd.on_departure(id, &entry.addr);
+                ups.fsd.on_departure(id, &entry.addr.to_string());
             }
         }
     }

@@ -136,7 +136,7 @@ impl Snapshot {
                                 .as_deref()
                                 .is_some_and(|l| l.eq_ignore_ascii_case(&u.name))
                         })
-                        .map(|c| c.addr.clone())
+                        .map(|c| c.addr.to_string())
                         .collect(),
                     history: if history_of.is_some_and(|h| h.eq_ignore_ascii_case(&u.name)) {
                         u.history.samples()

@@ -87,7 +87,7 @@ pub(super) fn note_read(server: &mut Server, session: &Session, request: &Reques
     }
     let who = match &session.username {
         Some(user) => format!("{user}@{}", session.addr),
-        None => session.addr.clone(),
+        None => session.addr.to_string(),
     };
     u.fsd.witnessed(|| format!("{who} read the FSD status"));
 }

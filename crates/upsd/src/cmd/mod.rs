@@ -13,30 +13,79 @@ mod misc;
 mod set;
 mod watch;
 
+pub(crate) use list::Rendered;
 pub(crate) use misc::SERVER_VERSION;
 pub(crate) use watch::next_push;
 
+use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
+
 use nut_proto::{ErrCode, OkReply, ParseError, Reply, Request};
 
-use crate::state::{Secs, Server};
+use crate::state::{ClientEntry, Secs, Server};
 
-/// Per-connection state.
-#[derive(Debug, Default, Clone)]
+/// Per-connection state. What a client declares (USERNAME, PASSWORD, LOGIN, SET TRACKING,
+/// WATCH) is boxed, created by the first of them: most connections (upsc, exporters,
+/// dashboards) declare nothing, and every connection's task holds its session for its whole
+/// life. The declared fields read through the session as if they were its own ([`Deref`]);
+/// a write to one boxes them ([`DerefMut`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Session {
     /// Registry id (see `Server::clients`).
     pub(crate) id: u64,
-    /// The peer's address as NUT shows it.
-    pub(crate) addr: String,
+    /// The peer's address (shown as NUT shows it by its `Display`).
+    pub(crate) addr: IpAddr,
+    /// The connection runs over TLS.
+    pub(crate) tls: bool,
+    declared: Option<Box<Declared>>,
+}
+
+/// What a client declared on its connection (see [`Session`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Declared {
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
     /// Canonical name of the UPS this session did LOGIN to.
     pub(crate) login_ups: Option<String>,
     /// SET TRACKING ON on this connection.
     pub(crate) tracking: bool,
-    /// The connection runs over TLS.
-    pub(crate) tls: bool,
     /// `WATCH <ups>` was answered `OK WATCHING`: the status changes to push.
     pub(crate) watch: Option<Watching>,
+}
+
+/// What a session that declared nothing reads.
+static NOTHING_DECLARED: Declared = Declared {
+    username: None,
+    password: None,
+    login_ups: None,
+    tracking: false,
+    watch: None,
+};
+
+impl Session {
+    /// The session of a newly registered connection: nothing declared yet.
+    pub(crate) fn of(entry: &ClientEntry) -> Session {
+        Session {
+            id: entry.id,
+            addr: entry.addr,
+            tls: false,
+            declared: None,
+        }
+    }
+}
+
+impl Deref for Session {
+    type Target = Declared;
+
+    fn deref(&self) -> &Declared {
+        self.declared.as_deref().unwrap_or(&NOTHING_DECLARED)
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Declared {
+        self.declared.get_or_insert_with(Box::default)
+    }
 }
 
 /// A connection's `WATCH`: the UPS (as ups.conf spells it) and its status changes.
@@ -168,15 +217,13 @@ pub(crate) mod testutil {
         /// `other` (no driver), and the users `admin`, `primary` and `secondary` (password
         /// `pw`).
         pub(crate) fn new() -> Rig {
-            let (server, driver) = server();
-            let mut rig = Rig {
+            let (mut server, driver) = server();
+            Rig {
+                session: local_client(&mut server),
                 server,
-                session: Session::default(),
                 driver,
                 unread: Vec::new(),
-            };
-            rig.session = rig.client();
-            rig
+            }
         }
 
         /// Send each request on the first connection and check its reply (written without
@@ -204,22 +251,27 @@ pub(crate) mod testutil {
 
         /// Another connection.
         pub(crate) fn client(&mut self) -> Session {
-            let entry = self.server.add_client("127.0.0.1".into(), -1);
-            Session {
-                id: entry.id,
-                addr: entry.addr,
-                ..Session::default()
-            }
+            local_client(&mut self.server)
         }
 
         /// The driver of UPS `ups` publishes `ups.status` `value` (at time 100).
         pub(crate) fn status(&mut self, value: &str) {
-            let msg = nut_state::DriverMsg::SetInfo {
+            self.apply(&nut_state::DriverMsg::SetInfo {
                 var: "ups.status".into(),
                 value: value.into(),
-            };
+            });
+        }
+
+        /// The driver of UPS `ups` sends `line` (at time 100).
+        #[track_caller]
+        pub(crate) fn driver(&mut self, line: &str) {
+            let words = nut_proto::split_line(line).unwrap_or_default();
+            self.apply(&nut_state::DriverMsg::parse(&words).expect("a driver message"));
+        }
+
+        fn apply(&mut self, msg: &nut_state::DriverMsg) {
             if let Some(ups) = self.server.ups_mut("ups") {
-                ups.on_message(&msg, 100);
+                ups.on_message(msg, 100);
             }
         }
 
@@ -240,6 +292,12 @@ pub(crate) mod testutil {
                 .filter_map(|l| UpsdMsg::parse(&nut_proto::split_line(l).unwrap_or_default()))
                 .collect()
         }
+    }
+
+    /// A connection from 127.0.0.1.
+    fn local_client(server: &mut Server) -> Session {
+        let entry = server.add_client(std::net::Ipv4Addr::LOCALHOST.into(), -1, None);
+        Session::of(&entry)
     }
 
     fn server() -> (Server, UnixStream) {
