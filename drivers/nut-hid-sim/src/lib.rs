@@ -5,7 +5,8 @@
 //!   report contents (GET_REPORT answers: exactly as recorded, an absent id stalls), SET_REPORT
 //!   stored and logged (`SET_REPORT 0x15 15 3c 00`), the `[[interrupt]]` reports on a clock;
 //! * [`Unit`]: a [`Replay`] that lives: the `[[event]]` scenario applied on the clock, fault
-//!   injection ([`Fault`]), and the APC output and power model ([`power`]): the delay fields
+//!   injection ([`Fault`]), a mains switch ([`State::set_mains`]: the scenario's power-failure
+//!   events, thrown now), and the APC output and power model ([`power`]): the delay fields
 //!   count down once written, the output goes off at 0, the unit drops off the bus when it has
 //!   neither mains nor output and comes back with mains;
 //! * [`Clock`]: wall time ([`SystemClock`]) or a test's [`ManualClock`].
@@ -89,6 +90,10 @@ pub enum Error {
         /// The report id.
         id: u8,
     },
+    /// A mains cut asked of a unit that reports no mains (no `ACPresent` field in
+    /// `UPS.PowerSummary`).
+    #[error("the unit reports no mains (no UPS.PowerSummary.ACPresent or UPS.PowerSummary.PresentStatus.ACPresent field)")]
+    NoMains,
     /// The unit is not on the bus (unplugged, or powered off).
     #[error("simulated unit unplugged")]
     Gone,

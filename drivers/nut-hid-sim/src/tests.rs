@@ -415,3 +415,78 @@ fn input_and_output_reports() {
     drop(u);
     assert_eq!(r.log(), ["SET_REPORT Output 0x90 90 01"]);
 }
+
+/// Every stored report and every interrupt report due, in order.
+fn reports_and_interrupts(r: &Rig) -> (String, Vec<Vec<u8>>) {
+    let mut u = r.unit.lock();
+    let reports = format!("{:?} {:?}", u.replay().feature, u.replay().input);
+    let mut interrupts = Vec::new();
+    while let Some(i) = u.pop_interrupt() {
+        interrupts.push(i);
+    }
+    (reports, interrupts)
+}
+
+/// `mains off` and `mains on` (the emulator's control commands) change the BK650M2-CH exactly as
+/// the power-failure scenario's events do (tests/install/power-failure.events.toml, without
+/// the low-battery flag): the same reports, the same interrupt reports in the same order.
+#[test]
+fn a_mains_cut_and_return_are_the_scenario_events_of_a_power_failure() {
+    let scenario = r#"
+[[event]]
+at_s = 5
+set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 0, "UPS.PowerSummary.PresentStatus.Discharging" = 1, "UPS.PowerSummary.PresentStatus.Charging" = 0, "UPS.PowerSummary.ACPresent" = 0 }
+interrupt = true
+
+[[event]]
+at_s = 10
+set = { "UPS.PowerSummary.PresentStatus.ACPresent" = 1, "UPS.PowerSummary.PresentStatus.Discharging" = 0, "UPS.PowerSummary.PresentStatus.Charging" = 1, "UPS.PowerSummary.ACPresent" = 1 }
+interrupt = true
+"#;
+    let by_scenario = Rig::bk650(scenario);
+    let by_switch = Rig::bk650("");
+    for (at, present) in [(5.0, false), (10.0, true)] {
+        by_scenario.at(at);
+        by_switch.at(at);
+        by_switch.unit.lock().set_mains(present).unwrap();
+        let want = reports_and_interrupts(&by_scenario);
+        assert_eq!(reports_and_interrupts(&by_switch), want, "at {at} s");
+        assert!(!want.1.is_empty(), "the change is announced");
+        let u = by_switch.unit.lock();
+        assert_eq!(u.mains(), present);
+        assert!(u.present() && u.output_on());
+    }
+    assert_eq!(
+        reports_and_interrupts(&by_switch).1,
+        Vec::<Vec<u8>>::new(),
+        "announced once"
+    );
+}
+
+#[test]
+fn a_mains_cut_with_the_output_off_takes_the_unit_off_the_bus_and_no_acpresent_refuses() {
+    let r = small("");
+    // shutdown.return with offdelay 2: off after 2 s, back on mains at once
+    r.set(&[0x02, 0x02, 0x00]);
+    r.at(1.0);
+    r.unit.lock().set_mains(false).unwrap();
+    r.at(2.0);
+    assert!(!r.unit.lock().present(), "no mains, no output: off the bus");
+    r.unit.lock().set_mains(true).unwrap();
+    assert!(r.unit.lock().present());
+    assert_eq!(
+        r.log(),
+        [
+            "SET_REPORT 0x02 02 02 00",
+            "OUTPUT OFF",
+            "UNPLUG",
+            "REPLUG",
+            "OUTPUT ON"
+        ]
+    );
+    let no_mains = Rig::new(&SMALL.replace("05 85 09 d0", "05 85 09 d1"));
+    assert_eq!(
+        no_mains.unit.lock().set_mains(false).unwrap_err().to_string(),
+        "the unit reports no mains (no UPS.PowerSummary.ACPresent or UPS.PowerSummary.PresentStatus.ACPresent field)"
+    );
+}

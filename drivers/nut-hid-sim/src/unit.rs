@@ -18,6 +18,9 @@
 //! * [`Fault::FailReads`]: the next `count` GET_REPORTs fail ([`Error::Injected`]).
 //! * [`Fault::ComeBack`]: ends a vanish now.
 //!
+//! [`State::set_mains`] cuts or restores mains now, as a scenario step would
+//! ([`crate::scenario::MainsSwitch`]): the same fields, the same interrupt reports.
+//!
 //! Time only moves when the unit is looked at: [`Unit::lock`] first plays everything due up to
 //! the clock's now, in time order (a vanish ending, the power model's timers, scenario steps).
 
@@ -30,7 +33,7 @@ use nut_hid_recording::Recording;
 use crate::clock::{Clock, SystemClock};
 use crate::power::Power;
 use crate::replay::Replay;
-use crate::scenario::{steps, Fault, Step};
+use crate::scenario::{steps, Fault, MainsSwitch, Step};
 use crate::Error;
 
 /// A simulated unit. Clones share it (the driver's handles, the emulator's threads).
@@ -57,7 +60,9 @@ impl Unit {
         let steps = steps(rec, &desc, table, origin)?;
         let replay = Replay::with_clock(rec, clock);
         let power = Power::new(&desc, table, &replay.feature, &replay.input);
+        let mains_switch = MainsSwitch::new(&desc, table);
         let state = State {
+            mains_switch,
             replay,
             steps,
             next_step: 0,
@@ -87,6 +92,7 @@ pub struct State {
     replay: Replay,
     steps: Vec<Step>,
     next_step: usize,
+    mains_switch: MainsSwitch,
     /// Unplugged until this clock time.
     gone_until: Option<Duration>,
     /// Bumped at each unplug: handles of an older generation are dead.
@@ -189,6 +195,19 @@ impl State {
         let now = self.replay.clock.now();
         self.apply(fault, now);
         self.settle();
+    }
+
+    /// Cuts mains (`present` false) or brings it back now, as the recordings' power-failure
+    /// events do (`ACPresent`, `Discharging`, `Charging` of `UPS.PowerSummary`, with
+    /// `interrupt = true`): the reports change, the changed Input reports go out on the
+    /// interrupt pipe, and the power model sees the change (no mains and no output: the unit
+    /// leaves the bus). A unit that reports no mains refuses ([`Error::NoMains`]).
+    pub fn set_mains(&mut self, present: bool) -> Result<(), Error> {
+        let now = self.replay.clock.now();
+        let step = self.mains_switch.step(present, now).ok_or(Error::NoMains)?;
+        self.play(&step, now);
+        self.settle();
+        Ok(())
     }
 
     /// Presents another serial number from now on (the emulator's `replug serial <S>`).

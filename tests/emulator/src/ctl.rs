@@ -74,6 +74,18 @@ pub fn answer(line: &str, unit: &Unit, shared: &Shared) -> String {
                 "ok replug pending: the unit has no power (no mains, output off)".into()
             }
         }
+        Command::Mains(present) => {
+            let word = if present { "on" } else { "off" };
+            let result = unit.lock().set_mains(present);
+            match result {
+                Ok(()) => {
+                    // (the interrupt report it queued goes out now)
+                    shared.wake();
+                    format!("ok mains {word}")
+                }
+                Err(e) => format!("error: mains {word}: {e}"),
+            }
+        }
         Command::Fault(rule) => {
             shared.faults().add(rule);
             format!("ok {rule}")

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `unplug` | the unit leaves the bus (detached from vhci) until `replug` |
 //! | `replug [serial <S>]` | the unit comes back (detach first if attached), optionally presenting serial `S` |
+//! | `mains off` / `mains on` | mains is cut / back: the unit's reports change as the recordings' power-failure events change them, and an interrupt-IN report announces it |
 //! | `stall <target> [times <N>]` | the matching requests stall (`-EPIPE`) |
 //! | `timeout <target> [times <N>]` | the matching requests are never answered (the host times out and unlinks them) |
 //! | `short <id> <len> [times <N>]` | GET_REPORT of report `id` answers at most `len` bytes |
@@ -193,6 +194,8 @@ pub enum Command {
         /// Another serial number to present.
         serial: Option<String>,
     },
+    /// `mains off` (false) or `mains on` (true).
+    Mains(bool),
     /// `stall`, `timeout`, `short`, `error`.
     Fault(Rule),
     /// `clear`.
@@ -249,6 +252,8 @@ impl Command {
             ("replug", ["serial", s]) => no_times(Command::Replug {
                 serial: Some((*s).to_string()),
             }),
+            ("mains", ["off"]) => no_times(Command::Mains(false)),
+            ("mains", ["on"]) => no_times(Command::Mains(true)),
             ("clear", []) => no_times(Command::Clear),
             ("status", []) => no_times(Command::Status),
             ("stall", t) => fault(Action::Stall, target(t)?),
@@ -259,8 +264,9 @@ impl Command {
             ),
             ("error", [id]) => fault(Action::Error, Target::Report(report_id(id)?)),
             _ => Err(format!(
-                "unknown command {line:?} (unplug, replug [serial S], stall|timeout TARGET \
-                 [times N], short ID LEN [times N], error ID [times N], clear, status)"
+                "unknown command {line:?} (unplug, replug [serial S], mains off|on, \
+                 stall|timeout TARGET [times N], short ID LEN [times N], error ID [times N], \
+                 clear, status)"
             )),
         }
     }
@@ -309,6 +315,21 @@ mod tests {
             Command::parse("replug"),
             Ok(Command::Replug { serial: None })
         );
+        assert_eq!(Command::parse("mains off"), Ok(Command::Mains(false)));
+        assert_eq!(Command::parse(" mains  on "), Ok(Command::Mains(true)));
+        assert_eq!(
+            Command::parse("mains"),
+            Err(
+                "unknown command \"mains\" (unplug, replug [serial S], mains off|on, \
+                 stall|timeout TARGET [times N], short ID LEN [times N], error ID [times N], \
+                 clear, status)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            Command::parse("mains off times 2"),
+            Err("mains takes no `times`".into())
+        );
         assert_eq!(
             rule("stall get_report 0x0c times 2"),
             Rule {
@@ -337,6 +358,9 @@ mod tests {
             "error 0x0c times 0",
             "unplug times 2",
             "replug serial",
+            "mains",
+            "mains down",
+            "mains off now",
             "status now",
         ] {
             assert!(Command::parse(bad).is_err(), "{bad:?}");

@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,17 +49,45 @@ use crate::Error;
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// What the server, the attach loop and the control socket share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Shared {
     faults: Mutex<Faults>,
     replug: AtomicBool,
     attached: Mutex<Option<u32>>,
+    /// (writer, reader): a byte written wakes the server at once, so a report a control
+    /// command queued goes out now, not at the server's next look (up to [`MAX_WAIT`]).
+    /// Without it (no socketpair to be had) the server still looks every [`MAX_WAIT`].
+    wake: Option<(UnixStream, UnixStream)>,
 }
 
 impl Shared {
     /// Nothing set.
     pub fn new() -> Arc<Shared> {
-        Arc::new(Shared::default())
+        let wake = UnixStream::pair()
+            .and_then(|(w, r)| r.set_nonblocking(true).map(|()| (w, r)))
+            .ok();
+        Arc::new(Shared {
+            faults: Mutex::default(),
+            replug: AtomicBool::default(),
+            attached: Mutex::default(),
+            wake,
+        })
+    }
+
+    /// Wakes the server (the unit has something to send now).
+    pub fn wake(&self) {
+        if let Some((w, _)) = &self.wake {
+            // A full pipe already wakes it.
+            let _ = (&mut &*w).write(&[1]);
+        }
+    }
+
+    /// Reads the wake-ups (the server is awake).
+    fn drain_wake(&self) {
+        if let Some((_, r)) = &self.wake {
+            let mut buf = [0u8; 64];
+            while matches!((&mut &*r).read(&mut buf), Ok(n) if n > 0) {}
+        }
     }
 
     /// The faults in force.
@@ -231,13 +260,17 @@ impl Server {
             };
             let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
             let ready = {
-                let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+                let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+                if let Some((_, r)) = &self.shared.wake {
+                    fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+                }
                 match poll(&mut fds, PollTimeout::from(ms)) {
-                    Ok(n) => n > 0,
-                    Err(Errno::EINTR) => false,
+                    Ok(n) if n > 0 => fds[0].any().unwrap_or(false),
+                    Ok(_) | Err(Errno::EINTR) => false,
                     Err(e) => return Err(Error::Connection(e.into())),
                 }
             };
+            self.shared.drain_wake();
             if !ready {
                 continue;
             }

@@ -3,7 +3,7 @@
 //! every instant command and writable variable through stock upscmd/upsrw; their upsc dumps
 //! and SET_REPORT bytes must be equal; kill power (`-k`, `upsdrvctl shutdown`) the same way;
 //! then our driver alone under real-kernel faults (unplug, replug, another serial, a stalled
-//! unit), as the `nut` user with this repository's udev rule, and in record mode; with
+//! unit), a mains cut announced on the interrupt pipe, as the `nut` user with this repository's udev rule, and in record mode; with
 //! `--plugin`, the first plug-in and migration checks of [`crate::plugin`].
 //!
 //! Each driver gets a fresh unit (a new emulator process, a new enumeration), so one run's
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nut_test_support::daemon::{start_upsd, wait_for, wait_reply};
 use nut_test_support::usbhid::{empty_dir, sock, target, DRIVER};
-use nut_test_support::{our_bin, stock_nut, NutDir, Proc, StockNut};
+use nut_test_support::{our_bin, stock_nut, LineClient, NutDir, Proc, StockNut};
 
 use crate::emulator::Emulator;
 use crate::Runner;
@@ -142,7 +142,7 @@ impl Setup {
 
 /// One request on a new connection; the reply line.
 pub(crate) fn get(port: u16, line: &str) -> String {
-    match nut_test_support::LineClient::connect(port) {
+    match LineClient::connect(port) {
         Ok(mut c) => c.try_request(line).unwrap_or_else(|e| e),
         Err(e) => e.to_string(),
     }
@@ -575,6 +575,33 @@ fn faults(r: &mut Runner, recording: &Path, work: &Path, rec: &nut_hid_recording
             s.wait_stale(Duration::from_secs(30));
             emu.ctl("clear");
             s.wait_fresh(Duration::from_secs(45));
+        },
+    );
+    // NUT's APC subdriver leaves the interrupt pipe of 051d:0003 units unused (ours as stock,
+    // drivers/usbhid-ups/src/apc.rs): those see a change at their next poll (every 2 s).
+    let polled_only = (rec.usb.vendor_id, rec.usb.product_id) == (0x051d, 0x0003);
+    let within = Duration::from_secs(if polled_only { 3 } else { 1 });
+    r.check(
+        &format!(
+            "a mains cut: upsd shows OB DISCHRG within {} s, OL within {0} s of mains back{}",
+            within.as_secs(),
+            if polled_only {
+                " (polled: no interrupt pipe)"
+            } else {
+                ""
+            }
+        ),
+        || {
+            let emu = Emulator::attach(recording, &work.join("mains-unit"));
+            let mut s = Setup::new(vendor_of(recording), "");
+            s.start(&our_bin(DRIVER), &["-u", "root"]);
+            let mut ups = LineClient::connect(s.dir.port).unwrap();
+            let (_, line) = crate::latency::cut(&emu, &mut ups, within);
+            assert_eq!(line, "VAR ups ups.status \"OB DISCHRG\"\n");
+            // (only OL: the interrupt report gives "OL CHRG", then the next poll reads the
+            // BK650M2-CH's UPS.PresentStatus, which the switch, as the recordings' events, leaves
+            // at its recorded Discharging 1, Charging 0: "OL DISCHRG", its idle status)
+            crate::latency::restore(&emu, &mut ups, within);
         },
     );
     r.check(

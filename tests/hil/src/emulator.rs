@@ -115,6 +115,13 @@ impl Emulator {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// One control command sent straight to the control socket, without starting a process
+    /// (for timing); its answer. Panics on an `error:` answer.
+    pub(crate) fn send(&self, command: &str) -> String {
+        ups_emulator::ctl::send(&self.dir.join("control"), command)
+            .unwrap_or_else(|e| panic!("control command {command:?}: {e}"))
+    }
+
     /// The SET_REPORT lines the unit received so far.
     pub(crate) fn sets(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.join("simlog"))

@@ -22,31 +22,39 @@ const SETTLE: Duration = Duration::from_secs(3);
 pub(crate) fn run(r: &mut Runner, recording: &Path, seconds: u64) {
     let what = format!("idle cost of stock's driver and ours, {seconds} s each");
     r.check(&what, || {
-        let stock = stock_nut().expect("stock NUT 2.8.0 is installed");
-        let work = Path::new("/tmp/hil-idle");
-        for which in [Which::Stock, Which::Ours] {
-            let emu = Emulator::attach(recording, &work.join(format!("{which:?}")));
-            let mut s = Setup::new(vendor_of(recording), "");
-            s.start(&which.driver(&stock), &["-u", "root"]);
-            std::thread::sleep(SETTLE);
+        each_driver(recording, Path::new("/tmp/hil-idle"), |name, emu, s| {
             let pid = s.driver.as_ref().expect("driver started").pid();
             let (cpu0, req0) = (cpu_ns(pid), emu.requests());
             std::thread::sleep(Duration::from_secs(seconds));
             let (cpu1, req1) = (cpu_ns(pid), emu.requests());
             let hwm = vmhwm_kb(pid);
-            s.stop();
-            let name = match which {
-                Which::Stock => "stock",
-                Which::Ours => "ours",
-            };
             println!(
                 "IDLE {name} seconds={seconds} cpu_ms={} vmhwm_kb={hwm} control={} interrupt={}",
                 (cpu1 - cpu0) / 1_000_000,
                 req1.0 - req0.0,
                 req1.1 - req0.1
             );
-        }
+        });
     });
+}
+
+/// Stock's driver, then ours, each reading a fresh unit (its logs under `work`) behind our
+/// upsd at default polling, [`SETTLE`] after upsd first serves its fresh data: `measure` gets
+/// the driver's name (`stock`, `ours`), the unit and the set-up; the driver is stopped after.
+pub(crate) fn each_driver(
+    recording: &Path,
+    work: &Path,
+    mut measure: impl FnMut(&str, &Emulator, &mut Setup),
+) {
+    let stock = stock_nut().expect("stock NUT 2.8.0 is installed");
+    for (which, name) in [(Which::Stock, "stock"), (Which::Ours, "ours")] {
+        let emu = Emulator::attach(recording, &work.join(format!("{which:?}")));
+        let mut s = Setup::new(vendor_of(recording), "");
+        s.start(&which.driver(&stock), &["-u", "root"]);
+        std::thread::sleep(SETTLE);
+        measure(name, &emu, &mut s);
+        s.stop();
+    }
 }
 
 /// Nanoseconds `pid` has run on a CPU (`/proc/<pid>/schedstat`, all its threads).

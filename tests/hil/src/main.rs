@@ -8,7 +8,8 @@
 //! stock's go to `DIR/ours.txt` and `DIR/stock.txt`; with `--plugin`, the first plug-in and
 //! migration checks ([`plugin`]) run too (`scripts/hil` asks for them with its first
 //! recording). `hil-guest --idle SECONDS RECORDING` measures instead what an idle driver
-//! costs, stock's and ours ([`idle`]).
+//! costs, stock's and ours ([`idle`]); `--latency CUTS` how long a mains loss takes to reach
+//! upsd with each ([`latency`]); given both, both are measured in the one guest.
 
 // A panic is how a check fails: each check runs under catch_unwind.
 #![allow(clippy::unwrap_used)]
@@ -17,6 +18,7 @@ mod checks;
 mod emulator;
 mod guest;
 mod idle;
+mod latency;
 mod plugin;
 
 use std::panic::AssertUnwindSafe;
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
     let mut recording: Option<PathBuf> = None;
     let mut plugin = false;
     let mut idle: Option<u64> = None;
+    let mut cuts: Option<u32> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--idle" => match args.next().and_then(|s| s.parse().ok()) {
@@ -84,13 +87,22 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             },
+            "--latency" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) if n > 0 => cuts = Some(n),
+                _ => {
+                    eprintln!("hil-guest: --latency takes a number of cuts (1 or more)");
+                    return ExitCode::FAILURE;
+                }
+            },
             "--out" => out = args.next().map(PathBuf::from),
             "--plugin" => plugin = true,
             _ => recording = Some(PathBuf::from(a)),
         }
     }
     let Some(recording) = recording else {
-        eprintln!("usage: hil-guest [--out DIR] [--plugin | --idle SECONDS] RECORDING");
+        eprintln!(
+            "usage: hil-guest [--out DIR] [--plugin | --idle SECONDS | --latency CUTS] RECORDING"
+        );
         return ExitCode::FAILURE;
     };
     if let Err(e) = guest::prepare() {
@@ -102,9 +114,14 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut runner = Runner { name, failed: 0 };
-    match idle {
-        Some(seconds) => idle::run(&mut runner, &recording, seconds),
-        None => checks::run(&mut runner, &recording, out.as_deref(), plugin),
+    if let Some(seconds) = idle {
+        idle::run(&mut runner, &recording, seconds);
+    }
+    if let Some(cuts) = cuts {
+        latency::run(&mut runner, &recording, cuts);
+    }
+    if idle.is_none() && cuts.is_none() {
+        checks::run(&mut runner, &recording, out.as_deref(), plugin);
     }
     eprintln!("hil-guest: {} failed", runner.failed);
     ExitCode::SUCCESS

@@ -109,3 +109,35 @@ fn interrupt_faults() {
     r.interrupt_in(3, 64);
     assert_eq!(r.ret(true).data, [0x0c, 0x64]);
 }
+
+#[test]
+fn mains_off_and_on_announce_themselves_on_the_interrupt_pipe() {
+    let mut r = Rig::new("");
+    r.at_ms(500);
+    // the recording's three interrupt reports first
+    for seq in 1..=3 {
+        r.interrupt_in(seq, 64);
+        r.ret(true);
+    }
+    r.interrupt_in(4, 64);
+    r.interrupt_in(5, 64);
+    r.silent(120);
+    assert_eq!(ctl::answer("mains off", &r.unit, &r.shared), "ok mains off");
+    // the changed PresentStatus report, then PowerSummary's ACPresent (as the scenario sends them)
+    assert_eq!(
+        r.ret(true).bytes,
+        ret_bytes(4, status::OK, 3, &[0x16, 0x0a, 0x00])
+    );
+    assert_eq!(
+        r.ret(true).bytes,
+        ret_bytes(5, status::OK, 2, &[0x13, 0x00])
+    );
+    assert!(ctl::status(&r.unit, &r.shared).contains(" output=on mains=no "));
+    assert_eq!(r.get_report(6, 0x16, 3).data, [0x16, 0x0a, 0x00]);
+    r.interrupt_in(7, 64);
+    r.interrupt_in(8, 64);
+    assert_eq!(ctl::answer("mains on", &r.unit, &r.shared), "ok mains on");
+    assert_eq!(r.ret(true).data, [0x16, 0x0d, 0x00]);
+    assert_eq!(r.ret(true).data, [0x13, 0x01]);
+    assert!(ctl::status(&r.unit, &r.shared).contains(" mains=yes "));
+}
