@@ -24,6 +24,10 @@ struct Sample {
     mains: bool,
     charge: i64,
     lb: bool,
+    /// At a mains flip: mains and LB just before it. The battery is sampled every [`STEP`],
+    /// so the charge may have crossed the LB limit on battery within the last step; the unit
+    /// reports it with the flip, but the truth had that moment (for the checks only).
+    before_flip: Option<(bool, bool)>,
 }
 
 /// The power over the whole run.
@@ -62,6 +66,7 @@ impl Timeline {
             mains,
             charge: 100,
             lb: false,
+            before_flip: None,
         }];
         let mut next_flip = 0;
         while t < s.end {
@@ -81,6 +86,11 @@ impl Timeline {
                 charge -= drained;
             }
             t = t2;
+            let low = |charge: f64| (charge.floor() as i64) < b.low as i64;
+            let before_flip = flips
+                .get(next_flip)
+                .is_some_and(|f| f.0 <= t)
+                .then_some((mains, low(charge)));
             while flips.get(next_flip).is_some_and(|f| f.0 <= t) {
                 mains = flips[next_flip].1;
                 next_flip += 1;
@@ -91,20 +101,28 @@ impl Timeline {
                 mains,
                 charge: c,
                 lb: c < b.low as i64,
+                before_flip,
             });
         }
         let mut changes: Vec<Change> = Vec::new();
         for x in &samples {
-            let c = Change {
+            let before = x.before_flip.map(|(mains, lb)| Change {
+                at: x.at,
+                mains,
+                lb,
+            });
+            let now = Change {
                 at: x.at,
                 mains: x.mains,
                 lb: x.lb,
             };
-            if changes
-                .last()
-                .is_none_or(|l| (l.mains, l.lb) != (c.mains, c.lb))
-            {
-                changes.push(c);
+            for c in before.into_iter().chain([now]) {
+                if changes
+                    .last()
+                    .is_none_or(|l| (l.mains, l.lb) != (c.mains, c.lb))
+                {
+                    changes.push(c);
+                }
             }
         }
         Timeline {
@@ -135,6 +153,7 @@ impl Timeline {
                 mains: true,
                 charge: -1,
                 lb: false,
+                before_flip: None,
             });
             let charging = x.mains && x.charge < 100;
             let was_charging = prev.is_some_and(|p| p.mains && p.charge < 100);
