@@ -78,19 +78,17 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
         None
     };
     for std_listener in p.listeners {
-        std_listener.set_nonblocking(true).map_err(Error::Serve)?;
-        let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
         let for_client = server.clone();
-        tokio::spawn(accept_loop(
-            server.clone(),
-            listener,
-            permits.clone(),
+        spawn_accept_loop(
+            &server,
+            std_listener,
+            &permits,
             "",
             move |stream, peer, permit| {
                 let serve = crate::client::serve(for_client.clone(), stream, peer, Some(permit));
                 tokio::spawn(serve);
             },
-        ));
+        )?;
     }
     // The status page's chart: sampled only when something can show it.
     if !p.http_listeners.is_empty() || !p.https_listeners.is_empty() {
@@ -100,18 +98,16 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     let plain = p.http_listeners.into_iter().map(|l| (l, None));
     let tls = p.https_listeners.into_iter().map(|l| (l, p.tls.clone()));
     for (std_listener, tls) in plain.chain(tls) {
-        std_listener.set_nonblocking(true).map_err(Error::Serve)?;
-        let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
         let for_client = server.clone();
-        tokio::spawn(accept_loop(
-            server.clone(),
-            listener,
-            http_permits.clone(),
+        spawn_accept_loop(
+            &server,
+            std_listener,
+            &http_permits,
             "HTTP: ",
             move |stream, peer, permit| {
                 crate::http::spawn(&for_client, stream, peer, tls.clone(), permit);
             },
-        ));
+        )?;
     }
     let handler = |kind| signal::unix::signal(kind).map_err(Error::Serve);
     let mut hup = handler(SignalKind::hangup())?;
@@ -185,6 +181,26 @@ const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Accept connections on `listener` until upsd stops, each handed to `serve` with a permit
 /// of `permits`; peers outside `ALLOW_FROM` are closed before a byte is read or written.
 /// `what` starts the log lines (`""` for NUT, `"HTTP: "`).
+/// Hand a bound listener to the runtime and run its [`accept_loop`].
+fn spawn_accept_loop(
+    server: &Arc<Mutex<Server>>,
+    std_listener: std::net::TcpListener,
+    permits: &Arc<Semaphore>,
+    what: &'static str,
+    serve: impl FnMut(TcpStream, SocketAddr, OwnedSemaphorePermit) + Send + 'static,
+) -> Result<(), Error> {
+    std_listener.set_nonblocking(true).map_err(Error::Serve)?;
+    let listener = TcpListener::from_std(std_listener).map_err(Error::Serve)?;
+    tokio::spawn(accept_loop(
+        server.clone(),
+        listener,
+        permits.clone(),
+        what,
+        serve,
+    ));
+    Ok(())
+}
+
 pub(crate) async fn accept_loop(
     server: Arc<Mutex<Server>>,
     listener: TcpListener,
