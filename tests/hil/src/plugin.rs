@@ -92,6 +92,18 @@ fn bound_line(usb: &Path, node: &Path) -> String {
     )
 }
 
+/// What our driver logs while stock's driver (`pid`) holds the unit at `usb`.
+fn claimed_by_stock(usb: &Path, pid: u32) -> String {
+    format!(
+        "{}: interface {} is claimed by another program (driver usbfs): {} is open in \
+         usbhid-ups (PID {pid}); stop stock NUT's driver (upsdrvctl stop, or systemctl \
+         stop nut-driver.target); retrying until it is released",
+        label(usb),
+        interface(usb),
+        usbfs_node(usb).display()
+    )
+}
+
 /// The driver of `s` may write its socket as `nut` (as in /run/nut).
 fn as_nut(s: &Setup) {
     std::os::unix::fs::chown(s.dir.state(), Some(nut_uid()), Some(nut_gid())).unwrap();
@@ -165,14 +177,7 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
             // as root, dropping to nut: a binder keeps root to bind usbhid once stock stops
             as_nut(&s);
             s.spawn(&our_bin(DRIVER), &[]);
-            let claimed = format!(
-                "{}: interface {} is claimed by another program (driver usbfs): {} is open in \
-                 usbhid-ups (PID {pid}); stop stock NUT's driver (upsdrvctl stop, or systemctl \
-                 stop nut-driver.target); retrying until it is released",
-                label(&usb),
-                interface(&usb),
-                usbfs_node(&usb).display()
-            );
+            let claimed = claimed_by_stock(&usb, pid);
             wait_logged(&s, "ERROR", &claimed, Duration::from_secs(30));
             st.stop();
             s.wait_fresh(Duration::from_secs(60));
@@ -200,14 +205,7 @@ pub(crate) fn run(r: &mut Runner, stock: &StockNut, recording: &Path, work: &Pat
                 .args(["-a", "ups", "--prepare"])
                 .status()
                 .unwrap();
-            let claimed = format!(
-                "{}: interface {} is claimed by another program (driver usbfs): {} is open in \
-                 usbhid-ups (PID {pid}); stop stock NUT's driver (upsdrvctl stop, or systemctl \
-                 stop nut-driver.target); retrying until it is released",
-                label(&usb),
-                interface(&usb),
-                usbfs_node(&usb).display()
-            );
+            let claimed = claimed_by_stock(&usb, pid);
             let log = s.dir.log("prepare.log");
             assert!(prepare.success(), "{prepare}\n{log}");
             assert!(logged(&log, "ERROR", &claimed), "no line: {claimed}\n{log}");
