@@ -6,6 +6,19 @@ use ups_emulator::usbip::status;
 
 use crate::common::{ret_bytes, Rig};
 
+/// The mains loss on held interrupt URBs `seq` and `seq + 1`: the changed PresentStatus
+/// report, then PowerSummary's ACPresent.
+fn expect_mains_lost(r: &mut Rig, seq: u32) {
+    assert_eq!(
+        r.ret(true).bytes,
+        ret_bytes(seq, status::OK, 3, &[0x16, 0x0a, 0x00])
+    );
+    assert_eq!(
+        r.ret(true).bytes,
+        ret_bytes(seq + 1, status::OK, 2, &[0x13, 0x00])
+    );
+}
+
 const MAINS_LOST_AT_5S: &str = r#"
 [[event]]
 at_s = 5
@@ -35,14 +48,7 @@ fn an_interrupt_urb_is_held_until_the_unit_has_a_report() {
     r.interrupt_in(5, 8);
     r.silent(120);
     r.at_ms(5000);
-    assert_eq!(
-        r.ret(true).bytes,
-        ret_bytes(4, status::OK, 3, &[0x16, 0x0a, 0x00])
-    );
-    assert_eq!(
-        r.ret(true).bytes,
-        ret_bytes(5, status::OK, 2, &[0x13, 0x00])
-    );
+    expect_mains_lost(&mut r, 4);
     // and GET_REPORT reads the new state
     assert_eq!(r.get_report(6, 0x16, 3).data, [0x16, 0x0a, 0x00]);
     let log = r.log();
@@ -123,15 +129,8 @@ fn mains_off_and_on_announce_themselves_on_the_interrupt_pipe() {
     r.interrupt_in(5, 64);
     r.silent(120);
     assert_eq!(ctl::answer("mains off", &r.unit, &r.shared), "ok mains off");
-    // the changed PresentStatus report, then PowerSummary's ACPresent (as the scenario sends them)
-    assert_eq!(
-        r.ret(true).bytes,
-        ret_bytes(4, status::OK, 3, &[0x16, 0x0a, 0x00])
-    );
-    assert_eq!(
-        r.ret(true).bytes,
-        ret_bytes(5, status::OK, 2, &[0x13, 0x00])
-    );
+    // as the scenario sends them
+    expect_mains_lost(&mut r, 4);
     assert!(ctl::status(&r.unit, &r.shared).contains(" output=on mains=no "));
     assert_eq!(r.get_report(6, 0x16, 3).data, [0x16, 0x0a, 0x00]);
     r.interrupt_in(7, 64);
