@@ -136,9 +136,14 @@ impl Descriptor {
 
     /// Index in [`Descriptor::fields`] of what [`Descriptor::find`] returns.
     pub fn position(&self, path: &UsagePath, kind: ReportKind) -> Option<usize> {
-        self.fields
-            .iter()
-            .position(|f| f.kind == kind && f.path.starts_with(path))
+        // The node at the request's depth decides almost every miss; test it before the
+        // whole prefix.
+        let depth = path.len().checked_sub(1);
+        self.fields.iter().position(|f| {
+            f.kind == kind
+                && depth.is_none_or(|d| f.path.nodes().get(d) == path.nodes().get(d))
+                && f.path.starts_with(path)
+        })
     }
 
     /// Index of the first object (any type) of report `id` whose own usage is `usage`

@@ -52,9 +52,18 @@ impl fmt::Display for UsagePath {
 
 /// Names <-> usages, searched in priority order (a subdriver's vendor table first, then NUT's
 /// generic table), like NUT's `usage_tables_t` list.
+///
+/// Both directions are kept sorted with the losing duplicates dropped, so a lookup is a binary
+/// search: the driver resolves every mapping row's path at start-up, a few hundred names
+/// against a few hundred entries.
 #[derive(Debug, Clone)]
 pub struct UsageTable {
+    /// Every entry, in priority order.
     entries: Vec<(&'static str, u32)>,
+    /// By name, ASCII case-insensitive; the first entry of each name in priority order.
+    by_name: Vec<(&'static str, u32)>,
+    /// By usage; the first name of each usage in priority order.
+    by_usage: Vec<(u32, &'static str)>,
 }
 
 impl Default for UsageTable {
@@ -66,47 +75,54 @@ impl Default for UsageTable {
 impl UsageTable {
     /// An empty table (every usage prints as hex).
     pub fn empty() -> Self {
-        UsageTable {
-            entries: Vec::new(),
-        }
+        Self::from_entries(Vec::new())
     }
 
     /// NUT's generic table: Power Device (0x84) then Battery System (0x85) usages. This is
     /// what the EXPLORE subdriver names paths with.
     pub fn generic() -> Self {
-        let page = |p: u32, list: &'static [(u16, &'static str)]| {
-            list.iter()
-                .map(move |&(id, name)| (name, (p << 16) | u32::from(id)))
-        };
-        UsageTable {
-            entries: page(0x84, tables::POWER_DEVICE)
-                .chain(page(0x85, tables::BATTERY_SYSTEM))
-                .collect(),
-        }
+        Self::from_entries(generic_entries().collect())
     }
 
     /// Puts a vendor table in front (it wins over later tables for both directions).
-    pub fn with_vendor(mut self, vendor: &[(&'static str, u32)]) -> Self {
+    pub fn with_vendor(self, vendor: &[(&'static str, u32)]) -> Self {
         let mut entries = vendor.to_vec();
-        entries.append(&mut self.entries);
-        self.entries = entries;
-        self
+        entries.extend(self.entries);
+        Self::from_entries(entries)
+    }
+
+    /// Indexes `entries`, given in priority order.
+    fn from_entries(entries: Vec<(&'static str, u32)>) -> Self {
+        let mut by_name = entries.clone();
+        // Stable sorts keep priority order among equals, so dedup keeps the winner.
+        by_name.sort_by(|a, b| cmp_no_case(a.0, b.0));
+        by_name.dedup_by(|later, first| later.0.eq_ignore_ascii_case(first.0));
+        let mut by_usage: Vec<(u32, &'static str)> = entries.iter().map(|&(n, u)| (u, n)).collect();
+        by_usage.sort_by_key(|&(u, _)| u);
+        by_usage.dedup_by_key(|&mut (u, _)| u);
+        UsageTable {
+            entries,
+            by_name,
+            by_usage,
+        }
     }
 
     /// Usage for a name, ASCII case-insensitive, first table entry wins.
     pub fn usage(&self, name: &str) -> Option<u32> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(_, u)| u)
+        let i = self
+            .by_name
+            .binary_search_by(|(n, _)| cmp_no_case(n, name))
+            .ok()?;
+        Some(self.by_name[i].1)
     }
 
     /// Name of a usage, first table entry wins.
     pub fn name(&self, usage: u32) -> Option<&'static str> {
-        self.entries
-            .iter()
-            .find(|&&(_, u)| u == usage)
-            .map(|&(n, _)| n)
+        let i = self
+            .by_usage
+            .binary_search_by_key(&usage, |&(u, _)| u)
+            .ok()?;
+        Some(self.by_usage[i].1)
     }
 
     /// Parses `UPS.PowerSummary.RemainingCapacity`. A component is a table name
@@ -166,6 +182,22 @@ impl UsageTable {
     }
 }
 
+/// The generic table's entries in priority order.
+fn generic_entries() -> impl Iterator<Item = (&'static str, u32)> {
+    let page = |p: u32, list: &'static [(u16, &'static str)]| {
+        list.iter()
+            .map(move |&(id, name)| (name, (p << 16) | u32::from(id)))
+    };
+    page(0x84, tables::POWER_DEVICE).chain(page(0x85, tables::BATTERY_SYSTEM))
+}
+
+/// Orders names as their ASCII lowercase forms would be ordered.
+fn cmp_no_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
 fn parse_hex(token: &str) -> Option<u32> {
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -181,4 +213,39 @@ fn parse_index(token: &str) -> Option<u32> {
     }
     let n: u32 = digits.parse().ok()?;
     (n <= 0xFFFF).then_some(0x00FF_0000 + n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sorted indexes answer what a search of the entries in priority order answers, for
+    /// every name (any case) and usage, with a vendor table that overrides generic names and
+    /// usages both ways.
+    #[test]
+    fn indexes_agree_with_a_search_in_priority_order() {
+        let vendor = [
+            ("Voltage", 0xff86_0001),   // a generic name, another usage
+            ("MyVoltage", 0x0084_0030), // a generic usage (Voltage), another name
+            ("APCSensitivity", 0xff86_0061),
+            ("apcsensitivity", 0xff86_0062), // a loser by case
+        ];
+        let t = UsageTable::generic().with_vendor(&vendor);
+        let entries: Vec<_> = vendor.iter().copied().chain(generic_entries()).collect();
+        for &(name, usage) in &entries {
+            let first_by_name = entries
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|&(_, u)| u);
+            let first_by_usage = entries.iter().find(|&&(_, u)| u == usage).map(|&(n, _)| n);
+            assert_eq!(t.usage(name), first_by_name, "{name}");
+            assert_eq!(t.usage(&name.to_ascii_uppercase()), first_by_name, "{name}");
+            assert_eq!(t.name(usage), first_by_usage, "{usage:08x}");
+        }
+        assert_eq!(t.usage("Voltage"), Some(0xff86_0001));
+        assert_eq!(t.name(0x0084_0030), Some("MyVoltage"));
+        assert_eq!(t.usage("APCSENSITIVITY"), Some(0xff86_0061));
+        assert_eq!(t.usage("NoSuchName"), None);
+        assert_eq!(t.name(0x1234_5678), None);
+    }
 }

@@ -620,6 +620,7 @@ pub(crate) static SUBDRIVER: Subdriver = Subdriver {
     claim,
     fix_report_desc,
     format,
+    paths: std::sync::OnceLock::new(),
 };
 
 #[cfg(test)]

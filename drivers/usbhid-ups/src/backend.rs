@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use nut_hid::{Descriptor, ReportKind, UsageTable};
+use nut_hid::{Descriptor, ReportKind};
 use nut_hid_recording::hex_string;
 use nut_state::Tree;
 
@@ -176,7 +176,6 @@ pub struct HidBackend {
     att: Option<Attached>,
     identity: Option<Identity>,
     sub: &'static Subdriver,
-    usages: UsageTable,
     /// Per table row: index of the HID object it reads (`None`: absent or disabled).
     rows: Vec<Option<usize>>,
     opts: Options,
@@ -202,7 +201,6 @@ impl HidBackend {
             att: None,
             identity: None,
             sub,
-            usages: UsageTable::generic().with_vendor(sub.usages),
             rows: Vec::new(),
             opts: Options::default(),
             claim: Claim::default(),
@@ -305,9 +303,6 @@ impl HidBackend {
         if !same_layout || !std::ptr::eq(self.sub, sub) {
             self.rows = vec![None; sub.table.len()];
         }
-        if !std::ptr::eq(self.sub, sub) {
-            self.usages = UsageTable::generic().with_vendor(sub.usages);
-        }
         self.sub = sub;
         self.claim = claim;
         self.identity = Some(id);
@@ -317,16 +312,9 @@ impl HidBackend {
     }
 
     /// Resolves a row's path to an object index.
-    fn resolve(&self, row: &Row) -> Option<usize> {
+    fn resolve(&self, i: usize) -> Option<usize> {
         let att = self.att.as_ref()?;
-        let path = match self.usages.parse_path(row.path) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::debug!("{e}");
-                return None;
-            }
-        };
-        att.desc.position(&path, self.lookup_kind())
+        att.desc.position(self.sub.path(i)?, self.lookup_kind())
     }
 
     /// NUT's `hid_ups_walk`.
@@ -337,7 +325,7 @@ impl HidBackend {
             match mode {
                 Walk::Init => {
                     if self.rows[i].is_none() {
-                        let Some(pos) = self.resolve(row) else {
+                        let Some(pos) = self.resolve(i) else {
                             continue;
                         };
                         self.rows[i] = Some(pos);

@@ -3,7 +3,9 @@
 //! publishes. A vendor is data: a [`Subdriver`] value with its table, usage names, claim
 //! rule and string formatting; the backend walks any of them the same way.
 
-use nut_hid::Descriptor;
+use std::sync::OnceLock;
+
+use nut_hid::{Descriptor, UsagePath, UsageTable};
 
 use crate::convert::Conversion;
 use crate::device::Identity;
@@ -116,7 +118,7 @@ fn lookup_static(row: &Row, value: f64) -> Option<&'static str> {
 }
 
 /// What a subdriver knows beyond its table.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Subdriver {
     /// `driver.version.data` (e.g. "APC HID 0.98").
     pub(crate) name: &'static str,
@@ -129,6 +131,28 @@ pub(crate) struct Subdriver {
     pub(crate) fix_report_desc: fn(&Identity, &mut Descriptor) -> bool,
     /// `ups.mfr`, `ups.model`, `ups.serial`, `ups.firmware`, `ups.firmware.aux`.
     pub(crate) format: fn(&Identity) -> Strings,
+    /// Each row's path parsed with [`Subdriver::usages`], once per process (start with
+    /// `OnceLock::new()`): a reconnect or a second backend resolves rows without parsing again.
+    pub(crate) paths: OnceLock<Vec<Option<UsagePath>>>,
+}
+
+impl Subdriver {
+    /// Row `i`'s path as usages; `None` for a row whose path names an unknown usage.
+    pub(crate) fn path(&self, i: usize) -> Option<&UsagePath> {
+        let paths = self.paths.get_or_init(|| {
+            let names = UsageTable::generic().with_vendor(self.usages);
+            self.table
+                .iter()
+                .map(|row| {
+                    names
+                        .parse_path(row.path)
+                        .inspect_err(|e| tracing::debug!("{}: {e}", self.name))
+                        .ok()
+                })
+                .collect()
+        });
+        paths.get(i)?.as_ref()
+    }
 }
 
 /// A subdriver's verdict on a device, with the quirks it turns on.
