@@ -36,6 +36,10 @@ pub struct Args {
     /// Connections to open (1 to 20,000).
     #[arg(short = 'c', long, default_value_t = 100)]
     pub connections: usize,
+    /// The local address to connect from (loopback only), e.g. 127.0.0.2: a second "host"
+    /// for a server that shares its turns per source address.
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
     /// The request mix.
     #[arg(short = 'm', long, value_enum, default_value_t = Mix::Get)]
     pub mix: Mix,
@@ -76,8 +80,9 @@ pub struct Args {
 }
 
 impl Args {
-    /// The target address, once every option is in range and the target is loopback.
-    pub(crate) fn check(&self) -> Result<SocketAddr, Error> {
+    /// Where to connect and from where, once every option is in range and both ends are
+    /// loopback.
+    pub(crate) fn check(&self) -> Result<Route, Error> {
         if !(1..=MAX_CONNECTIONS).contains(&self.connections) {
             return Err(Error::Invalid(format!(
                 "--connections {} is not within 1..={MAX_CONNECTIONS}",
@@ -102,8 +107,27 @@ impl Args {
         if self.threads == 0 || self.threads > 64 {
             return Err(Error::Invalid("--threads must be within 1..=64".into()));
         }
-        loopback(&self.target)
+        let to = loopback(&self.target)?;
+        if let Some(from) = self.bind {
+            if !is_loopback(from) || from.is_ipv4() != to.is_ipv4() {
+                return Err(Error::Invalid(format!(
+                    "--bind {from}: a loopback address of the target's family"
+                )));
+            }
+        }
+        Ok(Route {
+            to,
+            from: self.bind,
+        })
     }
+}
+
+/// Where connections go, and the local address they come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) to: SocketAddr,
+    /// Unset: the kernel's choice.
+    pub(crate) from: Option<IpAddr>,
 }
 
 /// `target` resolved, if every address it names is loopback.
@@ -167,5 +191,20 @@ mod tests {
             a.check().unwrap_err().to_string(),
             "--duration 601 is not within 0..=600 seconds"
         );
+    }
+
+    #[test]
+    fn bind_only_to_loopback_of_the_targets_family() {
+        let route = Args::parse_from(["nut-load", "--bind", "127.0.0.2"])
+            .check()
+            .unwrap();
+        assert_eq!(route.from, Some(IpAddr::from([127, 0, 0, 2])));
+        for (bind, target) in [("10.0.0.1", "127.0.0.1:3493"), ("::1", "127.0.0.1:3493")] {
+            let a = Args::parse_from(["nut-load", "--bind", bind, "--target", target]);
+            assert_eq!(
+                a.check().unwrap_err().to_string(),
+                format!("--bind {bind}: a loopback address of the target's family")
+            );
+        }
     }
 }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::args::Route;
 use crate::{Args, Error, Mix};
 
 /// A request without an answer after this long counts as failed (and its connection is
@@ -73,7 +74,7 @@ pub(crate) struct Conn {
 }
 
 /// Open `args.connections` connections (logged in for `login-get`), a few hundred at a time.
-pub(crate) async fn open_all(addr: SocketAddr, args: &Args) -> Result<Vec<Conn>, Error> {
+pub(crate) async fn open_all(route: Route, args: &Args) -> Result<Vec<Conn>, Error> {
     if args.mix == Mix::Upsc {
         return Ok((0..args.connections).map(|_| Conn { io: None }).collect());
     }
@@ -84,7 +85,7 @@ pub(crate) async fn open_all(addr: SocketAddr, args: &Args) -> Result<Vec<Conn>,
         let login = (args.mix == Mix::LoginGet).then(|| login_lines(args));
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
-            open(addr, login.as_deref(), SETUP_CONNECT_TIMEOUT).await
+            open(route, login.as_deref(), SETUP_CONNECT_TIMEOUT).await
         }));
     }
     let mut conns = Vec::with_capacity(tasks.len());
@@ -97,7 +98,7 @@ pub(crate) async fn open_all(addr: SocketAddr, args: &Args) -> Result<Vec<Conn>,
         }
     }
     match last_err {
-        Some(e) => Err(Error::Connect(addr.to_string(), e)),
+        Some(e) => Err(Error::Connect(route.to.to_string(), e)),
         None => Ok(conns),
     }
 }
@@ -110,12 +111,25 @@ fn login_lines(args: &Args) -> Vec<String> {
     ]
 }
 
+async fn connect(route: Route) -> std::io::Result<TcpStream> {
+    let Some(from) = route.from else {
+        return TcpStream::connect(route.to).await;
+    };
+    let socket = if from.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(route.to).await
+}
+
 async fn open(
-    addr: SocketAddr,
+    route: Route,
     login: Option<&[String]>,
     connect_timeout: Duration,
 ) -> std::io::Result<(Lines, OwnedWriteHalf)> {
-    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+    let stream = tokio::time::timeout(connect_timeout, connect(route))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
@@ -179,7 +193,7 @@ async fn read_line(r: &mut Lines, buf: &mut String) -> std::io::Result<()> {
 
 /// What each connection asks, and how it opens again after a failure.
 struct Plan {
-    addr: SocketAddr,
+    route: Route,
     mix: Mix,
     get: String,
     list: String,
@@ -191,14 +205,14 @@ impl Plan {
     async fn request(&self, conn: &mut Conn) -> std::io::Result<bool> {
         let reply = match self.mix {
             Mix::Upsc => {
-                let mut io = open(self.addr, None, REPLY_TIMEOUT).await?;
+                let mut io = open(self.route, None, REPLY_TIMEOUT).await?;
                 let reply = exchange(&mut io, &self.get, false).await?;
                 exchange(&mut io, "LOGOUT", false).await?;
                 reply
             }
             _ => {
                 if conn.io.is_none() {
-                    conn.io = Some(open(self.addr, self.login.as_deref(), REPLY_TIMEOUT).await?);
+                    conn.io = Some(open(self.route, self.login.as_deref(), REPLY_TIMEOUT).await?);
                 }
                 let Some(io) = conn.io.as_mut() else {
                     return Err(std::io::ErrorKind::NotConnected.into());
@@ -224,13 +238,13 @@ impl Plan {
 /// connections (for a measured run after a warm-up) and what they measured.
 pub(crate) async fn drive(
     conns: Vec<Conn>,
-    addr: SocketAddr,
+    route: Route,
     args: &Args,
     deadline: Instant,
     max: Option<u64>,
 ) -> (Vec<Conn>, Tally) {
     let plan = Arc::new(Plan {
-        addr,
+        route,
         mix: args.mix,
         get: format!("GET VAR {} {}", args.ups, args.var),
         list: format!("LIST VAR {}", args.ups),

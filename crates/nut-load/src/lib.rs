@@ -55,7 +55,7 @@ pub enum Error {
 
 /// Make the run `args` describes and report it.
 pub fn run(args: &Args) -> Result<Report, Error> {
-    let addr = args.check()?;
+    let route = args.check()?;
     raise_fd_limit(args.connections);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
@@ -63,20 +63,20 @@ pub fn run(args: &Args) -> Result<Report, Error> {
         .build()
         .map_err(Error::Runtime)?;
     rt.block_on(async {
-        let conns = conn::open_all(addr, args).await?;
+        let conns = conn::open_all(route, args).await?;
         // warm-up: the same load, not counted
         let warm = Duration::from_secs_f64(args.warmup);
         let conns = if warm.is_zero() {
             conns
         } else {
-            conn::drive(conns, addr, args, Instant::now() + warm, None)
+            conn::drive(conns, route, args, Instant::now() + warm, None)
                 .await
                 .0
         };
         let before = args.pid.and_then(proc_stats::cpu_ns);
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(args.duration);
-        let (conns, tally) = conn::drive(conns, addr, args, deadline, args.requests).await;
+        let (conns, tally) = conn::drive(conns, route, args, deadline, args.requests).await;
         let elapsed = start.elapsed();
         let after = args.pid.and_then(proc_stats::cpu_ns);
         // (read while the connections are still open: `idle` measures what they hold)

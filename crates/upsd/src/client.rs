@@ -111,6 +111,7 @@ pub(crate) fn serve(
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let entry = lock(&server).add_client(peer_ip(&peer), stream.as_raw_fd(), permit);
+    crate::fair::join(entry.addr);
     tracing::debug!("Connect from {}", entry.addr);
     // Declared `mut` here and used in place: moved into locals inside the block, they
     // would be held twice (as captured and as locals) by the future.
@@ -140,6 +141,7 @@ pub(crate) fn serve(
             }
         }
         lock(&server).remove_client(session.id);
+        crate::fair::leave(session.addr);
         tracing::debug!("Disconnect {}", session.addr);
         // The socket first, then the MAXCONN slot (held by the peer, dropped last).
         drop(stream);
@@ -316,6 +318,15 @@ async fn plain_loop(mut conn: Conn<'_>, stream: &mut TcpStream) -> End {
         let fed = if conn.rest.is_empty() {
             // Read into the thread's buffer and answer within the same poll.
             let fed = poll_fn(|cx| {
+                // A turn of the address's share is taken only with a request waiting.
+                match stream.poll_read_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(_)) => return Poll::Ready(None),
+                    Poll::Ready(Ok(())) => {}
+                }
+                if !crate::fair::admit(conn.session.addr, cx) {
+                    return Poll::Pending;
+                }
                 SCRATCH.with_borrow_mut(|scratch| {
                     let Scratch { input, out } = scratch;
                     let mut rb = ReadBuf::new(input);
@@ -337,6 +348,11 @@ async fn plain_loop(mut conn: Conn<'_>, stream: &mut TcpStream) -> End {
             // first, so a client that pipelines many big replies (and a socket that takes
             // them all) delays the others by one pass, not by all of its replies.
             tokio::task::yield_now().await;
+            poll_fn(|cx| match crate::fair::admit(conn.session.addr, cx) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            })
+            .await;
             let bytes = std::mem::take(&mut conn.rest);
             SCRATCH.with_borrow_mut(|scratch| conn.feed(&bytes, &mut scratch.out))
         };
@@ -616,5 +632,48 @@ mod tests {
         // each queued change would be one line; what the buffers held is far less
         assert!(lines < CHANGES / 10, "{lines} lines for {CHANGES} changes");
         assert!(lock(&server).clients.is_empty(), "the watcher was dropped");
+    }
+
+    /// One address floods with a request on each of its 500 connections; a client on another
+    /// address, whose request came last, is answered after at most a few shares of them
+    /// (without the fair share: after all 500).
+    #[tokio::test]
+    async fn another_address_is_answered_before_a_floods_backlog() {
+        const FLOOD: usize = 500;
+        tokio::spawn(crate::fair::rounds());
+        let server = Arc::new(Mutex::new(crate::fuzz::sample_server().0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepting = server.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = listener.accept().await.unwrap();
+                tokio::spawn(serve(accepting.clone(), stream, peer, None));
+            }
+        });
+        let mut flood = Vec::new();
+        for _ in 0..FLOOD {
+            flood.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let other = tokio::net::TcpSocket::new_v4().unwrap();
+        other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut other = other.connect(addr).await.unwrap();
+        while lock(&server).clients.len() < FLOOD + 1 {
+            tokio::task::yield_now().await;
+        }
+        for f in &flood {
+            f.try_write(b"GET VAR ups ups.status\n").unwrap();
+        }
+        other.write_all(b"GET VAR ups ups.status\n").await.unwrap();
+        assert_eq!(read_some(&mut other).await, "VAR ups ups.status \"OL\"\n");
+        let mut buf = [0u8; 64];
+        let answered = flood
+            .iter()
+            .filter(|f| f.try_read(&mut buf).is_ok())
+            .count();
+        assert!(
+            answered <= 4 * crate::fair::SHARE as usize,
+            "{answered} of {FLOOD} flooders answered first"
+        );
     }
 }

@@ -21,6 +21,7 @@ mod cmd;
 mod config;
 mod driver;
 mod error;
+mod fair;
 #[doc(hidden)]
 pub mod fuzz;
 mod history;

@@ -55,6 +55,7 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
         add_ups(&server, &statepath, def, false);
     }
     tokio::spawn(crate::client::sweep_idle(server.clone()));
+    tokio::spawn(crate::fair::rounds());
     let permits = Arc::new(Semaphore::new(p.maxconn.clamp(1, Semaphore::MAX_PERMITS)));
     let bound = |ls: &[StdListener]| -> Vec<SocketAddr> {
         ls.iter().filter_map(|l| l.local_addr().ok()).collect()
