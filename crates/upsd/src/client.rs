@@ -641,7 +641,8 @@ mod tests {
     async fn another_address_is_answered_before_a_floods_backlog() {
         const FLOOD: usize = 500;
         tokio::spawn(crate::fair::rounds());
-        let server = Arc::new(Mutex::new(crate::fuzz::sample_server().0));
+        let (server, _driver) = crate::fuzz::sample_server();
+        let server = Arc::new(Mutex::new(server));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepting = server.clone();
