@@ -179,9 +179,6 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// At most one "accept failed" line per this interval.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Accept connections on `listener` until upsd stops, each handed to `serve` with a permit
-/// of `permits`; peers outside `ALLOW_FROM` are closed before a byte is read or written.
-/// `what` starts the log lines (`""` for NUT, `"HTTP: "`).
 /// Hand a bound listener to the runtime and run its [`accept_loop`].
 fn spawn_accept_loop(
     server: &Arc<Mutex<Server>>,
@@ -202,6 +199,9 @@ fn spawn_accept_loop(
     Ok(())
 }
 
+/// Accept connections on `listener` until upsd stops, each handed to `serve` with a permit
+/// of `permits`; peers outside `ALLOW_FROM` are closed before a byte is read or written.
+/// `what` starts the log lines (`""` for NUT, `"HTTP: "`).
 pub(crate) async fn accept_loop(
     server: Arc<Mutex<Server>>,
     listener: TcpListener,
