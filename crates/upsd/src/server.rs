@@ -47,7 +47,6 @@ pub(crate) async fn run(p: Prepared) -> Result<(), Error> {
     server.tracking_delay = p.conf.upsd.trackingdelay;
     server.users = p.users;
     server.descriptions = p.descriptions;
-    server.tls_ready = p.tls.is_some();
     server.tls = p.tls.as_ref().map(|t| t.config().clone());
     server.allow.set(p.conf.upsd.allow_from.clone());
     let server = Arc::new(Mutex::new(server));

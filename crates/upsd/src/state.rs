@@ -391,9 +391,8 @@ pub(crate) struct Server {
     pub(crate) descriptions: Descriptions,
     pub(crate) maxage: Secs,
     pub(crate) tracking_delay: Secs,
-    /// Whether STARTTLS can be offered (a certificate is loaded).
-    pub(crate) tls_ready: bool,
-    /// What STARTTLS hands the connection to (here rather than in every connection).
+    /// What STARTTLS hands the connection to (here rather than in every connection); `None`:
+    /// no certificate is loaded, STARTTLS is not offered.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Wakes the idle sweep when the first client connects.
     pub(crate) first_client: Arc<Notify>,

@@ -32,7 +32,7 @@ pub(super) fn starttls<'a>(ctx: Ctx<'a, '_>) -> Reply<'a> {
     if ctx.session.tls {
         return ErrCode::AlreadySslMode.into();
     }
-    if !ctx.server.tls_ready {
+    if ctx.server.tls.is_none() {
         return ErrCode::FeatureNotConfigured.into();
     }
     OkReply::StartTls.into()
@@ -63,7 +63,17 @@ mod tests {
     fn starttls_without_certificate() {
         let mut rig = Rig::new();
         rig.talk(&[("STARTTLS x y", "ERR FEATURE-NOT-CONFIGURED")]);
-        rig.server.tls_ready = true;
+        // A loaded configuration (one without certificates will do for this check).
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(std::sync::Arc::new(
+            rustls::server::ResolvesServerCertUsingSni::new(),
+        ));
+        rig.server.tls = Some(std::sync::Arc::new(config));
         rig.session.tls = true;
         rig.talk(&[("STARTTLS", "ERR ALREADY-SSL-MODE")]);
     }
