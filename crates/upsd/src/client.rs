@@ -78,11 +78,6 @@ pub(crate) fn peer_ip(addr: &SocketAddr) -> IpAddr {
     }
 }
 
-/// The text NUT shows for a peer (see [`peer_ip`]).
-pub(crate) fn peer_text(addr: &SocketAddr) -> String {
-    peer_ip(addr).to_string()
-}
-
 enum End {
     Closed,
     StartTls,

@@ -47,7 +47,7 @@ pub(crate) fn spawn(
 ) {
     let server = server.clone();
     tokio::spawn(async move {
-        let who = crate::client::peer_text(&peer);
+        let who = crate::client::peer_ip(&peer);
         let _ = stream.set_nodelay(true);
         match tokio::time::timeout(DEADLINE, serve(server, stream, tls)).await {
             Ok(Ok(())) => {}
