@@ -76,13 +76,9 @@ pub(crate) fn sample<'a>(
     Sample { at, time, values }
 }
 
-/// A whole number without a fraction (`230`, not `230.0`), as `/metrics` writes it.
+/// A number as `/metrics` writes it ([`crate::view::whole`]).
 fn number(value: f64) -> Value {
-    if value.fract() == 0.0 && value.abs() < 9e15 {
-        Value::from(value as i64)
-    } else {
-        Value::from(value)
-    }
+    crate::view::whole(value).map_or_else(|| Value::from(value), Value::from)
 }
 
 /// `/v1/ups/<name>/history`: `name`'s samples as JSON, each with its age at `now`.

@@ -155,6 +155,12 @@ impl Snapshot {
     }
 }
 
+/// `value` as a whole number, if it is one (written without a fraction: `230`, not `230.0`,
+/// in `/metrics` and in the JSON of the history).
+pub(crate) fn whole(value: f64) -> Option<i64> {
+    (value.fract() == 0.0 && value.abs() < 9e15).then_some(value as i64)
+}
+
 /// A value Prometheus can take: a plain decimal number (`230`, `-5`, `13.60`). Words,
 /// hexadecimal, `inf`/`nan` and exponents are left out, as text.
 pub(crate) fn numeric(value: &str) -> Option<f64> {
@@ -322,9 +328,7 @@ impl prometheus_client::collector::Collector for Collector {
             let mut metric = encoder.encode_descriptor(&family.name, &family.help, None, kind)?;
             for (labels, value) in &family.samples {
                 let sample = metric.encode_family(labels)?;
-                // Whole numbers are written without a fraction (`230`, not `230.0`).
-                let whole = (value.fract() == 0.0 && value.abs() < 9e15).then_some(*value as i64);
-                match (kind, whole) {
+                match (kind, whole(*value)) {
                     (MetricType::Counter, Some(n)) => {
                         ConstCounter::new(u64::try_from(n).unwrap_or(0)).encode(sample)?
                     }
