@@ -89,7 +89,20 @@ impl Setup {
     pub(crate) fn spawn_as(&mut self, program: &Path, args: &[&str], ids: Option<(u32, u32)>) {
         use std::os::unix::process::CommandExt;
         let _ = std::fs::remove_file(sock(&self.dir));
-        let mut c = self.dir.command(program, "driver.log");
+        // Run as another user, the program is a copy in the set-up's directory (mode 0755):
+        // the checkout it was built in may be one only its owner can enter (`mktemp -d`,
+        // a home directory), and the guest sees it with the host's modes.
+        let program = match ids {
+            Some(_) => {
+                let name = program.file_name().expect("a program has a file name");
+                let copy = self.dir.path().join(name);
+                std::fs::copy(program, &copy)
+                    .unwrap_or_else(|e| panic!("copy {}: {e}", program.display()));
+                copy
+            }
+            None => program.to_path_buf(),
+        };
+        let mut c = self.dir.command(&program, "driver.log");
         if let Some((uid, gid)) = ids {
             c.uid(uid).gid(gid);
         }
