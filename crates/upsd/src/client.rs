@@ -728,6 +728,53 @@ mod tests {
         assert!(lock(&server).clients.is_empty(), "the watcher was dropped");
     }
 
+    /// A status change reaches 1,000 polling clients at their next poll, and costs nothing
+    /// per client when it happens: it changes the tree only, and no client is sent anything
+    /// (`scripts/bench change1000` measures the CPU).
+    #[tokio::test]
+    async fn a_status_change_reaches_every_clients_next_poll_and_sends_nothing() {
+        const CLIENTS: usize = 1000;
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        if soft < 2 * CLIENTS as u64 + 100 {
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+        }
+        let (server, _driver) = crate::fuzz::sample_server();
+        let server = Arc::new(Mutex::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepting = server.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = listener.accept().await.unwrap();
+                tokio::spawn(serve(accepting.clone(), stream, peer, None));
+            }
+        });
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(b"GET VAR ups ups.status\n").await.unwrap();
+            assert_eq!(read_some(&mut c).await, "VAR ups ups.status \"OL\"\n");
+            clients.push(c);
+        }
+        set_status(&server, "OB DISCHRG");
+        // Let every connection's task run that could have been woken.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut buf = [0u8; 64];
+        let sent = clients
+            .iter()
+            .filter(|c| c.try_read(&mut buf).is_ok())
+            .count();
+        assert_eq!(sent, 0, "clients sent something unasked after the change");
+        for c in &mut clients {
+            c.write_all(b"GET VAR ups ups.status\n").await.unwrap();
+            assert_eq!(read_some(c).await, "VAR ups ups.status \"OB DISCHRG\"\n");
+        }
+    }
+
     /// One address floods with a request on each of its 500 connections; a client on another
     /// address, whose request came last, is answered after at most a few shares of them
     /// (without the fair share: after all 500).
