@@ -6,14 +6,16 @@
 //! logged and upsd carries on serving.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
+use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo, UnregisterStatus};
 
 /// The most bytes of a TXT string (`ups=<names>`), DNS-SD's limit.
 const TXT_MAX: usize = 255;
-/// How long stopping waits for the goodbye packets to go out.
+/// How long stopping waits for the goodbye packets (and their repeat) to go out.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
+/// mdns-sd's count of repeated goodbye packets, in its metrics.
+const REPEATS: &str = "unregister-resend";
 
 /// The addresses a service is announced with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +195,13 @@ impl Advertiser {
     }
 
     /// Withdraw the services (goodbye packets, so browsers drop them now) and stop.
+    ///
+    /// mdns-sd sends each goodbye at once and again 120 ms later (RFC 6762 §10.1 allows the
+    /// repeat): a browser that missed the only one would show the service until its PTR
+    /// record's TTL ran out, 75 minutes. Shutting the responder down drops what it has not
+    /// sent yet, so stopping waits for the repeat too, at most [`GOODBYE_WAIT`] in all.
     pub(crate) fn stop(self) {
+        let deadline = Instant::now() + GOODBYE_WAIT;
         let names = self.upses.as_deref().unwrap_or_default();
         let goodbyes: Vec<_> = plan(&self.listeners, names)
             .0
@@ -203,10 +211,34 @@ impl Advertiser {
                 self.daemon.unregister(&fullname).ok()
             })
             .collect();
+        let mut sent = false;
         for done in goodbyes {
-            let _ = done.recv_timeout(GOODBYE_WAIT);
+            let left = deadline.saturating_duration_since(Instant::now());
+            sent |= matches!(done.recv_timeout(left), Ok(UnregisterStatus::OK));
+        }
+        if sent {
+            self.wait_for_repeat(deadline);
         }
         let _ = self.daemon.shutdown();
+    }
+
+    /// Wait until the responder has repeated the goodbyes (its count of them is no longer
+    /// zero), or `deadline`.
+    fn wait_for_repeat(&self, deadline: Instant) {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let repeated = self
+                .daemon
+                .get_metrics()
+                .ok()
+                .and_then(|m| m.recv_timeout(left).ok())
+                .and_then(|m| m.get(REPEATS).copied())
+                .unwrap_or(0);
+            if repeated > 0 || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

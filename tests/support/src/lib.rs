@@ -18,18 +18,20 @@ pub mod corpus;
 pub mod daemon;
 pub mod fake_driver;
 pub mod netns;
+pub mod ports;
 pub mod sd_notify;
 pub mod stock_dump;
 pub mod upsmon;
 pub mod usbhid;
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nut_proto::{Get, GetReply, OkReply, Request};
+pub use ports::free_port;
 
 /// Name of the UPS fed with the APC Back-UPS BK650M2-CH dump.
 pub const UPS: &str = "ups";
@@ -158,12 +160,6 @@ fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
         newest = newest.max(t);
     }
     newest
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
 }
 
 /// One UPS section of ups.conf, served by dummy-ups from a data file.

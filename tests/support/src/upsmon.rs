@@ -453,6 +453,17 @@ pub fn ppid(pid: u32) -> Option<u32> {
         .ok()
 }
 
+/// Whether a process has ended: gone from /proc, or a zombie that its parent (init, for an
+/// orphan) has not reaped yet.
+pub fn has_exited(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // the state follows the command name, which is in parentheses and may hold anything
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+    state.is_some_and(|s| s.starts_with('Z'))
+}
+
 /// (real, effective) uid of a live process.
 pub fn uids(pid: u32) -> (u32, u32) {
     let u = crate::daemon::proc_uids(pid);

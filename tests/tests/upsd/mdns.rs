@@ -20,6 +20,12 @@ const HTTP_PORT: u16 = 9199;
 /// Browse the DNS-SD types given for up to the seconds given (or until each type has a
 /// resolved service), then print each resolved service as a JSON line; with `--watch`, keep
 /// printing `removed <name>` lines for services withdrawn until that time is up.
+///
+/// A service is found when the browser adds it (its PTR record came), as Home Assistant's
+/// discovery sees it, not on an update from its other records: the responder leaves the PTR
+/// out of an answer when it multicast it less than a second before (RFC 6762 §6), as it did
+/// for the browser just run, and a browser holding only the TXT record has nothing for the
+/// goodbye to remove.
 const BROWSE: &str = r#"
 import json, sys, time
 from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
@@ -28,7 +34,7 @@ zc = Zeroconf(ip_version=IPVersion.V4Only)
 seen, removed = {}, []
 class Listener(ServiceListener):
     def add_service(self, zc, type_, name): seen[name] = type_
-    def update_service(self, zc, type_, name): seen[name] = type_
+    def update_service(self, zc, type_, name): pass
     def remove_service(self, zc, type_, name): removed.append(name)
 browsers = [ServiceBrowser(zc, t, Listener()) for t in types]
 def resolved():

@@ -72,13 +72,6 @@ struct Stock {
     port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Stock {
     /// Start both programs for `test`, or `None` when they (or, with `tls`, the NSS tools)
     /// are missing (see [`have`]). With `tls`, upsd gets an NSS database (see
@@ -100,7 +93,7 @@ impl Stock {
             let db = d.join("nssdb");
             tls_lines = format!("CERTPATH {}\nCERTIDENT nutcert \"\"\n", db.display());
         }
-        let port = free_port();
+        let port = nut_test_support::free_port();
         let write = |name: &str, text: &str| std::fs::write(d.join(name), text).expect("write");
         write("ups.dev", DEV);
         write(
