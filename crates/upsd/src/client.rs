@@ -667,6 +667,27 @@ mod tests {
         (server, stream)
     }
 
+    /// A server with UPS `ups` (and its driver's end) serving every connection to the address
+    /// returned.
+    async fn accepting() -> (
+        Arc<Mutex<Server>>,
+        std::os::unix::net::UnixStream,
+        SocketAddr,
+    ) {
+        let (server, driver) = crate::fuzz::sample_server();
+        let server = Arc::new(Mutex::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = server.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = listener.accept().await.unwrap();
+                tokio::spawn(serve(serving.clone(), stream, peer, None));
+            }
+        });
+        (server, driver, addr)
+    }
+
     async fn read_some(stream: &mut TcpStream) -> String {
         let mut buf = [0u8; 256];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
@@ -739,17 +760,7 @@ mod tests {
         if soft < 2 * CLIENTS as u64 + 100 {
             setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
         }
-        let (server, _driver) = crate::fuzz::sample_server();
-        let server = Arc::new(Mutex::new(server));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepting = server.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = listener.accept().await.unwrap();
-                tokio::spawn(serve(accepting.clone(), stream, peer, None));
-            }
-        });
+        let (server, _driver, addr) = accepting().await;
         let mut clients = Vec::new();
         for _ in 0..CLIENTS {
             let mut c = TcpStream::connect(addr).await.unwrap();
@@ -782,17 +793,7 @@ mod tests {
     async fn another_address_is_answered_before_a_floods_backlog() {
         const FLOOD: usize = 500;
         tokio::spawn(crate::fair::rounds());
-        let (server, _driver) = crate::fuzz::sample_server();
-        let server = Arc::new(Mutex::new(server));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepting = server.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = listener.accept().await.unwrap();
-                tokio::spawn(serve(accepting.clone(), stream, peer, None));
-            }
-        });
+        let (server, _driver, addr) = accepting().await;
         let mut flood = Vec::new();
         for _ in 0..FLOOD {
             flood.push(TcpStream::connect(addr).await.unwrap());
