@@ -749,6 +749,29 @@ mod tests {
         assert!(lock(&server).clients.is_empty(), "the watcher was dropped");
     }
 
+    /// A connection's task dropped before its end (an abort, a runtime shutting down) still
+    /// leaves the registry and closes its socket: its parts are given back by their drop.
+    #[tokio::test]
+    async fn an_aborted_connection_leaves_the_registry() {
+        let (server, _driver) = crate::fuzz::sample_server();
+        let server = Arc::new(Mutex::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let task = tokio::spawn(serve(server.clone(), stream, peer, None));
+        client.write_all(b"VER\n").await.unwrap();
+        assert!(read_some(&mut client)
+            .await
+            .starts_with("Network UPS Tools upsd "));
+        assert_eq!(lock(&server).clients.len(), 1);
+        task.abort();
+        let _ = task.await;
+        assert!(lock(&server).clients.is_empty(), "still registered");
+        assert_eq!(read_some(&mut client).await, "", "its socket is closed");
+    }
+
     /// A status change reaches 1,000 polling clients at their next poll, and costs nothing
     /// per client when it happens: it changes the tree only, and no client is sent anything
     /// (`scripts/bench change1000` measures the CPU).
