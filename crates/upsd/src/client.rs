@@ -104,7 +104,6 @@ pub(crate) fn serve(
     peer: SocketAddr,
     permit: Option<OwnedSemaphorePermit>,
 ) -> Connection {
-    let _ = stream.set_nodelay(true);
     let entry = lock(&server).add_client(peer_ip(&peer), stream.as_raw_fd(), permit);
     crate::fair::join(entry.addr);
     tracing::debug!("Connect from {}", entry.addr);

@@ -48,7 +48,6 @@ pub(crate) fn spawn(
     let server = server.clone();
     tokio::spawn(async move {
         let who = crate::client::peer_ip(&peer);
-        let _ = stream.set_nodelay(true);
         match tokio::time::timeout(DEADLINE, serve(server, stream, tls)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::debug!("HTTP {who}: {e}"),
