@@ -94,7 +94,8 @@ struct Leftover {
 }
 
 /// Serve one connection to the end; `permit` (a MAXCONN slot) is given back after. The
-/// socket is closed only after the client left the registry (see [`Peer`]).
+/// socket is closed only after the client left the registry (see [`Peer`]). The socket
+/// comes with TCP_NODELAY from its listener (set once there by `server::spawn_accept_loop`).
 ///
 /// The registration is done before the returned future exists, so the future (which every
 /// connection's task holds inline for its whole life) keeps only what the session needs.
@@ -123,7 +124,7 @@ pub(crate) fn serve(
 /// One connection's task. Every connection runs the plain loop, and tokio's task holds this
 /// future inline for the connection's whole life, so the loop is written by hand: each part
 /// is held once (an `async fn` holds its arguments and the locals they move into apart),
-/// and 144 bytes or less make a 256-byte task cell instead of 384. A watching or TLS
+/// and 152 bytes or less make a 256-byte task cell instead of 384. A watching or TLS
 /// connection goes on in a boxed `async` future: few, and larger.
 pub(crate) struct Connection(Stage);
 
@@ -358,12 +359,16 @@ impl Plain {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
         let addr = self.link.session.addr;
         loop {
-            if let Some(writing) = &mut self.writing {
-                if ready!(writing.poll(cx, &self.link.stream, addr)).is_err() {
-                    return Poll::Ready(End::Closed);
+            if let Some(mut writing) = self.writing.take() {
+                match writing.poll(cx, &self.link.stream, addr) {
+                    Poll::Pending => {
+                        self.writing = Some(writing);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(Dropped)) => return Poll::Ready(End::Closed),
+                    Poll::Ready(Ok(())) => {}
                 }
-                let fed = self.writing.take().map_or(Fed::All, |w| w.fed);
-                if let Some(end) = self.after(&fed) {
+                if let Some(end) = self.after(&writing.fed) {
                     return Poll::Ready(end);
                 }
                 continue;
@@ -472,7 +477,7 @@ async fn owned_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(n) => conn.feed(&buf[..n], &mut out),
             }
         } else {
-            // Others first (see plain_loop).
+            // Others first (see Plain::poll).
             tokio::task::yield_now().await;
             let bytes = std::mem::take(&mut conn.left.rest);
             conn.feed(&bytes, &mut out)
